@@ -1,0 +1,90 @@
+"""Token-bounded chunking that keeps paragraph boundaries.
+
+Paragraphs (blank-line separated Markdown blocks) are packed greedily into chunks of at
+most ``max_tokens`` tokens; a paragraph longer than that is split at sentence ends, and
+a sentence longer than that at token boundaries. Each new chunk starts with the last
+whole paragraphs/sentences of the previous one, up to ``overlap_tokens``, so an answer
+that straddles a boundary is whole in at least one chunk.
+"""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+# Sentence ends: . ! ? (also full-width) and Korean final endings followed by a period.
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
+
+
+@dataclass(frozen=True)
+class ChunkDraft:
+    content: str
+    token_count: int
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+def _pieces(paragraph: str, max_tokens: int, count: Callable[[str], int], cut: Callable[[str, int], str]) -> list[str]:
+    """A paragraph as pieces of at most ``max_tokens`` tokens, split at sentences first."""
+    if count(paragraph) <= max_tokens:
+        return [paragraph]
+    pieces: list[str] = []
+    for sentence in split_sentences(paragraph):
+        while count(sentence) > max_tokens:
+            head = cut(sentence, max_tokens)
+            if not head:
+                break
+            pieces.append(head)
+            sentence = sentence[len(head) :].strip()
+        if sentence:
+            pieces.append(sentence)
+    return pieces
+
+
+def chunk_text(
+    body: str,
+    *,
+    max_tokens: int,
+    overlap_tokens: int,
+    count: Callable[[str], int],
+    cut: Callable[[str, int], str],
+) -> list[ChunkDraft]:
+    """Split ``body`` into chunks of at most ``max_tokens`` tokens (as ``count`` measures).
+
+    ``cut(text, n)`` returns a prefix of ``text`` with at most ``n`` tokens. Returns an
+    empty list for a blank body. Raises ``ValueError`` if ``overlap_tokens`` is not
+    smaller than ``max_tokens``.
+    """
+    if overlap_tokens >= max_tokens:
+        raise ValueError("overlap_tokens must be smaller than max_tokens")
+    units: list[tuple[str, int]] = []
+    for paragraph in _PARAGRAPH_BREAK.split(body):
+        paragraph = paragraph.strip()
+        if paragraph:
+            units.extend((p, count(p)) for p in _pieces(paragraph, max_tokens, count, cut))
+
+    chunks: list[ChunkDraft] = []
+    current: list[tuple[str, int]] = []
+    fresh = 0  # units in ``current`` that are not overlap from the previous chunk
+
+    def size(items: list[tuple[str, int]]) -> int:
+        # +2 tokens per join approximates the paragraph separator
+        return sum(n for _, n in items) + 2 * max(len(items) - 1, 0)
+
+    for unit in units:
+        if current and size([*current, unit]) > max_tokens:
+            if fresh:
+                chunks.append(ChunkDraft("\n\n".join(t for t, _ in current), size(current)))
+            overlap: list[tuple[str, int]] = []
+            for prev in reversed(current):
+                if size([prev, *overlap, unit]) > min(overlap_tokens + unit[1] + 2, max_tokens):
+                    break
+                overlap.insert(0, prev)
+            current, fresh = overlap, 0
+        current.append(unit)
+        fresh += 1
+    if current and fresh:
+        chunks.append(ChunkDraft("\n\n".join(t for t, _ in current), size(current)))
+    return chunks

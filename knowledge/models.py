@@ -1,0 +1,113 @@
+"""Knowledge base: articles curated by staff, their chunks, embeddings and lexemes."""
+
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from pgvector.django import VectorField
+
+LIVE_KNOWLEDGE_BASE = "help-centre"
+
+
+class KnowledgeBase(models.Model):
+    """An isolated collection of articles.
+
+    The customer-facing portal answers from the ``help-centre`` collection only;
+    ``manage.py evaluate`` builds its own collection per evaluation file, so evaluation
+    articles never mix with live ones (every retrieval query filters on the collection).
+    """
+
+    slug = models.SlugField(max_length=100, unique=True)
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Article(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        PUBLISHED = "published", _("Published")
+
+    class Language(models.TextChoices):
+        KOREAN = "ko", _("Korean")
+        ENGLISH = "en", _("English")
+
+    class IndexState(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        INDEXING = "indexing", _("Indexing")
+        INDEXED = "indexed", _("Indexed")
+        FAILED = "failed", _("Failed")
+
+    knowledge_base = models.ForeignKey(KnowledgeBase, on_delete=models.CASCADE, related_name="articles")
+    title = models.CharField(_("title"), max_length=300)
+    slug = models.SlugField(_("slug"), max_length=200, allow_unicode=True)
+    body = models.TextField(_("body (Markdown)"))
+    language = models.CharField(_("language"), max_length=5, choices=Language.choices, default=Language.KOREAN)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
+    published_at = models.DateTimeField(_("published date"), null=True, blank=True)
+    source_url = models.URLField(_("source URL"), max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Indexing bookkeeping, written only by knowledge.services / the worker.
+    content_hash = models.CharField(max_length=64, blank=True, editable=False)
+    indexed_hash = models.CharField(max_length=64, blank=True, editable=False)
+    index_state = models.CharField(
+        _("indexing state"), max_length=10, choices=IndexState.choices, default=IndexState.PENDING, editable=False
+    )
+    index_error = models.TextField(_("indexing error"), blank=True, editable=False)
+    index_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
+    indexed_at = models.DateTimeField(_("last indexed"), null=True, blank=True, editable=False)
+    embedding_model = models.CharField(_("embedding model"), max_length=200, blank=True, editable=False)
+    chunk_count = models.PositiveIntegerField(_("chunks"), default=0, editable=False)
+
+    class Meta:
+        ordering = ["-published_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["knowledge_base", "slug"], name="article_unique_slug_per_kb"),
+        ]
+        indexes = [models.Index(fields=["knowledge_base", "status"]), models.Index(fields=["index_state"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("support:article", kwargs={"slug": self.slug})
+
+
+class Chunk(models.Model):
+    """A token-bounded slice of an article, with its embedding and Korean-aware lexemes.
+
+    ``embedding`` has no fixed dimension so that a model change can re-embed in place;
+    ``embedding_model``/``embedding_dimensions`` say what produced it, and every vector
+    search filters on both, so dimensions never mix in one search. The HNSW indexes are
+    partial expression indexes per dimension (see migration 0002).
+    """
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="chunks")
+    knowledge_base = models.ForeignKey(KnowledgeBase, on_delete=models.CASCADE, related_name="+")
+    ordinal = models.PositiveIntegerField()
+    content = models.TextField(help_text="Chunk body as shown to customers (Markdown source).")
+    text = models.TextField(help_text="What is embedded: title, date and content.")
+    token_count = models.PositiveIntegerField()
+    lexemes = models.TextField(help_text="Space-separated morphemes from the lexical analyser.")
+    lexeme_count = models.PositiveIntegerField(default=0)
+    search_vector = models.GeneratedField(
+        expression=SearchVector("lexemes", config="simple"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+    embedding = VectorField(null=True, blank=True)
+    embedding_model = models.CharField(max_length=200, blank=True)
+    embedding_dimensions = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["article_id", "ordinal"]
+        constraints = [models.UniqueConstraint(fields=["article", "ordinal"], name="chunk_unique_ordinal")]
+        indexes = [GinIndex(fields=["search_vector"], name="chunk_search_vector_gin")]
+
+    def __str__(self) -> str:
+        return f"{self.article_id}#{self.ordinal}"

@@ -1,0 +1,241 @@
+"""Reads: hybrid retrieval over published chunks of one knowledge base.
+
+Three retrievers share one entry point, :func:`retrieve`:
+
+* ``lexical`` — Kiwi morphemes in a ``simple`` tsvector (GIN). Scored with Okapi BM25
+  (Robertson & Zaragoza 2009, k1/b from settings) computed in SQL from tsvector
+  positions, or PostgreSQL's ``ts_rank_cd`` (``LEXICAL_SCORING``).
+* ``dense`` — cosine similarity of embeddings through the HNSW index for the vector's
+  dimension, with pgvector 0.8 iterative scans so filters don't starve the result.
+* ``hybrid`` — both candidate lists fused by normalised-score fusion (default) or
+  reciprocal rank fusion (Cormack, Clarke & Büttcher 2009), ``RETRIEVAL_FUSION``.
+
+Every query filters ``status = 'published'`` at query time, so unpublishing an article
+hides it at once, before any worker runs, and filters the embedding model and dimension,
+so vectors of different models never meet in one search.
+"""
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from knowledge.analysis import analyse
+from knowledge.embeddings import EmbeddingProvider, get_provider
+
+Mode = Literal["lexical", "dense", "hybrid"]
+
+
+@dataclass
+class RetrievedChunk:
+    chunk_id: int
+    article_id: int
+    score: float  # fused score in [0, 1] for score fusion; RRF sum otherwise
+    lexical_score: float = 0.0  # BM25 (or ts_rank_cd); 0 when not a lexical candidate
+    dense_score: float = 0.0  # cosine similarity in [-1, 1]; 0 when not a dense candidate
+    lexical_rank: int | None = None  # 1-based
+    dense_rank: int | None = None
+    title: str = ""
+    slug: str = ""
+    content: str = ""
+    lexemes: str = ""
+
+
+@dataclass
+class Retrieval:
+    """What :func:`retrieve` found and the evidence behind it.
+
+    ``term_weights`` maps each distinct query term to its BM25 idf in this knowledge
+    base (terms absent from it get the idf of a term seen once, the maximum possible).
+    ``timings_ms`` has ``embed`` (query embedding) and ``sql`` (both searches).
+    """
+
+    chunks: list[RetrievedChunk]
+    query_terms: list[str]
+    term_weights: dict[str, float]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def _vector_literal(vector: list[float]) -> str:
+    return "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
+
+
+def _term_weights(kb_id: int, terms: list[str]) -> tuple[dict[str, float], float]:
+    """BM25 idf per term, and the average chunk length (in terms) of the knowledge base."""
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            SELECT count(*), coalesce(avg(lexeme_count), 1) FROM knowledge_chunk WHERE knowledge_base_id = %s
+            """,
+            [kb_id],
+        )
+        n, avgdl = cur.fetchone()
+        cur.execute(
+            """
+            SELECT t.term, (SELECT count(*) FROM knowledge_chunk c
+                            WHERE c.knowledge_base_id = %s
+                              AND c.search_vector @@ to_tsquery('simple', quote_literal(t.term)))
+            FROM unnest(%s::text[]) AS t(term)
+            """,
+            [kb_id, terms],
+        )
+        df = dict(cur.fetchall())
+    # Okapi BM25 idf with the +1 inside the log (Lucene's variant), always positive.
+    weights = {t: math.log(1 + (n - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5)) for t in terms}
+    missing = math.log(1 + (n - 1 + 0.5) / 1.5) if n else 1.0
+    return {t: (w if df.get(t, 0) else missing) for t, w in weights.items()}, float(avgdl or 1)
+
+
+def _lexical(kb_id: int, terms: list[str], weights: dict[str, float], avgdl: float, limit: int) -> list[tuple[int, float]]:
+    if not terms:
+        return []
+    tsquery = " | ".join(terms)
+    with connection.cursor() as cur:
+        if settings.LEXICAL_SCORING == "ts_rank_cd":
+            cur.execute(
+                """
+                SELECT c.id, ts_rank_cd(c.search_vector, q, 32) AS score
+                FROM knowledge_chunk c JOIN knowledge_article a ON a.id = c.article_id,
+                     to_tsquery('simple', %s) q
+                WHERE c.knowledge_base_id = %s AND a.status = 'published' AND c.search_vector @@ q
+                ORDER BY score DESC, c.id LIMIT %s
+                """,
+                [tsquery, kb_id, limit],
+            )
+        else:
+            cur.execute(
+                """
+                WITH q AS (SELECT * FROM unnest(%s::text[], %s::float8[]) AS q(term, idf)),
+                cand AS (
+                    SELECT c.id, c.search_vector, c.lexeme_count
+                    FROM knowledge_chunk c JOIN knowledge_article a ON a.id = c.article_id
+                    WHERE c.knowledge_base_id = %s AND a.status = 'published'
+                      AND c.search_vector @@ to_tsquery('simple', %s)
+                )
+                SELECT cand.id,
+                       sum(q.idf * u.tf * (%s + 1) / (u.tf + %s * (1 - %s + %s * cand.lexeme_count / %s))) AS score
+                FROM cand
+                CROSS JOIN LATERAL (
+                    SELECT lexeme, coalesce(array_length(positions, 1), 1) AS tf FROM unnest(cand.search_vector)
+                ) u
+                JOIN q ON q.term = u.lexeme
+                GROUP BY cand.id ORDER BY score DESC, cand.id LIMIT %s
+                """,
+                [
+                    list(weights), list(weights.values()), kb_id, tsquery,
+                    settings.BM25_K1, settings.BM25_K1, settings.BM25_B, settings.BM25_B, avgdl, limit,
+                ],
+            )  # fmt: skip
+        return [(int(i), float(s)) for i, s in cur.fetchall()]
+
+
+def _dense(kb_id: int, vector: list[float], provider: EmbeddingProvider, limit: int) -> list[tuple[int, float]]:
+    dims = int(len(vector))  # an int from our own code, safe to format into the SQL
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(max(settings.HNSW_EF_SEARCH, limit))])
+        cur.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
+        cur.execute(
+            f"""
+            SELECT c.id, 1 - (c.embedding::vector({dims}) <=> %s::vector({dims})) AS similarity
+            FROM knowledge_chunk c JOIN knowledge_article a ON a.id = c.article_id
+            WHERE c.knowledge_base_id = %s AND a.status = 'published'
+              AND c.embedding_dimensions = {dims} AND c.embedding_model = %s
+            ORDER BY c.embedding::vector({dims}) <=> %s::vector({dims})
+            LIMIT %s
+            """,  # noqa: S608 - dims is an int
+            [_vector_literal(vector), kb_id, provider.name, _vector_literal(vector), limit],
+        )
+        rows = [(int(i), float(s)) for i, s in cur.fetchall()]
+    rows.sort(key=lambda r: -r[1])  # relaxed_order may return near-ties out of order
+    return rows
+
+
+def fuse(lexical: list[tuple[int, float]], dense: list[tuple[int, float]], *, method: str, dense_weight: float, rrf_k: int) -> list[RetrievedChunk]:
+    """Fuse two ranked lists of ``(chunk_id, score)`` into one, best first.
+
+    ``score``: lexical scores divided by the best lexical score, dense similarities
+    min-max scaled over the dense candidates; fused = ``w·dense + (1-w)·lexical`` with
+    ``w = dense_weight``, a missing side counting 0. ``rrf``: Σ 1/(k + rank).
+    """
+    found: dict[int, RetrievedChunk] = {}
+    for rank, (cid, s) in enumerate(lexical, 1):
+        found[cid] = RetrievedChunk(chunk_id=cid, article_id=0, score=0.0, lexical_score=s, lexical_rank=rank)
+    for rank, (cid, s) in enumerate(dense, 1):
+        item = found.setdefault(cid, RetrievedChunk(chunk_id=cid, article_id=0, score=0.0))
+        item.dense_score, item.dense_rank = s, rank
+    if method == "rrf":
+        for item in found.values():
+            item.score = sum(1.0 / (rrf_k + r) for r in (item.lexical_rank, item.dense_rank) if r is not None)
+    else:
+        top_lex = max((s for _, s in lexical), default=0.0) or 1.0
+        dmax = max((s for _, s in dense), default=0.0)
+        dmin = min((s for _, s in dense), default=0.0)
+        span = (dmax - dmin) or 1.0
+        for item in found.values():
+            lex = item.lexical_score / top_lex if item.lexical_rank else 0.0
+            den = (item.dense_score - dmin) / span if item.dense_rank else 0.0
+            item.score = dense_weight * den + (1 - dense_weight) * lex
+    return sorted(found.values(), key=lambda c: (-c.score, c.chunk_id))
+
+
+def _attach_rows(chunks: list[RetrievedChunk]) -> None:
+    if not chunks:
+        return
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            SELECT c.id, c.article_id, a.title, a.slug, c.content, c.lexemes
+            FROM knowledge_chunk c JOIN knowledge_article a ON a.id = c.article_id WHERE c.id = ANY(%s)
+            """,
+            [[c.chunk_id for c in chunks]],
+        )
+        rows = {r[0]: r for r in cur.fetchall()}
+    for c in chunks:
+        _, c.article_id, c.title, c.slug, c.content, c.lexemes = rows[c.chunk_id]
+
+
+def retrieve(
+    *,
+    question: str,
+    kb_id: int,
+    mode: Mode = "hybrid",
+    limit: int = 5,
+    provider: EmbeddingProvider | None = None,
+    query_vector: list[float] | None = None,
+) -> Retrieval:
+    """Top ``limit`` published chunks of knowledge base ``kb_id`` for ``question``.
+
+    ``query_vector`` skips embedding the question (the evaluation reuses one vector for
+    several retrievers). Candidate depth per retriever is ``RETRIEVAL_CANDIDATES``.
+    Raises ``EmbeddingError`` when the query can't be embedded (dense/hybrid only).
+    """
+    timings: dict[str, float] = {}
+    terms = analyse(question)
+    distinct = list(dict.fromkeys(terms))
+    depth = max(settings.RETRIEVAL_CANDIDATES, limit)
+    vector = query_vector
+    if mode != "lexical" and vector is None:
+        provider = provider or get_provider()
+        started = time.perf_counter()
+        vector = provider.embed_query(question)
+        timings["embed"] = (time.perf_counter() - started) * 1000
+    started = time.perf_counter()
+    weights, avgdl = _term_weights(kb_id, distinct) if distinct else ({}, 1.0)
+    lexical = _lexical(kb_id, distinct, weights, avgdl, depth) if mode != "dense" else []
+    dense = _dense(kb_id, vector, provider or get_provider(), depth) if mode != "lexical" and vector else []
+    timings["sql"] = (time.perf_counter() - started) * 1000
+    chunks = fuse(
+        lexical, dense, method=settings.RETRIEVAL_FUSION,
+        dense_weight=settings.RETRIEVAL_DENSE_WEIGHT, rrf_k=settings.RETRIEVAL_RRF_K,
+    )[:limit]  # fmt: skip
+    if mode == "lexical":
+        chunks = fuse(lexical, [], method="score", dense_weight=0.0, rrf_k=0)[:limit]
+    elif mode == "dense":
+        chunks = fuse([], dense, method="score", dense_weight=1.0, rrf_k=0)[:limit]
+        for c in chunks:  # keep raw cosine as the score of a dense-only search
+            c.score = c.dense_score
+    _attach_rows(chunks)
+    return Retrieval(chunks=chunks, query_terms=terms, term_weights=weights, timings_ms=timings)

@@ -1,0 +1,20 @@
+"""Answer generation, chosen by ``settings.CHAT_PROVIDER`` (``openai`` or ``extractive``)."""
+
+from django.conf import settings
+
+from support.answering.base import AnswerModelError, ChatProvider, GeneratedAnswer, SourceExcerpt
+
+__all__ = ["AnswerModelError", "ChatProvider", "GeneratedAnswer", "SourceExcerpt", "get_chat_provider"]
+
+
+def get_chat_provider(name: str | None = None) -> ChatProvider:
+    name = name or settings.CHAT_PROVIDER
+    if name == "extractive":
+        from support.answering.extractive import ExtractiveAnswerer
+
+        return ExtractiveAnswerer()
+    if name == "openai":
+        from support.answering.openai import OpenAIChatProvider
+
+        return OpenAIChatProvider()
+    raise ValueError(f"unknown CHAT_PROVIDER {name!r}")

@@ -1,0 +1,46 @@
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class SourceExcerpt:
+    """A retrieved chunk as handed to an answerer; ``number`` is 1-based, as cited."""
+
+    number: int
+    title: str
+    text: str
+
+
+@dataclass
+class GeneratedAnswer:
+    """An answerer's output.
+
+    ``cited`` holds source numbers (1-based) the answer relies on; ``answerable`` is the
+    answerer's verdict that the sources answer the question (an LLM's own judgement, or
+    True for the extractive answerer, whose evidence is the retrieval confidence).
+    """
+
+    text: str
+    cited: list[int]
+    answerable: bool
+    kind: str  # "llm" or "extractive"
+    usage: dict[str, int] = field(default_factory=dict)
+
+
+class AnswerModelError(RuntimeError):
+    """The answer model failed; ``code`` is one of timeout, rate_limited, server_error,
+    truncated, invalid_output, connection. The message is for logs, never for customers."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ChatProvider(Protocol):
+    name: str
+
+    def answer(
+        self, *, question: str, sources: list[SourceExcerpt], term_weights: dict[str, float], language: str
+    ) -> GeneratedAnswer:
+        """Answer ``question`` from ``sources`` only. Raises ``AnswerModelError``."""
+        ...

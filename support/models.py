@@ -1,0 +1,148 @@
+"""Customer questions, their answers, escalation tickets and the emails they send."""
+
+import secrets
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Question(models.Model):
+    """One customer question, stored before anything that can fail runs.
+
+    ``sources`` is the list shown to the customer, each item
+    ``{"chunk_id", "article_id", "title", "url", "excerpt", "score"}``; ``features``
+    keeps the retrieval evidence behind ``confidence`` for review and calibration.
+    """
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        ANSWERED = "answered", _("Answered")
+        NOT_CONFIDENT = "not_confident", _("Not confident")
+        NO_SOURCES = "no_sources", _("No sources")
+        MODEL_ERROR = "model_error", _("Model error")
+
+    text = models.TextField()
+    language = models.CharField(max_length=5, blank=True)
+    channel = models.CharField(max_length=10, default="web")  # web / api
+    status = models.CharField(max_length=15, choices=Status.choices, default=Status.RECEIVED)
+    answer = models.TextField(blank=True)
+    answer_kind = models.CharField(max_length=15, blank=True)  # extractive / llm
+    confidence = models.FloatField(null=True, blank=True)
+    threshold = models.FloatField(null=True, blank=True)
+    escalation_recommended = models.BooleanField(default=False)
+    sources = models.JSONField(default=list, blank=True)
+    features = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    timings_ms = models.JSONField(default=dict, blank=True)
+    usage = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.text[:80]
+
+
+def _ticket_reference() -> str:
+    return "T-" + secrets.token_hex(4).upper()
+
+
+class Ticket(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        ANSWERED = "answered", _("Answered")
+        CLOSED = "closed", _("Closed")
+
+    class Reason(models.TextChoices):
+        LOW_CONFIDENCE = "low_confidence", _("Low confidence")
+        NO_SOURCES = "no_sources", _("No sources")
+        MODEL_ERROR = "model_error", _("Model error")
+        CUSTOMER_REQUEST = "customer_request", _("Customer request")
+
+    reference = models.CharField(max_length=20, unique=True, default=_ticket_reference, editable=False)
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="tickets")
+    email = models.EmailField(_("email"))
+    details = models.TextField(_("details"), blank=True)
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    reply = models.TextField(_("reply to the customer"), blank=True)
+    replied_at = models.DateTimeField(null=True, blank=True)
+    replied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "reason"])]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class EmailDelivery(models.Model):
+    """An email owed for a ticket: the outbox row that makes sending exactly-once.
+
+    One row per (ticket, kind) for acknowledgement and notification; one per reply.
+    A task claims a row with a conditional UPDATE, so a task that runs twice sends once.
+    """
+
+    class Kind(models.TextChoices):
+        ACKNOWLEDGEMENT = "ack", _("Acknowledgement to customer")
+        NOTIFICATION = "notify", _("Notification to support")
+        REPLY = "reply", _("Reply to customer")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="deliveries")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    recipient = models.EmailField()
+    body = models.TextField(blank=True, help_text="Reply text, for reply emails.")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ticket", "kind"],
+                condition=~models.Q(kind="reply"),
+                name="one_ack_and_one_notification_per_ticket",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.ticket}"
+
+
+class AnswerPolicy(models.Model):
+    """Run-time answer settings editable in admin (a single row, pk=1).
+
+    ``confidence_threshold`` starts from ``settings.ANSWER_CONFIDENCE_THRESHOLD`` and
+    ``manage.py calibrate --store`` overwrites it with a calibrated value.
+    """
+
+    confidence_threshold = models.FloatField(
+        _("answer confidence threshold"), validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
+    )
+    calibration_note = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("answer policy")
+        verbose_name_plural = _("answer policy")
+
+    def __str__(self) -> str:
+        return f"threshold {self.confidence_threshold:.3f}"

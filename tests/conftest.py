@@ -1,0 +1,91 @@
+"""Shared fixtures: real PostgreSQL/pgvector (pytest-django's test database), real Redis,
+a real Celery worker process, and a local OpenAI-compatible HTTP server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+SHARED_DATA = BASE_DIR.parent / "shared" / "data"
+KORQUAD = SHARED_DATA / "korquad_v1.0_dev_articles_000-069.json"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: object) -> None:
+    """pytest-django's test database, checked for pgvector once."""
+    with django_db_blocker.unblock(), connection.cursor() as cur:  # type: ignore[attr-defined]
+        cur.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+        assert cur.fetchone(), "the vector extension is missing from the test database"
+
+
+@pytest.fixture
+def live_kb(db: None) -> object:
+    from knowledge.services import knowledge_base_get_live
+
+    return knowledge_base_get_live()
+
+
+class Worker:
+    def __init__(self, proc: subprocess.Popen[str], email_dir: Path, log: Path) -> None:
+        self.proc, self.email_dir, self.log = proc, email_dir, log
+
+    def emails(self) -> list[str]:
+        """Raw messages the worker wrote with Django's file email backend."""
+        return [p.read_text() for p in sorted(self.email_dir.glob("*.log"))]
+
+    def wait_for(self, predicate: object, timeout: float = 60.0, what: str = "condition") -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():  # type: ignore[operator]
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError(f"worker exited with {self.proc.returncode}:\n{self.log.read_text()[-4000:]}")
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {what}; worker log:\n{self.log.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
+    """A real ``celery worker`` process on the test database and the test Redis database.
+
+    It sends email with the file backend into a temporary folder, so tests can read what
+    was sent. Tests that use it must commit (``django_db(transaction=True)``).
+    """
+    import redis
+
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()  # stale test tasks from an aborted run
+    tmp = tmp_path_factory.mktemp("worker")
+    email_dir, log = tmp / "emails", tmp / "worker.log"
+    email_dir.mkdir()
+    env = {
+        **os.environ,
+        "DATABASE_NAME": settings.DATABASES["default"]["NAME"],
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(email_dir),
+        "PYTHONUNBUFFERED": "1",
+    }
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "portal", "worker", "-P", "solo", "--without-gossip",
+             "--without-mingle", "--without-heartbeat", "-l", "info"],
+            cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+    worker = Worker(proc, email_dir, log)
+    try:
+        worker.wait_for(lambda: "ready." in log.read_text(), timeout=60, what="the worker to start")
+        yield worker
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
