@@ -116,6 +116,8 @@ DATABASES = {
 }
 if os.environ.get("DATABASE_NAME"):  # the test suite points its Celery worker at the test database
     DATABASES["default"]["NAME"] = os.environ["DATABASE_NAME"]
+# Separate test databases let several test runs share one server (default: test_<name>).
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME") or None}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
