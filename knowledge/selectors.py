@@ -66,17 +66,20 @@ def _vector_literal(vector: list[float]) -> str:
 def _term_weights(kb_id: int, terms: list[str]) -> tuple[dict[str, float], float]:
     """BM25 idf per term, and the average chunk length (in terms) of the knowledge base."""
     with connection.cursor() as cur:
+        # Statistics over published chunks only: what customers can be answered from.
         cur.execute(
             """
-            SELECT count(*), coalesce(avg(lexeme_count), 1) FROM knowledge_chunk WHERE knowledge_base_id = %s
+            SELECT count(*), coalesce(avg(c.lexeme_count), 1)
+            FROM knowledge_chunk c JOIN knowledge_article a ON a.id = c.article_id
+            WHERE c.knowledge_base_id = %s AND a.status = 'published'
             """,
             [kb_id],
         )
         n, avgdl = cur.fetchone()
         cur.execute(
             """
-            SELECT t.term, (SELECT count(*) FROM knowledge_chunk c
-                            WHERE c.knowledge_base_id = %s
+            SELECT t.term, (SELECT count(*) FROM knowledge_chunk c JOIN knowledge_article a ON a.id = c.article_id
+                            WHERE c.knowledge_base_id = %s AND a.status = 'published'
                               AND c.search_vector @@ to_tsquery('simple', quote_literal(t.term)))
             FROM unnest(%s::text[]) AS t(term)
             """,

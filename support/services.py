@@ -68,6 +68,7 @@ def question_answer(
     provider: ChatProvider | None = None,
     threshold: float | None = None,
     store: bool = True,
+    query_vector: list[float] | None = None,
 ) -> AnswerOutcome:
     """Answer one customer question from the knowledge base; never raises for model failures.
 
@@ -75,7 +76,7 @@ def question_answer(
     confidence → answer (extractive or LLM). Status becomes ``answered``,
     ``not_confident`` (confidence < threshold), ``no_sources`` or ``model_error``; the
     last three set ``escalation_recommended``. ``store=False`` (evaluation) keeps the
-    row unsaved. Raises ``QuestionInvalid`` for empty or over-long text.
+    row unsaved; ``query_vector`` reuses an embedding of the question. Raises ``QuestionInvalid`` for empty or over-long text.
     """
     text = question_clean(text)
     kb = knowledge_base or knowledge_base_get_live()
@@ -87,7 +88,7 @@ def question_answer(
     timings: dict[str, float] = {}
     retrieval: Retrieval | None = None
     try:
-        retrieval = retrieve(question=text, kb_id=kb.pk, limit=settings.ANSWER_SOURCES)
+        retrieval = retrieve(question=text, kb_id=kb.pk, limit=settings.ANSWER_SOURCES, query_vector=query_vector)
         timings.update(retrieval.timings_ms)
     except EmbeddingError as exc:
         logger.warning("query embedding failed: %s", exc)
