@@ -89,3 +89,64 @@ def celery_worker(django_db_setup: None, tmp_path_factory: pytest.TempPathFactor
             proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(autouse=True)
+def _generous_rate_limit(settings: object) -> None:
+    """Tests share one client IP; a test of the limit itself sets its own rate."""
+    settings.ASK_RATE_LIMIT = "100000/m"  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def make_article(live_kb: object):  # type: ignore[no-untyped-def]
+    """Create an article in the live knowledge base and (by default) index it in-process
+    through the same path the worker runs (``article_index``)."""
+    from django.utils import timezone
+
+    from knowledge.models import Article
+    from knowledge.services import article_index
+
+    def make(title: str, body: str, *, language: str = "ko", status: str = "published", index: bool = True, **extra):  # type: ignore[no-untyped-def]
+        article = Article.objects.create(
+            knowledge_base=live_kb, title=title, slug=extra.pop("slug", None) or title[:50].replace(" ", "-").lower(),
+            body=body, language=language, status=status, published_at=extra.pop("published_at", timezone.now()), **extra,
+        )  # fmt: skip
+        if index:
+            article_index(article_id=article.pk)
+            article.refresh_from_db()
+        return article
+
+    return make
+
+
+REFUND_KO = (
+    "결제 후 14일 이내에는 전액 환불이 가능합니다. 환불은 마이페이지의 주문 내역에서 신청할 수 있습니다.\n\n"
+    "환불 처리에는 영업일 기준 3일이 걸립니다."
+)
+SHIPPING_KO = "주문은 평일 오후 2시 이전에 결제하면 당일 출고됩니다. 배송은 보통 1~2일이 걸리며 제주 지역은 3일이 걸립니다."
+PASSWORD_EN = (
+    "To reset your password, open Settings and choose Forgot password. "
+    "We email you a reset link that stays valid for 30 minutes."
+)
+PLANS_EN = "The Basic plan costs 9,900 won per month and the Pro plan costs 19,900 won per month. Annual billing saves 20%."
+
+
+@pytest.fixture
+def sample_articles(make_article):  # type: ignore[no-untyped-def]
+    return {
+        "refund": make_article("환불 정책 안내", REFUND_KO, slug="refund"),
+        "shipping": make_article("배송 안내", SHIPPING_KO, slug="shipping"),
+        "password": make_article("Resetting your password", PASSWORD_EN, language="en", slug="password"),
+        "plans": make_article("Plans and pricing", PLANS_EN, language="en", slug="plans"),
+    }
+
+
+@pytest.fixture
+def broker_down(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Point the real Celery app at a closed port: publishing fails as with Redis down."""
+    from portal.celery import app
+
+    monkeypatch.setattr(app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    app._pool = None
+    yield
+    app._pool = None

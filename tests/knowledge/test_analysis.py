@@ -1,0 +1,20 @@
+from knowledge.analysis import analyse
+
+
+def test_korean_morphemes_keep_nouns_and_stems_drop_particles_and_endings() -> None:
+    terms = analyse("환불은 어떻게 받았나요?")
+    assert "환불" in terms and "받" in terms
+    assert "은" not in terms and "나요" not in terms and "?" not in terms
+
+
+def test_inflected_forms_share_a_stem() -> None:
+    assert set(analyse("신청했습니다")) & set(analyse("신청하려면"))
+
+
+def test_english_and_numbers_go_through_the_same_path_lowercased() -> None:
+    assert analyse("Reset your PASSWORD in 30 minutes") == ["reset", "your", "password", "in", "30", "minutes"]
+
+
+def test_terms_are_safe_for_the_simple_tsquery_parser() -> None:
+    terms = analyse("e-mail: <script>alert('x')</script> & | ! C++_test")
+    assert terms and all(t.isalnum() for t in terms)

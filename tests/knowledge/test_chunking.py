@@ -1,0 +1,35 @@
+from knowledge.chunking import chunk_text
+from knowledge.tokens import count_tokens, truncate_tokens
+
+
+def _chunks(body: str, max_tokens: int = 60, overlap: int = 15):  # type: ignore[no-untyped-def]
+    return chunk_text(body, max_tokens=max_tokens, overlap_tokens=overlap, count=count_tokens, cut=truncate_tokens)
+
+
+def test_blank_body_gives_no_chunks() -> None:
+    assert _chunks("  \n\n  ") == []
+
+
+def test_short_paragraphs_pack_into_one_chunk_keeping_boundaries() -> None:
+    chunks = _chunks("First paragraph.\n\nSecond paragraph.")
+    assert [c.content for c in chunks] == ["First paragraph.\n\nSecond paragraph."]
+
+
+def test_chunks_are_token_bounded_and_overlap() -> None:
+    paragraphs = [f"Paragraph {i} explains step {i} of the refund process in some detail." for i in range(12)]
+    chunks = _chunks("\n\n".join(paragraphs), max_tokens=60, overlap=15)
+    assert len(chunks) > 2
+    assert all(count_tokens(c.content) <= 60 for c in chunks)
+    for previous, current in zip(chunks, chunks[1:], strict=False):
+        last_of_previous = previous.content.split("\n\n")[-1]
+        assert current.content.startswith(last_of_previous)  # overlap is whole paragraphs
+    # every paragraph lands whole in some chunk
+    assert all(any(p in c.content for c in chunks) for p in paragraphs)
+
+
+def test_long_korean_paragraph_splits_at_sentences_then_tokens() -> None:
+    sentence = "환불은 결제 후 십사 일 이내에 마이페이지에서 신청할 수 있습니다. "
+    body = sentence * 30 + "끝" * 500  # a sentence-less run must still be cut
+    chunks = _chunks(body, max_tokens=80, overlap=10)
+    assert all(c.token_count <= 80 for c in chunks)
+    assert "".join(c.content for c in chunks).count("환불은") >= 30

@@ -1,0 +1,81 @@
+import pytest
+from django.utils import timezone
+
+from knowledge.models import Article, Chunk
+from knowledge.services import (
+    article_content_hash,
+    article_index,
+    article_schedule_indexing,
+    articles_enqueue_pending,
+)
+
+pytestmark = pytest.mark.django_db
+
+BODY = "\n\n".join(f"문단 {i}: 환불 규정과 배송 안내에 관한 설명이 이어집니다. 결제 후 {i}일이 지나면 처리 방식이 달라집니다." for i in range(40))
+
+
+def test_indexing_stores_chunks_with_title_lexemes_and_embeddings(make_article) -> None:  # type: ignore[no-untyped-def]
+    article = make_article("환불 규정 총정리", BODY)
+    chunks = list(Chunk.objects.filter(article=article))
+    assert article.index_state == Article.IndexState.INDEXED
+    assert article.chunk_count == len(chunks) > 1
+    assert article.embedding_model.startswith("intfloat/multilingual-e5-small")
+    for chunk in chunks:
+        assert chunk.text.startswith("환불 규정 총정리\n")  # every chunk carries the title and date
+        assert "환불" in chunk.lexemes.split() and "규정" in chunk.lexemes.split()
+        assert chunk.embedding_dimensions == 384 and len(chunk.embedding) == 384
+        assert chunk.token_count <= 300
+
+
+def test_reindexing_unchanged_content_does_nothing(make_article) -> None:  # type: ignore[no-untyped-def]
+    article = make_article("환불 규정", BODY)
+    ids = set(Chunk.objects.filter(article=article).values_list("id", flat=True))
+    assert article_index(article_id=article.pk) is False
+    assert set(Chunk.objects.filter(article=article).values_list("id", flat=True)) == ids
+
+
+def test_saving_schedules_indexing_on_commit_only_when_content_changed(make_article, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    article = make_article("환불 규정", BODY)
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert article_schedule_indexing(article=article) is False
+    assert callbacks == []
+    article.body = BODY + "\n\n새 문단이 추가되었습니다."
+    article.save()
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert article_schedule_indexing(article=article) is True
+    assert len(callbacks) == 1
+    article.refresh_from_db()
+    assert article.index_state == Article.IndexState.PENDING
+    assert article.content_hash == article_content_hash(article) != article.indexed_hash
+
+
+def test_a_failing_embedding_marks_the_article_failed_with_the_error(make_article) -> None:  # type: ignore[no-untyped-def]
+    from knowledge.embeddings import EmbeddingError
+
+    class BrokenProvider:
+        name = "broken"
+        dimensions = 3
+
+        def embed_passages(self, texts: list[str]) -> list[list[float]]:
+            raise EmbeddingError("model unavailable")
+
+        def embed_query(self, text: str) -> list[float]:
+            raise EmbeddingError("model unavailable")
+
+    article = make_article("환불 규정", BODY, index=False)
+    with pytest.raises(EmbeddingError):
+        article_index(article_id=article.pk, provider=BrokenProvider())
+    article.refresh_from_db()
+    assert article.index_state == Article.IndexState.FAILED
+    assert "model unavailable" in article.index_error
+
+
+def test_article_saved_while_the_broker_is_down_is_kept_pending_and_swept_later(make_article, broker_down, django_capture_on_commit_callbacks, caplog) -> None:  # type: ignore[no-untyped-def]
+    article = make_article("환불 규정", BODY, index=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        article_schedule_indexing(article=article)  # the on-commit enqueue fails: logged, not raised
+    article.refresh_from_db()
+    assert article.index_state == Article.IndexState.PENDING
+    assert "broker unavailable" in caplog.text
+    Article.objects.filter(pk=article.pk).update(index_requested_at=timezone.now() - timezone.timedelta(minutes=5))
+    assert articles_enqueue_pending() == 1  # the sweeper finds it (its own enqueue fails too, safely)

@@ -1,0 +1,76 @@
+import pytest
+from django.db import connection
+
+from knowledge.models import Article
+from knowledge.selectors import fuse, retrieve
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("환불은 어디서 신청하나요?", "refund"),
+        ("배송은 며칠 걸려요?", "shipping"),
+        ("How do I reset my password?", "password"),
+        ("How much is the Pro plan?", "plans"),
+    ],
+)
+@pytest.mark.parametrize("mode", ["lexical", "dense", "hybrid"])
+def test_each_retriever_finds_the_right_article_in_korean_and_english(sample_articles, live_kb, question, expected, mode) -> None:  # type: ignore[no-untyped-def]
+    result = retrieve(question=question, kb_id=live_kb.pk, mode=mode)
+    assert result.chunks[0].article_id == sample_articles[expected].pk
+
+
+def test_unpublishing_hides_an_article_at_once_before_any_worker_runs(sample_articles, live_kb) -> None:  # type: ignore[no-untyped-def]
+    refund = sample_articles["refund"]
+    Article.objects.filter(pk=refund.pk).update(status=Article.Status.DRAFT)
+    for mode in ("lexical", "dense", "hybrid"):
+        ids = {c.article_id for c in retrieve(question="환불 신청", kb_id=live_kb.pk, mode=mode, limit=20).chunks}
+        assert refund.pk not in ids
+
+
+def test_vectors_of_another_model_never_mix_into_a_search(sample_articles, live_kb) -> None:  # type: ignore[no-untyped-def]
+    from knowledge.models import Chunk
+
+    Chunk.objects.filter(article=sample_articles["plans"]).update(embedding_model="some-other-model")
+    ids = {c.article_id for c in retrieve(question="Pro plan price", kb_id=live_kb.pk, mode="dense", limit=20).chunks}
+    assert sample_articles["plans"].pk not in ids
+
+
+def test_dense_search_uses_the_hnsw_index(sample_articles, live_kb) -> None:  # type: ignore[no-untyped-def]
+    with connection.cursor() as cur:
+        cur.execute("SET enable_seqscan = off")
+        cur.execute(
+            "EXPLAIN SELECT id FROM knowledge_chunk WHERE embedding_dimensions = 384 "
+            "ORDER BY embedding::vector(384) <=> (SELECT embedding::vector(384) FROM knowledge_chunk LIMIT 1) LIMIT 5"
+        )
+        plan = "\n".join(r[0] for r in cur.fetchall())
+        cur.execute("RESET enable_seqscan")
+    assert "chunk_embedding_hnsw_384" in plan
+
+
+def test_keyword_search_uses_the_gin_index(sample_articles) -> None:  # type: ignore[no-untyped-def]
+    with connection.cursor() as cur:
+        cur.execute("SET enable_seqscan = off")
+        cur.execute("EXPLAIN SELECT id FROM knowledge_chunk WHERE search_vector @@ to_tsquery('simple', '환불')")
+        plan = "\n".join(r[0] for r in cur.fetchall())
+        cur.execute("RESET enable_seqscan")
+    assert "chunk_search_vector_gin" in plan
+
+
+def test_hostile_query_text_is_just_text(sample_articles, live_kb) -> None:  # type: ignore[no-untyped-def]
+    result = retrieve(question="'); DROP TABLE knowledge_chunk; -- & | ! <script>", kb_id=live_kb.pk)
+    assert isinstance(result.chunks, list)
+    assert Article.objects.count() == 4
+
+
+def test_score_fusion_and_rrf() -> None:
+    lexical = [(1, 10.0), (2, 5.0)]
+    dense = [(2, 0.9), (3, 0.8), (1, 0.7)]
+    by_score = fuse(lexical, dense, method="score", dense_weight=0.5, rrf_k=60)
+    assert [c.chunk_id for c in by_score] == [2, 1, 3]  # 2: .5*1+.5*.5=.75; 1: .5*0+.5*1=.5; 3: .5*.5=.25
+    assert by_score[0].score == pytest.approx(0.75)
+    by_rrf = fuse(lexical, dense, method="rrf", dense_weight=0.5, rrf_k=60)
+    assert by_rrf[0].chunk_id in (1, 2)
+    assert by_rrf[0].score == pytest.approx(max(1 / 61 + 1 / 63, 1 / 62 + 1 / 61))

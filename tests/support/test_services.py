@@ -1,0 +1,117 @@
+import pytest
+from django.core import mail
+
+from support.models import EmailDelivery, Question, Ticket
+from support.services import (
+    EmailSendFailed,
+    QuestionInvalid,
+    email_delivery_send,
+    question_answer,
+    ticket_create,
+    ticket_reply,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t "])
+def test_empty_question_is_refused(text: str) -> None:
+    with pytest.raises(QuestionInvalid, match="type a question"):
+        question_answer(text=text)
+    assert Question.objects.count() == 0
+
+
+def test_over_long_question_is_refused_with_the_limit(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.QUESTION_MAX_CHARS = 50
+    with pytest.raises(QuestionInvalid, match="limited to 50 characters"):
+        question_answer(text="가" * 51)
+
+
+def test_answerable_korean_and_english_questions_are_answered_with_citations(sample_articles) -> None:  # type: ignore[no-untyped-def]
+    ko = question_answer(text="환불은 결제 후 며칠 이내에 가능한가요?").question
+    assert ko.status == Question.Status.ANSWERED and not ko.escalation_recommended
+    assert ko.sources[0]["article_id"] == sample_articles["refund"].pk and ko.sources[0]["cited"]
+    assert "14일" in ko.answer
+    assert ko.answer_kind == "extractive" and ko.language == "ko"
+    en = question_answer(text="How long is the password reset link valid?").question
+    assert en.status == Question.Status.ANSWERED
+    assert "30 minutes" in en.answer and en.language == "en"
+    assert 0 <= en.confidence <= 1 and set(en.timings_ms) >= {"embed", "sql", "answer"}
+
+
+def test_an_unrelated_question_is_not_answered_but_escalated(sample_articles) -> None:  # type: ignore[no-untyped-def]
+    q = question_answer(text="화성 탐사선의 발사 일정은 언제인가요?").question
+    assert q.status in (Question.Status.NOT_CONFIDENT, Question.Status.NO_SOURCES)
+    assert q.escalation_recommended and q.confidence < q.threshold
+    assert Question.objects.filter(pk=q.pk).exists()  # stored, never lost
+
+
+def test_nothing_indexed_means_no_sources(live_kb) -> None:  # type: ignore[no-untyped-def]
+    q = question_answer(text="환불은 어떻게 하나요?").question
+    assert q.status == Question.Status.NO_SOURCES and q.escalation_recommended and q.sources == []
+
+
+def test_threshold_comes_from_the_admin_policy(sample_articles) -> None:  # type: ignore[no-untyped-def]
+    from support.models import AnswerPolicy
+
+    AnswerPolicy.objects.update_or_create(pk=1, defaults={"confidence_threshold": 0.999})
+    q = question_answer(text="환불은 며칠 안에 받을 수 있나요?").question
+    assert q.threshold == 0.999 and q.status == Question.Status.NOT_CONFIDENT
+
+
+def test_ticket_owes_two_emails_enqueued_on_commit(sample_articles, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    question = question_answer(text="화성 탐사선의 발사 일정은 언제인가요?").question
+    with django_capture_on_commit_callbacks() as callbacks:
+        ticket = ticket_create(question=question, email="kim@example.com", details="빨리 알려주세요")
+    assert len(callbacks) == 2
+    assert ticket.reason in (Ticket.Reason.LOW_CONFIDENCE, Ticket.Reason.NO_SOURCES)
+    kinds = set(ticket.deliveries.values_list("kind", "recipient"))
+    assert kinds == {("ack", "kim@example.com"), ("notify", "support-team@example.com")}
+
+
+def test_escalating_an_answered_question_is_a_customer_request(sample_articles) -> None:  # type: ignore[no-untyped-def]
+    question = question_answer(text="환불은 며칠 안에 받을 수 있나요?").question
+    assert ticket_create(question=question, email="kim@example.com").reason == Ticket.Reason.CUSTOMER_REQUEST
+
+
+def test_each_email_is_sent_exactly_once_even_if_the_task_runs_twice(sample_articles) -> None:  # type: ignore[no-untyped-def]
+    question = question_answer(text="화성 탐사선?").question
+    ticket = ticket_create(question=question, email="kim@example.com")
+    for delivery in ticket.deliveries.all():
+        assert email_delivery_send(delivery_id=delivery.pk) is True
+        assert email_delivery_send(delivery_id=delivery.pk) is False
+    assert len(mail.outbox) == 2
+    ack = next(m for m in mail.outbox if m.to == ["kim@example.com"])
+    assert ticket.reference in ack.subject and "화성 탐사선?" in ack.body
+    assert all(d.state == EmailDelivery.State.SENT for d in ticket.deliveries.all())
+
+
+def test_smtp_down_keeps_the_email_owed_and_it_goes_out_on_retry(sample_articles, settings) -> None:  # type: ignore[no-untyped-def]
+    ticket = ticket_create(question=question_answer(text="화성 탐사선?").question, email="kim@example.com")
+    delivery = ticket.deliveries.get(kind="ack")
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 2
+    with pytest.raises(EmailSendFailed):
+        email_delivery_send(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.state == EmailDelivery.State.PENDING and delivery.attempts == 1 and delivery.last_error
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert email_delivery_send(delivery_id=delivery.pk) is True
+    assert len(mail.outbox) == 1
+
+
+def test_ticket_is_stored_even_when_the_broker_is_down(sample_articles, broker_down, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    question = question_answer(text="화성 탐사선?").question
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket = ticket_create(question=question, email="kim@example.com")
+    assert Ticket.objects.filter(pk=ticket.pk).exists()
+    assert ticket.deliveries.filter(state=EmailDelivery.State.PENDING).count() == 2
+
+
+def test_staff_reply_answers_the_ticket_and_owes_a_reply_email(sample_articles, admin_user) -> None:  # type: ignore[no-untyped-def]
+    ticket = ticket_create(question=question_answer(text="화성 탐사선?").question, email="kim@example.com")
+    delivery = ticket_reply(ticket=ticket, body="다음 달에 발사합니다.", by=admin_user)
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.ANSWERED and ticket.replied_by == admin_user
+    assert email_delivery_send(delivery_id=delivery.pk) is True
+    assert "다음 달에 발사합니다." in mail.outbox[0].body
