@@ -8,6 +8,7 @@ embedding model already match does nothing, so running it twice leaves the same 
 
 import hashlib
 import logging
+from datetime import timedelta
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -202,11 +203,11 @@ def articles_enqueue_pending(*, older_than_seconds: int = 30, stale_indexing_sec
     now = timezone.now()
     provider_name = get_provider().name
     pending = Article.objects.filter(
-        index_state=Article.IndexState.PENDING, index_requested_at__lt=now - timezone.timedelta(seconds=older_than_seconds)
+        index_state=Article.IndexState.PENDING, index_requested_at__lt=now - timedelta(seconds=older_than_seconds)
     ) | Article.objects.filter(index_state=Article.IndexState.PENDING, index_requested_at__isnull=True)
     stuck = Article.objects.filter(
         index_state=Article.IndexState.INDEXING,
-        index_requested_at__lt=now - timezone.timedelta(seconds=stale_indexing_seconds),
+        index_requested_at__lt=now - timedelta(seconds=stale_indexing_seconds),
     )
     other_model = Article.objects.filter(index_state=Article.IndexState.INDEXED).exclude(embedding_model=provider_name)
     ids = set(pending.values_list("id", flat=True)) | set(stuck.values_list("id", flat=True))

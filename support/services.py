@@ -7,6 +7,7 @@ UPDATE, so a task that runs twice sends once.
 """
 
 import logging
+from datetime import timedelta
 import time
 from dataclasses import dataclass
 
@@ -229,7 +230,7 @@ def email_delivery_send(*, delivery_id: int) -> bool:
     now = timezone.now()
     claimed = EmailDelivery.objects.filter(
         Q(state=EmailDelivery.State.PENDING)
-        | Q(state=EmailDelivery.State.SENDING, claimed_at__lt=now - timezone.timedelta(seconds=CLAIM_TIMEOUT_SECONDS)),
+        | Q(state=EmailDelivery.State.SENDING, claimed_at__lt=now - timedelta(seconds=CLAIM_TIMEOUT_SECONDS)),
         pk=delivery_id,
     ).update(state=EmailDelivery.State.SENDING, claimed_at=now)
     if not claimed:
@@ -256,11 +257,11 @@ def email_delivery_give_up(*, delivery_id: int, error: str) -> None:
 
 def email_deliveries_enqueue_pending(*, older_than_seconds: int = 60) -> int:
     """Re-enqueue emails still pending after ``older_than_seconds`` (broker was down)."""
-    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     ids = list(
         EmailDelivery.objects.filter(
             Q(state=EmailDelivery.State.PENDING, created_at__lt=cutoff)
-            | Q(state=EmailDelivery.State.SENDING, claimed_at__lt=timezone.now() - timezone.timedelta(seconds=CLAIM_TIMEOUT_SECONDS))
+            | Q(state=EmailDelivery.State.SENDING, claimed_at__lt=timezone.now() - timedelta(seconds=CLAIM_TIMEOUT_SECONDS))
         ).values_list("id", flat=True)
     )
     for delivery_id in ids:

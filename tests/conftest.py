@@ -14,6 +14,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+pytest_plugins = ["tests.fake_openai"]
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 SHARED_DATA = BASE_DIR.parent / "shared" / "data"
 KORQUAD = SHARED_DATA / "korquad_v1.0_dev_articles_000-069.json"

@@ -28,8 +28,9 @@ class GeneratedAnswer:
 
 
 class AnswerModelError(RuntimeError):
-    """The answer model failed; ``code`` is one of timeout, rate_limited, server_error,
-    truncated, invalid_output, connection. The message is for logs, never for customers."""
+    """The answer model failed; ``code`` is one of timeout, connection, rate_limited,
+    server_error, api_error, truncated, content_filter, invalid_output. The message is for
+    logs, never for customers."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
