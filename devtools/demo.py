@@ -78,7 +78,7 @@ def _wait_for_indexing(children: list[subprocess.Popen[bytes]]) -> None:
         for child in children:
             if child.poll() is not None:
                 print()
-                sys.exit(f"[demo] a process exited early ({' '.join(map(str, child.args))}); see the output above")
+                sys.exit(f"[demo] a process exited early (pid {child.pid}); see the output above")
         if time.monotonic() - started > INDEX_TIMEOUT_SECONDS:
             print("\n[demo] indexing is taking long; the portal is up and the worker keeps going")
             return
@@ -98,14 +98,13 @@ def main() -> int:
         _setup_django(env)
         _prepare(password)
         python = sys.executable
-        common = {"cwd": BASE_DIR, "env": env, "start_new_session": True}
-        children.append(subprocess.Popen(  # noqa: S603
+        commands = [
             [python, "-m", "celery", "-A", "portal", "worker", "-B", "-l", "warning", "--concurrency", "1",
-             "-s", str(DATA_DIR / "celerybeat-schedule")], **common,
-        ))  # fmt: skip
-        children.append(subprocess.Popen(  # noqa: S603
-            [python, "manage.py", "runserver", f"127.0.0.1:{PORT}", "--noreload"], **common,
-        ))  # fmt: skip
+             "-s", str(DATA_DIR / "celerybeat-schedule")],
+            [python, "manage.py", "runserver", f"127.0.0.1:{PORT}", "--noreload"],
+        ]  # fmt: skip
+        for command in commands:
+            children.append(subprocess.Popen(command, cwd=BASE_DIR, env=env, start_new_session=True))
         try:
             _wait_for_indexing(children)
             print(

@@ -6,6 +6,7 @@ out from Celery tasks enqueued on commit; each outbox row is claimed with a cond
 UPDATE, so a task that runs twice sends once.
 """
 
+import functools
 import logging
 from datetime import timedelta
 import time
@@ -149,7 +150,7 @@ def _answer_from(
         question.status = Question.Status.ANSWERED
 
 
-REASON_BY_STATUS = {
+REASON_BY_STATUS: dict[str, str] = {
     Question.Status.NOT_CONFIDENT: Ticket.Reason.LOW_CONFIDENCE,
     Question.Status.NO_SOURCES: Ticket.Reason.NO_SOURCES,
     Question.Status.MODEL_ERROR: Ticket.Reason.MODEL_ERROR,
@@ -181,7 +182,7 @@ def ticket_create(*, question: Question, email: str, details: str = "") -> Ticke
         ),
     ]
     for delivery in deliveries:
-        transaction.on_commit(lambda pk=delivery.pk: email_delivery_enqueue(pk))
+        transaction.on_commit(functools.partial(email_delivery_enqueue, delivery.pk))
     return ticket
 
 
