@@ -1,10 +1,146 @@
-"""Customer-facing pages (placeholder until the page slice lands)."""
+"""Customer-facing pages: ask a question, read the answer, escalate it, read an article.
 
-from django.http import HttpRequest, HttpResponse
+Views validate with a form, call one service and shape the page. A visitor sees only
+the questions and tickets created in their own session (ids kept in
+``request.session``), so guessing ids in URLs reveals nothing.
+"""
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_ratelimit.decorators import ratelimit
+
+from knowledge.models import Article
+from knowledge.rendering import render_markdown
+from knowledge.services import knowledge_base_get_live
+from support.api import ask_rate
+from support.forms import QuestionForm, TicketForm
+from support.models import Question, Ticket
+from support.services import QuestionInvalid, TicketInvalid, question_answer, ticket_create
+
+SESSION_QUESTIONS = "support_question_ids"
+SESSION_TICKETS = "support_ticket_refs"
+SESSION_KEEP = 50  # most recent items remembered per session
 
 
+def _remember(request: HttpRequest, key: str, value: int | str) -> None:
+    items = [v for v in request.session.get(key, []) if v != value]
+    request.session[key] = [*items, value][-SESSION_KEEP:]
+
+
+def _owned(request: HttpRequest, key: str, value: int | str) -> None:
+    """Raise 404 unless ``value`` was created in this session (no hint that it exists)."""
+    if value not in request.session.get(key, []):
+        raise Http404
+
+
+def _too_many_requests(request: HttpRequest) -> HttpResponse:
+    response = render(request, "429.html", status=429)
+    response["Retry-After"] = "60"
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@ratelimit(key="ip", rate=ask_rate, method="POST", block=False)
 def ask(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("ok")
+    """GET: the question form. POST: answer the question and redirect to its page."""
+    if request.method != "POST":
+        return render(request, "support/ask.html", {"form": QuestionForm()})
+    if getattr(request, "limited", False):
+        return _too_many_requests(request)
+    form = QuestionForm(request.POST)
+    if form.is_valid():
+        try:
+            outcome = question_answer(text=form.cleaned_data["question"], channel="web")
+        except QuestionInvalid:  # the form checks the same limits; only a settings change gets here
+            form.add_error("question", _("Please check your question and try again."))
+        else:
+            _remember(request, SESSION_QUESTIONS, outcome.question.pk)
+            return redirect("support:question", question_id=outcome.question.pk)
+    return render(request, "support/ask.html", {"form": form})
 
 
-question_detail = escalate = ticket_detail = article_detail = ask
+def _own_page(url: object) -> str:
+    """``url`` if it is a path on this site (as ``question_answer`` stores it), else ""."""
+    path = str(url or "")
+    return path if path.startswith("/") and not path.startswith(("//", "/\\")) else ""
+
+
+def _shown_sources(sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The stored sources, linking only to our own pages."""
+    return [source | {"url": _own_page(source.get("url"))} for source in sources]
+
+
+def _distinct_articles(sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per article, best-scoring first (sources are already ordered)."""
+    seen: dict[Any, dict[str, Any]] = {}
+    for source in sources:
+        seen.setdefault(source.get("article_id") or source.get("url"), source)
+    return list(seen.values())
+
+
+def _question_page(request: HttpRequest, question: Question, form: TicketForm) -> HttpResponse:
+    tickets = Ticket.objects.filter(question=question, reference__in=request.session.get(SESSION_TICKETS, []))
+    sources = _shown_sources(question.sources)
+    context = {
+        "question": question,
+        "form": form,
+        "sources": [] if question.escalation_recommended else sources,
+        "might_help": _distinct_articles(sources) if question.escalation_recommended else [],
+        "tickets": list(tickets.values_list("reference", flat=True)),
+        "language_next": reverse("support:question", kwargs={"question_id": question.pk}),
+    }
+    return render(request, "support/question.html", context)
+
+
+@require_GET
+def question_detail(request: HttpRequest, question_id: int) -> HttpResponse:
+    """The answer with its sources, or an honest "not sure" with the escalation form."""
+    _owned(request, SESSION_QUESTIONS, question_id)
+    question = get_object_or_404(Question, pk=question_id)
+    return _question_page(request, question, TicketForm())
+
+
+@require_POST
+@ratelimit(key="ip", rate=ask_rate, method="POST", block=False)
+def escalate(request: HttpRequest, question_id: int) -> HttpResponse:
+    """Send the question to the support team as a ticket; form errors re-render the question page."""
+    _owned(request, SESSION_QUESTIONS, question_id)
+    if getattr(request, "limited", False):
+        return _too_many_requests(request)
+    question = get_object_or_404(Question, pk=question_id)
+    form = TicketForm(request.POST)
+    if form.is_valid():
+        try:
+            ticket = ticket_create(
+                question=question, email=form.cleaned_data["email"], details=form.cleaned_data["details"]
+            )
+        except TicketInvalid:  # the form checks the same limit; only a settings change gets here
+            form.add_error("details", _("Please shorten the details and try again."))
+        else:
+            _remember(request, SESSION_TICKETS, ticket.reference)
+            return redirect("support:ticket", reference=ticket.reference)
+    return _question_page(request, question, form)
+
+
+@require_GET
+def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
+    """Confirmation page: the ticket reference and where the emails went."""
+    _owned(request, SESSION_TICKETS, reference)
+    ticket = get_object_or_404(Ticket.objects.select_related("question"), reference=reference)
+    return render(request, "support/ticket.html", {"ticket": ticket})
+
+
+@require_GET
+def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """A published article of the live knowledge base, its Markdown rendered and sanitised."""
+    article = get_object_or_404(
+        Article, knowledge_base=knowledge_base_get_live(), slug=slug, status=Article.Status.PUBLISHED
+    )
+    source_url = article.source_url if article.source_url.startswith(("https://", "http://")) else ""
+    context = {"article": article, "body_html": render_markdown(article.body), "source_url": source_url}
+    return render(request, "support/article.html", context)

@@ -125,12 +125,16 @@ REFUND_KO = (
     "결제 후 14일 이내에는 전액 환불이 가능합니다. 환불은 마이페이지의 주문 내역에서 신청할 수 있습니다.\n\n"
     "환불 처리에는 영업일 기준 3일이 걸립니다."
 )
-SHIPPING_KO = "주문은 평일 오후 2시 이전에 결제하면 당일 출고됩니다. 배송은 보통 1~2일이 걸리며 제주 지역은 3일이 걸립니다."
+SHIPPING_KO = (
+    "주문은 평일 오후 2시 이전에 결제하면 당일 출고됩니다. 배송은 보통 1~2일이 걸리며 제주 지역은 3일이 걸립니다."
+)
 PASSWORD_EN = (
     "To reset your password, open Settings and choose Forgot password. "
     "We email you a reset link that stays valid for 30 minutes."
 )
-PLANS_EN = "The Basic plan costs 9,900 won per month and the Pro plan costs 19,900 won per month. Annual billing saves 20%."
+PLANS_EN = (
+    "The Basic plan costs 9,900 won per month and the Pro plan costs 19,900 won per month. Annual billing saves 20%."
+)
 
 
 @pytest.fixture
@@ -144,11 +148,38 @@ def sample_articles(make_article):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def broker_down(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def broker_down():  # type: ignore[no-untyped-def]
     """Point the real Celery app at a closed port: publishing fails as with Redis down."""
     from portal.celery import app
 
-    monkeypatch.setattr(app.conf, "broker_url", "redis://127.0.0.1:1/0")
-    app._pool = None
+    def reset_pools() -> None:
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    original = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    reset_pools()
     yield
-    app._pool = None
+    app.conf.broker_url = original
+    reset_pools()
+
+
+@pytest.fixture(autouse=True)
+def _migration_rows(request: pytest.FixtureRequest) -> None:
+    """Transactional tests flush the rows data migrations made (the live collection, the
+    answer policy); put them back for the tests that come after."""
+    marker = request.node.get_closest_marker("django_db")
+    wanted = {"db", "transactional_db"} & set(request.fixturenames)
+    if marker is None and not wanted:
+        return
+    transactional = "transactional_db" in wanted or bool(marker and marker.kwargs.get("transaction"))
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from django.conf import settings as django_settings
+
+    from knowledge.services import knowledge_base_get_live
+    from support.models import AnswerPolicy
+
+    knowledge_base_get_live()
+    AnswerPolicy.objects.get_or_create(
+        pk=1, defaults={"confidence_threshold": django_settings.ANSWER_CONFIDENCE_THRESHOLD}
+    )

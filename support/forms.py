@@ -1,0 +1,66 @@
+"""Customer forms: a question and an escalation to the support team.
+
+The limits mirror ``support.services.question_clean`` / ``ticket_create`` so customers get
+translated messages here; the services still enforce them for every other caller.
+"""
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+
+def _counts(limit: int, count: int) -> dict[str, str]:
+    return {"limit": f"{limit:,}", "count": f"{count:,}"}
+
+
+class QuestionForm(forms.Form):
+    question = forms.CharField(
+        label=_("Your question"),
+        widget=forms.Textarea(attrs={"rows": 4, "autofocus": True}),
+        error_messages={"required": _("Please type a question.")},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        limit = settings.QUESTION_MAX_CHARS  # read per request: tests and deployments change it
+        self.fields["question"].help_text = _("Up to %(limit)s characters.") % {"limit": f"{limit:,}"}
+
+    def clean_question(self) -> str:
+        text: str = self.cleaned_data["question"]  # already stripped; blank was refused as required
+        if len(text) > settings.QUESTION_MAX_CHARS:
+            raise ValidationError(
+                _("Questions are limited to %(limit)s characters; yours has %(count)s."),
+                code="max_length",
+                params=_counts(settings.QUESTION_MAX_CHARS, len(text)),
+            )
+        return text
+
+
+class TicketForm(forms.Form):
+    email = forms.EmailField(
+        label=_("Your email address"),
+        max_length=254,
+        error_messages={
+            "required": _("Please enter your email address so we can reply."),
+            "invalid": _("Please enter a valid email address."),
+        },
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    details = forms.CharField(
+        label=_("Anything else we should know? (optional)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def clean_details(self) -> str:
+        details: str = self.cleaned_data["details"]
+        if len(details) > settings.TICKET_DETAILS_MAX_CHARS:
+            raise ValidationError(
+                _("Details are limited to %(limit)s characters; yours have %(count)s."),
+                code="max_length",
+                params=_counts(settings.TICKET_DETAILS_MAX_CHARS, len(details)),
+            )
+        return details

@@ -1,0 +1,170 @@
+"""Article admin: saving schedules indexing, limits are enforced in the form, actions work."""
+
+from datetime import UTC, datetime
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from knowledge.models import Article, KnowledgeBase
+from knowledge.services import article_index
+from tests.html_forms import form_data
+
+pytestmark = pytest.mark.django_db
+
+ADD_URL = reverse("admin:knowledge_article_add")
+CHANGELIST_URL = reverse("admin:knowledge_article_changelist")
+BODY = "비밀번호를 잊어버렸다면 로그인 화면에서 비밀번호 찾기를 누르세요.\n\n인증번호는 10분 동안 유효합니다."
+
+
+@pytest.fixture
+def english_admin(admin_client: Client) -> Client:
+    admin_client.cookies["django_language"] = "en"
+    return admin_client
+
+
+def change_url(article: Article) -> str:
+    return reverse("admin:knowledge_article_change", args=[article.pk])
+
+
+def indexed_article(kb: KnowledgeBase, slug: str = "password-reset") -> Article:
+    article = Article.objects.create(
+        knowledge_base=kb,
+        title="비밀번호 재설정",
+        slug=slug,
+        language="ko",
+        status=Article.Status.PUBLISHED,
+        published_at=datetime(2025, 1, 20, 1, 0, tzinfo=UTC),
+        body=BODY,
+    )
+    assert article_index(article_id=article.pk)
+    article.refresh_from_db()
+    assert article.index_state == Article.IndexState.INDEXED and article.chunk_count >= 1
+    return article
+
+
+def add_form(client: Client) -> dict[str, object]:
+    data = form_data(client.get(ADD_URL).content.decode(), "article_form")
+    return data | {"title": "Password reset", "slug": "password-reset-en", "language": "en", "status": "published",
+                   "body": "Tap *Forgot password* on the sign-in screen.", "_save": "Save"}  # fmt: skip
+
+
+def test_add_form_defaults_to_the_live_knowledge_base(admin_client: Client, live_kb: KnowledgeBase) -> None:
+    other = KnowledgeBase.objects.create(slug="evaluation-y", name="Evaluation")
+    data = form_data(admin_client.get(ADD_URL).content.decode(), "article_form")
+    assert data["knowledge_base"] == str(live_kb.pk) != str(other.pk)
+
+
+def test_knowledge_base_may_be_omitted_and_slugs_are_unique_per_knowledge_base(
+    english_admin: Client, live_kb: KnowledgeBase
+) -> None:
+    data = {k: v for k, v in add_form(english_admin).items() if k != "knowledge_base"}
+    assert english_admin.post(ADD_URL, data).status_code == 302
+    assert Article.objects.get(slug="password-reset-en").knowledge_base == live_kb
+    response = english_admin.post(ADD_URL, data | {"title": "Another"})
+    assert response.status_code == 200
+    assert "already exists" in response.content.decode()
+    assert Article.objects.filter(slug="password-reset-en").count() == 1
+
+
+def test_saving_a_new_article_queues_indexing(
+    english_admin: Client, live_kb: KnowledgeBase, django_capture_on_commit_callbacks: object
+) -> None:
+    with django_capture_on_commit_callbacks() as callbacks:  # type: ignore[operator]
+        response = english_admin.post(ADD_URL, add_form(english_admin), follow=True)
+    article = Article.objects.get(slug="password-reset-en")
+    assert article.knowledge_base == live_kb
+    assert article.index_state == Article.IndexState.PENDING
+    assert article.index_requested_at is not None and article.content_hash
+    assert len(callbacks) == 1  # the indexing task is enqueued once the save commits
+    assert "Indexing was queued" in response.content.decode()
+
+
+def test_saving_an_unchanged_article_does_not_reindex(
+    english_admin: Client, live_kb: KnowledgeBase, django_capture_on_commit_callbacks: object
+) -> None:
+    article = indexed_article(live_kb)
+    data = form_data(english_admin.get(change_url(article)).content.decode(), "article_form")
+    assert data["chunks-INITIAL_FORMS"] == str(article.chunk_count)  # the read-only chunk inline is shown
+    with django_capture_on_commit_callbacks() as callbacks:  # type: ignore[operator]
+        response = english_admin.post(change_url(article), data | {"_save": "Save"}, follow=True)
+    assert response.status_code == 200
+    assert "nothing was re-indexed" in response.content.decode()
+    assert callbacks == []
+    article.refresh_from_db()
+    assert article.index_state == Article.IndexState.INDEXED
+
+    with django_capture_on_commit_callbacks() as callbacks:  # type: ignore[operator]
+        english_admin.post(change_url(article), data | {"body": BODY + "\n\n추가 문단.", "_save": "Save"})
+    article.refresh_from_db()
+    assert article.index_state == Article.IndexState.PENDING and len(callbacks) == 1
+
+
+def test_change_page_shows_indexing_fields_read_only(english_admin: Client, live_kb: KnowledgeBase) -> None:
+    article = indexed_article(live_kb)
+    Article.objects.filter(pk=article.pk).update(index_error="<b>boom</b>")
+    html = english_admin.get(change_url(article)).content.decode()
+    assert "&lt;b&gt;boom&lt;/b&gt;" in html
+    assert article.embedding_model in html
+    assert 'name="index_state"' not in html and 'name="chunk_count"' not in html
+    assert "비밀번호를 잊어버렸다면" in html  # chunk excerpt in the inline
+    assert 'name="chunks-0-ordinal"' not in html  # chunks are not editable
+
+
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [
+        ("en", "The body has 80 characters; the limit is 50. Split it into several articles."),
+        ("ko", "본문이 80자입니다. 최대 50자까지 저장할 수 있으니 여러 문서로 나눠 주세요."),
+    ],
+)
+def test_too_large_body_is_refused_with_a_message(
+    admin_client: Client, live_kb: KnowledgeBase, settings: object, language: str, message: str
+) -> None:
+    settings.ARTICLE_BODY_MAX_CHARS = 50  # type: ignore[attr-defined]
+    admin_client.cookies["django_language"] = language
+    response = admin_client.post(ADD_URL, add_form(admin_client) | {"body": "가" * 80})
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not Article.objects.filter(slug="password-reset-en").exists()
+
+
+def test_reindex_action_forces_indexing(
+    english_admin: Client, live_kb: KnowledgeBase, django_capture_on_commit_callbacks: object
+) -> None:
+    first, second = indexed_article(live_kb, "a"), indexed_article(live_kb, "b")
+    with django_capture_on_commit_callbacks() as callbacks:  # type: ignore[operator]
+        response = english_admin.post(
+            CHANGELIST_URL, {"action": "reindex", "_selected_action": [first.pk, second.pk]}, follow=True
+        )
+    assert "Re-indexing was queued for 2 articles." in response.content.decode()
+    assert len(callbacks) == 2
+    assert set(Article.objects.values_list("index_state", flat=True)) == {Article.IndexState.PENDING}
+
+
+def test_publish_and_unpublish_actions(english_admin: Client, live_kb: KnowledgeBase) -> None:
+    draft = Article.objects.create(knowledge_base=live_kb, title="초안", slug="draft", body="내용")
+    english_admin.post(CHANGELIST_URL, {"action": "publish", "_selected_action": [draft.pk]})
+    draft.refresh_from_db()
+    assert draft.status == Article.Status.PUBLISHED and draft.published_at is not None
+    assert Client().get(reverse("support:article", kwargs={"slug": "draft"})).status_code == 200
+
+    english_admin.post(CHANGELIST_URL, {"action": "unpublish", "_selected_action": [draft.pk]})
+    draft.refresh_from_db()
+    assert draft.status == Article.Status.DRAFT
+    assert Client().get(reverse("support:article", kwargs={"slug": "draft"})).status_code == 404
+
+
+def test_changelist_filters_and_searches(admin_client: Client, live_kb: KnowledgeBase) -> None:
+    Article.objects.create(knowledge_base=live_kb, title="배송 안내", slug="shipping", body="배송은 2일", language="ko")
+    Article.objects.create(knowledge_base=live_kb, title="Refunds", slug="refunds", body="14 days", language="en")
+    response = admin_client.get(CHANGELIST_URL, {"language": "en"})
+    assert [a.slug for a in response.context["cl"].result_list] == ["refunds"]
+    response = admin_client.get(CHANGELIST_URL, {"q": "배송은"})
+    assert [a.slug for a in response.context["cl"].result_list] == ["shipping"]
+
+
+def test_knowledge_base_admin_cannot_add_or_delete(admin_client: Client, live_kb: KnowledgeBase) -> None:
+    assert admin_client.get(reverse("admin:knowledge_knowledgebase_add")).status_code == 403
+    assert admin_client.get(reverse("admin:knowledge_knowledgebase_delete", args=[live_kb.pk])).status_code == 403
+    assert admin_client.get(reverse("admin:knowledge_knowledgebase_change", args=[live_kb.pk])).status_code == 200

@@ -1,0 +1,335 @@
+"""Customer pages: asking, answers with sources, escalation, articles, sessions, CSRF, rate limits."""
+
+import random
+import re
+from datetime import UTC, datetime
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from knowledge.models import Article, KnowledgeBase
+from knowledge.services import article_index
+from support.models import EmailDelivery, Question, Ticket
+
+pytestmark = pytest.mark.django_db
+
+REFUND_BODY = """나비마켓에서 구매한 상품은 상품을 받은 날부터 14일 이내에 반품을 신청할 수 있습니다.
+반품 신청은 마이페이지의 주문 내역에서 할 수 있습니다.
+
+단순 변심으로 반품할 때는 왕복 배송비 6,000원을 고객님이 부담합니다.
+상품 불량이나 오배송인 경우에는 배송비를 나비마켓이 부담합니다.
+
+환불은 신용카드의 경우 3~5영업일, 카카오페이는 1~2영업일 안에 처리됩니다.
+"""
+
+
+@pytest.fixture(autouse=True)
+def _generous_rate_limit(settings: object) -> None:
+    """Every test posts from 127.0.0.1; the rate-limit test sets its own limit and address."""
+    settings.ASK_RATE_LIMIT = "10000/m"  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def refund_article(live_kb: KnowledgeBase) -> Article:
+    article = Article.objects.create(
+        knowledge_base=live_kb,
+        title="반품 및 환불 정책",
+        slug="refund-policy",
+        language="ko",
+        status=Article.Status.PUBLISHED,
+        published_at=datetime(2025, 3, 2, tzinfo=UTC),
+        body=REFUND_BODY,
+    )
+    assert article_index(article_id=article.pk)
+    return article
+
+
+def ask(client: Client, text: str, **extra: str) -> Question:
+    response = client.post(reverse("support:ask"), {"question": text}, **extra)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    question = Question.objects.get(pk=int(re.search(r"/questions/(\d+)/", response["Location"])[1]))
+    assert response["Location"] == reverse("support:question", kwargs={"question_id": question.pk})
+    return question
+
+
+def page(client: Client, question: Question, **extra: str) -> str:
+    response = client.get(reverse("support:question", kwargs={"question_id": question.pk}), **extra)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+# --- asking ---------------------------------------------------------------------------
+
+
+def test_ask_page_renders_in_korean_by_default_and_in_english(client: Client) -> None:
+    korean = client.get(reverse("support:ask")).content.decode()
+    assert '<html lang="ko">' in korean
+    assert "무엇을 도와드릴까요?" in korean
+    assert 'name="csrfmiddlewaretoken"' in korean
+
+    english = client.get(reverse("support:ask"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert '<html lang="en">' in english
+    assert "How can we help?" in english
+
+
+def test_language_switcher_changes_the_ui_language(client: Client) -> None:
+    response = client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert "How can we help?" in client.get("/").content.decode()
+    client.post("/i18n/setlang/", {"language": "ko", "next": "/"})
+    assert "무엇을 도와드릴까요?" in client.get("/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [("en", "Please type a question."), ("ko", "질문을 입력해 주세요.")],
+)
+def test_empty_or_blank_question_is_a_form_error(client: Client, language: str, message: str) -> None:
+    for text in ("", "   \n\t "):
+        response = client.post(reverse("support:ask"), {"question": text}, HTTP_ACCEPT_LANGUAGE=language)
+        assert response.status_code == 200
+        assert message in response.content.decode()
+    assert not Question.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [
+        ("en", "Questions are limited to 1,000 characters; yours has 1,001."),
+        ("ko", "질문은 1,000자까지 입력할 수 있습니다. 입력하신 질문은 1,001자입니다."),
+    ],
+)
+def test_over_long_question_states_the_limit(client: Client, settings: object, language: str, message: str) -> None:
+    settings.QUESTION_MAX_CHARS = 1000  # type: ignore[attr-defined]
+    response = client.post(reverse("support:ask"), {"question": "가" * 1001}, HTTP_ACCEPT_LANGUAGE=language)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not Question.objects.exists()
+
+
+# --- answers --------------------------------------------------------------------------
+
+
+def test_matching_question_is_answered_with_a_source_link(client: Client, refund_article: Article) -> None:
+    question = ask(client, "반품은 상품을 받은 날부터 며칠 이내에 신청할 수 있나요?")
+    assert question.status == Question.Status.ANSWERED, (question.confidence, question.features)
+    assert question.answer_kind == "extractive"
+
+    html = page(client, question, HTTP_ACCEPT_LANGUAGE="en")
+    assert 'id="answer"' in html
+    assert "14일 이내에 반품을 신청할 수 있습니다" in html
+    assert "This is an excerpt from our help articles, not a written answer." in html
+    article_url = reverse("support:article", kwargs={"slug": "refund-policy"})
+    assert f'<a href="{article_url}">반품 및 환불 정책</a>' in html
+    assert re.search(r"relevance \d\.\d\d", html)
+    assert 'id="not-sure"' not in html
+    # Even after an answer the customer can reach a person.
+    assert reverse("support:escalate", kwargs={"question_id": question.pk}) in html
+
+    korean = page(client, question)
+    assert "도움말 문서에서 그대로 발췌한 내용" in korean
+    assert client.get(article_url).status_code == 200
+
+
+def test_unrelated_question_says_not_sure_and_offers_escalation(client: Client, refund_article: Article) -> None:
+    question = ask(client, "Which rocket will launch the next Mars rover, and when?")
+    assert question.escalation_recommended
+    assert question.status in (Question.Status.NOT_CONFIDENT, Question.Status.NO_SOURCES)
+
+    html = page(client, question, HTTP_ACCEPT_LANGUAGE="en")
+    assert "We are not sure about this one" in html
+    assert 'id="answer"' not in html and 'id="sources"' not in html
+    if question.answer:  # a guess may be stored for staff, but never shown as an answer
+        assert question.answer not in html
+    assert "Send this to our support team" in html
+    assert f'action="{reverse("support:escalate", kwargs={"question_id": question.pk})}"' in html
+    assert 'name="email"' in html and 'name="details"' in html
+
+    assert "확실하지 않습니다" in page(client, question)
+
+
+def test_question_text_is_escaped(client: Client, refund_article: Article) -> None:
+    question = ask(client, "<script>alert('x')</script><img src=x onerror=alert(1)> 반품 기간은?")
+    html = page(client, question)
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html
+    assert "<script>" not in html and "<img src=x" not in html
+
+
+def test_question_page_query_count_is_small(
+    client: Client, refund_article: Article, django_assert_max_num_queries: object
+) -> None:
+    question = ask(client, "반품 신청은 어디에서 하나요?")
+    with django_assert_max_num_queries(4):  # type: ignore[operator]
+        page(client, question)
+
+
+def stored_question(client: Client, **fields: object) -> Question:
+    """A question made without retrieval, remembered in ``client``'s session like one it asked."""
+    question = Question.objects.create(text="질문", threshold=0.5, **fields)
+    session = client.session
+    session["support_question_ids"] = [question.pk]
+    session.save()
+    return question
+
+
+def test_generated_answer_is_labelled_and_foreign_links_are_dropped(client: Client) -> None:
+    sources = [
+        {"article_id": 1, "title": "Refunds", "url": "/articles/refunds/", "excerpt": "14 days", "score": 0.9},
+        {"article_id": 2, "title": "Evil", "url": "javascript:alert(1)", "excerpt": "x", "score": 0.5},
+        {"article_id": 3, "title": "Elsewhere", "url": "//evil.example/", "excerpt": "y", "score": 0.4},
+    ]
+    question = stored_question(
+        client, status=Question.Status.ANSWERED, answer="Within 14 days [1].", answer_kind="llm", sources=sources
+    )
+    html = page(client, question, HTTP_ACCEPT_LANGUAGE="en")
+    assert "This answer was written automatically from our help articles." in html
+    assert "Within 14 days [1]." in html
+    assert '<a href="/articles/refunds/">Refunds</a>' in html
+    assert "javascript:" not in html and "evil.example" not in html
+    assert "Evil" in html and "Elsewhere" in html  # still listed, just not linked
+
+
+def test_model_error_shows_no_guess(client: Client) -> None:
+    question = stored_question(
+        client, status=Question.Status.MODEL_ERROR, escalation_recommended=True, answer="", error="timeout: boom"
+    )
+    html = page(client, question, HTTP_ACCEPT_LANGUAGE="en")
+    assert "We could not prepare an answer right now." in html
+    assert "boom" not in html  # errors are for logs, never for customers
+    assert 'id="escalate"' in html
+
+
+# --- sessions -------------------------------------------------------------------------
+
+
+def test_other_sessions_cannot_see_a_question_or_its_ticket(client: Client, refund_article: Article) -> None:
+    question = ask(client, "반품 배송비는 얼마인가요?")
+    response = client.post(
+        reverse("support:escalate", kwargs={"question_id": question.pk}), {"email": "kim@example.com"}
+    )
+    ticket_url = response["Location"]
+    assert client.get(ticket_url).status_code == 200
+
+    stranger = Client()
+    assert stranger.get(reverse("support:question", kwargs={"question_id": question.pk})).status_code == 404
+    assert stranger.get(ticket_url).status_code == 404
+    response = stranger.post(
+        reverse("support:escalate", kwargs={"question_id": question.pk}), {"email": "evil@example.com"}
+    )
+    assert response.status_code == 404
+    assert Ticket.objects.count() == 1
+
+
+# --- escalation -----------------------------------------------------------------------
+
+
+def test_escalation_with_invalid_email_is_a_form_error(client: Client, refund_article: Article) -> None:
+    question = ask(client, "화성 여행 비자는 어떻게 받나요?")
+    url = reverse("support:escalate", kwargs={"question_id": question.pk})
+    for email, message in (("not-an-email", "Please enter a valid email address."), ("", "Please enter your email")):
+        response = client.post(url, {"email": email, "details": "급해요"}, HTTP_ACCEPT_LANGUAGE="en")
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert message in html
+        assert "급해요" in html  # what the customer typed is kept
+    assert not Ticket.objects.exists()
+
+
+def test_escalation_creates_a_ticket_owing_two_emails(
+    client: Client, refund_article: Article, django_capture_on_commit_callbacks: object
+) -> None:
+    question = ask(client, "화성 여행 비자는 어떻게 받나요?")
+    url = reverse("support:escalate", kwargs={"question_id": question.pk})
+    with django_capture_on_commit_callbacks() as callbacks:  # type: ignore[operator]
+        response = client.post(url, {"email": "kim@example.com", "details": "<b>details</b>"})
+    ticket = Ticket.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("support:ticket", kwargs={"reference": ticket.reference})
+    assert ticket.question == question and ticket.email == "kim@example.com"
+    assert ticket.reason == Ticket.Reason.LOW_CONFIDENCE or ticket.reason == Ticket.Reason.NO_SOURCES
+    deliveries = EmailDelivery.objects.filter(ticket=ticket)
+    assert sorted(deliveries.values_list("kind", flat=True)) == ["ack", "notify"]
+    assert len(callbacks) == 2  # one enqueue per email, after commit
+
+    html = client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert ticket.reference in html
+    assert "We have emailed a confirmation to <strong>kim@example.com</strong>" in html
+    assert "&lt;b&gt;details&lt;/b&gt;" in html
+    # The question page now points at the ticket instead of inviting a duplicate blindly.
+    assert ticket.reference in page(client, question)
+
+
+def test_answered_question_can_be_escalated_as_a_customer_request(client: Client, refund_article: Article) -> None:
+    question = ask(client, "반품은 상품을 받은 날부터 며칠 이내에 신청할 수 있나요?")
+    assert question.status == Question.Status.ANSWERED
+    client.post(reverse("support:escalate", kwargs={"question_id": question.pk}), {"email": "lee@example.com"})
+    assert Ticket.objects.get().reason == Ticket.Reason.CUSTOMER_REQUEST
+
+
+# --- articles -------------------------------------------------------------------------
+
+
+def _article(kb: KnowledgeBase, slug: str, body: str, status: str = Article.Status.PUBLISHED) -> Article:
+    return Article.objects.create(knowledge_base=kb, title=f"<i>{slug}</i>", slug=slug, body=body, status=status)
+
+
+def test_article_page_renders_markdown_and_strips_scripts(client: Client, live_kb: KnowledgeBase) -> None:
+    body = (
+        "## 환불 기간\n\n**14일** 이내\n\n<script>alert('body')</script>\n\n"
+        '<img src="x.png" onerror="alert(2)">\n\n[click](javascript:alert(3)) '
+        '<a href="https://example.com" onclick="steal()">ok</a>'
+    )
+    _article(live_kb, "unsafe", body)
+    response = client.get(reverse("support:article", kwargs={"slug": "unsafe"}))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<h2>환불 기간</h2>" in html and "<strong>14일</strong>" in html
+    assert "<script" not in html and "alert(" not in html
+    assert "onerror" not in html and "onclick" not in html and "javascript:" not in html
+    assert '<img src="x.png">' in html
+    assert "&lt;i&gt;unsafe&lt;/i&gt;" in html  # the title is escaped, not rendered
+
+
+def test_only_published_articles_of_the_live_knowledge_base_are_public(client: Client, live_kb: KnowledgeBase) -> None:
+    _article(live_kb, "draft", "초안", status=Article.Status.DRAFT)
+    other = KnowledgeBase.objects.create(slug="evaluation-x", name="Evaluation")
+    _article(other, "elsewhere", "평가용")
+    assert client.get(reverse("support:article", kwargs={"slug": "draft"})).status_code == 404
+    assert client.get(reverse("support:article", kwargs={"slug": "elsewhere"})).status_code == 404
+    assert client.get(reverse("support:article", kwargs={"slug": "missing"})).status_code == 404
+    _article(live_kb, "비밀번호-재설정", "한글 슬러그")  # the admin prepopulates Korean slugs from titles
+    assert client.get(reverse("support:article", kwargs={"slug": "비밀번호-재설정"})).status_code == 200
+
+
+# --- CSRF and rate limits ---------------------------------------------------------------
+
+
+def test_csrf_is_enforced_on_every_form(refund_article: Article) -> None:
+    csrf_client = Client(enforce_csrf_checks=True)
+    assert csrf_client.post(reverse("support:ask"), {"question": "반품 기간은?"}).status_code == 403
+    assert not Question.objects.exists()
+
+    csrf_client.get(reverse("support:ask"))
+    token = csrf_client.cookies["csrftoken"].value
+    response = csrf_client.post(reverse("support:ask"), {"question": "반품 기간은?", "csrfmiddlewaretoken": token})
+    assert response.status_code == 302
+    question = Question.objects.get()
+
+    url = reverse("support:escalate", kwargs={"question_id": question.pk})
+    assert csrf_client.post(url, {"email": "kim@example.com"}).status_code == 403
+    assert not Ticket.objects.exists()
+    assert csrf_client.post(url, {"email": "kim@example.com", "csrfmiddlewaretoken": token}).status_code == 302
+
+
+def test_too_many_questions_get_a_friendly_429(client: Client, settings: object) -> None:
+    settings.ASK_RATE_LIMIT = "2/h"  # type: ignore[attr-defined]
+    address = f"10.{random.randint(0, 255)}.{random.randint(0, 255)}.{random.randint(1, 254)}"  # fresh counter
+    codes = [
+        client.post(reverse("support:ask"), {"question": ""}, REMOTE_ADDR=address, HTTP_ACCEPT_LANGUAGE="en")
+        for _ in range(3)
+    ]
+    assert [r.status_code for r in codes] == [200, 200, 429]
+    assert "Please slow down" in codes[2].content.decode()
+    assert codes[2]["Retry-After"] == "60"
+    assert client.get(reverse("support:ask"), REMOTE_ADDR=address).status_code == 200  # reading is never limited
