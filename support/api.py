@@ -50,7 +50,7 @@ class QuestionCreateApi(APIView):
             return Response({"question": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
         q = outcome.question
         payload = {
-            "id": q.pk, "answer": q.answer if not q.escalation_recommended or q.status == "not_confident" else "",
+            "id": q.pk, "answer": "" if q.escalation_recommended else q.answer,  # no guess when not confident
             "answer_kind": q.answer_kind, "confidence": q.confidence,
             "escalation_recommended": q.escalation_recommended, "status": q.status, "sources": q.sources,
         }  # fmt: skip

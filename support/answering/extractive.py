@@ -7,6 +7,8 @@ when the best one is short, cited by source number. No text is generated, so not
 is invented; the page labels such answers as excerpts.
 """
 
+import re
+
 from knowledge.analysis import analyse
 from knowledge.chunking import split_sentences
 from support.answering.base import GeneratedAnswer, SourceExcerpt
@@ -15,8 +17,13 @@ RANK_BONUS = 0.05  # per rank step; keeps ties with the best-retrieved source
 SHORT_SENTENCE_CHARS = 40
 
 
+_MARKDOWN_INLINE = re.compile(r"\*\*|__|`|!?\[([^\]]*)\]\([^)]*\)")
+
+
 def _sentences(text: str) -> list[str]:
-    lines = [line.strip(" #*->") for line in text.splitlines()]
+    """Plain-text sentences of a Markdown chunk (emphasis, code ticks and link targets dropped)."""
+    text = _MARKDOWN_INLINE.sub(lambda m: m.group(1) or "", text)
+    lines = [line.strip(" #*->|") for line in text.splitlines()]
     out: list[str] = []
     for line in lines:
         if line:

@@ -1,0 +1,402 @@
+"""The evaluation run: an isolated collection per file, indexed in-process, every question asked.
+
+:func:`evaluation_run` does, in order:
+
+1. **Collection** — a :class:`~knowledge.models.KnowledgeBase` named
+   ``eval-<first 12 hex of the file's SHA-256>`` (never the live ``help-centre``), filled
+   through the ordinary importer (``read_records`` + ``articles_import``). A seeded choice
+   of ``round(fraction · n)`` articles is saved as draft: those are *out of scope*
+   (retrieval only sees published articles, and corpus statistics count published
+   chunks only) and are not indexed.
+2. **Indexing** — ``article_index`` for every published article, the same path the
+   worker runs; it skips articles whose content hash and embedding model are already
+   indexed, so a re-run only redoes the answer side.
+3. **Questions** — each question is embedded once; for in-scope questions every
+   requested retriever runs with that vector (an out-of-scope question can't have a
+   hit, so retrieval figures are over in-scope questions only); then every question
+   goes through ``question_answer`` — the service customers use — unsaved.
+
+The result is a JSON-ready report (see :mod:`knowledge.evaluation.report`) with
+per-question :class:`QuestionRecord`s, from which ``manage.py calibrate`` recomputes
+the trade-off curve without asking anything again.
+"""
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from knowledge.embeddings import EmbeddingProvider, get_provider
+from knowledge.evaluation.metrics import contains_answer, exact_match, f1_score, first_hit_rank, normalize_answer
+from knowledge.evaluation.squad import SquadQuestion, file_sha256, read_questions
+from knowledge.importers import articles_import, read_records
+from knowledge.models import Article, Chunk, KnowledgeBase
+from knowledge.selectors import Mode, retrieve
+from knowledge.services import article_index, article_needs_indexing
+from support.answering import ChatProvider, get_chat_provider
+from support.confidence import confidence_from_features
+from support.models import Question
+from support.services import QuestionInvalid, question_answer
+
+RETRIEVERS: tuple[Mode, ...] = ("lexical", "dense", "hybrid")
+TOP_K = 20  # retrieved chunks per retriever: recall@1/5/20 and MRR@20
+WITH_ANSWER = (Question.Status.ANSWERED, Question.Status.NOT_CONFIDENT)  # the answerer produced text
+
+
+@dataclass(frozen=True)
+class EvaluationOptions:
+    squad_path: Path
+    exclude_fraction: float = 0.0
+    seed: int = 0
+    limit_questions: int | None = None
+    retrievers: tuple[Mode, ...] = RETRIEVERS
+
+
+class ProgressLine:
+    """A status line redrawn in place with a carriage return, at most every ``interval`` s."""
+
+    def __init__(self, write: Callable[[str], None], interval: float = 0.25) -> None:
+        self._write, self._interval, self._last, self._width = write, interval, 0.0, 0
+
+    def update(self, text: str, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last >= self._interval:
+            self._last = now
+            self._write("\r" + text.ljust(self._width))
+            self._width = len(text)
+
+    def finish(self, text: str) -> None:
+        self.update(text, force=True)
+        self._write("\n")
+        self._width = 0
+
+
+def clock(seconds: float) -> str:
+    """``seconds`` as ``m:ss`` (or ``h:mm:ss``)."""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def eta(elapsed: float, fraction_done: float) -> str:
+    """Remaining time assuming a constant rate; ``?`` before any progress."""
+    if fraction_done <= 0:
+        return "?"
+    return clock(elapsed * (1 - fraction_done) / fraction_done)
+
+
+# --- Collection and indexing ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChunkTruth:
+    article_id: int
+    content: str
+    normalized: str  # normalize_answer(content), computed once per chunk
+
+
+@dataclass
+class Collection:
+    knowledge_base: KnowledgeBase
+    article_by_title: dict[str, int]
+    excluded: set[int]  # article ids saved as draft: out of scope
+    import_errors: list[str] = field(default_factory=list)
+    chunks: dict[int, ChunkTruth] = field(default_factory=dict)  # published chunks by id
+    indexing: dict[str, float] = field(default_factory=dict)
+
+    def is_hit(self, chunk_id: int, article_id: int, golds: Sequence[str]) -> bool:
+        """A chunk of the question's own article whose content contains a gold answer."""
+        truth = self.chunks.get(chunk_id)
+        if truth is None or truth.article_id != article_id:
+            return False
+        return contains_answer(truth.content, golds, truth.normalized)
+
+
+def evaluation_knowledge_base(path: Path) -> KnowledgeBase:
+    """The collection for the evaluation file at ``path`` (created on first use)."""
+    slug = f"eval-{file_sha256(path)[:12]}"
+    kb, _ = KnowledgeBase.objects.get_or_create(slug=slug, defaults={"name": f"Evaluation: {path.name}"[:200]})
+    return kb
+
+
+def excluded_titles(titles: Sequence[str], fraction: float, seed: int) -> set[str]:
+    """``round(fraction · len(titles))`` titles chosen by ``random.Random(seed)``: out of scope."""
+    count = min(len(titles), max(0, round(fraction * len(titles))))
+    return set(random.Random(seed).sample(list(titles), count))
+
+
+def collection_import(*, path: Path, exclude_fraction: float, seed: int) -> Collection:
+    """Import the file's articles into its evaluation collection; excluded ones as draft.
+
+    Raises ``ValueError`` when the file holds no valid article.
+    """
+    records, errors = read_records(path)
+    if not records:
+        raise ValueError(f"{path.name}: no valid articles ({len(errors)} skipped)")
+    titles = list(dict.fromkeys(r.title for r in records))
+    out = excluded_titles(titles, exclude_fraction, seed)
+    records = [replace(r, status=Article.Status.DRAFT if r.title in out else Article.Status.PUBLISHED) for r in records]
+    kb = evaluation_knowledge_base(path)
+    report = articles_import(records=records, knowledge_base=kb, schedule=False)
+    by_title = {r.title: article_id for r, article_id in zip(records, report.article_ids, strict=True)}
+    return Collection(
+        knowledge_base=kb,
+        article_by_title=by_title,
+        excluded={by_title[t] for t in out},
+        import_errors=[str(e) for e in errors],
+    )
+
+
+class IndexingProgress:
+    """``article_index`` progress callback drawing articles done, chunks embedded and an ETA.
+
+    The ETA comes from the share of body characters done (chunk counts are unknown
+    until an article is chunked).
+    """
+
+    def __init__(self, line: ProgressLine, articles: int, chars: int) -> None:
+        self.line, self.articles, self.chars = line, articles, max(chars, 1)
+        self.started = time.monotonic()
+        self.article, self.size, self.done_chars, self.embedded = 0, 0, 0, 0
+
+    def start(self, number: int, size: int) -> None:
+        self.article, self.size = number, size
+
+    def __call__(self, done: int, total: int) -> None:
+        elapsed = time.monotonic() - self.started
+        fraction = (self.done_chars + self.size * done / max(total, 1)) / self.chars
+        self.line.update(
+            f"indexing: article {self.article}/{self.articles} · {self.embedded + done} chunks embedded · "
+            f"{clock(elapsed)} elapsed · ETA {eta(elapsed, fraction)}"
+        )
+
+    def article_done(self, chunks: int) -> None:
+        self.done_chars += self.size
+        self.embedded += chunks
+
+
+def collection_index(*, collection: Collection, provider: EmbeddingProvider, progress: ProgressLine) -> None:
+    """Index every published article that needs it; fills ``collection.indexing``.
+
+    ``article_index`` errors propagate: a half-indexed collection would give misleading
+    figures.
+    """
+    published = list(Article.objects.filter(knowledge_base=collection.knowledge_base, status=Article.Status.PUBLISHED))
+    todo = [a for a in published if article_needs_indexing(a, provider.name)]
+    tally = IndexingProgress(progress, len(todo), sum(len(a.body) for a in todo))
+    for number, article in enumerate(todo, 1):
+        tally.start(number, len(article.body))
+        article_index(article_id=article.pk, provider=provider, progress=tally)
+        tally.article_done(Article.objects.filter(pk=article.pk).values_list("chunk_count", flat=True).first() or 0)
+    seconds = time.monotonic() - tally.started
+    progress.finish(
+        f"indexing: {len(todo)} articles indexed ({tally.embedded} chunks embedded), "
+        f"{len(published) - len(todo)} reused, in {clock(seconds)}"
+    )
+    collection.indexing = {
+        "articles_published": len(published),
+        "articles_indexed": len(todo),
+        "articles_reused": len(published) - len(todo),
+        "chunks_embedded": tally.embedded,
+        "seconds": round(seconds, 2),
+    }
+
+
+def collection_load_chunks(collection: Collection) -> None:
+    """Ground truth for hit tests, fetched once: published chunk id -> article and content."""
+    rows = Chunk.objects.filter(
+        knowledge_base=collection.knowledge_base, article__status=Article.Status.PUBLISHED
+    ).values_list("id", "article_id", "content")
+    collection.chunks = {cid: ChunkTruth(aid, content, normalize_answer(content)) for cid, aid, content in rows}
+
+
+# --- Questions -------------------------------------------------------------------------------
+
+
+@dataclass
+class QuestionRecord:
+    """One asked question: what calibration and the figures are computed from.
+
+    ``ranks``: 1-based rank of the first hit among ``TOP_K`` chunks per retriever (None:
+    no hit; empty out of scope). ``answerer_factor``: confidence ÷ logistic(features) —
+    1, or the LLM-unanswerable factor — so confidences can be recomputed for other
+    weights. Answer scores (``contains_gold``, ``exact_match``, ``f1``) are set for
+    in-scope questions with an answer, whatever the threshold; ``top_hit``: the first
+    cited source is a hit. Timings in ms.
+    """
+
+    id: str
+    in_scope: bool
+    status: str
+    confidence: float
+    features: dict[str, float]
+    answerer_factor: float
+    has_answer: bool
+    answer_kind: str
+    contains_gold: bool = False
+    exact_match: float = 0.0
+    f1: float = 0.0
+    top_hit: bool = False
+    ranks: dict[str, int | None] = field(default_factory=dict)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def confidence_for(self, weights: list[float] | None) -> float:
+        """The confidence the answering service would give with ``weights`` (None: as asked)."""
+        if weights is None:
+            return self.confidence
+        if self.status == Question.Status.NO_SOURCES or not self.features:
+            return 0.0
+        return confidence_from_features(self.features, weights) * self.answerer_factor
+
+
+@dataclass(frozen=True)
+class Asker:
+    collection: Collection
+    embedder: EmbeddingProvider
+    chat: ChatProvider
+    threshold: float
+    retrievers: tuple[Mode, ...]
+
+
+def questions_select(questions: Sequence[SquadQuestion], *, limit: int | None, seed: int) -> list[SquadQuestion]:
+    """The questions in a ``random.Random(seed)`` order, the first ``limit`` if given.
+
+    Shuffling before cutting keeps the in-scope/out-of-scope mix of the whole file.
+    """
+    chosen = list(questions)
+    random.Random(seed).shuffle(chosen)
+    return chosen[:limit] if limit else chosen
+
+
+def _ms(since: float) -> float:
+    return (time.perf_counter() - since) * 1000
+
+
+def question_evaluate(q: SquadQuestion, asker: Asker) -> QuestionRecord | None:
+    """Ask one question through every retriever and the answering service (None: no article)."""
+    started = time.perf_counter()
+    collection, kb = asker.collection, asker.collection.knowledge_base
+    article_id = collection.article_by_title.get(q.article_title)
+    if article_id is None:
+        return None
+    in_scope = article_id not in collection.excluded
+    vector = asker.embedder.embed_query(q.question)
+    timings = {"embed": _ms(started)}
+    ranks: dict[str, int | None] = {}
+    for mode in asker.retrievers if in_scope else ():
+        found = retrieve(question=q.question, kb_id=kb.pk, mode=mode, limit=TOP_K, query_vector=vector)
+        ranks[mode] = first_hit_rank(collection.is_hit(c.chunk_id, article_id, q.answers) for c in found.chunks)
+        timings[f"sql_{mode}"] = found.timings_ms.get("sql", 0.0)
+    answering = time.perf_counter()
+    try:
+        outcome = question_answer(
+            text=q.question, knowledge_base=kb, provider=asker.chat, threshold=asker.threshold,
+            store=False, query_vector=vector,
+        )  # fmt: skip
+    except QuestionInvalid:
+        return None
+    timings["answer_service"] = _ms(answering)
+    record = _record_from(q, outcome.question, in_scope=in_scope, article_id=article_id, collection=collection)
+    record.ranks = ranks
+    timings["answer_sql"] = outcome.question.timings_ms.get("sql", 0.0)
+    timings["answer_assembly"] = outcome.question.timings_ms.get("answer", 0.0)
+    timings["total"] = _ms(started)
+    record.timings_ms = {k: round(v, 2) for k, v in timings.items()}
+    return record
+
+
+def _record_from(
+    q: SquadQuestion, question: Question, *, in_scope: bool, article_id: int, collection: Collection
+) -> QuestionRecord:
+    features = {k: float(v) for k, v in (question.features or {}).items()}
+    confidence = float(question.confidence or 0.0)
+    base = confidence_from_features(features) if features else 0.0
+    record = QuestionRecord(
+        id=q.id,
+        in_scope=in_scope,
+        status=str(question.status),
+        confidence=confidence,
+        features=features,
+        answerer_factor=round(confidence / base, 6) if base > 0 and confidence > 0 else 1.0,
+        has_answer=question.status in WITH_ANSWER,
+        answer_kind=question.answer_kind,
+    )
+    if in_scope and record.has_answer:
+        record.contains_gold = contains_answer(question.answer, q.answers)
+        record.exact_match = exact_match(question.answer, q.answers)
+        record.f1 = round(f1_score(question.answer, q.answers), 6)
+    if in_scope and question.sources:
+        record.top_hit = collection.is_hit(int(question.sources[0]["chunk_id"]), article_id, q.answers)
+    return record
+
+
+def questions_ask(*, questions: Sequence[SquadQuestion], asker: Asker, progress: ProgressLine) -> list[QuestionRecord]:
+    """Evaluate ``questions`` in order, drawing a progress line; skipped ones are left out."""
+    records: list[QuestionRecord] = []
+    started = time.monotonic()
+    for number, q in enumerate(questions, 1):
+        record = question_evaluate(q, asker)
+        if record is not None:
+            records.append(record)
+        elapsed = time.monotonic() - started
+        progress.update(
+            f"questions: {number}/{len(questions)} · {number / max(elapsed, 1e-9):.1f}/s · "
+            f"{clock(elapsed)} elapsed · ETA {eta(elapsed, number / len(questions))}"
+        )
+    skipped, seconds = len(questions) - len(records), time.monotonic() - started
+    progress.finish(f"questions: {len(records)} asked ({skipped} skipped) in {clock(seconds)}")
+    return records
+
+
+# --- The run -----------------------------------------------------------------------------------
+
+
+@dataclass
+class EvaluationRun:
+    options: EvaluationOptions
+    collection: Collection
+    records: list[QuestionRecord]
+    threshold: float
+    embedder: EmbeddingProvider
+    chat: ChatProvider
+    questions_total: int
+    seconds: dict[str, float]
+
+
+def evaluation_run(
+    *, options: EvaluationOptions, write: Callable[[str], None], threshold: float | None = None
+) -> EvaluationRun:
+    """Run the whole evaluation; progress goes to ``write`` (raw text, carriage returns).
+
+    ``threshold`` defaults to the one in force (``support.selectors.answer_threshold``).
+    Raises ``FileNotFoundError``/``ValueError`` for an unreadable file.
+    """
+    from support.selectors import answer_threshold
+
+    questions = read_questions(options.squad_path)
+    progress = ProgressLine(write)
+    collection = collection_import(
+        path=options.squad_path, exclude_fraction=options.exclude_fraction, seed=options.seed
+    )
+    embedder, chat = get_provider(), get_chat_provider()
+    collection_index(collection=collection, provider=embedder, progress=progress)
+    collection_load_chunks(collection)
+    asker = Asker(
+        collection=collection, embedder=embedder, chat=chat,
+        threshold=answer_threshold() if threshold is None else threshold, retrievers=options.retrievers,
+    )  # fmt: skip
+    chosen = questions_select(questions, limit=options.limit_questions, seed=options.seed)
+    started = time.monotonic()
+    records = questions_ask(questions=chosen, asker=asker, progress=progress)
+    return EvaluationRun(
+        options=options, collection=collection, records=records, threshold=asker.threshold,
+        embedder=embedder, chat=chat, questions_total=len(chosen),
+        seconds={"indexing": collection.indexing["seconds"], "questions": round(time.monotonic() - started, 2)},
+    )  # fmt: skip
+
+
+def records_from_json(items: Sequence[dict[str, Any]]) -> list[QuestionRecord]:
+    """Per-question records back from an evaluation JSON's ``records`` list."""
+    return [QuestionRecord(**item) for item in items]

@@ -1,0 +1,143 @@
+"""``manage.py evaluate`` / ``calibrate`` end to end on a small invented SQuAD file.
+
+Real PostgreSQL/pgvector, the real local embedding model and the extractive answerer.
+The KorQuAD benchmark itself is not run here (it takes minutes); see the README.
+"""
+
+import json
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from knowledge.evaluation.runner import excluded_titles
+from knowledge.evaluation.squad import file_sha256, read_questions
+from knowledge.models import LIVE_KNOWLEDGE_BASE, Article, Chunk, KnowledgeBase
+from support.models import AnswerPolicy
+
+pytestmark = pytest.mark.django_db
+
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "squad_small.json"
+EVAL_SLUG = f"eval-{file_sha256(FIXTURE)[:12]}"
+
+
+@pytest.fixture(autouse=True)
+def small_chunks(settings: Any) -> None:
+    """Chunks of about one paragraph, so a hit must be the right chunk, not just the article."""
+    settings.CHUNK_TOKENS, settings.CHUNK_OVERLAP_TOKENS = 60, 0
+
+
+def _run(command: str, *args: str) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command(command, "--squad", str(FIXTURE), *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def _expected_scope() -> tuple[set[str], int, int]:
+    """Titles out of scope at fraction 0.34 / seed 0, and the in/out-of-scope question counts."""
+    data = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    out = excluded_titles([e["title"] for e in data["data"]], 0.34, seed=0)
+    questions = read_questions(FIXTURE)
+    outside = sum(1 for q in questions if q.article_title in out)
+    return out, len(questions) - outside, outside
+
+
+def test_evaluate_builds_an_isolated_collection_and_reports_sane_figures(live_kb: Any, tmp_path: Path) -> None:
+    target = tmp_path / "eval.json"
+    stdout, stderr = _run("evaluate", "--exclude-fraction", "0.34", "--json", str(target))
+    report = json.loads(target.read_text(encoding="utf-8"))
+
+    kb = KnowledgeBase.objects.get(slug=EVAL_SLUG)
+    assert report["configuration"]["knowledge_base"] == EVAL_SLUG != LIVE_KNOWLEDGE_BASE
+    assert not Article.objects.filter(knowledge_base=live_kb).exists()
+    out_titles, n_in, n_out = _expected_scope()
+    assert len(out_titles) == 2
+    drafts = Article.objects.filter(knowledge_base=kb, status=Article.Status.DRAFT)
+    assert set(drafts.values_list("title", flat=True)) == out_titles
+    assert not Chunk.objects.filter(article__in=drafts).exists()  # out of scope: not indexed
+    assert Article.objects.filter(knowledge_base=kb, status=Article.Status.PUBLISHED).count() == 4
+
+    counts = report["counts"]
+    assert counts["articles"] == 6 and counts["articles_out_of_scope"] == 2
+    assert (counts["questions_in_scope"], counts["questions_out_of_scope"]) == (n_in, n_out) == (12, 6)
+    assert counts["chunks"] == Chunk.objects.filter(knowledge_base=kb).count() > 0
+    assert len(report["records"]) == 18
+
+    # Thresholds below were checked on this fixture (all retrievers find every answer).
+    for mode in ("lexical", "dense", "hybrid"):
+        assert report["retrieval"][mode]["questions"] == 12
+        assert report["retrieval"][mode]["recall@20"] >= 0.9
+    assert report["retrieval"]["hybrid"]["recall@5"] >= 0.9
+    assert report["retrieval"]["hybrid"]["mrr@20"] >= 0.8
+    escalation = report["escalation"]
+    assert escalation["auroc"] >= 0.8
+    records = report["records"]
+    answered = [r for r in records if r["status"] == "answered"]  # what the service decided
+    assert escalation["answered"] == len(answered)
+    assert escalation["in_scope_answered"] == sum(r["in_scope"] for r in answered) / n_in
+    assert escalation["threshold"] == AnswerPolicy.objects.get(pk=1).confidence_threshold
+    answers = report["answers"]
+    assert answers["answerer"] == "extractive"
+    if answers["answered_in_scope"]:
+        assert answers["contains_gold"] >= 0.7 and 0 < answers["f1"] <= 1
+    assert {"embed", "sql_hybrid", "answer_assembly", "total"} <= set(report["latency_ms"])
+    cfg = report["configuration"]
+    assert cfg["embedding_dimensions"] == 384 and cfg["exclude_fraction"] == 0.34
+    assert {"chunk_tokens", "retrieval_fusion", "bm25_k1", "hnsw_ef_search", "confidence_weights"} <= set(cfg)
+    record = report["records"][0]
+    assert {"in_scope", "confidence", "features", "top_hit", "contains_gold", "ranks"} <= set(record)
+
+    assert "Retrieval" in stdout and "hybrid" in stdout and "AUROC" in stdout
+    assert "indexing: 4 articles indexed" in stderr and "\r" in stderr
+
+
+def test_second_run_reuses_the_index(live_kb: Any, tmp_path: Path) -> None:
+    _run("evaluate", "--exclude-fraction", "0.34")
+    kb = KnowledgeBase.objects.get(slug=EVAL_SLUG)
+    before = sorted(Chunk.objects.filter(knowledge_base=kb).values_list("id", "article_id"))
+    indexed_at = dict(Article.objects.filter(knowledge_base=kb).values_list("id", "indexed_at"))
+
+    target = tmp_path / "again.json"
+    _, stderr = _run(
+        "evaluate", "--exclude-fraction", "0.34", "--limit-questions", "5", "--retrievers", "lexical", "--json",
+        str(target),
+    )  # fmt: skip
+    report = json.loads(target.read_text(encoding="utf-8"))
+    assert sorted(Chunk.objects.filter(knowledge_base=kb).values_list("id", "article_id")) == before
+    assert dict(Article.objects.filter(knowledge_base=kb).values_list("id", "indexed_at")) == indexed_at
+    assert report["indexing"]["articles_indexed"] == 0 and report["indexing"]["articles_reused"] == 4
+    assert "0 articles indexed" in stderr
+    assert len(report["records"]) == 5 and list(report["retrieval"]) == ["lexical"]
+    assert KnowledgeBase.objects.filter(slug__startswith="eval-").count() == 1
+
+
+def test_calibrate_stores_the_threshold_and_can_rerun_from_json(live_kb: Any, tmp_path: Path) -> None:
+    target = tmp_path / "calibration.json"
+    stdout, _ = _run(
+        "calibrate", "--exclude-fraction", "0.34", "--target-answered", "0.75", "--fit-weights", "--store",
+        "--json", str(target),
+    )  # fmt: skip
+    report = json.loads(target.read_text(encoding="utf-8"))
+    calibration = report["calibration"]
+    policy = AnswerPolicy.objects.get(pk=1)
+    assert policy.confidence_threshold == calibration["threshold"]
+    assert "squad_small.json" in policy.calibration_note and "75.0%" in policy.calibration_note
+    assert "CONFIDENCE_WEIGHTS=" in stdout and "← chosen" in stdout
+    assert len(calibration["weights"]) == 4 and len(calibration["curve"]) >= 20
+    chosen = next(p for p in calibration["curve"] if p["threshold"] == calibration["threshold"])
+    assert chosen["in_scope_answered"] >= 0.75
+
+    out = StringIO()
+    call_command("calibrate", "--from-json", str(target), "--target-answered", "0.75", "--fit-weights", stdout=out)
+    assert f"Chosen threshold {calibration['threshold']:.6f}" in out.getvalue()
+
+
+def test_commands_refuse_bad_arguments(tmp_path: Path) -> None:
+    with pytest.raises(CommandError, match="exactly one"):
+        call_command("calibrate", stdout=StringIO(), stderr=StringIO())
+    with pytest.raises(CommandError, match="unknown retriever"):
+        _run("evaluate", "--retrievers", "lexical,fuzzy")
+    with pytest.raises(CommandError, match="does not exist"):
+        call_command("evaluate", "--squad", str(tmp_path / "missing.json"), stdout=StringIO(), stderr=StringIO())
