@@ -180,8 +180,8 @@ EMAIL_MAX_RETRIES = envint("EMAIL_MAX_RETRIES", "8")
 
 # --- Knowledge: chunking, embeddings, retrieval -----------------------------------------
 ARTICLE_BODY_MAX_CHARS = envint("ARTICLE_BODY_MAX_CHARS", "200000")
-CHUNK_TOKENS = envint("CHUNK_TOKENS", "300")  # cl100k_base tokens per chunk body
-CHUNK_OVERLAP_TOKENS = envint("CHUNK_OVERLAP_TOKENS", "50")
+CHUNK_TOKENS = envint("CHUNK_TOKENS", "500")  # cl100k_base tokens per chunk body
+CHUNK_OVERLAP_TOKENS = envint("CHUNK_OVERLAP_TOKENS", "75")
 EMBEDDING_PROVIDER = envchoice("EMBEDDING_PROVIDER", "local", ("local", "openai"))
 EMBEDDING_BATCH_SIZE = envint("EMBEDDING_BATCH_SIZE", "16")
 OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY", "")
@@ -195,7 +195,7 @@ OPENAI_CONTEXT_TOKENS = envint("OPENAI_CONTEXT_TOKENS", "3000")  # budget for so
 
 RETRIEVAL_FUSION = envchoice("RETRIEVAL_FUSION", "score", ("score", "rrf"))
 RETRIEVAL_CANDIDATES = envint("RETRIEVAL_CANDIDATES", "40")  # per retriever, before fusion
-RETRIEVAL_DENSE_WEIGHT = envfloat("RETRIEVAL_DENSE_WEIGHT", "0.3")  # score fusion only
+RETRIEVAL_DENSE_WEIGHT = envfloat("RETRIEVAL_DENSE_WEIGHT", "0.4")  # score fusion only
 RETRIEVAL_RRF_K = envint("RETRIEVAL_RRF_K", "60")  # Cormack et al. 2009
 LEXICAL_SCORING = envchoice("LEXICAL_SCORING", "bm25", ("bm25", "ts_rank_cd"))
 BM25_K1 = envfloat("BM25_K1", "1.2")  # Robertson & Zaragoza 2009, usual defaults
@@ -207,12 +207,17 @@ ANSWER_SOURCES = envint("ANSWER_SOURCES", "3")
 CHAT_PROVIDER = envchoice(
     "CHAT_PROVIDER", "openai" if (OPENAI_API_KEY or OPENAI_BASE_URL) else "extractive", ("openai", "extractive")
 )
-# Calibrated on ../shared/data/korquad_v1.0_dev_articles_000-069.json (see README,
-# ``manage.py calibrate``). Editable at run time in admin (support > portal settings).
-ANSWER_CONFIDENCE_THRESHOLD = envfloat("ANSWER_CONFIDENCE_THRESHOLD", "0.5")
-# Logistic weights [intercept, coverage, dense, bm25] for support.confidence; fitted by
-# ``manage.py calibrate`` on KorQuAD (see README). Comma-separated floats.
-CONFIDENCE_WEIGHTS = [float(x) for x in os.environ.get("CONFIDENCE_WEIGHTS", "-6,8,3,2").split(",")]
+# Calibrated on ../shared/data/korquad_v1.0_dev_articles_000-069.json with
+# ``manage.py calibrate --exclude-fraction 0.5 --target-answered 0.92`` (README): the highest
+# threshold that still answers 92 % of in-scope questions. This seeds the admin-editable
+# answer policy (support > answer policy) when the database is created.
+ANSWER_CONFIDENCE_THRESHOLD = envfloat("ANSWER_CONFIDENCE_THRESHOLD", "0.694")
+# Logistic weights [intercept, coverage, dense, bm25] for support.confidence, fitted by
+# ``manage.py calibrate --fit-weights`` on ../shared/data/korquad_v1.0_dev_articles_000-069.json
+# (--exclude-fraction 0.5, seed 0; see README). Comma-separated floats.
+CONFIDENCE_WEIGHTS = [
+    float(x) for x in os.environ.get("CONFIDENCE_WEIGHTS", "-9.4361,8.4203,6.9065,2.3786").split(",")
+]
 if len(CONFIDENCE_WEIGHTS) != 4:
     raise ImproperlyConfigured("CONFIDENCE_WEIGHTS must be 4 comma-separated numbers")
 QUESTION_MAX_CHARS = envint("QUESTION_MAX_CHARS", "1000")

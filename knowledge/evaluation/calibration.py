@@ -42,14 +42,18 @@ class Calibration:
 
 
 def fit_confidence_weights(records: Sequence[QuestionRecord], l2: float = DEFAULT_L2) -> list[float]:
-    """Logistic weights separating in-scope (1) from out-of-scope (0) questions.
+    """Logistic weights separating answers worth giving (1) from the rest (0).
 
-    Questions the service escalates whatever the weights (``no_sources``: nothing
+    A question counts 1 when it is in scope *and* the answer's first cited chunk is a hit;
+    out-of-scope questions and in-scope ones whose citation would be wrong count 0. So the
+    gate learns to hold back wrong citations too, not only out-of-scope questions (on
+    KorQuAD this lowered wrong citations at 92 % answered from 3.5 % to 3.2 % at the same
+    AUROC, see README). Questions the service escalates whatever the weights (``no_sources``: nothing
     retrieved, confidence forced to 0) and ones without features are left out.
     Raises ``ValueError`` unless both classes are present.
     """
     usable = [r for r in records if r.features and r.status != Question.Status.NO_SOURCES]
-    labels = np.array([1.0 if r.in_scope else 0.0 for r in usable])
+    labels = np.array([1.0 if r.in_scope and r.top_hit else 0.0 for r in usable])
     if not usable or labels.min() == labels.max():
         raise ValueError("fitting needs both in-scope and out-of-scope questions (use --exclude-fraction)")
     features = np.array([[r.features[name] for name in FEATURES] for r in usable])

