@@ -17,6 +17,16 @@ if TYPE_CHECKING:
 # verb and adjective stems, roots, foreign words, Chinese characters, numbers.
 # Particles, endings and punctuation carry no topic and are dropped.
 KEPT_TAG_PREFIXES = ("NNG", "NNP", "NNB", "NR", "NP", "VV", "VA", "XR", "SL", "SH", "SN", "W_")
+# Dropped from questions only (chunks keep them): pronouns/interrogatives (NP: 어디, 무엇,
+# 누구), light verbs that every "how do I…" question carries, and English function words.
+# In a large collection BM25's idf already mutes them; in a help centre of a dozen
+# articles it can't, and they made clear questions look uncovered.
+QUERY_DROPPED_TAGS = ("NP",)
+QUERY_STOPWORDS = frozenset(
+    "하 되 있 없 이 그 저 "
+    "a an and are be can could did do does for from how i in is it me my of on or our "
+    "please should the there this to was we what when where which who why will with would you your".split()
+)
 _NON_TERM = re.compile(r"[^\w]+|_")
 _lock = threading.Lock()
 
@@ -28,11 +38,12 @@ def _kiwi() -> "Kiwi":
     return Kiwi()
 
 
-def analyse(text: str) -> list[str]:
+def analyse(text: str, *, query: bool = False) -> list[str]:
     """Return the search terms of ``text`` in order, duplicates kept (term frequency counts).
 
     Korean text is split into morphemes by Kiwi; verb/adjective stems are returned
-    without their endings (``받았다`` -> ``받``), so inflected forms match.
+    without their endings (``받았다`` -> ``받``), so inflected forms match. ``query=True``
+    (questions) also drops ``QUERY_DROPPED_TAGS`` and ``QUERY_STOPWORDS``.
     """
     if not text.strip():
         return []
@@ -40,9 +51,9 @@ def analyse(text: str) -> list[str]:
         tokens = _kiwi().tokenize(text)
     terms: list[str] = []
     for token in tokens:
-        if not token.tag.startswith(KEPT_TAG_PREFIXES):
+        if not token.tag.startswith(KEPT_TAG_PREFIXES) or (query and token.tag.startswith(QUERY_DROPPED_TAGS)):
             continue
         for piece in _NON_TERM.split(token.form.lower()):
-            if piece:
+            if piece and not (query and piece in QUERY_STOPWORDS):
                 terms.append(piece)
     return terms

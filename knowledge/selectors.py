@@ -216,7 +216,7 @@ def retrieve(
     Raises ``EmbeddingError`` when the query can't be embedded (dense/hybrid only).
     """
     timings: dict[str, float] = {}
-    terms = analyse(question)
+    terms = analyse(question, query=True)
     distinct = list(dict.fromkeys(terms))
     depth = max(settings.RETRIEVAL_CANDIDATES, limit)
     vector = query_vector

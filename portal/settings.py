@@ -211,12 +211,12 @@ CHAT_PROVIDER = envchoice(
 # ``manage.py calibrate --exclude-fraction 0.5 --target-answered 0.92`` (README): the highest
 # threshold that still answers 92 % of in-scope questions. This seeds the admin-editable
 # answer policy (support > answer policy) when the database is created.
-ANSWER_CONFIDENCE_THRESHOLD = envfloat("ANSWER_CONFIDENCE_THRESHOLD", "0.694")
+ANSWER_CONFIDENCE_THRESHOLD = envfloat("ANSWER_CONFIDENCE_THRESHOLD", "0.683")
 # Logistic weights [intercept, coverage, dense, bm25] for support.confidence, fitted by
 # ``manage.py calibrate --fit-weights`` on ../shared/data/korquad_v1.0_dev_articles_000-069.json
 # (--exclude-fraction 0.5, seed 0; see README). Comma-separated floats.
 CONFIDENCE_WEIGHTS = [
-    float(x) for x in os.environ.get("CONFIDENCE_WEIGHTS", "-9.4361,8.4203,6.9065,2.3786").split(",")
+    float(x) for x in os.environ.get("CONFIDENCE_WEIGHTS", "-9.5229,8.2996,6.7509,2.1893").split(",")
 ]
 if len(CONFIDENCE_WEIGHTS) != 4:
     raise ImproperlyConfigured("CONFIDENCE_WEIGHTS must be 4 comma-separated numbers")

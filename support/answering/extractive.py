@@ -40,7 +40,7 @@ class ExtractiveAnswerer:
     def answer(
         self, *, question: str, sources: list[SourceExcerpt], term_weights: dict[str, float], language: str
     ) -> GeneratedAnswer:
-        terms = set(analyse(question))
+        terms = set(analyse(question, query=True))
         weights = {t: term_weights.get(t, 1.0) for t in terms}
         total = sum(weights.values()) or 1.0
         best: tuple[float, int, int] | None = None  # (score, source index, sentence index)

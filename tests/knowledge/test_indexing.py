@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 BODY = "\n\n".join(f"문단 {i}: 환불 규정과 배송 안내에 관한 설명이 이어집니다. 결제 후 {i}일이 지나면 처리 방식이 달라집니다." for i in range(40))
 
 
-def test_indexing_stores_chunks_with_title_lexemes_and_embeddings(make_article) -> None:  # type: ignore[no-untyped-def]
+def test_indexing_stores_chunks_with_title_lexemes_and_embeddings(make_article, settings) -> None:  # type: ignore[no-untyped-def]
     article = make_article("환불 규정 총정리", BODY)
     chunks = list(Chunk.objects.filter(article=article))
     assert article.index_state == Article.IndexState.INDEXED
@@ -24,7 +24,7 @@ def test_indexing_stores_chunks_with_title_lexemes_and_embeddings(make_article) 
         assert chunk.text.startswith("환불 규정 총정리\n")  # every chunk carries the title and date
         assert "환불" in chunk.lexemes.split() and "규정" in chunk.lexemes.split()
         assert chunk.embedding_dimensions == 384 and len(chunk.embedding) == 384
-        assert chunk.token_count <= 300
+        assert chunk.token_count <= settings.CHUNK_TOKENS
 
 
 def test_reindexing_unchanged_content_does_nothing(make_article) -> None:  # type: ignore[no-untyped-def]

@@ -70,7 +70,8 @@ def test_ticket_owes_two_emails_enqueued_on_commit(sample_articles, django_captu
 
 
 def test_escalating_an_answered_question_is_a_customer_request(sample_articles) -> None:  # type: ignore[no-untyped-def]
-    question = question_answer(text="환불은 며칠 안에 받을 수 있나요?").question
+    question = question_answer(text="환불은 결제 후 며칠 이내에 가능한가요?").question
+    assert question.status == Question.Status.ANSWERED
     assert ticket_create(question=question, email="kim@example.com").reason == Ticket.Reason.CUSTOMER_REQUEST
 
 
