@@ -86,8 +86,21 @@ def start_redis() -> tuple[str, subprocess.Popen[bytes] | None]:
     workdir = DATA_DIR / "redis"
     workdir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
-        [str(binary), "--port", str(PRIVATE_REDIS_PORT), "--bind", "127.0.0.1", "--dir", str(workdir),
-         "--save", "60 1", "--appendonly", "no", "--logfile", str(workdir / "redis.log")],
+        [
+            str(binary),
+            "--port",
+            str(PRIVATE_REDIS_PORT),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(workdir),
+            "--save",
+            "60 1",
+            "--appendonly",
+            "no",
+            "--logfile",
+            str(workdir / "redis.log"),
+        ],
     )
     for _ in range(50):
         if redis_answers(private):

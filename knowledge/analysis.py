@@ -23,9 +23,57 @@ KEPT_TAG_PREFIXES = ("NNG", "NNP", "NNB", "NR", "NP", "VV", "VA", "XR", "SL", "S
 # articles it can't, and they made clear questions look uncovered.
 QUERY_DROPPED_TAGS = ("NP",)
 QUERY_STOPWORDS = frozenset(
-    "하 되 있 없 이 그 저 "
-    "a an and are be can could did do does for from how i in is it me my of on or our "
-    "please should the there this to was we what when where which who why will with would you your".split()
+    [
+        "하",
+        "되",
+        "있",
+        "없",
+        "이",
+        "그",
+        "저",
+        "a",
+        "an",
+        "and",
+        "are",
+        "be",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "our",
+        "please",
+        "should",
+        "the",
+        "there",
+        "this",
+        "to",
+        "was",
+        "we",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+    ]
 )
 _NON_TERM = re.compile(r"[^\w]+|_")
 _lock = threading.Lock()

@@ -207,7 +207,9 @@ def _slug_for(record: ArticleRecord) -> str:
     return slug or "article"
 
 
-def articles_import(*, records: list[ArticleRecord], knowledge_base: KnowledgeBase, schedule: bool = True) -> ImportReport:
+def articles_import(
+    *, records: list[ArticleRecord], knowledge_base: KnowledgeBase, schedule: bool = True
+) -> ImportReport:
     """Create or update one article per record (matched by slug within ``knowledge_base``).
 
     Changed articles are scheduled for indexing after commit when ``schedule`` (the

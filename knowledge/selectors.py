@@ -92,7 +92,9 @@ def _term_weights(kb_id: int, terms: list[str]) -> tuple[dict[str, float], float
     return {t: (w if df.get(t, 0) else missing) for t, w in weights.items()}, float(avgdl or 1)
 
 
-def _lexical(kb_id: int, terms: list[str], weights: dict[str, float], avgdl: float, limit: int) -> list[tuple[int, float]]:
+def _lexical(
+    kb_id: int, terms: list[str], weights: dict[str, float], avgdl: float, limit: int
+) -> list[tuple[int, float]]:
     if not terms:
         return []
     tsquery = " | ".join(terms)
@@ -156,7 +158,9 @@ def _dense(kb_id: int, vector: list[float], provider: EmbeddingProvider, limit: 
     return rows
 
 
-def fuse(lexical: list[tuple[int, float]], dense: list[tuple[int, float]], *, method: str, dense_weight: float, rrf_k: int) -> list[RetrievedChunk]:
+def fuse(
+    lexical: list[tuple[int, float]], dense: list[tuple[int, float]], *, method: str, dense_weight: float, rrf_k: int
+) -> list[RetrievedChunk]:
     """Fuse two ranked lists of ``(chunk_id, score)`` into one, best first.
 
     ``score``: lexical scores divided by the best lexical score, dense similarities

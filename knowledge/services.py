@@ -8,9 +8,9 @@ embedding model already match does nothing, so running it twice leaves the same 
 
 import hashlib
 import logging
-from datetime import timedelta
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -70,7 +70,10 @@ def article_schedule_indexing(*, article: Article, force: bool = False) -> bool:
         return False
     now = timezone.now()
     Article.objects.filter(pk=article.pk).update(
-        content_hash=article.content_hash, index_state=Article.IndexState.PENDING, index_requested_at=now, index_error=""
+        content_hash=article.content_hash,
+        index_state=Article.IndexState.PENDING,
+        index_requested_at=now,
+        index_error="",
     )
     article.index_state, article.index_requested_at = Article.IndexState.PENDING, now
     article_id = article.pk
@@ -183,7 +186,9 @@ def article_index(
             )
         return True
     except Exception as exc:
-        Article.objects.filter(pk=article_id).update(index_state=Article.IndexState.FAILED, index_error=repr(exc)[:2000])
+        Article.objects.filter(pk=article_id).update(
+            index_state=Article.IndexState.FAILED, index_error=repr(exc)[:2000]
+        )
         raise
 
 

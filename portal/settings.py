@@ -63,8 +63,10 @@ SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG=0")
-    SECRET_KEY = "insecure-local-development-key"
-ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",") if h]
+    SECRET_KEY = "insecure-local-development-key"  # noqa: S105 - DEBUG only
+ALLOWED_HOSTS = [
+    h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",") if h
+]
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
@@ -110,9 +112,7 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL") or embedded_database_url(), conn_max_age=60
-    )
+    "default": dj_database_url.parse(os.environ.get("DATABASE_URL") or embedded_database_url(), conn_max_age=60)
 }
 if os.environ.get("DATABASE_NAME"):  # the test suite points its Celery worker at the test database
     DATABASES["default"]["NAME"] = os.environ["DATABASE_NAME"]
@@ -215,9 +215,7 @@ ANSWER_CONFIDENCE_THRESHOLD = envfloat("ANSWER_CONFIDENCE_THRESHOLD", "0.683")
 # Logistic weights [intercept, coverage, dense, bm25] for support.confidence, fitted by
 # ``manage.py calibrate --fit-weights`` on ../shared/data/korquad_v1.0_dev_articles_000-069.json
 # (--exclude-fraction 0.5, seed 0; see README). Comma-separated floats.
-CONFIDENCE_WEIGHTS = [
-    float(x) for x in os.environ.get("CONFIDENCE_WEIGHTS", "-9.5229,8.2996,6.7509,2.1893").split(",")
-]
+CONFIDENCE_WEIGHTS = [float(x) for x in os.environ.get("CONFIDENCE_WEIGHTS", "-9.5229,8.2996,6.7509,2.1893").split(",")]
 if len(CONFIDENCE_WEIGHTS) != 4:
     raise ImproperlyConfigured("CONFIDENCE_WEIGHTS must be 4 comma-separated numbers")
 QUESTION_MAX_CHARS = envint("QUESTION_MAX_CHARS", "1000")

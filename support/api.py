@@ -1,8 +1,8 @@
 """JSON API (DRF): validate input, call one service, shape output."""
 
 from django.conf import settings
-from django_ratelimit.decorators import ratelimit
 from django.utils.decorators import method_decorator
+from django_ratelimit.decorators import ratelimit
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response

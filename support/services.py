@@ -8,9 +8,9 @@ UPDATE, so a task that runs twice sends once.
 
 import functools
 import logging
-from datetime import timedelta
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -78,7 +78,8 @@ def question_answer(
     confidence → answer (extractive or LLM). Status becomes ``answered``,
     ``not_confident`` (confidence < threshold), ``no_sources`` or ``model_error``; the
     last three set ``escalation_recommended``. ``store=False`` (evaluation) keeps the
-    row unsaved; ``query_vector`` reuses an embedding of the question. Raises ``QuestionInvalid`` for empty or over-long text.
+    row unsaved; ``query_vector`` reuses an embedding of the question. Raises
+    ``QuestionInvalid`` for empty or over-long text.
     """
     text = question_clean(text)
     kb = knowledge_base or knowledge_base_get_live()
@@ -130,7 +131,11 @@ def _answer_from(
         )
     except AnswerModelError as exc:
         logger.warning("answer model failed (%s): %s", exc.code, exc)
-        question.status, question.error, question.confidence = Question.Status.MODEL_ERROR, f"{exc.code}: {exc}", confidence
+        question.status, question.error, question.confidence = (
+            Question.Status.MODEL_ERROR,
+            f"{exc.code}: {exc}",
+            confidence,
+        )
         return
     finally:
         timings["answer"] = (time.perf_counter() - started) * 1000
@@ -196,7 +201,9 @@ def ticket_reply(*, ticket: Ticket, body: str, by: object | None = None) -> Emai
         reply=body, status=Ticket.Status.ANSWERED, replied_at=timezone.now(), replied_by=by, updated_at=timezone.now()
     )
     ticket.refresh_from_db()
-    delivery = EmailDelivery.objects.create(ticket=ticket, kind=EmailDelivery.Kind.REPLY, recipient=ticket.email, body=body)
+    delivery = EmailDelivery.objects.create(
+        ticket=ticket, kind=EmailDelivery.Kind.REPLY, recipient=ticket.email, body=body
+    )
     transaction.on_commit(lambda: email_delivery_enqueue(delivery.pk))
     return delivery
 
@@ -262,7 +269,10 @@ def email_deliveries_enqueue_pending(*, older_than_seconds: int = 60) -> int:
     ids = list(
         EmailDelivery.objects.filter(
             Q(state=EmailDelivery.State.PENDING, created_at__lt=cutoff)
-            | Q(state=EmailDelivery.State.SENDING, claimed_at__lt=timezone.now() - timedelta(seconds=CLAIM_TIMEOUT_SECONDS))
+            | Q(
+                state=EmailDelivery.State.SENDING,
+                claimed_at__lt=timezone.now() - timedelta(seconds=CLAIM_TIMEOUT_SECONDS),
+            )
         ).values_list("id", flat=True)
     )
     for delivery_id in ids:

@@ -5,8 +5,8 @@ from celery.signals import worker_ready
 @shared_task
 def sweep_pending_work() -> dict[str, int]:
     """Re-enqueue work that a broker outage or a killed worker left behind (run by beat)."""
-    from support.services import email_deliveries_enqueue_pending
     from knowledge.services import articles_enqueue_pending
+    from support.services import email_deliveries_enqueue_pending
 
     return {"articles": articles_enqueue_pending(), "emails": email_deliveries_enqueue_pending()}
 

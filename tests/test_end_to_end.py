@@ -35,7 +35,9 @@ def _admin_add_article(client, *, title: str, slug: str, body: str, language: st
 
 
 def test_admin_to_answer_to_ticket_round_trip(admin_client, client, celery_worker) -> None:  # type: ignore[no-untyped-def]
-    refund = _admin_add_article(admin_client, title="환불 정책 안내", slug="refund-policy", body=REFUND_BODY, language="ko")
+    refund = _admin_add_article(
+        admin_client, title="환불 정책 안내", slug="refund-policy", body=REFUND_BODY, language="ko"
+    )
     password = _admin_add_article(
         admin_client, title="Resetting your password", slug="reset-password", body=PASSWORD_BODY, language="en"
     )
@@ -48,7 +50,9 @@ def test_admin_to_answer_to_ticket_round_trip(admin_client, client, celery_worke
     refund.refresh_from_db()
     assert refund.chunk_count >= 1 and refund.embedding_model and refund.indexed_at
 
-    answer = client.post("/api/v1/questions/", {"question": "환불 신청은 어디서 하나요?"}, content_type="application/json")
+    answer = client.post(
+        "/api/v1/questions/", {"question": "환불 신청은 어디서 하나요?"}, content_type="application/json"
+    )
     assert answer.status_code == 201
     data = answer.json()
     assert data["escalation_recommended"] is False, data
@@ -56,7 +60,9 @@ def test_admin_to_answer_to_ticket_round_trip(admin_client, client, celery_worke
     assert "마이페이지" in data["answer"]
 
     answer_en = client.post(
-        "/api/v1/questions/", {"question": "How long is the password reset link valid?"}, content_type="application/json"
+        "/api/v1/questions/",
+        {"question": "How long is the password reset link valid?"},
+        content_type="application/json",
     ).json()
     assert answer_en["sources"][0]["url"] == f"/articles/{password.slug}/"
     assert "30 minutes" in answer_en["answer"]
@@ -105,7 +111,9 @@ def test_admin_to_answer_to_ticket_round_trip(admin_client, client, celery_worke
 
     from support.services import ticket_reply
 
-    ticket_reply(ticket=ticket, body="탐사선 일정은 공식 홈페이지를 확인해 주세요.", by=get_user_model().objects.first())
+    ticket_reply(
+        ticket=ticket, body="탐사선 일정은 공식 홈페이지를 확인해 주세요.", by=get_user_model().objects.first()
+    )
     celery_worker.wait_for(sent(3), timeout=60, what="the reply email")
     ticket.refresh_from_db()
     assert ticket.status == Ticket.Status.ANSWERED

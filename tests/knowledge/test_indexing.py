@@ -11,7 +11,10 @@ from knowledge.services import (
 
 pytestmark = pytest.mark.django_db
 
-BODY = "\n\n".join(f"문단 {i}: 환불 규정과 배송 안내에 관한 설명이 이어집니다. 결제 후 {i}일이 지나면 처리 방식이 달라집니다." for i in range(40))
+BODY = "\n\n".join(
+    f"문단 {i}: 환불 규정과 배송 안내에 관한 설명이 이어집니다. 결제 후 {i}일이 지나면 처리 방식이 달라집니다."
+    for i in range(40)
+)
 
 
 def test_indexing_stores_chunks_with_title_lexemes_and_embeddings(make_article, settings) -> None:  # type: ignore[no-untyped-def]
@@ -34,7 +37,9 @@ def test_reindexing_unchanged_content_does_nothing(make_article) -> None:  # typ
     assert set(Chunk.objects.filter(article=article).values_list("id", flat=True)) == ids
 
 
-def test_saving_schedules_indexing_on_commit_only_when_content_changed(make_article, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_saving_schedules_indexing_on_commit_only_when_content_changed(
+    make_article, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
     article = make_article("환불 규정", BODY)
     with django_capture_on_commit_callbacks() as callbacks:
         assert article_schedule_indexing(article=article) is False
@@ -70,7 +75,9 @@ def test_a_failing_embedding_marks_the_article_failed_with_the_error(make_articl
     assert "model unavailable" in article.index_error
 
 
-def test_article_saved_while_the_broker_is_down_is_kept_pending_and_swept_later(make_article, broker_down, django_capture_on_commit_callbacks, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_article_saved_while_the_broker_is_down_is_kept_pending_and_swept_later(
+    make_article, broker_down, django_capture_on_commit_callbacks, caplog
+) -> None:  # type: ignore[no-untyped-def]
     article = make_article("환불 규정", BODY, index=False)
     with django_capture_on_commit_callbacks(execute=True):
         article_schedule_indexing(article=article)  # the on-commit enqueue fails: logged, not raised

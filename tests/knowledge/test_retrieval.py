@@ -17,7 +17,9 @@ pytestmark = pytest.mark.django_db
     ],
 )
 @pytest.mark.parametrize("mode", ["lexical", "dense", "hybrid"])
-def test_each_retriever_finds_the_right_article_in_korean_and_english(sample_articles, live_kb, question, expected, mode) -> None:  # type: ignore[no-untyped-def]
+def test_each_retriever_finds_the_right_article_in_korean_and_english(
+    sample_articles, live_kb, question, expected, mode
+) -> None:  # type: ignore[no-untyped-def]
     result = retrieve(question=question, kb_id=live_kb.pk, mode=mode)
     assert result.chunks[0].article_id == sample_articles[expected].pk
 

@@ -101,7 +101,9 @@ def test_smtp_down_keeps_the_email_owed_and_it_goes_out_on_retry(sample_articles
     assert len(mail.outbox) == 1
 
 
-def test_ticket_is_stored_even_when_the_broker_is_down(sample_articles, broker_down, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_ticket_is_stored_even_when_the_broker_is_down(
+    sample_articles, broker_down, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
     question = question_answer(text="화성 탐사선?").question
     with django_capture_on_commit_callbacks(execute=True):
         ticket = ticket_create(question=question, email="kim@example.com")

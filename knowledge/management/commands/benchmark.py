@@ -67,12 +67,16 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         provider = get_provider()
-        self.stdout.write(f"machine: {os.cpu_count()} cores; embedding {provider.name}; fusion {settings.RETRIEVAL_FUSION}")
+        self.stdout.write(
+            f"machine: {os.cpu_count()} cores; embedding {provider.name}; fusion {settings.RETRIEVAL_FUSION}"
+        )
         kb = self._index_sample(opts["articles"], provider)
         questions = list(Article.objects.filter(knowledge_base=kb).values_list("title", flat=True)) + GENERIC_QUESTIONS
         self._latency("sample", kb, questions * opts["repeat"])
         synth = self._synthetic(kb, opts["synthetic_chunks"])
-        self._latency(f"{Chunk.objects.filter(knowledge_base=synth).count():,} chunks", synth, questions * opts["repeat"])
+        self._latency(
+            f"{Chunk.objects.filter(knowledge_base=synth).count():,} chunks", synth, questions * opts["repeat"]
+        )
         if not opts["skip_processes"]:
             self._memory(kb, questions)
 
@@ -114,11 +118,10 @@ class Command(BaseCommand):
             stages["total"].append((time.perf_counter() - started) * 1000)
             for stage in ("embed", "sql", "answer"):
                 stages[stage].append(q.timings_ms.get(stage, 0.0))
-        rows = "\n".join(
-            f"| {stage} | {_pct(v, 50):.1f} | {_pct(v, 95):.1f} |" for stage, v in stages.items()
-        )
+        rows = "\n".join(f"| {stage} | {_pct(v, 50):.1f} | {_pct(v, 95):.1f} |" for stage, v in stages.items())
         self.stdout.write(
-            f"\n## Question latency, {label} ({len(questions)} questions, ms)\n| stage | p50 | p95 |\n|---|---|---|\n{rows}"
+            f"\n## Question latency, {label} ({len(questions)} questions, ms)\n"
+            f"| stage | p50 | p95 |\n|---|---|---|\n{rows}"
         )
 
     def _synthetic(self, sample: KnowledgeBase, target: int) -> KnowledgeBase:
@@ -127,7 +130,9 @@ class Command(BaseCommand):
         if have >= target:
             return kb
         provider = get_provider()
-        vocab = [t for c in Chunk.objects.filter(knowledge_base=sample).values_list("lexemes", flat=True) for t in c.split()]
+        vocab = [
+            t for c in Chunk.objects.filter(knowledge_base=sample).values_list("lexemes", flat=True) for t in c.split()
+        ]
         vocab = sorted(set(vocab)) or ["term"]
         rng, nrng = random.Random(7), np.random.default_rng(7)
         weights = [1 / (i + 1) for i in range(len(vocab))]  # Zipf-like term frequencies
