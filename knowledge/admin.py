@@ -62,19 +62,11 @@ class ArticleAdminForm(forms.ModelForm):
         return body
 
 
-class ChunkInline(admin.TabularInline):
-    model = Chunk
-    fields = ("ordinal", "token_count", "excerpt", "embedding_model")
-    readonly_fields = fields
+class ReadOnlyTabularInline(admin.TabularInline):
+    """An inline that lists rows written by the system: no adding, changing or deleting."""
+
     extra = 0
     can_delete = False
-    show_change_link = False
-    verbose_name = _("chunk")
-    verbose_name_plural = _("chunks (indexed slices of the body)")
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Chunk]:
-        # Vectors and lexemes are large and not shown.
-        return super().get_queryset(request).defer("embedding", "text", "lexemes")
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
@@ -84,6 +76,19 @@ class ChunkInline(admin.TabularInline):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+class ChunkInline(ReadOnlyTabularInline):
+    model = Chunk
+    fields = ("ordinal", "token_count", "excerpt", "embedding_model")
+    readonly_fields = fields
+    show_change_link = False
+    verbose_name = _("chunk")
+    verbose_name_plural = _("chunks (indexed slices of the body)")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Chunk]:
+        # Vectors and lexemes are large and not shown.
+        return super().get_queryset(request).defer("embedding", "text", "lexemes")
 
     @admin.display(description=_("content"))
     def excerpt(self, chunk: Chunk) -> str:

@@ -16,6 +16,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
+from knowledge.admin import ReadOnlyTabularInline
 from support.models import AnswerPolicy, EmailDelivery, Question, Ticket
 from support.services import ticket_reply
 
@@ -61,21 +62,10 @@ def _confidence(question: Question) -> str:
     }
 
 
-class EmailDeliveryInline(admin.TabularInline):
+class EmailDeliveryInline(ReadOnlyTabularInline):
     model = EmailDelivery
     fields = ("kind", "recipient", "state", "attempts", "sent_at", "last_error")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 class TicketAdminForm(forms.ModelForm):

@@ -161,6 +161,8 @@ class Command(BaseCommand):
                 rate = have / (time.perf_counter() - started)
                 self.stderr.write(f"  {have:,}/{target:,} chunks ({rate:.0f}/s incl. HNSW inserts)")
         for article in Article.objects.filter(knowledge_base=sample):  # the real articles, searchable among them
+            if Article.objects.filter(knowledge_base=kb, slug=article.slug).exists():
+                continue
             copy = Article.objects.create(
                 knowledge_base=kb, title=article.title, slug=article.slug, body=article.body,
                 status=Article.Status.PUBLISHED, published_at=article.published_at,
