@@ -180,8 +180,8 @@ EMAIL_MAX_RETRIES = envint("EMAIL_MAX_RETRIES", "8")
 
 # --- Knowledge: chunking, embeddings, retrieval -----------------------------------------
 ARTICLE_BODY_MAX_CHARS = envint("ARTICLE_BODY_MAX_CHARS", "200000")
-CHUNK_TOKENS = envint("CHUNK_TOKENS", "500")  # cl100k_base tokens per chunk body
-CHUNK_OVERLAP_TOKENS = envint("CHUNK_OVERLAP_TOKENS", "75")
+CHUNK_TOKENS = envint("CHUNK_TOKENS", "800")  # cl100k_base tokens per chunk body
+CHUNK_OVERLAP_TOKENS = envint("CHUNK_OVERLAP_TOKENS", "100")
 EMBEDDING_PROVIDER = envchoice("EMBEDDING_PROVIDER", "local", ("local", "openai"))
 EMBEDDING_BATCH_SIZE = envint("EMBEDDING_BATCH_SIZE", "16")
 OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY", "")
@@ -211,13 +211,15 @@ CHAT_PROVIDER = envchoice(
 # ``manage.py calibrate --exclude-fraction 0.5 --target-answered 0.92`` (README): the highest
 # threshold that still answers 92 % of in-scope questions. This seeds the admin-editable
 # answer policy (support > answer policy) when the database is created.
-ANSWER_CONFIDENCE_THRESHOLD = envfloat("ANSWER_CONFIDENCE_THRESHOLD", "0.683")
-# Logistic weights [intercept, coverage, dense, bm25] for support.confidence, fitted by
+ANSWER_CONFIDENCE_THRESHOLD = envfloat("ANSWER_CONFIDENCE_THRESHOLD", "0.731")
+# Logistic weights [intercept, coverage, dense, bm25, margin] for support.confidence, fitted by
 # ``manage.py calibrate --fit-weights`` on ../shared/data/korquad_v1.0_dev_articles_000-069.json
 # (--exclude-fraction 0.5, seed 0; see README). Comma-separated floats.
-CONFIDENCE_WEIGHTS = [float(x) for x in os.environ.get("CONFIDENCE_WEIGHTS", "-9.5229,8.2996,6.7509,2.1893").split(",")]
-if len(CONFIDENCE_WEIGHTS) != 4:
-    raise ImproperlyConfigured("CONFIDENCE_WEIGHTS must be 4 comma-separated numbers")
+CONFIDENCE_WEIGHTS = [
+    float(x) for x in os.environ.get("CONFIDENCE_WEIGHTS", "-10.1842,6.9728,7.0937,2.7717,3.4868").split(",")
+]
+if len(CONFIDENCE_WEIGHTS) != 5:
+    raise ImproperlyConfigured("CONFIDENCE_WEIGHTS must be 5 comma-separated numbers")
 QUESTION_MAX_CHARS = envint("QUESTION_MAX_CHARS", "1000")
 TICKET_DETAILS_MAX_CHARS = envint("TICKET_DETAILS_MAX_CHARS", "5000")
 ASK_RATE_LIMIT = os.environ.get("ASK_RATE_LIMIT", "30/m")

@@ -15,6 +15,7 @@ from django.core.management import CommandError, call_command
 from knowledge.evaluation.runner import excluded_titles
 from knowledge.evaluation.squad import file_sha256, read_questions
 from knowledge.models import LIVE_KNOWLEDGE_BASE, Article, Chunk, KnowledgeBase
+from support.confidence import FEATURES
 from support.models import AnswerPolicy
 
 pytestmark = pytest.mark.django_db
@@ -125,7 +126,7 @@ def test_calibrate_stores_the_threshold_and_can_rerun_from_json(live_kb: Any, tm
     assert policy.confidence_threshold == calibration["threshold"]
     assert "squad_small.json" in policy.calibration_note and "75.0%" in policy.calibration_note
     assert "CONFIDENCE_WEIGHTS=" in stdout and "← chosen" in stdout
-    assert len(calibration["weights"]) == 4 and len(calibration["curve"]) >= 20
+    assert len(calibration["weights"]) == len(FEATURES) + 1 and len(calibration["curve"]) >= 20
     chosen = next(p for p in calibration["curve"] if p["threshold"] == calibration["threshold"])
     assert chosen["in_scope_answered"] >= 0.75
 
