@@ -57,6 +57,8 @@ class Retrieval:
     query_terms: list[str]
     term_weights: dict[str, float]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    lexical_ranking: list[int] = field(default_factory=list)  # candidate chunk ids before fusion
+    dense_ranking: list[int] = field(default_factory=list)
 
 
 def _vector_literal(vector: list[float]) -> str:
@@ -245,4 +247,7 @@ def retrieve(
         for c in chunks:  # keep raw cosine as the score of a dense-only search
             c.score = c.dense_score
     _attach_rows(chunks)
-    return Retrieval(chunks=chunks, query_terms=terms, term_weights=weights, timings_ms=timings)
+    return Retrieval(
+        chunks=chunks, query_terms=terms, term_weights=weights, timings_ms=timings,
+        lexical_ranking=[cid for cid, _ in lexical], dense_ranking=[cid for cid, _ in dense],
+    )  # fmt: skip

@@ -34,9 +34,7 @@ from knowledge.evaluation.runner import TOP_K, EvaluationRun, QuestionRecord
 RECALL_AT = (1, 5, 20)
 LATENCY_STAGES = {
     "embed": "query embedding",
-    "sql_lexical": "retrieval SQL, lexical",
-    "sql_dense": "retrieval SQL, dense",
-    "sql_hybrid": "retrieval SQL, hybrid",
+    "sql_retrievers": "retrieval SQL, all retrievers (one pass)",
     "answer_sql": "answering: retrieval SQL",
     "answer_assembly": "answering: answer assembly",
     "answer_service": "answering: whole service call",

@@ -285,10 +285,18 @@ def question_evaluate(q: SquadQuestion, asker: Asker) -> QuestionRecord | None:
     vector = asker.embedder.embed_query(q.question)
     timings = {"embed": _ms(started)}
     ranks: dict[str, int | None] = {}
-    for mode in asker.retrievers if in_scope else ():
-        found = retrieve(question=q.question, kb_id=kb.pk, mode=mode, limit=TOP_K, query_vector=vector)
-        ranks[mode] = first_hit_rank(collection.is_hit(c.chunk_id, article_id, q.answers) for c in found.chunks)
-        timings[f"sql_{mode}"] = found.timings_ms.get("sql", 0.0)
+    if in_scope and asker.retrievers:
+        # One hybrid pass yields all three rankings: its lexical and dense candidate lists
+        # (RETRIEVAL_CANDIDATES deep, ≥ TOP_K) are exactly what each retriever alone returns.
+        found = retrieve(question=q.question, kb_id=kb.pk, mode="hybrid", limit=TOP_K, query_vector=vector)
+        rankings = {
+            "hybrid": [c.chunk_id for c in found.chunks],
+            "lexical": found.lexical_ranking[:TOP_K],
+            "dense": found.dense_ranking[:TOP_K],
+        }
+        for mode in asker.retrievers:
+            ranks[mode] = first_hit_rank(collection.is_hit(cid, article_id, q.answers) for cid in rankings[mode])
+        timings["sql_retrievers"] = found.timings_ms.get("sql", 0.0)
     answering = time.perf_counter()
     try:
         outcome = question_answer(

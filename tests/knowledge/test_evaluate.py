@@ -83,7 +83,7 @@ def test_evaluate_builds_an_isolated_collection_and_reports_sane_figures(live_kb
     assert answers["answerer"] == "extractive"
     if answers["answered_in_scope"]:
         assert answers["contains_gold"] >= 0.7 and 0 < answers["f1"] <= 1
-    assert {"embed", "sql_hybrid", "answer_assembly", "total"} <= set(report["latency_ms"])
+    assert {"embed", "sql_retrievers", "answer_assembly", "total"} <= set(report["latency_ms"])
     cfg = report["configuration"]
     assert cfg["embedding_dimensions"] == 384 and cfg["exclude_fraction"] == 0.34
     assert {"chunk_tokens", "retrieval_fusion", "bm25_k1", "hnsw_ef_search", "confidence_weights"} <= set(cfg)
