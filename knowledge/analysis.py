@@ -105,3 +105,10 @@ def analyse(text: str, *, query: bool = False) -> list[str]:
             if piece and not (query and piece in QUERY_STOPWORDS):
                 terms.append(piece)
     return terms
+
+
+def detect_language(text: str) -> str:
+    """``"ko"`` when Hangul syllables make up at least a third of the letters, else ``"en"``."""
+    hangul = sum(1 for ch in text if "\uac00" <= ch <= "\ud7a3")
+    letters = sum(1 for ch in text if ch.isalpha())
+    return "ko" if hangul and hangul * 3 >= letters else "en"

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.text import slugify
 
+from knowledge.analysis import detect_language
 from knowledge.models import Article, KnowledgeBase
 from knowledge.services import ArticleTooLarge, article_schedule_indexing, article_validate_body
 
@@ -66,11 +67,6 @@ def _parse_when(value: Any) -> datetime | None:
     return when if timezone.is_aware(when) else timezone.make_aware(when)
 
 
-def _language_of(text: str) -> str:
-    hangul = sum(1 for ch in text[:2000] if "\uac00" <= ch <= "\ud7a3")
-    return "ko" if hangul else "en"
-
-
 def record_from_mapping(data: Any, location: str) -> ArticleRecord:
     """Validate one JSON object / front-matter mapping; raises ValueError with the reason."""
     if not isinstance(data, dict):
@@ -82,7 +78,7 @@ def record_from_mapping(data: Any, location: str) -> ArticleRecord:
     if not body:
         raise ValueError("missing body")
     article_validate_body(body)
-    language = str(data.get("language") or _language_of(title + body)).strip().lower()
+    language = str(data.get("language") or detect_language(title + body[:2000])).strip().lower()
     if language not in Article.Language.values:
         raise ValueError(f"language {language!r} is not one of {', '.join(Article.Language.values)}")
     status = str(data.get("status") or Article.Status.PUBLISHED).strip().lower()

@@ -236,15 +236,14 @@ def retrieve(
     lexical = _lexical(kb_id, distinct, weights, avgdl, depth) if mode != "dense" else []
     dense = _dense(kb_id, vector, provider or get_provider(), depth) if mode != "lexical" and vector else []
     timings["sql"] = (time.perf_counter() - started) * 1000
-    chunks = fuse(
-        lexical, dense, method=settings.RETRIEVAL_FUSION,
-        dense_weight=settings.RETRIEVAL_DENSE_WEIGHT, rrf_k=settings.RETRIEVAL_RRF_K,
-    )[:limit]  # fmt: skip
-    if mode == "lexical":
-        chunks = fuse(lexical, [], method="score", dense_weight=0.0, rrf_k=0)[:limit]
-    elif mode == "dense":
-        chunks = fuse([], dense, method="score", dense_weight=1.0, rrf_k=0)[:limit]
-        for c in chunks:  # keep raw cosine as the score of a dense-only search
+    if mode == "hybrid":
+        chunks = fuse(
+            lexical, dense, method=settings.RETRIEVAL_FUSION,
+            dense_weight=settings.RETRIEVAL_DENSE_WEIGHT, rrf_k=settings.RETRIEVAL_RRF_K,
+        )[:limit]  # fmt: skip
+    else:  # a single retriever: its own order; a dense search keeps raw cosine as its score
+        chunks = fuse(lexical, dense, method="score", dense_weight=1.0 if mode == "dense" else 0.0, rrf_k=0)[:limit]
+        for c in chunks if mode == "dense" else ():
             c.score = c.dense_score
     _attach_rows(chunks)
     return Retrieval(

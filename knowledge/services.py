@@ -7,7 +7,6 @@ embedding model already match does nothing, so running it twice leaves the same 
 """
 
 import hashlib
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,8 +20,6 @@ from knowledge.chunking import chunk_text
 from knowledge.embeddings import EmbeddingProvider, get_provider
 from knowledge.models import LIVE_KNOWLEDGE_BASE, Article, Chunk, KnowledgeBase
 from knowledge.tokens import count_tokens, truncate_tokens
-
-logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]  # (done, total) embedded chunks
 
@@ -82,13 +79,11 @@ def article_schedule_indexing(*, article: Article, force: bool = False) -> bool:
 
 
 def enqueue_indexing(article_id: int) -> None:
-    """Send the indexing task; a broker failure is logged, never raised (the row stays pending)."""
+    """Send the indexing task; a broker failure leaves the article pending (see ``tasks.enqueue``)."""
+    from tasks import enqueue
     from tasks.knowledge import index_article
 
-    try:
-        index_article.delay(article_id)
-    except Exception:  # kombu raises several types when Redis is unreachable
-        logger.warning("broker unavailable; article %s stays pending until the sweeper re-enqueues it", article_id)
+    enqueue(index_article, article_id)
 
 
 @dataclass(frozen=True)

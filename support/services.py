@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from knowledge.analysis import detect_language
 from knowledge.embeddings import EmbeddingError
 from knowledge.models import KnowledgeBase
 from knowledge.selectors import Retrieval, retrieve
@@ -51,11 +52,6 @@ class AnswerOutcome:
     retrieval: Retrieval | None
 
 
-def _language_of(text: str) -> str:
-    hangul = sum(1 for ch in text if "\uac00" <= ch <= "\ud7a3")
-    return "ko" if hangul * 3 >= len([c for c in text if c.isalpha()]) and hangul else "en"
-
-
 def _source_url(slug: str) -> str:
     from django.urls import reverse
 
@@ -85,7 +81,7 @@ def question_answer(
     kb = knowledge_base or knowledge_base_get_live()
     provider = provider or get_chat_provider()
     threshold = answer_threshold() if threshold is None else threshold
-    question = Question(text=text, channel=channel, language=_language_of(text), threshold=threshold)
+    question = Question(text=text, channel=channel, language=detect_language(text), threshold=threshold)
     if store:
         question.save()
     timings: dict[str, float] = {}
@@ -209,13 +205,11 @@ def ticket_reply(*, ticket: Ticket, body: str, by: object | None = None) -> Emai
 
 
 def email_delivery_enqueue(delivery_id: int) -> None:
-    """Send the email task; a broker failure is logged (the sweeper re-enqueues it)."""
+    """Send the email task; a broker failure leaves the email pending (see ``tasks.enqueue``)."""
+    from tasks import enqueue
     from tasks.support import send_ticket_email
 
-    try:
-        send_ticket_email.delay(delivery_id)
-    except Exception:
-        logger.warning("broker unavailable; email delivery %s stays pending", delivery_id)
+    enqueue(send_ticket_email, delivery_id)
 
 
 CLAIM_TIMEOUT_SECONDS = 300

@@ -18,3 +18,12 @@ def test_english_and_numbers_go_through_the_same_path_lowercased() -> None:
 def test_terms_are_safe_for_the_simple_tsquery_parser() -> None:
     terms = analyse("e-mail: <script>alert('x')</script> & | ! C++_test")
     assert terms and all(t.isalnum() for t in terms)
+
+
+def test_language_is_korean_when_hangul_is_at_least_a_third_of_the_letters() -> None:
+    from knowledge.analysis import detect_language
+
+    assert detect_language("환불은 어떻게 하나요?") == "ko"
+    assert detect_language("Refund 정책 안내") == "ko"
+    assert detect_language("How do I get a refund for my 나비 order?") == "en"
+    assert detect_language("12345 ?!") == "en"
