@@ -17,8 +17,10 @@ $(STAMP): requirements.txt
 demo: $(STAMP)
 	$(PY) -m devtools.demo
 
+PORTAL_REDIS_DB ?= 15
+
 test: $(STAMP)
-	PORTAL_REDIS_DB=15 $(PY) -m devtools.services run -- $(PY) -m pytest $(PYTEST_ARGS)
+	PORTAL_REDIS_DB=$(PORTAL_REDIS_DB) $(PY) -m devtools.services run -- $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) -m devtools.services run -- $(PY) manage.py benchmark
