@@ -3,7 +3,9 @@
 Markdown passes raw HTML through, and staff paste articles from anywhere, so the
 rendered HTML is cleaned against an allow-list: scripts and styles are dropped with
 their content, event-handler and style attributes are dropped, and links may only use
-http, https or mailto (no ``javascript:``/``data:`` URLs).
+http, https or mailto (no ``javascript:``/``data:`` URLs). Protocol-relative URLs
+(``//host/x``, and the ``/\\host`` spellings browsers read the same way) carry no scheme
+for nh3 to check, so they are dropped as well.
 """
 
 import markdown
@@ -26,6 +28,14 @@ ALLOWED_ATTRIBUTES = {
     "th": {"align", "colspan", "rowspan", "scope"},
 }
 URL_SCHEMES = {"http", "https", "mailto"}
+URL_ATTRIBUTES = {"href", "src"}
+
+
+def _drop_protocol_relative(element: str, attribute: str, value: str) -> str | None:
+    """nh3 ``attribute_filter``: None (drop) for a URL that names another host without a scheme."""
+    if attribute in URL_ATTRIBUTES and value.strip().replace("\\", "/").startswith("//"):
+        return None
+    return value
 
 
 def render_markdown(text: str) -> SafeString:
@@ -37,6 +47,7 @@ def render_markdown(text: str) -> SafeString:
         clean_content_tags={"script", "style"},
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=URL_SCHEMES,
+        attribute_filter=_drop_protocol_relative,
         link_rel="noopener noreferrer nofollow",
     )
     return mark_safe(cleaned)  # noqa: S308 - sanitised by nh3 just above

@@ -6,9 +6,11 @@ stops start-up.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -78,12 +80,16 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
+    "axes",
     "knowledge",
     "support",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "support.middleware.RequestSizeLimitMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -91,6 +97,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
+]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses logins while locked out
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -134,12 +145,16 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+# WhiteNoise serves static files from the app folders in every mode (no collectstatic
+# step to forget); gunicorn/runserver alike, with far-future caching of hashed names.
+WHITENOISE_USE_FINDERS = True
 
 # --- Redis, cache, Celery -------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Redis, failing open: with Redis down, rate limits let requests through (logged).
+        "BACKEND": "support.throttling.FailOpenRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "portal",
         "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
@@ -222,15 +237,60 @@ if len(CONFIDENCE_WEIGHTS) != 5:
     raise ImproperlyConfigured("CONFIDENCE_WEIGHTS must be 5 comma-separated numbers")
 QUESTION_MAX_CHARS = envint("QUESTION_MAX_CHARS", "1000")
 TICKET_DETAILS_MAX_CHARS = envint("TICKET_DETAILS_MAX_CHARS", "5000")
+
+# --- Abuse limits ----------------------------------------------------------------------
+# Rates are "N/s|m|h|d". Questions (pages and API) and tickets are limited per client
+# address (support.throttling.client_ip); the API answers 429 with Retry-After.
 ASK_RATE_LIMIT = os.environ.get("ASK_RATE_LIMIT", "30/m")
+TICKET_RATE_LIMIT = os.environ.get("TICKET_RATE_LIMIT", "10/m")
+# Reverse proxies in front of the portal that append to X-Forwarded-For. 0 (default):
+# the header is ignored and REMOTE_ADDR is the client; behind one nginx/ALB: 1.
+NUM_PROXIES = envint("DJANGO_NUM_PROXIES", "0")
+# Acknowledgement emails go to an address the requester typed: cap them so the portal
+# can't be used to mail strangers. Over a cap the ticket is stored and support notified.
+TICKET_ACKS_PER_RECIPIENT_PER_HOUR = envint("TICKET_ACKS_PER_RECIPIENT_PER_HOUR", "3")
+TICKET_ACKS_PER_IP_PER_HOUR = envint("TICKET_ACKS_PER_IP_PER_HOUR", "10")
+TICKET_LINK_MAX_AGE_DAYS = envint("TICKET_LINK_MAX_AGE_DAYS", "180")  # signed ticket links in emails
+API_MAX_BODY_BYTES = envint("API_MAX_BODY_BYTES", "65536")  # larger JSON bodies get 413 unread
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": None,
+    "NUM_PROXIES": NUM_PROXIES,
 }
 RATELIMIT_USE_CACHE = "default"
+RATELIMIT_IP_META_KEY = "support.throttling.client_ip"
+RATELIMIT_FAIL_OPEN = True  # with FailOpenRedisCache: Redis down -> not limited, logged
+
+# django-axes: admin password guessing. A username is locked for an address after
+# AXES_FAILURE_LIMIT failures, for AXES_COOLOFF_MINUTES (per pair, so nobody can lock
+# staff out from elsewhere).
+AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", "5")
+AXES_COOLOFF_TIME = timedelta(minutes=envint("AXES_COOLOFF_MINUTES", "15"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "support.throttling.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+
+# Content-Security-Policy (django-csp): no inline script or style anywhere, pages and
+# admin alike; images may come from https sites (articles embed them).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", "https:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 LOGGING = {
     "version": 1,

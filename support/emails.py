@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
+from support.links import ticket_link
 from support.models import EmailDelivery
 
 
@@ -24,6 +25,7 @@ def send_delivery(delivery: EmailDelivery) -> None:
         "question": ticket.question,
         "delivery": delivery,
         "site_url": settings.SITE_URL,
+        "ticket_url": ticket_link(ticket.reference),  # signed: the customer's emails carry no other secret
         "admin_url": f"{settings.SITE_URL}/admin/support/ticket/{ticket.pk}/change/",
     }
     template = {"ack": "ticket-ack", "notify": "ticket-notify", "reply": "ticket-reply"}[delivery.kind]

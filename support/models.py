@@ -37,6 +37,9 @@ class Question(models.Model):
     error = models.TextField(blank=True)
     timings_ms = models.JSONField(default=dict, blank=True)
     usage = models.JSONField(default=dict, blank=True)
+    # SHA-256 of the secret handed to the API client that asked; proves ownership later
+    # (tickets, feedback). The secret itself is never stored.
+    token_hash = models.CharField(max_length=64, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -73,12 +76,26 @@ class Ticket(models.Model):
     replied_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Keyed hash of the requester's address (never the address itself): the per-IP cap
+    # on acknowledgement emails counts these.
+    requester_ip_hash = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
+    ack_suppressed = models.BooleanField(
+        _("acknowledgement not sent"),
+        default=False,
+        editable=False,
+        help_text=_("True when a per-recipient or per-address hourly cap held the acknowledgement email back."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status", "reason"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["question"], condition=~models.Q(status="closed"), name="one_unresolved_ticket_per_question"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.reference

@@ -7,7 +7,10 @@ UPDATE, so a task that runs twice sends once.
 """
 
 import functools
+import hashlib
+import hmac
 import logging
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -48,8 +51,27 @@ def question_clean(text: str) -> str:
 
 @dataclass
 class AnswerOutcome:
+    """The stored question, what was retrieved, and the question's ownership secret.
+
+    ``token`` is handed to the API client once and never stored (only its hash is):
+    it proves ownership of the question to later calls (tickets, feedback).
+    """
+
     question: Question
     retrieval: Retrieval | None
+    token: str = ""
+
+
+def token_hash(token: str) -> str:
+    """Hex SHA-256 of a question token: what ``Question.token_hash`` stores."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def question_token_matches(question: Question, token: str) -> bool:
+    """True when ``token`` is the secret issued with ``question`` (constant-time compare)."""
+    if not token or not question.token_hash:
+        return False
+    return hmac.compare_digest(question.token_hash, token_hash(token))
 
 
 def _source_url(slug: str) -> str:
@@ -81,7 +103,10 @@ def question_answer(
     kb = knowledge_base or knowledge_base_get_live()
     provider = provider or get_chat_provider()
     threshold = answer_threshold() if threshold is None else threshold
-    question = Question(text=text, channel=channel, language=detect_language(text), threshold=threshold)
+    token = secrets.token_urlsafe(32)  # 256 bits; only the hash is kept
+    question = Question(
+        text=text, channel=channel, language=detect_language(text), threshold=threshold, token_hash=token_hash(token)
+    )
     if store:
         question.save()
     timings: dict[str, float] = {}
@@ -98,7 +123,7 @@ def question_answer(
     question.escalation_recommended = question.status != Question.Status.ANSWERED
     if store:
         question.save()
-    return AnswerOutcome(question=question, retrieval=retrieval)
+    return AnswerOutcome(question=question, retrieval=retrieval, token=token)
 
 
 def _answer_from(
@@ -162,26 +187,80 @@ class TicketInvalid(ValueError):
     """The ticket can't be created; the message is safe to show."""
 
 
-@transaction.atomic
-def ticket_create(*, question: Question, email: str, details: str = "") -> Ticket:
-    """Escalate ``question`` to a ticket and owe two emails (acknowledgement, notification).
+class TicketExists(TicketInvalid):
+    """The question already has an unresolved ticket; ``ticket`` is that one."""
 
-    The reason follows the question's status; escalating an answered question counts
-    as a customer request. Both emails are enqueued after commit. Raises
+    def __init__(self, ticket: Ticket) -> None:
+        super().__init__(f"This question was already sent to support as {ticket.reference}.")
+        self.ticket = ticket
+
+
+def requester_ip_hash(ip: str) -> str:
+    """Keyed hash (HMAC-SHA256 with ``SECRET_KEY``) of a client address; "" for none."""
+    if not ip:
+        return ""
+    return hmac.new(settings.SECRET_KEY.encode(), ip.encode(), hashlib.sha256).hexdigest()
+
+
+def ticket_acknowledgement_allowed(*, email: str, ip_hash: str) -> bool:
+    """Whether another acknowledgement email may go out now.
+
+    False when, in the last hour, ``email`` has already been sent
+    ``TICKET_ACKS_PER_RECIPIENT_PER_HOUR`` acknowledgements, or tickets from the same
+    address have been acknowledged ``TICKET_ACKS_PER_IP_PER_HOUR`` times. Counted in
+    PostgreSQL, not the cache, so the caps hold while Redis is down. These caps stop the
+    portal being used to mail strangers (Zendesk-style auto-reply abuse).
+    """
+    since = timezone.now() - timedelta(hours=1)
+    to_recipient = EmailDelivery.objects.filter(
+        kind=EmailDelivery.Kind.ACKNOWLEDGEMENT, recipient__iexact=email, created_at__gte=since
+    ).count()
+    if to_recipient >= settings.TICKET_ACKS_PER_RECIPIENT_PER_HOUR:
+        return False
+    if not ip_hash:
+        return True
+    from_address = Ticket.objects.filter(requester_ip_hash=ip_hash, ack_suppressed=False, created_at__gte=since).count()
+    return from_address < settings.TICKET_ACKS_PER_IP_PER_HOUR
+
+
+@transaction.atomic
+def ticket_create(*, question: Question, email: str, details: str = "", requester_ip: str = "") -> Ticket:
+    """Escalate ``question`` to a ticket; owe a notification to support and, within the caps, an acknowledgement.
+
+    The reason follows the question's status; escalating an answered question counts as
+    a customer request. Over an hourly cap (:func:`ticket_acknowledgement_allowed`) the
+    ticket is still stored and support still notified, but no acknowledgement is owed
+    and ``ticket.ack_suppressed`` is True. Emails are enqueued after commit. Raises
+    ``TicketExists`` when the question already has an unresolved ticket and
     ``TicketInvalid`` if ``details`` exceed ``TICKET_DETAILS_MAX_CHARS``; the email
     address must be validated by the caller's form/serializer.
     """
     details = (details or "").strip()
     if len(details) > settings.TICKET_DETAILS_MAX_CHARS:
         raise TicketInvalid(f"Details are limited to {settings.TICKET_DETAILS_MAX_CHARS:,} characters.")
+    # Lock the question row so two simultaneous escalations can't both pass the check.
+    Question.objects.select_for_update().filter(pk=question.pk).first()
+    existing = Ticket.objects.filter(question=question).exclude(status=Ticket.Status.CLOSED).first()
+    if existing is not None:
+        raise TicketExists(existing)
     reason = REASON_BY_STATUS.get(question.status, Ticket.Reason.CUSTOMER_REQUEST)
-    ticket = Ticket.objects.create(question=question, email=email, details=details, reason=reason)
+    ip_hash = requester_ip_hash(requester_ip)
+    acknowledge = ticket_acknowledgement_allowed(email=email, ip_hash=ip_hash)
+    ticket = Ticket.objects.create(
+        question=question, email=email, details=details, reason=reason,
+        requester_ip_hash=ip_hash, ack_suppressed=not acknowledge,
+    )  # fmt: skip
     deliveries = [
-        EmailDelivery.objects.create(ticket=ticket, kind=EmailDelivery.Kind.ACKNOWLEDGEMENT, recipient=email),
         EmailDelivery.objects.create(
             ticket=ticket, kind=EmailDelivery.Kind.NOTIFICATION, recipient=settings.SUPPORT_EMAIL
-        ),
+        )
     ]
+    if acknowledge:
+        deliveries.append(
+            EmailDelivery.objects.create(ticket=ticket, kind=EmailDelivery.Kind.ACKNOWLEDGEMENT, recipient=email)
+        )
+    else:
+        logger.warning("ticket %s: acknowledgement held back by the hourly caps", ticket.reference)
     for delivery in deliveries:
         transaction.on_commit(functools.partial(email_delivery_enqueue, delivery.pk))
     return ticket

@@ -19,8 +19,10 @@ from knowledge.rendering import render_markdown
 from knowledge.services import knowledge_base_get_live
 from support.api import ask_rate
 from support.forms import QuestionForm, TicketForm
+from support.links import KEY_PARAMETER, ticket_link_valid
 from support.models import Question, Ticket
-from support.services import QuestionInvalid, TicketInvalid, question_answer, ticket_create
+from support.services import QuestionInvalid, TicketExists, TicketInvalid, question_answer, ticket_create
+from support.throttling import client_ip
 
 SESSION_QUESTIONS = "support_question_ids"
 SESSION_TICKETS = "support_ticket_refs"
@@ -117,8 +119,14 @@ def escalate(request: HttpRequest, question_id: int) -> HttpResponse:
     if form.is_valid():
         try:
             ticket = ticket_create(
-                question=question, email=form.cleaned_data["email"], details=form.cleaned_data["details"]
+                question=question,
+                email=form.cleaned_data["email"],
+                details=form.cleaned_data["details"],
+                requester_ip=client_ip(request),
             )
+        except TicketExists as exc:  # sent already (a double click, or a second try): show that ticket
+            _remember(request, SESSION_TICKETS, exc.ticket.reference)
+            return redirect("support:ticket", reference=exc.ticket.reference)
         except TicketInvalid:  # the form checks the same limit; only a settings change gets here
             form.add_error("details", _("Please shorten the details and try again."))
         else:
@@ -129,7 +137,15 @@ def escalate(request: HttpRequest, question_id: int) -> HttpResponse:
 
 @require_GET
 def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
-    """Confirmation page: the ticket reference and where the emails went."""
+    """The ticket page: its reference, status and question, for its session or a signed email link.
+
+    A valid signed ``?key=`` (from the acknowledgement email) adds the ticket to the
+    session and redirects to the plain URL, so the key does not linger in the address
+    bar or leak through ``Referer``.
+    """
+    if ticket_link_valid(reference, request.GET.get(KEY_PARAMETER, "")):
+        _remember(request, SESSION_TICKETS, reference)
+        return redirect("support:ticket", reference=reference)
     _owned(request, SESSION_TICKETS, reference)
     ticket = get_object_or_404(Ticket.objects.select_related("question"), reference=reference)
     return render(request, "support/ticket.html", {"ticket": ticket})

@@ -74,7 +74,12 @@ def test_admin_to_answer_to_ticket_round_trip(admin_client, client, celery_worke
 
     ticket_response = client.post(
         "/api/v1/tickets/",
-        {"question_id": unrelated["id"], "email": "customer@example.com", "details": "급합니다"},
+        {
+            "question_id": unrelated["id"],
+            "token": unrelated["token"],
+            "email": "customer@example.com",
+            "details": "급합니다",
+        },
         content_type="application/json",
     )
     assert ticket_response.status_code == 201
@@ -87,7 +92,7 @@ def test_admin_to_answer_to_ticket_round_trip(admin_client, client, celery_worke
     celery_worker.wait_for(sent(2), timeout=60, what="both ticket emails")
     emails = celery_worker.emails()
     assert len(emails) == 2
-    assert any("customer@example.com" in e and ticket.reference in e for e in emails)
+    assert any("customer@example.com" in e and ticket.reference in e and "/tickets/" in e for e in emails)
     assert any("support-team@example.com" in e for e in emails)
 
     # A task that runs twice sends once: run both email tasks again and wait until the

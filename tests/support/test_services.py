@@ -83,7 +83,9 @@ def test_each_email_is_sent_exactly_once_even_if_the_task_runs_twice(sample_arti
         assert email_delivery_send(delivery_id=delivery.pk) is False
     assert len(mail.outbox) == 2
     ack = next(m for m in mail.outbox if m.to == ["kim@example.com"])
-    assert ticket.reference in ack.subject and "화성 탐사선?" in ack.body
+    assert ticket.reference in ack.subject and ticket.reference in ack.body
+    notify = next(m for m in mail.outbox if m.to == ["support-team@example.com"])
+    assert "화성 탐사선?" in notify.body
     assert all(d.state == EmailDelivery.State.SENT for d in ticket.deliveries.all())
 
 

@@ -1,0 +1,294 @@
+"""The JSON API in public: ownership tokens, ticket caps, throttling, body limits, fuzzing."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import random
+import re
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.test import Client
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from support.models import EmailDelivery, Question, Ticket
+from support.services import email_delivery_send, token_hash
+
+pytestmark = pytest.mark.django_db
+
+
+def fresh_ip() -> str:
+    """A random client address, so throttle buckets (kept in Redis for a minute) never carry over between runs."""
+    return str(ipaddress.IPv4Address(0x0A000000 + random.getrandbits(24)))  # 10.0.0.0/8
+
+
+def ask(client: Client, text: str, **extra: Any) -> Any:
+    return client.post("/api/v1/questions/", {"question": text}, content_type="application/json", **extra)
+
+
+def escalate(client: Client, body: dict[str, Any], **extra: Any) -> Any:
+    return client.post("/api/v1/tickets/", body, content_type="application/json", **extra)
+
+
+@pytest.fixture
+def asked(client: Client, sample_articles: dict[str, Any]) -> dict[str, Any]:
+    response = ask(client, "화성 탐사선의 발사 일정이 궁금합니다")
+    assert response.status_code == 201
+    return response.json()
+
+
+# --- ownership ---------------------------------------------------------------------------
+
+
+def test_question_returns_a_token_and_only_its_hash_is_stored(asked: dict[str, Any]) -> None:
+    token = asked["token"]
+    assert len(token) >= 40  # 256 bits, URL-safe
+    question = Question.objects.get(pk=asked["id"])
+    assert question.token_hash == token_hash(token) and token not in question.token_hash
+
+
+@pytest.mark.parametrize("token", [None, "", "wrong-token"])
+def test_ticket_for_a_question_without_its_token_is_404_and_sends_nothing(
+    client: Client, asked: dict[str, Any], token: str | None
+) -> None:
+    body = {"question_id": asked["id"], "email": "attacker@example.com"}
+    if token is not None:
+        body["token"] = token
+    response = escalate(client, body)
+    unknown = escalate(client, {"question_id": asked["id"] + 1000, "token": asked["token"], "email": "a@example.com"})
+    assert response.status_code == unknown.status_code == 404
+    assert response.json() == unknown.json()  # a wrong token looks exactly like an unknown id
+    assert not Ticket.objects.exists() and not EmailDelivery.objects.exists()
+
+
+def test_ticket_with_the_token_is_created_once_and_a_second_one_is_a_conflict(
+    client: Client, asked: dict[str, Any]
+) -> None:
+    body = {"question_id": asked["id"], "token": asked["token"], "email": "kim@example.com", "details": "급해요"}
+    first = escalate(client, body)
+    assert first.status_code == 201, first.content
+    assert first.json()["acknowledgement"] == "queued" and first.json()["reference"].startswith("T-")
+    again = escalate(client, body)
+    assert again.status_code == 409 and again.json()["reference"] == first.json()["reference"]
+    assert Ticket.objects.count() == 1
+
+
+def test_acknowledgement_carries_reference_status_and_a_signed_link_not_the_text(
+    client: Client, asked: dict[str, Any]
+) -> None:
+    details = "제 주문번호는 NB-4417 입니다"
+    response = escalate(
+        client, {"question_id": asked["id"], "token": asked["token"], "email": "kim@example.com", "details": details}
+    )
+    ticket = Ticket.objects.get(reference=response.json()["reference"])
+    for delivery in ticket.deliveries.all():
+        email_delivery_send(delivery_id=delivery.pk)
+    ack = next(m for m in mail.outbox if m.to == ["kim@example.com"])
+    notify = next(m for m in mail.outbox if m.to == ["support-team@example.com"])
+    html = ack.alternatives[0].content
+    for text in (ack.body, html, ack.subject):
+        assert "화성" not in text and details not in text  # nothing the requester wrote is echoed
+    assert ticket.reference in ack.body and ticket.get_status_display() in ack.body
+    assert "화성 탐사선" in notify.body and details in notify.body  # support gets everything
+
+    link = re.search(r"http://\S+/tickets/\S+", ack.body)[0]
+    path = link.split("127.0.0.1:8000", 1)[1]
+    stranger = Client()  # a fresh browser: no session
+    assert stranger.get(f"/tickets/{ticket.reference}/").status_code == 404
+    opened = stranger.get(path)
+    assert opened.status_code == 302 and opened["Location"] == f"/tickets/{ticket.reference}/"  # key leaves the URL
+    page = stranger.get(opened["Location"])
+    assert page.status_code == 200 and ticket.reference in page.content.decode()
+    forged = Client().get(path.replace(ticket.reference, "T-00000000", 1))
+    assert forged.status_code == 404
+
+
+# --- relaying spam ----------------------------------------------------------------------------
+
+
+def _new_question(client: Client, text: str, **extra: Any) -> dict[str, Any]:
+    response = ask(client, text, **extra)
+    assert response.status_code == 201
+    return response.json()
+
+
+def test_per_recipient_cap_stores_the_ticket_notifies_support_but_sends_no_acknowledgement(
+    client: Client, sample_articles: dict[str, Any], settings: Any
+) -> None:
+    settings.TICKET_ACKS_PER_RECIPIENT_PER_HOUR = 2
+    results = []
+    for n in range(3):
+        q = _new_question(client, f"화성 탐사선 {n}호의 발사 일정은?", REMOTE_ADDR=fresh_ip())
+        body = {"question_id": q["id"], "token": q["token"], "email": "Victim@Example.com"}
+        results.append(escalate(client, body, REMOTE_ADDR=fresh_ip()).json())
+    assert [r["acknowledgement"] for r in results] == ["queued", "queued", "not_sent"]
+    held = Ticket.objects.get(reference=results[2]["reference"])
+    assert held.ack_suppressed
+    assert list(held.deliveries.values_list("kind", flat=True)) == [EmailDelivery.Kind.NOTIFICATION]
+    assert EmailDelivery.objects.filter(kind=EmailDelivery.Kind.ACKNOWLEDGEMENT).count() == 2
+
+
+def test_per_address_cap_and_the_web_page_says_no_confirmation_was_sent(
+    client: Client, sample_articles: dict[str, Any], settings: Any
+) -> None:
+    settings.TICKET_ACKS_PER_IP_PER_HOUR = 1
+    ip = fresh_ip()
+    for n in range(2):
+        response = client.post("/", {"question": f"화성 탐사선 {n}호는 언제 발사하나요?"}, REMOTE_ADDR=ip)
+        question_id = int(re.search(r"/questions/(\d+)/", response["Location"])[1])
+        escalated = client.post(
+            f"/questions/{question_id}/escalate/", {"email": f"person{n}@example.com", "details": ""}, REMOTE_ADDR=ip
+        )
+        assert escalated.status_code == 302
+    first, second = Ticket.objects.order_by("created_at")
+    assert not first.ack_suppressed and second.ack_suppressed
+    page = client.get(f"/tickets/{second.reference}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'id="ack-not-sent"' in page and "did not send a confirmation" in page
+
+
+# --- throttling ----------------------------------------------------------------------------
+
+
+def test_rapid_questions_get_429_with_retry_after_never_403(
+    client: Client, sample_articles: dict[str, Any], settings: Any
+) -> None:
+    settings.ASK_RATE_LIMIT = "30/m"
+    ip = fresh_ip()
+    statuses, retry_after = [], None
+    for n in range(40):
+        response = ask(client, f"배송은 며칠 걸리나요 {n}", REMOTE_ADDR=ip)
+        statuses.append(response.status_code)
+        if response.status_code == 429:
+            retry_after = response["Retry-After"]
+    assert statuses[:30] == [201] * 30 and statuses[30:] == [429] * 10, statuses
+    assert retry_after is not None and 0 < int(retry_after) <= 60
+    assert Question.objects.count() == 30  # a throttled request stores nothing
+
+
+def test_clients_behind_one_trusted_proxy_get_separate_buckets(
+    client: Client, sample_articles: dict[str, Any], settings: Any
+) -> None:
+    settings.ASK_RATE_LIMIT, settings.NUM_PROXIES = "3/m", 1
+    proxy, alice, bob = fresh_ip(), fresh_ip(), fresh_ip()
+
+    def statuses(customer: str) -> list[int]:
+        return [
+            ask(client, "환불은?", REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR=f"10.9.9.9, {customer}").status_code
+            for _ in range(4)
+        ]
+
+    assert statuses(alice) == [201, 201, 201, 429]
+    assert statuses(bob) == [201, 201, 201, 429]  # Bob is not throttled for Alice's requests
+
+
+def test_a_forged_forwarded_for_is_ignored_without_a_trusted_proxy(
+    client: Client, sample_articles: dict[str, Any], settings: Any
+) -> None:
+    settings.ASK_RATE_LIMIT, settings.NUM_PROXIES = "2/m", 0
+    ip = fresh_ip()
+    codes = [ask(client, "환불은?", REMOTE_ADDR=ip, HTTP_X_FORWARDED_FOR=fresh_ip()).status_code for _ in range(3)]
+    assert codes == [201, 201, 429]
+
+
+def test_with_redis_unreachable_limits_fail_open_and_nothing_is_lost(
+    client: Client, sample_articles: dict[str, Any], settings: Any, broker_down: None, caplog: Any
+) -> None:
+    from support.throttling import FailOpenRedisCache
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "support.throttling.FailOpenRedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+    settings.ASK_RATE_LIMIT = "1/m"  # would block the second request if the cache worked
+    FailOpenRedisCache._down_until = 0.0
+    try:
+        first = ask(client, "화성 탐사선은 언제 발사하나요?")
+        second = ask(client, "환불은 며칠 안에 되나요?")
+        assert first.status_code == second.status_code == 201
+        web = client.post("/", {"question": "배송은 얼마나 걸리나요?"})
+        assert web.status_code == 302
+        q = first.json()
+        ticket = escalate(client, {"question_id": q["id"], "token": q["token"], "email": "kim@example.com"})
+        assert ticket.status_code == 201
+    finally:
+        FailOpenRedisCache._down_until = 0.0
+    stored = Ticket.objects.get(reference=ticket.json()["reference"])
+    assert stored.deliveries.filter(state=EmailDelivery.State.PENDING).count() == 2  # owed, sent when Redis is back
+    assert Question.objects.count() == 3
+    assert "rate limits fail open" in caplog.text
+
+
+# --- malformed and oversized input -------------------------------------------------------------
+
+
+def test_a_5_mb_body_is_413_before_it_is_parsed(client: Client, sample_articles: dict[str, Any]) -> None:
+    body = json.dumps({"question": "가" * (5 * 1024 * 1024 // 3)})
+    for path in ("/api/v1/questions/", "/api/v1/tickets/"):
+        response = client.post(path, body, content_type="application/json", REMOTE_ADDR=fresh_ip())
+        assert response.status_code == 413 and "larger than" in response.json()["detail"]
+    assert not Question.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "content_type", "expected"),
+    [
+        ("/api/v1/questions/", '{"question": "환불', "application/json", 400),
+        ("/api/v1/questions/", "[1, 2]", "application/json", 400),
+        ("/api/v1/questions/", '{"question": 5}', "application/json", 201),
+        ("/api/v1/questions/", "question=hi", "application/x-www-form-urlencoded", 415),
+        ("/api/v1/tickets/", '{"question_id": 1, "email": "x@y"', "application/json", 400),
+        ("/api/v1/tickets/", '{"question_id": "abc", "email": "a@example.com"}', "application/json", 400),
+        (
+            "/api/v1/tickets/",
+            '{"question_id": 99999999999999999999999, "email": "a@example.com"}',
+            "application/json",
+            400,
+        ),
+    ],
+)
+def test_malformed_requests_get_a_4xx_with_a_message(
+    client: Client, sample_articles: dict[str, Any], path: str, body: str, content_type: str, expected: int
+) -> None:
+    response = client.post(path, body, content_type=content_type, REMOTE_ADDR=fresh_ip())
+    assert response.status_code == expected, response.content
+    assert response.json()
+
+
+def test_over_long_email_and_details_are_400_never_500(client: Client, asked: dict[str, Any], settings: Any) -> None:
+    settings.TICKET_DETAILS_MAX_CHARS = 100
+    base = {"question_id": asked["id"], "token": asked["token"]}
+    long_email = escalate(client, base | {"email": "a" * 300 + "@example.com"})
+    assert long_email.status_code == 400 and "email" in long_email.json()
+    long_details = escalate(client, base | {"email": "kim@example.com", "details": "x" * 101})
+    assert long_details.status_code == 400 and "100 characters" in long_details.json()["details"][0]
+    assert not Ticket.objects.exists()
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=50),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=10,
+)
+
+
+@hypothesis_settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    body=st.one_of(
+        json_values,
+        st.fixed_dictionaries({"question": json_values}),
+        st.fixed_dictionaries(
+            {"question_id": json_values, "token": json_values, "email": json_values, "details": json_values}
+        ),
+    ),
+    endpoint=st.sampled_from(["/api/v1/questions/", "/api/v1/tickets/"]),
+)
+def test_fuzzed_bodies_never_get_a_5xx(sample_articles: dict[str, Any], body: Any, endpoint: str) -> None:
+    response = Client().post(endpoint, json.dumps(body), content_type="application/json", REMOTE_ADDR=fresh_ip())
+    assert response.status_code < 500, (body, response.content[:500])
