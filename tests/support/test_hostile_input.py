@@ -16,7 +16,7 @@ from knowledge.rendering import render_markdown
 from knowledge.services import article_index
 from support.models import AnswerPolicy, Question, Ticket
 from support.services import email_delivery_send
-from tests.fake_openai import FakeOpenAI, chat_reply, fake_openai  # noqa: F401
+from tests.fake_openai import FakeOpenAI, chat_reply
 
 pytestmark = pytest.mark.django_db
 
@@ -82,7 +82,7 @@ def test_model_output_with_markup_is_escaped(
     client: Client,
     fake_openai: FakeOpenAI,
     settings: Settings,
-    live_kb: Any,  # noqa: F811
+    live_kb: Any,
 ) -> None:
     fake_openai.apply_settings(settings, timeout=2.0, max_retries=0)
     settings.CHAT_PROVIDER = "openai"
