@@ -151,6 +151,8 @@ class AnswerPolicy(models.Model):
     ``manage.py calibrate --store`` overwrites it with a calibrated value.
     """
 
+    SINGLETON_PK = 1
+
     confidence_threshold = models.FloatField(
         _("answer confidence threshold"), validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
     )

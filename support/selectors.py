@@ -7,5 +7,5 @@ from support.models import AnswerPolicy
 
 def answer_threshold() -> float:
     """The confidence threshold in force: the admin-editable policy row, else the setting."""
-    policy = AnswerPolicy.objects.filter(pk=1).only("confidence_threshold").first()
+    policy = AnswerPolicy.objects.filter(pk=AnswerPolicy.SINGLETON_PK).only("confidence_threshold").first()
     return policy.confidence_threshold if policy else settings.ANSWER_CONFIDENCE_THRESHOLD

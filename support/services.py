@@ -27,7 +27,7 @@ from knowledge.selectors import Retrieval, retrieve
 from knowledge.services import knowledge_base_get_live
 from support.answering import AnswerModelError, ChatProvider, SourceExcerpt, get_chat_provider
 from support.confidence import LLM_UNANSWERABLE_FACTOR, confidence_features, confidence_from_features
-from support.models import EmailDelivery, Question, Ticket
+from support.models import AnswerPolicy, EmailDelivery, Question, Ticket
 from support.selectors import answer_threshold
 
 logger = logging.getLogger(__name__)
@@ -351,3 +351,14 @@ def email_deliveries_enqueue_pending(*, older_than_seconds: int = 60) -> int:
     for delivery_id in ids:
         email_delivery_enqueue(delivery_id)
     return len(ids)
+
+
+def answer_policy_store(*, threshold: float, note: str) -> AnswerPolicy:
+    """Write a (calibrated) threshold and its note into the single answer-policy row."""
+    policy, created = AnswerPolicy.objects.get_or_create(
+        pk=AnswerPolicy.SINGLETON_PK, defaults={"confidence_threshold": threshold, "calibration_note": note}
+    )
+    if not created:
+        policy.confidence_threshold, policy.calibration_note = threshold, note
+        policy.save(update_fields=["confidence_threshold", "calibration_note", "updated_at"])
+    return policy

@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from knowledge.evaluation.report import evaluation_report, format_table
-from knowledge.evaluation.runner import RETRIEVERS, EvaluationOptions, EvaluationRun, evaluation_run
+from support.evaluation.report import evaluation_report, format_table
+from support.evaluation.runner import RETRIEVERS, EvaluationOptions, EvaluationRun, evaluation_run
 
 
 def add_evaluation_arguments(

@@ -16,7 +16,7 @@
    hit, so retrieval figures are over in-scope questions only); then every question
    goes through ``question_answer`` — the service customers use — unsaved.
 
-The result is a JSON-ready report (see :mod:`knowledge.evaluation.report`) with
+The result is a JSON-ready report (see :mod:`support.evaluation.report`) with
 per-question :class:`QuestionRecord`s, from which ``manage.py calibrate`` recomputes
 the trade-off curve without asking anything again.
 """
@@ -29,14 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from knowledge.embeddings import EmbeddingProvider, get_provider
-from knowledge.evaluation.metrics import contains_answer, exact_match, f1_score, first_hit_rank, normalize_answer
-from knowledge.evaluation.squad import SquadQuestion, file_sha256, read_questions
 from knowledge.importers import articles_import, read_records
 from knowledge.models import Article, Chunk, KnowledgeBase
 from knowledge.selectors import Mode, retrieve
 from knowledge.services import article_index, article_needs_indexing
 from support.answering import ChatProvider, get_chat_provider
 from support.confidence import confidence_from_features
+from support.evaluation.metrics import contains_answer, exact_match, f1_score, first_hit_rank, normalize_answer
+from support.evaluation.squad import SquadQuestion, file_sha256, read_questions
 from support.models import Question
 from support.services import QuestionInvalid, question_answer
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from knowledge.evaluation.metrics import (
+from support.evaluation.metrics import (
     ScoredQuestion,
     auroc,
     contains_answer,
@@ -19,7 +19,7 @@ from knowledge.evaluation.metrics import (
     recall_at_k,
     threshold_grid,
 )
-from knowledge.evaluation.runner import QuestionRecord, excluded_titles
+from support.evaluation.runner import QuestionRecord, excluded_titles
 
 # --- retrieval ---------------------------------------------------------------------------------
 

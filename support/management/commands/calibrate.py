@@ -8,16 +8,16 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from knowledge.evaluation.calibration import (
+from support.evaluation.calibration import (
     DEFAULT_L2,
-    answer_policy_store,
     calibrate,
     calibration_note,
     format_calibration,
 )
-from knowledge.evaluation.report import evaluation_report, format_table
-from knowledge.evaluation.runner import records_from_json
-from knowledge.management.commands.evaluate import add_evaluation_arguments, run_from_command, write_json
+from support.evaluation.report import evaluation_report, format_table
+from support.evaluation.runner import records_from_json
+from support.management.commands.evaluate import add_evaluation_arguments, run_from_command, write_json
+from support.services import answer_policy_store
 
 
 class Command(BaseCommand):
@@ -36,7 +36,7 @@ class Command(BaseCommand):
         parser.add_argument("--target-answered", type=float, default=0.92, help="share of in-scope questions to answer")
         parser.add_argument("--fit-weights", action="store_true", help="fit CONFIDENCE_WEIGHTS by logistic regression")
         parser.add_argument("--l2", type=float, default=DEFAULT_L2, help="L2 penalty of the weight fit")
-        parser.add_argument("--store", action="store_true", help="write the threshold into AnswerPolicy (pk=1)")
+        parser.add_argument("--store", action="store_true", help="write the threshold into the answer policy")
 
     def handle(self, *args: Any, **options: Any) -> None:
         target = options["target_answered"]

@@ -15,7 +15,8 @@ from datetime import datetime
 
 import numpy as np
 
-from knowledge.evaluation.metrics import (
+from support.confidence import FEATURES
+from support.evaluation.metrics import (
     OperatingPoint,
     auroc,
     fit_logistic,
@@ -23,10 +24,9 @@ from knowledge.evaluation.metrics import (
     pick_threshold,
     threshold_grid,
 )
-from knowledge.evaluation.report import scored_questions
-from knowledge.evaluation.runner import QuestionRecord
-from support.confidence import FEATURES
-from support.models import AnswerPolicy, Question
+from support.evaluation.report import scored_questions
+from support.evaluation.runner import QuestionRecord
+from support.models import Question
 
 DEFAULT_L2 = 1.0
 
@@ -126,14 +126,3 @@ def calibration_note(cal: Calibration, *, source: str, when: datetime) -> str:
     if cal.weights is not None:
         note += f" Assumes fitted weights {weights_line(cal.weights)}."
     return note
-
-
-def answer_policy_store(*, threshold: float, note: str) -> AnswerPolicy:
-    """Write the calibrated threshold and its note into the single policy row (pk=1)."""
-    policy, created = AnswerPolicy.objects.get_or_create(
-        pk=1, defaults={"confidence_threshold": threshold, "calibration_note": note}
-    )
-    if not created:
-        policy.confidence_threshold, policy.calibration_note = threshold, note
-        policy.save(update_fields=["confidence_threshold", "calibration_note", "updated_at"])
-    return policy

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from knowledge.evaluation.runner import excluded_titles
-from knowledge.evaluation.squad import file_sha256, read_questions
 from knowledge.models import LIVE_KNOWLEDGE_BASE, Article, Chunk, KnowledgeBase
 from support.confidence import FEATURES
+from support.evaluation.runner import excluded_titles
+from support.evaluation.squad import file_sha256, read_questions
 from support.models import AnswerPolicy
 
 pytestmark = pytest.mark.django_db

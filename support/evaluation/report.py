@@ -21,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 
-from knowledge.evaluation.metrics import (
+from support.evaluation.metrics import (
     ScoredQuestion,
     auroc,
     mean_reciprocal_rank,
@@ -29,7 +29,7 @@ from knowledge.evaluation.metrics import (
     percentiles,
     recall_at_k,
 )
-from knowledge.evaluation.runner import TOP_K, EvaluationRun, QuestionRecord
+from support.evaluation.runner import TOP_K, EvaluationRun, QuestionRecord
 
 RECALL_AT = (1, 5, 20)
 LATENCY_STAGES = {
