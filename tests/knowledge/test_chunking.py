@@ -33,3 +33,20 @@ def test_long_korean_paragraph_splits_at_sentences_then_tokens() -> None:
     chunks = _chunks(body, max_tokens=80, overlap=10)
     assert all(c.token_count <= 80 for c in chunks)
     assert "".join(c.content for c in chunks).count("환불은") >= 30
+
+
+def test_chunking_uses_the_pinned_tokenizer_not_the_chat_model(settings, live_kb) -> None:  # type: ignore[no-untyped-def]
+    from django.utils import timezone
+
+    from knowledge.models import Article
+    from knowledge.services import article_build_chunks, article_content_hash
+
+    body = "\n\n".join(f"문단 {n}: 환불은 결제 후 14일 이내에 마이페이지에서 신청할 수 있습니다." for n in range(40))
+    article = Article(knowledge_base=live_kb, title="환불", slug="r", body=body, published_at=timezone.now())
+    settings.CHUNK_TOKENS, settings.CHUNK_OVERLAP_TOKENS = 120, 20
+    settings.OPENAI_CHAT_MODEL = "gpt-4o-mini"
+    before, hashed = [c.content for c in article_build_chunks(article)], article_content_hash(article)
+    settings.OPENAI_CHAT_MODEL = "gpt-3.5-turbo"  # another chat encoding must not move chunk boundaries
+    assert [c.content for c in article_build_chunks(article)] == before
+    settings.CHUNK_TOKENIZER = "o200k_base_offline_missing"
+    assert article_content_hash(article) != hashed  # the tokenizer is part of what was indexed
