@@ -145,6 +145,13 @@ def _answer_from(
         question.status, question.confidence = Question.Status.NO_SOURCES, 0.0
         question.sources = []
         return
+    if provider.calls_model and confidence < threshold:
+        # Retrieval alone already says "not sure", and the model's verdict can only lower
+        # confidence: calling it would cost the customer seconds (and money) for an answer
+        # that is thrown away. The worker writes the staff draft if a ticket follows.
+        question.status, question.confidence = Question.Status.NOT_CONFIDENT, confidence
+        timings["answer"] = (time.perf_counter() - started) * 1000
+        return
     excerpts = [SourceExcerpt(number=i, title=c.title, text=c.content) for i, c in enumerate(chunks, 1)]
     try:
         generated = provider.answer(
@@ -263,7 +270,44 @@ def ticket_create(*, question: Question, email: str, details: str = "", requeste
         logger.warning("ticket %s: acknowledgement held back by the hourly caps", ticket.reference)
     for delivery in deliveries:
         transaction.on_commit(functools.partial(email_delivery_enqueue, delivery.pk))
+    if not question.answer and question.sources and get_chat_provider().calls_model:
+        transaction.on_commit(functools.partial(question_draft_enqueue, question.pk))
     return ticket
+
+
+def question_draft_enqueue(question_id: int) -> None:
+    """Send the staff-draft task; a broker failure only loses the draft (staff can still reply)."""
+    from tasks import enqueue
+    from tasks.support import draft_question_answer
+
+    enqueue(draft_question_answer, question_id)
+
+
+def question_draft_answer(*, question_id: int, provider: ChatProvider | None = None) -> bool:
+    """Write the chat model's answer for an escalated question that has none, for support staff.
+
+    Runs in the worker: questions below the confidence threshold skip the model on the
+    customer's request (see ``question_answer``), so the draft staff start from is made
+    here, from the sources stored with the question. Never shown to the customer. Returns
+    True if a draft was written; raises ``AnswerModelError`` when the model fails (the
+    task retries). Running it twice writes once (only an empty answer is filled).
+    """
+    question = Question.objects.filter(pk=question_id).first()
+    if question is None or question.answer or not question.sources:
+        return False
+    provider = provider or get_chat_provider()
+    excerpts = [
+        SourceExcerpt(number=i, title=str(s.get("title", "")), text=str(s.get("excerpt", "")))
+        for i, s in enumerate(question.sources, 1)
+    ]
+    started = time.perf_counter()
+    generated = provider.answer(question=question.text, sources=excerpts, term_weights={}, language=question.language)
+    timings = question.timings_ms | {"draft": round((time.perf_counter() - started) * 1000, 2)}
+    return bool(
+        Question.objects.filter(pk=question_id, answer="").update(
+            answer=generated.text, answer_kind=generated.kind, usage=generated.usage, timings_ms=timings
+        )
+    )
 
 
 @transaction.atomic

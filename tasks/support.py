@@ -13,3 +13,11 @@ def send_ticket_email(self, delivery_id: int) -> bool:  # type: ignore[no-untype
             email_delivery_give_up(delivery_id=delivery_id, error=str(exc))
             raise
         raise self.retry(exc=exc, countdown=min(600, 5 * 2**self.request.retries)) from exc
+
+
+@shared_task(bind=True, acks_late=True, autoretry_for=(Exception,), retry_backoff=30, retry_jitter=True, max_retries=3)
+def draft_question_answer(self, question_id: int) -> bool:  # type: ignore[no-untyped-def]
+    """Write the staff draft for an escalated question (``support.services.question_draft_answer``)."""
+    from support.services import question_draft_answer
+
+    return question_draft_answer(question_id=question_id)

@@ -38,7 +38,14 @@ class AnswerModelError(RuntimeError):
 
 
 class ChatProvider(Protocol):
+    """Writes an answer from numbered sources.
+
+    ``calls_model`` is True when answering costs a model call (time, money): such a
+    provider is not asked when retrieval confidence is already below the threshold.
+    """
+
     name: str
+    calls_model: bool
 
     def answer(
         self, *, question: str, sources: list[SourceExcerpt], term_weights: dict[str, float], language: str

@@ -43,6 +43,7 @@ def _sentences(text: str) -> list[str]:
 
 class ExtractiveAnswerer:
     name = "extractive"
+    calls_model = False  # a local excerpt: cheap, so computed below the threshold too (staff draft, calibration)
 
     def answer(
         self, *, question: str, sources: list[SourceExcerpt], term_weights: dict[str, float], language: str

@@ -142,6 +142,7 @@ class OpenAIChatProvider:
     def __init__(self) -> None:
         self.model: str = settings.OPENAI_CHAT_MODEL
         self.name = f"openai:{self.model}"
+        self.calls_model = True
 
     def answer(
         self, *, question: str, sources: list[SourceExcerpt], term_weights: dict[str, float], language: str

@@ -13,7 +13,7 @@ from knowledge.services import article_index, knowledge_base_get_live
 from support.answering import AnswerModelError, GeneratedAnswer, SourceExcerpt, get_chat_provider
 from support.answering.openai import OpenAIChatProvider, fit_sources
 from support.confidence import LLM_UNANSWERABLE_FACTOR
-from support.models import Question
+from support.models import AnswerPolicy, Question
 from support.services import question_answer
 from tests.fake_openai import CHAT, Behaviour, FakeOpenAI, chat_reply, error, fake_openai, sleep  # noqa: F401
 
@@ -246,3 +246,31 @@ def test_unanswerable_verdict_lowers_confidence_and_escalates(llm: FakeOpenAI, r
     assert doubtful.confidence == pytest.approx(confident.confidence * LLM_UNANSWERABLE_FACTOR)
     assert doubtful.status == Question.Status.NOT_CONFIDENT
     assert doubtful.escalation_recommended is True
+
+
+def test_below_the_threshold_the_model_is_not_called(llm: FakeOpenAI, refund_article: Article) -> None:
+    question = question_answer(text="화성 탐사선의 발사 일정은 언제인가요?").question
+    assert question.status == Question.Status.NOT_CONFIDENT and question.escalation_recommended
+    assert question.confidence is not None and question.confidence < question.threshold
+    assert llm.requests_to(CHAT) == []  # no model call for an answer that would be thrown away
+    assert question.answer == "" and question.usage == {}
+
+
+def test_the_staff_draft_for_an_escalated_question_is_written_by_the_worker_service(
+    llm: FakeOpenAI, refund_article: Article, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    from support.services import question_draft_answer, ticket_create
+
+    AnswerPolicy.objects.update_or_create(pk=AnswerPolicy.SINGLETON_PK, defaults={"confidence_threshold": 1.0})
+    question = question_answer(text=QUESTION).question
+    assert question.status == Question.Status.NOT_CONFIDENT and llm.requests_to(CHAT) == []
+    with django_capture_on_commit_callbacks() as callbacks:
+        ticket_create(question=question, email="kim@example.com")
+    assert any("question_draft_enqueue" in repr(c) for c in callbacks)  # the draft goes to the worker
+    llm.script(chat_reply(GOOD, usage={"prompt_tokens": 150, "completion_tokens": 12}))
+    assert question_draft_answer(question_id=question.pk) is True
+    assert question_draft_answer(question_id=question.pk) is False  # a second delivery writes nothing
+    question.refresh_from_db()
+    assert question.answer == GOOD["answer"] and question.answer_kind == "llm"
+    assert question.usage == {"prompt_tokens": 150, "completion_tokens": 12} and question.timings_ms["draft"] >= 0
+    assert question.escalation_recommended and len(llm.requests_to(CHAT)) == 1
