@@ -126,3 +126,148 @@ def calibration_note(cal: Calibration, *, source: str, when: datetime) -> str:
     if cal.weights is not None:
         note += f" Assumes fitted weights {weights_line(cal.weights)}."
     return note
+
+
+# --- Cross-validation ------------------------------------------------------------------------
+
+
+@dataclass
+class FoldResult:
+    """One held-out fold: what was fitted on the other folds, and the figures on this one."""
+
+    fold: int
+    train: int  # questions fitted on
+    held_out: int  # questions scored
+    weights: list[float] | None
+    threshold: float | None
+    auroc: float | None
+    point: OperatingPoint | None  # held-out figures at the fitted threshold
+    answered_correctly: float  # held-out in-scope questions answered with a hit citation and the gold text
+    by_source: dict[str, dict[str, float]]
+
+
+def fold_of(record: QuestionRecord, folds: int, seed: int) -> int:
+    """The fold of ``record``: whole articles go to one fold (questions about one article are
+    not independent), unanswerable questions by their id. Stable across runs (SHA-256)."""
+    import hashlib
+
+    key = f"{seed}\x1f{record.source}\x1f{record.article or 'q:' + record.id}".encode()
+    return int(hashlib.sha256(key).hexdigest()[:8], 16) % folds
+
+
+def _answered_correctly(records: Sequence[QuestionRecord], weights: list[float] | None, threshold: float) -> float:
+    inside = [r for r in records if r.in_scope]
+    good = [
+        r for r in inside
+        if r.has_answer and r.confidence_for(weights) >= threshold and r.top_hit and r.contains_gold
+    ]  # fmt: skip
+    return len(good) / len(inside) if inside else 0.0
+
+
+def _held_out_figures(
+    records: Sequence[QuestionRecord], weights: list[float] | None, threshold: float | None
+) -> tuple[OperatingPoint | None, float]:
+    if threshold is None:
+        return None, 0.0
+    return operating_point(scored_questions(records, weights), threshold), _answered_correctly(
+        records, weights, threshold
+    )
+
+
+def cross_validate(
+    records: Sequence[QuestionRecord],
+    *,
+    folds: int,
+    target: float,
+    fit_weights: bool,
+    l2: float = DEFAULT_L2,
+    seed: int = 0,
+) -> list[FoldResult]:
+    """K-fold cross-validation of the gate: fit on K−1 folds, score the held-out one.
+
+    For each fold, the weights (if ``fit_weights``; else those in force) and the
+    threshold for ``target`` in-scope answered share are chosen on the training folds
+    only, then AUROC, the operating point and the answered-correctly share are measured
+    on the held-out fold, overall and per ``source``. Folds group questions by article
+    (:func:`fold_of`). Raises ``ValueError`` for fewer than 2 folds or a training split
+    with one class only.
+    """
+    if folds < 2:
+        raise ValueError("cross-validation needs at least 2 folds")
+    results: list[FoldResult] = []
+    for k in range(folds):
+        train = [r for r in records if fold_of(r, folds, seed) != k]
+        test = [r for r in records if fold_of(r, folds, seed) == k]
+        weights = fit_confidence_weights(train, l2) if fit_weights else None
+        threshold = pick_threshold(scored_questions(train, weights), target)
+        items = scored_questions(test, weights)
+        point, correct = _held_out_figures(test, weights, threshold)
+        by_source: dict[str, dict[str, float]] = {}
+        for source in sorted({r.source for r in test}):
+            part = [r for r in test if r.source == source]
+            p, c = _held_out_figures(part, weights, threshold)
+            if p is not None:
+                by_source[source] = {
+                    "in_scope_answered": p.in_scope_answered,
+                    "out_of_scope_escalated": p.out_of_scope_escalated,
+                    "wrong_citation": p.wrong_citation,
+                    "answered_correctly": c,
+                }
+        results.append(
+            FoldResult(
+                fold=k, train=len(train), held_out=len(test), weights=weights, threshold=threshold,
+                auroc=auroc([q.confidence for q in items if q.in_scope], [q.confidence for q in items if not q.in_scope]),
+                point=point, answered_correctly=correct, by_source=by_source,
+            )
+        )  # fmt: skip
+    return results
+
+
+def _mean_sd(values: Sequence[float]) -> str:
+    if not values:
+        return "—"
+    arr = np.asarray(values, dtype=float)
+    return f"{100 * arr.mean():.1f} ± {100 * arr.std(ddof=1 if len(arr) > 1 else 0):.1f}%"
+
+
+def format_cross_validation(results: Sequence[FoldResult]) -> str:
+    """The per-fold table, then mean ± standard deviation over folds, overall and per source."""
+    lines = [
+        "Cross-validation (fitted on the other folds, scored on the held-out one)",
+        f"  {'fold':>4}{'train':>7}{'held out':>9}{'threshold':>11}{'AUROC':>7}{'in-scope ans.':>15}"
+        f"{'out-of-scope esc.':>19}{'wrong cit.':>12}{'ans. right':>12}",
+    ]
+    for r in results:
+        p = r.point
+        auc = "—" if r.auroc is None else f"{r.auroc:.3f}"
+        thr = "—" if r.threshold is None else f"{r.threshold:.4f}"
+        cells = f"{'—':>15}{'—':>19}{'—':>12}"
+        if p:
+            cells = f"{100 * p.in_scope_answered:>14.1f}%{100 * p.out_of_scope_escalated:>18.1f}%"
+            cells += f"{100 * p.wrong_citation:>11.1f}%"
+        lines.append(
+            f"  {r.fold:>4}{r.train:>7}{r.held_out:>9}{thr:>11}{auc:>7}{cells}{100 * r.answered_correctly:>11.1f}%"
+        )
+    points = [r.point for r in results if r.point]
+    aucs = [r.auroc for r in results if r.auroc is not None]
+    lines += [
+        f"  mean ± sd: AUROC {np.mean(aucs):.3f} ± {np.std(aucs, ddof=1 if len(aucs) > 1 else 0):.3f} · "
+        f"in-scope answered {_mean_sd([p.in_scope_answered for p in points])} · "
+        f"out-of-scope escalated {_mean_sd([p.out_of_scope_escalated for p in points])} · "
+        f"wrong citation {_mean_sd([p.wrong_citation for p in points])} · "
+        f"answered right {_mean_sd([r.answered_correctly for r in results])}"
+        if aucs
+        else "  mean ± sd: —",
+    ]
+    sources = sorted({s for r in results for s in r.by_source})
+    if len(sources) > 1:
+        lines.append("  per source, held out (mean ± sd over folds):")
+        for source in sources:
+            rows = [r.by_source[source] for r in results if source in r.by_source]
+            lines.append(
+                f"    {source}: in-scope answered {_mean_sd([x['in_scope_answered'] for x in rows])} · "
+                f"out-of-scope escalated {_mean_sd([x['out_of_scope_escalated'] for x in rows])} · "
+                f"wrong citation {_mean_sd([x['wrong_citation'] for x in rows])} · "
+                f"answered right {_mean_sd([x['answered_correctly'] for x in rows])}"
+            )
+    return "\n".join(lines)

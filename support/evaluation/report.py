@@ -96,6 +96,30 @@ def escalation_figures(items: Sequence[ScoredQuestion], threshold: float) -> dic
     }
 
 
+def group_figures(records: Sequence[QuestionRecord], threshold: float) -> dict[str, dict[str, float | int]]:
+    """Per language pair (``QuestionRecord.group``), what a customer experiences at ``threshold``.
+
+    For in-scope (answerable) questions: ``answered_correctly`` = answered, the top cited
+    chunk is a hit and the answer contains a gold answer/fact; ``answered_wrongly`` =
+    answered otherwise; ``escalated`` = not answered. For out-of-scope groups only
+    ``escalated`` and ``answered_wrongly`` (any answer is wrong) are meaningful.
+    """
+    figures: dict[str, dict[str, float | int]] = {}
+    for group in sorted({r.group for r in records}):
+        rows = [r for r in records if r.group == group]
+        answered = [r for r in rows if r.has_answer and r.confidence >= threshold]
+        correct = [r for r in answered if r.in_scope and r.top_hit and r.contains_gold]
+        n = len(rows)
+        figures[group] = {
+            "questions": n,
+            "answerable": sum(r.in_scope for r in rows),
+            "answered_correctly": len(correct) / n if n else 0.0,
+            "answered_wrongly": (len(answered) - len(correct)) / n if n else 0.0,
+            "escalated": (n - len(answered)) / n if n else 0.0,
+        }
+    return figures
+
+
 def latency_figures(records: Sequence[QuestionRecord]) -> dict[str, dict[str, float | None]]:
     stages = [s for s in LATENCY_STAGES if any(s in r.timings_ms for r in records)]
     return {s: percentiles([r.timings_ms[s] for r in records if s in r.timings_ms]) for s in stages}
@@ -106,6 +130,7 @@ def configuration(run: EvaluationRun) -> dict[str, Any]:
     options = run.options
     return {
         "squad_file": str(options.squad_path),
+        "questions_file": str(options.questions_path) if options.questions_path else None,
         "knowledge_base": run.collection.knowledge_base.slug,
         "embedding_provider": run.embedder.name,
         "embedding_dimensions": run.embedder.dimensions,
@@ -159,6 +184,7 @@ def evaluation_report(run: EvaluationRun) -> dict[str, Any]:
         "retrieval": retrieval_figures(records, run.options.retrievers),
         "answers": answer_figures(records, threshold, run.chat.name),
         "escalation": escalation_figures(scored_questions(records), threshold),
+        "by_group": group_figures(records, threshold),
         "latency_ms": latency_figures(records),
         "wall_time_s": run.seconds,
         "records": [asdict(r) for r in records],
@@ -177,7 +203,7 @@ def format_table(report: dict[str, Any]) -> str:
     """The report as a plain-text table for a terminal."""
     cfg, n = report["configuration"], report["counts"]
     lines = [
-        f"Evaluation of {cfg['squad_file']} (collection {cfg['knowledge_base']})",
+        f"Evaluation of {cfg.get('questions_file') or cfg['squad_file']} (collection {cfg['knowledge_base']})",
         f"articles {n['articles']} ({n['articles_in_scope']} in scope, {n['articles_out_of_scope']} out of scope) · "
         f"chunks {n['chunks']} · questions {n['questions']} ({n['questions_in_scope']} in scope, "
         f"{n['questions_out_of_scope']} out of scope, {n['questions_skipped']} skipped)",
@@ -204,6 +230,17 @@ def format_table(report: dict[str, Any]) -> str:
         f"  in-scope answered {_pct(e['in_scope_answered'])} · out-of-scope escalated "
         f"{_pct(e['out_of_scope_escalated'])} · wrong top citation among {e['answered']} answered "
         f"{_pct(e['wrong_citation_among_answered'])}",
+        "",
+        "By language pair (question-article; a single language: not answerable by the articles)",
+        f"  {'pair':<8}{'questions':>10}{'answerable':>11}{'answered right':>16}{'answered wrong':>16}"
+        f"{'escalated':>11}",
+    ]
+    for group, g in report.get("by_group", {}).items():
+        lines.append(
+            f"  {group:<8}{g['questions']:>10}{g['answerable']:>11}{_pct(g['answered_correctly']):>16}"
+            f"{_pct(g['answered_wrongly']):>16}{_pct(g['escalated']):>11}"
+        )
+    lines += [
         "",
         f"Latency per question (ms){'p50':>25}{'p95':>10}",
     ]

@@ -36,6 +36,7 @@ from knowledge.services import article_index, article_needs_indexing
 from support.answering import ChatProvider, get_chat_provider
 from support.confidence import confidence_from_features
 from support.evaluation.metrics import contains_answer, exact_match, f1_score, first_hit_rank, normalize_answer
+from support.evaluation.questionset import read_question_set
 from support.evaluation.squad import SquadQuestion, file_sha256, read_questions
 from support.models import Question
 from support.services import QuestionInvalid, question_answer
@@ -47,7 +48,11 @@ WITH_ANSWER = (Question.Status.ANSWERED, Question.Status.NOT_CONFIDENT)  # the a
 
 @dataclass(frozen=True)
 class EvaluationOptions:
+    """What to evaluate: a SQuAD/KorQuAD file (``squad_path``), or a help centre's
+    articles folder (``squad_path``) with a customer question set (``questions_path``)."""
+
     squad_path: Path
+    questions_path: Path | None = None
     exclude_fraction: float = 0.0
     seed: int = 0
     limit_questions: int | None = None
@@ -102,6 +107,7 @@ class Collection:
     knowledge_base: KnowledgeBase
     article_by_title: dict[str, int]
     excluded: set[int]  # article ids saved as draft: out of scope
+    title_by_slug: dict[str, str] = field(default_factory=dict)
     import_errors: list[str] = field(default_factory=list)
     chunks: dict[int, ChunkTruth] = field(default_factory=dict)  # published chunks by id
     indexing: dict[str, float] = field(default_factory=dict)
@@ -144,6 +150,7 @@ def collection_import(*, path: Path, exclude_fraction: float, seed: int) -> Coll
     return Collection(
         knowledge_base=kb,
         article_by_title=by_title,
+        title_by_slug={r.slug: r.title for r in records if r.slug},
         excluded={by_title[t] for t in out},
         import_errors=[str(e) for e in errors],
     )
@@ -241,6 +248,9 @@ class QuestionRecord:
     top_hit: bool = False
     ranks: dict[str, int | None] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    group: str = "ko-ko"  # language pair (question-article); the question's language when out of scope
+    article: str = ""  # title of the question's article ("" if none answers it): cross-validation folds
+    source: str = ""  # which evaluation file it came from (set when records are loaded for calibration)
 
     def confidence_for(self, weights: list[float] | None) -> float:
         """The confidence the answering service would give with ``weights`` (None: as asked)."""
@@ -279,13 +289,13 @@ def question_evaluate(q: SquadQuestion, asker: Asker) -> QuestionRecord | None:
     started = time.perf_counter()
     collection, kb = asker.collection, asker.collection.knowledge_base
     article_id = collection.article_by_title.get(q.article_title)
-    if article_id is None:
-        return None
-    in_scope = article_id not in collection.excluded
+    if article_id is None and q.article_title:
+        return None  # names an article the file does not have
+    in_scope = article_id is not None and article_id not in collection.excluded
     vector = asker.embedder.embed_query(q.question)
     timings = {"embed": _ms(started)}
     ranks: dict[str, int | None] = {}
-    if in_scope and asker.retrievers:
+    if in_scope and article_id is not None and asker.retrievers:
         # One hybrid pass yields all three rankings: its lexical and dense candidate lists
         # (RETRIEVAL_CANDIDATES deep, ≥ TOP_K) are exactly what each retriever alone returns.
         found = retrieve(question=q.question, kb_id=kb.pk, mode="hybrid", limit=TOP_K, query_vector=vector)
@@ -306,7 +316,7 @@ def question_evaluate(q: SquadQuestion, asker: Asker) -> QuestionRecord | None:
     except QuestionInvalid:
         return None
     timings["answer_service"] = _ms(answering)
-    record = _record_from(q, outcome.question, in_scope=in_scope, article_id=article_id, collection=collection)
+    record = _record_from(q, outcome.question, in_scope=in_scope, article_id=article_id or 0, collection=collection)
     record.ranks = ranks
     timings["answer_sql"] = outcome.question.timings_ms.get("sql", 0.0)
     timings["answer_assembly"] = outcome.question.timings_ms.get("answer", 0.0)
@@ -323,6 +333,8 @@ def _record_from(
     base = confidence_from_features(features) if features else 0.0
     record = QuestionRecord(
         id=q.id,
+        group=q.group,
+        article=q.article_title,
         in_scope=in_scope,
         status=str(question.status),
         confidence=confidence,
@@ -383,11 +395,14 @@ def evaluation_run(
     """
     from support.selectors import answer_threshold
 
-    questions = read_questions(options.squad_path)
     progress = ProgressLine(write)
     collection = collection_import(
         path=options.squad_path, exclude_fraction=options.exclude_fraction, seed=options.seed
     )
+    if options.questions_path is None:
+        questions = read_questions(options.squad_path)
+    else:
+        questions = read_question_set(options.questions_path, collection.title_by_slug)
     embedder, chat = get_provider(), get_chat_provider()
     collection_index(collection=collection, provider=embedder, progress=progress)
     collection_load_chunks(collection)
@@ -405,6 +420,6 @@ def evaluation_run(
     )  # fmt: skip
 
 
-def records_from_json(items: Sequence[dict[str, Any]]) -> list[QuestionRecord]:
-    """Per-question records back from an evaluation JSON's ``records`` list."""
-    return [QuestionRecord(**item) for item in items]
+def records_from_json(items: Sequence[dict[str, Any]], source: str = "") -> list[QuestionRecord]:
+    """Per-question records back from an evaluation JSON's ``records`` list, tagged with ``source``."""
+    return [replace(QuestionRecord(**item), source=source or item.get("source", "")) for item in items]

@@ -19,7 +19,8 @@ class SquadQuestion:
     id: str
     question: str
     answers: tuple[str, ...]  # gold answer texts, duplicates removed, file order kept
-    article_title: str
+    article_title: str  # "" for a question no article answers (a help-centre set's unanswerable ones)
+    group: str = "ko-ko"  # language pair "question-article", for figures per pair
 
 
 def article_title(entry: Any) -> str:
@@ -65,9 +66,16 @@ def read_questions(path: Path) -> list[SquadQuestion]:
 
 
 def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of the file's bytes: names the evaluation collection built from it."""
+    """Hex SHA-256 of the file's bytes, or of a folder's ``*.md`` files (names and bytes, sorted).
+
+    Names the evaluation collection built from it, so a changed file gets a new one.
+    """
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    files = sorted(path.rglob("*.md")) if path.is_dir() else [path]
+    for file in files:
+        if path.is_dir():
+            digest.update(str(file.relative_to(path)).encode() + b"\0")
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
     return digest.hexdigest()

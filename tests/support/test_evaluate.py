@@ -5,6 +5,7 @@ The KorQuAD benchmark itself is not run here (it takes minutes); see the README.
 """
 
 import json
+import re
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -134,11 +135,79 @@ def test_calibrate_stores_the_threshold_and_can_rerun_from_json(live_kb: Any, tm
     call_command("calibrate", "--from-json", str(target), "--target-answered", "0.75", "--fit-weights", stdout=out)
     assert f"Chosen threshold {calibration['threshold']:.6f}" in out.getvalue()
 
+    out = StringIO()
+    call_command(
+        "calibrate", "--from-json", str(target), str(target), "--target-answered", "0.75", "--folds", "2",
+        stdout=out,
+    )  # fmt: skip
+    table = out.getvalue()
+    assert "Cross-validation" in table and "mean ± sd" in table
+    assert len(re.findall(r"^\s+[01]\s+\d+\s+\d+\s", table, re.M)) == 2  # one row per fold
+
 
 def test_commands_refuse_bad_arguments(tmp_path: Path) -> None:
-    with pytest.raises(CommandError, match="exactly one"):
+    with pytest.raises(CommandError, match="not both"):
         call_command("calibrate", stdout=StringIO(), stderr=StringIO())
     with pytest.raises(CommandError, match="unknown retriever"):
         _run("evaluate", "--retrievers", "lexical,fuzzy")
     with pytest.raises(CommandError, match="does not exist"):
         call_command("evaluate", "--squad", str(tmp_path / "missing.json"), stdout=StringIO(), stderr=StringIO())
+
+
+def _help_centre(tmp_path: Path) -> tuple[Path, Path]:
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    (articles / "refunds.md").write_text(
+        "---\ntitle: 환불 안내\nslug: refunds\nlanguage: ko\n---\n결제 후 14일 이내에는 전액 환불됩니다.\n\n"
+        "환불은 마이페이지에서 신청합니다.\n",
+        encoding="utf-8",
+    )
+    (articles / "shipping.md").write_text(
+        "---\ntitle: Shipping times\nslug: shipping\nlanguage: en\n---\nStandard delivery takes 1–2 business days.\n\n"
+        "Jeju takes 2–4 business days.\n",
+        encoding="utf-8",
+    )
+    lines = [
+        {"id": "a", "question": "환불은 며칠 안에 돼요?", "language": "ko", "answerable": True,
+         "article": "refunds", "facts": ["14일"], "pair": "ko-ko"},
+        {"id": "b", "question": "How long does delivery take?", "language": "en", "answerable": True,
+         "article": "shipping", "facts": ["1–2 business days"], "pair": "en-en"},
+        {"id": "c", "question": "제주 배송은 얼마나 걸려요?", "language": "ko", "answerable": True,
+         "article": "shipping", "facts": ["2–4 business days"], "pair": "ko-en"},
+        {"id": "d", "question": "Do you have a store in Busan?", "language": "en", "answerable": False,
+         "article": None, "facts": [], "pair": "en"},
+    ]  # fmt: skip
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n", encoding="utf-8")
+    return articles, questions
+
+
+def test_evaluate_a_customer_question_set_reports_figures_per_language_pair(live_kb: Any, tmp_path: Path) -> None:
+    articles, questions = _help_centre(tmp_path)
+    target = tmp_path / "hc.json"
+    out = StringIO()
+    call_command(
+        "evaluate", "--questions", str(questions), "--articles", str(articles), "--json", str(target),
+        stdout=out, stderr=StringIO(),
+    )  # fmt: skip
+    report = json.loads(target.read_text(encoding="utf-8"))
+    assert report["counts"]["questions_in_scope"] == 3 and report["counts"]["questions_out_of_scope"] == 1
+    assert set(report["by_group"]) == {"ko-ko", "en-en", "ko-en", "en"}
+    assert report["by_group"]["en"]["answerable"] == 0 and report["by_group"]["ko-en"]["answerable"] == 1
+    for figures in report["by_group"].values():
+        total = figures["answered_correctly"] + figures["answered_wrongly"] + figures["escalated"]
+        assert total == pytest.approx(1.0)
+    assert report["retrieval"]["hybrid"]["questions"] == 3
+    assert "By language pair" in out.getvalue()
+    assert not Article.objects.filter(knowledge_base=live_kb).exists()  # an isolated collection
+
+
+def test_a_bad_question_set_line_is_reported_with_its_number(live_kb: Any, tmp_path: Path) -> None:
+    articles, questions = _help_centre(tmp_path)
+    questions.write_text(
+        questions.read_text(encoding="utf-8") + '{"question": "x", "answerable": true, "article": "nope", '
+        '"facts": ["y"], "pair": "en-en"}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(CommandError, match="line 5: article 'nope'"):
+        call_command("evaluate", "--questions", str(questions), "--articles", str(articles), stdout=StringIO())

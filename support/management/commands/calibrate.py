@@ -12,7 +12,9 @@ from support.evaluation.calibration import (
     DEFAULT_L2,
     calibrate,
     calibration_note,
+    cross_validate,
     format_calibration,
+    format_cross_validation,
 )
 from support.evaluation.report import evaluation_report, format_table
 from support.evaluation.runner import records_from_json
@@ -22,35 +24,46 @@ from support.services import answer_policy_store
 
 class Command(BaseCommand):
     help = (
-        "Run the evaluation (reusing its index), then choose the highest confidence threshold that "
-        "still answers the target share of in-scope questions; --fit-weights also fits the logistic "
-        "confidence weights; --store writes the threshold into the answer policy."
+        "Run the evaluation (reusing its index), or read earlier `evaluate --json` outputs (several are "
+        "calibrated jointly), then choose the highest confidence threshold that still answers the target "
+        "share of in-scope questions; --fit-weights also fits the logistic confidence weights; --folds K "
+        "cross-validates both by article and prints the held-out figures per fold; --store writes the "
+        "threshold into the answer policy."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        add_evaluation_arguments(parser, exclude_default=0.5, squad_required=False)
+        add_evaluation_arguments(parser, exclude_default=0.5)
         parser.add_argument(
-            "--from-json", type=Path, default=None,
-            help="calibrate from the records of an earlier `evaluate --json` output instead of running",
+            "--from-json", type=Path, nargs="+", default=None,
+            help="calibrate from the records of earlier `evaluate --json` outputs instead of running",
         )  # fmt: skip
         parser.add_argument("--target-answered", type=float, default=0.92, help="share of in-scope questions to answer")
         parser.add_argument("--fit-weights", action="store_true", help="fit CONFIDENCE_WEIGHTS by logistic regression")
         parser.add_argument("--l2", type=float, default=DEFAULT_L2, help="L2 penalty of the weight fit")
+        parser.add_argument("--folds", type=int, default=0, help="cross-validate with K folds by article (K ≥ 2)")
         parser.add_argument("--store", action="store_true", help="write the threshold into the answer policy")
 
     def handle(self, *args: Any, **options: Any) -> None:
         target = options["target_answered"]
         if not 0.0 < target <= 1.0:
             raise CommandError("--target-answered must be in (0, 1]")
-        report = self._report(options)
-        self.stdout.write(format_table(report) + "\n")
+        reports = self._reports(options)
+        if len(reports) == 1:
+            self.stdout.write(format_table(reports[0][1]) + "\n")
+        records = [r for name, report in reports for r in records_from_json(report["records"], source=name)]
         try:
-            records = records_from_json(report["records"])
+            if options["folds"]:
+                folds = cross_validate(
+                    records, folds=options["folds"], target=target, fit_weights=options["fit_weights"],
+                    l2=options["l2"], seed=options["seed"],
+                )  # fmt: skip
+                self.stdout.write(format_cross_validation(folds) + "\n")
             result = calibrate(records, target=target, fit_weights=options["fit_weights"], l2=options["l2"])
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(format_calibration(result))
         if options["json"]:
+            report = reports[0][1] if len(reports) == 1 else {"sources": [name for name, _ in reports]}
             report["calibration"] = {
                 "target_answered": target, "threshold": result.threshold, "weights": result.weights,
                 "auroc": result.auroc, "curve": [asdict(p) for p in result.curve],
@@ -60,23 +73,29 @@ class Command(BaseCommand):
             return
         if result.threshold is None:
             raise CommandError("nothing stored: the target share can't be reached")
-        source = Path(report["configuration"]["squad_file"]).name
-        note = calibration_note(result, source=source, when=timezone.localtime())
+        note = calibration_note(result, source=", ".join(name for name, _ in reports), when=timezone.localtime())
         answer_policy_store(threshold=result.threshold, note=note)
         self.stdout.write(f"\nstored threshold {result.threshold:.6f} in the answer policy: {note}")
         if result.weights is not None:
             self.stdout.write(self.style.WARNING("ship the fitted weights above, or the stored threshold won't fit"))
 
-    def _report(self, options: dict[str, Any]) -> dict[str, Any]:
-        """A fresh evaluation report (``--squad``) or an earlier one (``--from-json``)."""
-        if bool(options["squad"]) == bool(options["from_json"]):
-            raise CommandError("give exactly one of --squad and --from-json")
-        if options["squad"]:
-            return evaluation_report(run_from_command(self, options))
-        try:
-            report = json.loads(Path(options["from_json"]).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise CommandError(f"{options['from_json']}: {exc}") from exc
-        if not isinstance(report, dict) or not isinstance(report.get("records"), list):
-            raise CommandError(f"{options['from_json']}: not an `evaluate --json` output (no records)")
-        return report
+    def _reports(self, options: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """``(name, report)`` pairs: a fresh evaluation (``--squad``/``--questions``) or ``--from-json`` files."""
+        fresh = bool(options["squad"] or options["questions"])
+        if fresh == bool(options["from_json"]):
+            raise CommandError("give --squad or --questions, or --from-json (not both)")
+        if fresh:
+            report = evaluation_report(run_from_command(self, options))
+            cfg = report["configuration"]
+            return [(Path(cfg.get("questions_file") or cfg["squad_file"]).name, report)]
+        found = []
+        for path in options["from_json"]:
+            try:
+                report = json.loads(Path(path).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise CommandError(f"{path}: {exc}") from exc
+            if not isinstance(report, dict) or not isinstance(report.get("records"), list):
+                raise CommandError(f"{path}: not an `evaluate --json` output (no records)")
+            cfg = report.get("configuration", {})
+            found.append((Path(cfg.get("questions_file") or cfg.get("squad_file") or path).name, report))
+        return found

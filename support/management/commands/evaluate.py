@@ -4,17 +4,24 @@ import json
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from support.evaluation.report import evaluation_report, format_table
 from support.evaluation.runner import RETRIEVERS, EvaluationOptions, EvaluationRun, evaluation_run
 
 
-def add_evaluation_arguments(
-    parser: CommandParser, *, exclude_default: float = 0.0, squad_required: bool = True
-) -> None:
+def add_evaluation_arguments(parser: CommandParser, *, exclude_default: float = 0.0) -> None:
     """Arguments shared by ``evaluate`` and ``calibrate``."""
-    parser.add_argument("--squad", type=Path, required=squad_required, help="SQuAD/KorQuAD v1.1 JSON file")
+    parser.add_argument("--squad", type=Path, default=None, help="SQuAD/KorQuAD v1.1 JSON file")
+    parser.add_argument(
+        "--questions", type=Path, default=None,
+        help="customer question set (JSONL, samples/questions/README.md) about the articles in --articles",
+    )  # fmt: skip
+    parser.add_argument(
+        "--articles", type=Path, default=None,
+        help="folder of Markdown articles the --questions are about (default: samples/articles)",
+    )  # fmt: skip
     parser.add_argument(
         "--exclude-fraction", type=float, default=exclude_default,
         help="share of articles left out of scope (saved as draft, not indexed)",
@@ -35,8 +42,18 @@ def options_from(options: dict[str, Any]) -> EvaluationOptions:
         raise CommandError("--exclude-fraction must be in [0, 1)")
     if options["limit_questions"] is not None and options["limit_questions"] < 1:
         raise CommandError("--limit-questions must be at least 1")
+    questions = options.get("questions")
+    if questions is not None:
+        source = options.get("articles") or settings.BASE_DIR / "samples" / "articles"
+    elif options.get("articles") is not None:
+        raise CommandError("--articles goes with --questions")
+    else:
+        source = options["squad"]
+    if source is None:
+        raise CommandError("give --squad FILE, or --questions FILE [--articles DIR]")
     return EvaluationOptions(
-        squad_path=options["squad"], exclude_fraction=options["exclude_fraction"], seed=options["seed"],
+        squad_path=source, questions_path=questions,
+        exclude_fraction=options["exclude_fraction"], seed=options["seed"],
         limit_questions=options["limit_questions"], retrievers=retrievers,  # type: ignore[arg-type]
     )  # fmt: skip
 
