@@ -201,6 +201,7 @@ def cross_validate(
         weights = fit_confidence_weights(train, l2) if fit_weights else None
         threshold = pick_threshold(scored_questions(train, weights), target)
         items = scored_questions(test, weights)
+        held_auroc = auroc([q.confidence for q in items if q.in_scope], [q.confidence for q in items if not q.in_scope])
         point, correct = _held_out_figures(test, weights, threshold)
         by_source: dict[str, dict[str, float]] = {}
         for source in sorted({r.source for r in test}):
@@ -216,8 +217,7 @@ def cross_validate(
         results.append(
             FoldResult(
                 fold=k, train=len(train), held_out=len(test), weights=weights, threshold=threshold,
-                auroc=auroc([q.confidence for q in items if q.in_scope], [q.confidence for q in items if not q.in_scope]),
-                point=point, answered_correctly=correct, by_source=by_source,
+                auroc=held_auroc, point=point, answered_correctly=correct, by_source=by_source,
             )
         )  # fmt: skip
     return results

@@ -63,7 +63,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         self.stdout.write(format_calibration(result))
         if options["json"]:
-            report = reports[0][1] if len(reports) == 1 else {"sources": [name for name, _ in reports]}
+            report: dict[str, Any] = reports[0][1] if len(reports) == 1 else {"sources": [n for n, _ in reports]}
             report["calibration"] = {
                 "target_answered": target, "threshold": result.threshold, "weights": result.weights,
                 "auroc": result.auroc, "curve": [asdict(p) for p in result.curve],
