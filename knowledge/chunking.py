@@ -22,8 +22,26 @@ class ChunkDraft:
     token_count: int
 
 
+_MARKDOWN_INLINE = re.compile(r"\*\*|__|`|!?\[([^\]]*)\]\([^)]*\)")
+
+
 def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+def plain_sentences(markdown: str) -> list[str]:
+    """Plain-text sentences of a Markdown chunk, in order: emphasis, code ticks and link
+    targets dropped, each line (heading, list item, table row) split at sentence ends.
+
+    The extractive answerer picks from these, and indexing embeds the same list.
+    """
+    text = _MARKDOWN_INLINE.sub(lambda m: m.group(1) or "", markdown)
+    out: list[str] = []
+    for line in text.splitlines():
+        line = line.strip(" #*->|")
+        if line:
+            out.extend(split_sentences(line))
+    return out
 
 
 def _pieces(paragraph: str, max_tokens: int, count: Callable[[str], int], cut: Callable[[str, int], str]) -> list[str]:

@@ -103,6 +103,11 @@ class Chunk(models.Model):
     embedding = VectorField(null=True, blank=True)
     embedding_model = models.CharField(max_length=200, blank=True)
     embedding_dimensions = models.PositiveIntegerField(null=True, blank=True)
+    # Sentence-level evidence for the extractive answerer: the plain-text sentences of
+    # ``content`` (knowledge.chunking.plain_sentences) and their embeddings, float16,
+    # row-major (len(sentences) × embedding_dimensions). Empty when SENTENCE_EMBEDDINGS is off.
+    sentences = models.JSONField(default=list, blank=True)
+    sentence_vectors = models.BinaryField(default=b"", blank=True)
 
     class Meta:
         ordering = ["article_id", "ordinal"]

@@ -11,12 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from knowledge.analysis import analyse
-from knowledge.chunking import chunk_text
+from knowledge.chunking import chunk_text, plain_sentences
 from knowledge.embeddings import EmbeddingProvider, get_provider
 from knowledge.models import LIVE_KNOWLEDGE_BASE, Article, Chunk, KnowledgeBase
 from knowledge.tokens import chunk_encoding, count_tokens, truncate_tokens
@@ -35,6 +36,7 @@ def article_content_hash(article: Article) -> str:
         [
             article.title, date, article.body,
             str(settings.CHUNK_TOKENS), str(settings.CHUNK_OVERLAP_TOKENS), settings.CHUNK_TOKENIZER,
+            "sentences" if settings.SENTENCE_EMBEDDINGS else "",
         ]
     )  # fmt: skip
     return hashlib.sha256(material.encode()).hexdigest()
@@ -95,6 +97,35 @@ class ChunkBuild:
     text: str
     token_count: int
     lexemes: list[str]
+    sentences: list[str]
+
+
+def sentence_vectors_pack(vectors: list[list[float]]) -> bytes:
+    """Sentence embeddings as ``Chunk.sentence_vectors`` stores them: float16, row-major."""
+    return np.asarray(vectors, dtype=np.float16).tobytes() if vectors else b""
+
+
+def sentence_vectors_unpack(blob: bytes, dimensions: int) -> np.ndarray:
+    """``(n, dimensions)`` float32 array from :func:`sentence_vectors_pack` bytes (n = 0 for none)."""
+    if not blob or not dimensions:
+        return np.zeros((0, max(dimensions, 0)), dtype=np.float32)
+    return np.frombuffer(bytes(blob), dtype=np.float16).reshape(-1, dimensions).astype(np.float32)
+
+
+def _embed_sentences(builds: list["ChunkBuild"], title: str, provider: EmbeddingProvider) -> list[list[list[float]]]:
+    """Per chunk, the embeddings of its sentences (prefixed with the article title, as context)."""
+    if not settings.SENTENCE_EMBEDDINGS:
+        return [[] for _ in builds]
+    flat = [f"{title}: {s}" for b in builds for s in b.sentences]
+    vectors: list[list[float]] = []
+    batch = max(1, settings.EMBEDDING_BATCH_SIZE) * 4  # sentences are short
+    for start in range(0, len(flat), batch):
+        vectors.extend(provider.embed_passages(flat[start : start + batch]))
+    out, at = [], 0
+    for b in builds:
+        out.append(vectors[at : at + len(b.sentences)])
+        at += len(b.sentences)
+    return out
 
 
 def article_build_chunks(article: Article) -> list[ChunkBuild]:
@@ -121,6 +152,7 @@ def article_build_chunks(article: Article) -> list[ChunkBuild]:
             text=f"{header}\n\n{d.content}",
             token_count=d.token_count,
             lexemes=title_terms + analyse(d.content),
+            sentences=plain_sentences(d.content),
         )
         for d in drafts
     ]
@@ -152,6 +184,7 @@ def article_index(
             vectors.extend(provider.embed_passages([b.text for b in builds[start : start + batch]]))
             if progress:
                 progress(len(vectors), len(builds))
+        sentence_vectors = _embed_sentences(builds, article.title, provider)
         with transaction.atomic():
             locked = Article.objects.select_for_update().filter(pk=article_id).first()
             if locked is None:
@@ -170,8 +203,10 @@ def article_index(
                     embedding=v,
                     embedding_model=provider.name,
                     embedding_dimensions=len(v),
+                    sentences=b.sentences,
+                    sentence_vectors=sentence_vectors_pack(sv),
                 )
-                for i, (b, v) in enumerate(zip(builds, vectors, strict=True))
+                for i, (b, v, sv) in enumerate(zip(builds, vectors, sentence_vectors, strict=True))
             )
             changed_meanwhile = article_content_hash(locked) != started_hash
             Article.objects.filter(pk=article_id).update(

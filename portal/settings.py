@@ -202,6 +202,9 @@ CHUNK_OVERLAP_TOKENS = envint("CHUNK_OVERLAP_TOKENS", "100")
 CHUNK_TOKENIZER = os.environ.get("CHUNK_TOKENIZER", "cl100k_base")
 EMBEDDING_PROVIDER = envchoice("EMBEDDING_PROVIDER", "local", ("local", "openai"))
 EMBEDDING_BATCH_SIZE = envint("EMBEDDING_BATCH_SIZE", "16")
+# Embed every sentence of every chunk as well (about doubles indexing time): the
+# extractive answerer then picks the sentence that answers by meaning, in any language.
+SENTENCE_EMBEDDINGS = envbool("SENTENCE_EMBEDDINGS", "1")
 OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY", "")
 OPENAI_BASE_URL = os.environ.get("OPENAI_BASE_URL", "")
 OPENAI_EMBEDDING_MODEL = os.environ.get("OPENAI_EMBEDDING_MODEL", "text-embedding-3-small")
@@ -219,7 +222,15 @@ LEXICAL_SCORING = envchoice("LEXICAL_SCORING", "bm25", ("bm25", "ts_rank_cd"))
 BM25_K1 = envfloat("BM25_K1", "1.2")  # Robertson & Zaragoza 2009, usual defaults
 BM25_B = envfloat("BM25_B", "0.75")
 HNSW_EF_SEARCH = envint("HNSW_EF_SEARCH", "100")
+# Added to the cosine of chunks whose article is in another language than the question
+# (knowledge.selectors._dense); 0 searches all languages as one.
+RETRIEVAL_CROSS_LANGUAGE_OFFSET = envfloat("RETRIEVAL_CROSS_LANGUAGE_OFFSET", "0")
+# Score fusion: lexical scores are divided by max(best lexical score, this share of the
+# BM25 a chunk containing every query term would get); 0 keeps plain max-scaling.
+RETRIEVAL_LEXICAL_CEILING = envfloat("RETRIEVAL_LEXICAL_CEILING", "0")
 ANSWER_SOURCES = envint("ANSWER_SOURCES", "3")
+# Extractive answers: weight of the question–sentence cosine against shared terms (0–1).
+EXTRACTIVE_SENTENCE_DENSE_WEIGHT = envfloat("EXTRACTIVE_SENTENCE_DENSE_WEIGHT", "0.5")
 
 # --- Answering, escalation --------------------------------------------------------------
 CHAT_PROVIDER = envchoice(
@@ -234,10 +245,13 @@ ANSWER_CONFIDENCE_THRESHOLD = envfloat("ANSWER_CONFIDENCE_THRESHOLD", "0.731")
 # ``manage.py calibrate --fit-weights`` on ../shared/data/korquad_v1.0_dev_articles_000-069.json
 # (--exclude-fraction 0.5, seed 0; see README). Comma-separated floats.
 CONFIDENCE_WEIGHTS = [
-    float(x) for x in os.environ.get("CONFIDENCE_WEIGHTS", "-10.1842,6.9728,7.0937,2.7717,3.4868").split(",")
+    float(x) for x in os.environ.get("CONFIDENCE_WEIGHTS", "-10.1842,6.9728,7.0937,2.7717,3.4868,0,0,0").split(",")
 ]
-if len(CONFIDENCE_WEIGHTS) != 5:
-    raise ImproperlyConfigured("CONFIDENCE_WEIGHTS must be 5 comma-separated numbers")
+if len(CONFIDENCE_WEIGHTS) != 8:
+    raise ImproperlyConfigured(
+        "CONFIDENCE_WEIGHTS must be 8 comma-separated numbers: intercept, coverage, dense, bm25, margin, "
+        "sentence, cross_language, agreement"
+    )
 QUESTION_MAX_CHARS = envint("QUESTION_MAX_CHARS", "1000")
 TICKET_DETAILS_MAX_CHARS = envint("TICKET_DETAILS_MAX_CHARS", "5000")
 

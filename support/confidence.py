@@ -10,6 +10,15 @@ Features, all in [0, 1] (see :func:`confidence_features`):
 * ``bm25`` — best BM25 score over the best possible one, ``(k1 + 1)·Σ idf``.
 * ``margin`` — fused score of the best chunk minus the second best's (1 with a single
   chunk). A near-tie between two chunks is where a wrong chunk gets cited.
+* ``sentence`` — best cosine between the question and one sentence of the best chunk
+  (indexed sentence embeddings), rescaled like ``dense``. Unlike coverage and BM25 it does
+  not depend on the question sharing words with the article, so it carries short and
+  other-language questions.
+* ``cross_language`` — 1 when the best chunk's article is in another language than the
+  question: the lexical features are then near 0 by construction, and the weights can
+  lean on the dense evidence instead.
+* ``agreement`` — 1 when the lexical and the dense retriever rank the same chunk first,
+  0.5 the same article, else 0.
 
 Confidence = logistic(w0 + w1·coverage + w2·dense + w3·bm25 + w4·margin), weights from
 ``settings.CONFIDENCE_WEIGHTS``; the shipped weights are fitted by ``manage.py calibrate``
@@ -20,15 +29,43 @@ An LLM that says the sources don't answer the question multiplies it by
 
 import math
 
+import numpy as np
 from django.conf import settings
 
 from knowledge.selectors import Retrieval
+from knowledge.services import sentence_vectors_unpack
 
-FEATURES = ("coverage", "dense", "bm25", "margin")
+FEATURES = ("coverage", "dense", "bm25", "margin", "sentence", "cross_language", "agreement")
 LLM_UNANSWERABLE_FACTOR = 0.3
 
 
+def _scaled_cosine(cos: float) -> float:
+    """E5's cosine range mapped to [0, 1]: (cos − 0.7) / 0.25, clipped (see ``dense``)."""
+    return min(1.0, max(0.0, (cos - 0.7) / 0.25))
+
+
+def _best_sentence(retrieval: Retrieval) -> float:
+    top = retrieval.chunks[0]
+    if retrieval.query_vector is None or not top.sentence_vectors:
+        return 0.0
+    vectors = sentence_vectors_unpack(top.sentence_vectors, top.dimensions)
+    if not len(vectors) or vectors.shape[1] != len(retrieval.query_vector):
+        return 0.0
+    return _scaled_cosine(float((vectors @ np.asarray(retrieval.query_vector, dtype=np.float32)).max()))
+
+
+def _agreement(retrieval: Retrieval) -> float:
+    if not retrieval.lexical_ranking or not retrieval.dense_ranking:
+        return 0.0
+    if retrieval.lexical_ranking[0] == retrieval.dense_ranking[0]:
+        return 1.0
+    articles = {c.chunk_id: c.article_id for c in retrieval.chunks}
+    lexical, dense = articles.get(retrieval.lexical_ranking[0]), articles.get(retrieval.dense_ranking[0])
+    return 0.5 if lexical is not None and lexical == dense else 0.0
+
+
 def confidence_features(retrieval: Retrieval) -> dict[str, float]:
+    """The features above for ``retrieval``, each in [0, 1] (all 0 when nothing was retrieved)."""
     if not retrieval.chunks:
         return {name: 0.0 for name in FEATURES}
     top = retrieval.chunks[0]
@@ -37,16 +74,23 @@ def confidence_features(retrieval: Retrieval) -> dict[str, float]:
     top_terms = set(top.lexemes.split())
     coverage = sum(w for t, w in weights.items() if t in top_terms) / total
     best_cos = max(c.dense_score for c in retrieval.chunks)
-    dense = min(1.0, max(0.0, (best_cos - 0.7) / 0.25))
+    dense = _scaled_cosine(best_cos)
     best_bm25 = max(c.lexical_score for c in retrieval.chunks)
     bm25 = min(1.0, best_bm25 / ((settings.BM25_K1 + 1) * total)) if settings.LEXICAL_SCORING == "bm25" else 0.0
     chunks = retrieval.chunks
     margin = min(1.0, max(0.0, chunks[0].score - chunks[1].score)) if len(chunks) > 1 else 1.0
-    return {"coverage": coverage, "dense": dense, "bm25": bm25, "margin": margin}
+    cross = 1.0 if retrieval.language and top.language and retrieval.language != top.language else 0.0
+    return {
+        "coverage": coverage, "dense": dense, "bm25": bm25, "margin": margin,
+        "sentence": _best_sentence(retrieval), "cross_language": cross, "agreement": _agreement(retrieval),
+    }  # fmt: skip
 
 
 def confidence_from_features(features: dict[str, float], weights: list[float] | None = None) -> float:
-    """Logistic combination of ``features``; ``weights`` = [w0, w_coverage, w_dense, w_bm25, w_margin]."""
+    """Logistic combination of ``features``; ``weights`` = [w0, then one per name in ``FEATURES``].
+
+    A feature missing from ``features`` (a record from before it existed) counts 0.
+    """
     w = weights if weights is not None else settings.CONFIDENCE_WEIGHTS
-    z = w[0] + sum(wi * features[name] for wi, name in zip(w[1:], FEATURES, strict=True))
+    z = w[0] + sum(wi * features.get(name, 0.0) for wi, name in zip(w[1:], FEATURES, strict=True))
     return 1.0 / (1.0 + math.exp(-z))

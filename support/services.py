@@ -24,7 +24,7 @@ from knowledge.analysis import detect_language
 from knowledge.embeddings import EmbeddingError
 from knowledge.models import KnowledgeBase
 from knowledge.selectors import Retrieval, retrieve
-from knowledge.services import knowledge_base_get_live
+from knowledge.services import knowledge_base_get_live, sentence_vectors_unpack
 from support.answering import AnswerModelError, ChatProvider, SourceExcerpt, get_chat_provider
 from support.confidence import LLM_UNANSWERABLE_FACTOR, confidence_features, confidence_from_features
 from support.models import AnswerPolicy, EmailDelivery, Question, Ticket
@@ -152,11 +152,18 @@ def _answer_from(
         question.status, question.confidence = Question.Status.NOT_CONFIDENT, confidence
         timings["answer"] = (time.perf_counter() - started) * 1000
         return
-    excerpts = [SourceExcerpt(number=i, title=c.title, text=c.content) for i, c in enumerate(chunks, 1)]
+    excerpts = [
+        SourceExcerpt(
+            number=i, title=c.title, text=c.content, language=c.language, sentences=tuple(c.sentences),
+            sentence_vectors=sentence_vectors_unpack(c.sentence_vectors, c.dimensions),
+        )
+        for i, c in enumerate(chunks, 1)
+    ]  # fmt: skip
     try:
         generated = provider.answer(
-            question=question.text, sources=excerpts, term_weights=retrieval.term_weights, language=question.language
-        )
+            question=question.text, sources=excerpts, term_weights=retrieval.term_weights,
+            language=question.language, query_vector=retrieval.query_vector,
+        )  # fmt: skip
     except AnswerModelError as exc:
         logger.warning("answer model failed (%s): %s", exc.code, exc)
         question.status, question.error, question.confidence = (

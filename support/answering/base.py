@@ -1,14 +1,21 @@
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
 class SourceExcerpt:
-    """A retrieved chunk as handed to an answerer; ``number`` is 1-based, as cited."""
+    """A retrieved chunk as handed to an answerer; ``number`` is 1-based, as cited.
+
+    ``sentences``/``sentence_vectors`` (an ``(n, d)`` array, may be empty) are the
+    chunk's indexed sentences and their embeddings; ``language`` is the article's.
+    """
 
     number: int
     title: str
     text: str
+    language: str = ""
+    sentences: tuple[str, ...] = ()
+    sentence_vectors: Any = None
 
 
 @dataclass
@@ -48,7 +55,13 @@ class ChatProvider(Protocol):
     calls_model: bool
 
     def answer(
-        self, *, question: str, sources: list[SourceExcerpt], term_weights: dict[str, float], language: str
+        self,
+        *,
+        question: str,
+        sources: list[SourceExcerpt],
+        term_weights: dict[str, float],
+        language: str,
+        query_vector: list[float] | None = None,
     ) -> GeneratedAnswer:
         """Answer ``question`` from ``sources`` only. Raises ``AnswerModelError``."""
         ...

@@ -145,7 +145,13 @@ class OpenAIChatProvider:
         self.calls_model = True
 
     def answer(
-        self, *, question: str, sources: list[SourceExcerpt], term_weights: dict[str, float], language: str
+        self,
+        *,
+        question: str,
+        sources: list[SourceExcerpt],
+        term_weights: dict[str, float],
+        language: str,
+        query_vector: list[float] | None = None,
     ) -> GeneratedAnswer:
         shown = fit_sources(sources, settings.OPENAI_CONTEXT_TOKENS, self.model)
         response = self._complete(build_messages(question=question, sources=shown, language=language))

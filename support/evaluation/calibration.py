@@ -2,7 +2,7 @@
 
 Two steps, both on records alone (no question is asked again):
 
-1. optionally, fit the logistic confidence weights ``[w0, w_coverage, w_dense, w_bm25, w_margin]``
+1. optionally, fit the logistic confidence weights ``[w0, then one per support.confidence.FEATURES]``
    by L2-penalised logistic regression with in-scope = 1, out-of-scope = 0, and recompute
    every confidence as the answering service would with those weights;
 2. pick the threshold: the highest one at which the in-scope answered share is at least
@@ -56,7 +56,7 @@ def fit_confidence_weights(records: Sequence[QuestionRecord], l2: float = DEFAUL
     labels = np.array([1.0 if r.in_scope and r.top_hit else 0.0 for r in usable])
     if not usable or labels.min() == labels.max():
         raise ValueError("fitting needs both in-scope and out-of-scope questions (use --exclude-fraction)")
-    features = np.array([[r.features[name] for name in FEATURES] for r in usable])
+    features = np.array([[r.features.get(name, 0.0) for name in FEATURES] for r in usable])
     return [round(float(w), 4) for w in fit_logistic(features, labels, l2=l2)]
 
 
@@ -99,7 +99,7 @@ def format_calibration(cal: Calibration) -> str:
     auc = "—" if cal.auroc is None else f"{cal.auroc:.3f}"
     lines.append(f"AUROC, in-scope vs out-of-scope confidence (Mann–Whitney): {auc}")
     if cal.weights is not None:
-        lines.append(f"Fitted weights [w0, w_coverage, w_dense, w_bm25, w_margin] to ship: {weights_line(cal.weights)}")
+        lines.append(f"Fitted weights [w0, {', '.join(FEATURES)}] to ship: {weights_line(cal.weights)}")
     if cal.chosen is None:
         lines.append("The target can't be reached: too few in-scope questions get an answer at any threshold.")
     else:
