@@ -85,6 +85,14 @@ def article_schedule_indexing(*, article: Article, force: bool = False) -> bool:
     return True
 
 
+def articles_mark_for_reindexing(*, article_ids: list[int]) -> int:
+    """Mark articles ``pending`` with a fresh attempt budget, enqueueing nothing (the caller
+    indexes them, e.g. ``manage.py benchmark``). Returns how many rows were marked."""
+    return Article.objects.filter(pk__in=article_ids).update(
+        index_state=Article.IndexState.PENDING, index_attempts=0, index_error=""
+    )
+
+
 def enqueue_indexing(article_id: int, content_hash: str | None = None) -> None:
     """Send the indexing task; a broker failure leaves the article pending (see ``tasks.enqueue``)."""
     from tasks import enqueue
