@@ -204,3 +204,20 @@ def test_outbox_admin_lists_failed_rows_with_errors_and_resends_them(
     assert 'name="state"' not in change and "_save" not in change
     assert admin_client.get(reverse("admin:support_emaildelivery_add")).status_code == 403
     assert "Message-ID" in change and f"ticket-email-{ack.pk}@example.com" in change
+
+
+def test_email_and_indexing_tasks_are_routed_to_separate_queues() -> None:
+    """An import of 1,000 articles queues behind other indexing work, never ahead of an acknowledgement."""
+    from portal.celery import app
+
+    queues = {
+        name: app.amqp.router.route({}, name)["queue"].name
+        for name in (
+            "tasks.support.send_ticket_email", "tasks.maintenance.sweep_emails",
+            "tasks.knowledge.index_article", "tasks.maintenance.sweep_indexing",
+        )
+    }  # fmt: skip
+    assert queues == {
+        "tasks.support.send_ticket_email": "emails", "tasks.maintenance.sweep_emails": "emails",
+        "tasks.knowledge.index_article": "indexing", "tasks.maintenance.sweep_indexing": "indexing",
+    }  # fmt: skip
