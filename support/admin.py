@@ -67,7 +67,7 @@ def _confidence(question: Question) -> str:
 
 def failed_deliveries_warning(ticket: Ticket) -> SafeString | str:
     """A warning listing the ticket's failed emails with their errors (escaped), or "-"."""
-    failed = [d for d in ticket.deliveries.all() if d.state == EmailDelivery.State.FAILED]
+    failed = list(ticket.deliveries.filter(state=EmailDelivery.State.FAILED))
     if not failed:
         return "-"
     items = format_html_join(
