@@ -99,8 +99,8 @@ def main() -> int:
         _prepare(password)
         python = sys.executable
         commands = [
-            [python, "-m", "celery", "-A", "portal", "worker", "-B", "-l", "warning", "--concurrency", "1",
-             "-s", str(DATA_DIR / "celerybeat-schedule")],
+            [python, "-m", "celery", "-A", "portal", "worker", "-B", "-Q", "emails,indexing,celery", "-l", "warning",
+             "--concurrency", "1", "-s", str(DATA_DIR / "celerybeat-schedule")],
             [python, "manage.py", "runserver", f"127.0.0.1:{PORT}", "--noreload"],
         ]  # fmt: skip
         for command in commands:

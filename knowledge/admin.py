@@ -26,7 +26,8 @@ from knowledge.services import (
 )
 
 INDEXING_FIELDS = (
-    "index_state", "index_error", "index_requested_at", "indexed_at", "embedding_model", "chunk_count",
+    "index_state", "index_error", "index_requested_at", "index_started_at", "index_attempts", "indexed_at",
+    "embedding_model", "chunk_count",
 )  # fmt: skip
 
 

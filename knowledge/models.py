@@ -60,6 +60,9 @@ class Article(models.Model):
     )
     index_error = models.TextField(_("indexing error"), blank=True, editable=False)
     index_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The current claim: when a worker started indexing, and how many claims this version has had.
+    index_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    index_attempts = models.PositiveIntegerField(default=0, editable=False)
     indexed_at = models.DateTimeField(_("last indexed"), null=True, blank=True, editable=False)
     embedding_model = models.CharField(_("embedding model"), max_length=200, blank=True, editable=False)
     chunk_count = models.PositiveIntegerField(_("chunks"), default=0, editable=False)

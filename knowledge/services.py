@@ -4,16 +4,21 @@ Indexing is ``chunk -> analyse (Kiwi) -> embed -> replace the article's chunks``
 a Celery worker (``tasks.knowledge.index_article``) after the saving transaction commits.
 The content hash makes it idempotent: a task for an article whose indexed hash and
 embedding model already match does nothing, so running it twice leaves the same state.
+A worker claims an article (one version of it) with a conditional UPDATE before
+embedding, so two deliveries of one task embed once and an older version's task never
+overwrites a newer one; a claim whose worker died is taken over after
+``INDEX_CLAIM_TIMEOUT_SECONDS``, at most ``INDEX_MAX_ATTEMPTS`` times.
 """
 
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from knowledge.analysis import analyse
@@ -63,8 +68,9 @@ def article_schedule_indexing(*, article: Article, force: bool = False) -> bool:
     """Mark ``article`` pending and enqueue its indexing once the transaction commits.
 
     Does nothing (returns False) when the content hash and embedding model are what was
-    last indexed, unless ``force``. If the broker is down, the article stays pending and
-    ``tasks.maintenance.sweep_pending_work`` enqueues it once Redis is back.
+    last indexed, unless ``force``. The new version starts with a fresh attempt budget.
+    If the broker is down, the article stays pending and the indexing sweeper
+    (``tasks.maintenance.sweep_indexing``) enqueues it once Redis is back.
     """
     article.content_hash = article_content_hash(article)
     if not force and not article_needs_indexing(article, get_provider().name):
@@ -75,20 +81,82 @@ def article_schedule_indexing(*, article: Article, force: bool = False) -> bool:
         content_hash=article.content_hash,
         index_state=Article.IndexState.PENDING,
         index_requested_at=now,
+        index_attempts=0,
         index_error="",
     )
     article.index_state, article.index_requested_at = Article.IndexState.PENDING, now
-    article_id = article.pk
-    transaction.on_commit(lambda: enqueue_indexing(article_id))
+    article_id, content_hash = article.pk, article.content_hash
+    transaction.on_commit(lambda: enqueue_indexing(article_id, content_hash))
     return True
 
 
-def enqueue_indexing(article_id: int) -> None:
+def articles_mark_for_reindexing(*, article_ids: list[int]) -> int:
+    """Mark articles ``pending`` with a fresh attempt budget, enqueueing nothing (the caller
+    indexes them, e.g. ``manage.py benchmark``). Returns how many rows were marked."""
+    return Article.objects.filter(pk__in=article_ids).update(
+        index_state=Article.IndexState.PENDING, index_attempts=0, index_error=""
+    )
+
+
+def enqueue_indexing(article_id: int, content_hash: str | None = None) -> None:
     """Send the indexing task; a broker failure leaves the article pending (see ``tasks.enqueue``)."""
     from tasks import enqueue
     from tasks.knowledge import index_article
 
-    enqueue(index_article, article_id)
+    if content_hash is None:
+        enqueue(index_article, article_id)
+    else:
+        enqueue(index_article, article_id, content_hash)
+
+
+def article_claim_indexing(*, article_id: int, content_hash: str) -> datetime | None:
+    """Claim version ``content_hash`` of an article for indexing; returns the claim's time or None.
+
+    One conditional UPDATE: the article must still be at that version, have attempts
+    left (``INDEX_MAX_ATTEMPTS``) and be ``pending``/``failed`` or hold an ``indexing``
+    claim older than ``INDEX_CLAIM_TIMEOUT_SECONDS`` (its worker died). So of two
+    deliveries of one task only one embeds, and a task for an older version claims
+    nothing. Each claim counts an attempt; the returned time identifies the claim.
+    """
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.INDEX_CLAIM_TIMEOUT_SECONDS)
+    claimed = Article.objects.filter(
+        Q(index_state__in=[Article.IndexState.PENDING, Article.IndexState.FAILED])
+        | Q(index_state=Article.IndexState.INDEXING, index_started_at__lt=stale),
+        pk=article_id,
+        content_hash=content_hash,
+        index_attempts__lt=settings.INDEX_MAX_ATTEMPTS,
+    ).update(
+        index_state=Article.IndexState.INDEXING,
+        index_started_at=now,
+        index_attempts=F("index_attempts") + 1,
+        index_error="",
+    )
+    return now if claimed else None
+
+
+def articles_give_up_exhausted(*, article_id: int | None = None) -> int:
+    """Mark ``failed`` the articles whose indexing was claimed ``INDEX_MAX_ATTEMPTS`` times
+    without finishing (the process died each time: out of memory, a hard time limit).
+
+    Only rows that would otherwise be retried: ``pending``, or ``indexing`` with a dead
+    claim. Returns how many were marked.
+    """
+    stale = timezone.now() - timedelta(seconds=settings.INDEX_CLAIM_TIMEOUT_SECONDS)
+    rows = Article.objects.filter(
+        Q(index_state=Article.IndexState.PENDING)
+        | Q(index_state=Article.IndexState.INDEXING, index_started_at__lt=stale),
+        index_attempts__gte=settings.INDEX_MAX_ATTEMPTS,
+    )
+    if article_id is not None:
+        rows = rows.filter(pk=article_id)
+    return rows.update(
+        index_state=Article.IndexState.FAILED,
+        index_error=(
+            f"Gave up after {settings.INDEX_MAX_ATTEMPTS} indexing attempts that never finished: the worker "
+            "process died each time (out of memory or the hard time limit?). Split the article, then save it."
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -159,23 +227,43 @@ def article_build_chunks(article: Article) -> list[ChunkBuild]:
 
 
 def article_index(
-    *, article_id: int, provider: EmbeddingProvider | None = None, progress: ProgressCallback | None = None
+    *,
+    article_id: int,
+    content_hash: str | None = None,
+    provider: EmbeddingProvider | None = None,
+    progress: ProgressCallback | None = None,
 ) -> bool:
     """Chunk, analyse and embed one article, replacing its chunks. Returns True if it did work.
 
-    Skips (False) when the article is gone or already indexed with the same content hash
-    and embedding model. On failure the article is marked ``failed`` with the error and
-    the exception re-raised (the task retries). Embeds ``EMBEDDING_BATCH_SIZE`` texts
-    per call.
+    ``content_hash`` is the version the task was enqueued for; a task for a version that
+    is no longer the article's does nothing (the newer version has its own task). None
+    (a call by hand) means the version stored now, or the current content when the row
+    was changed without scheduling. Skips (False) when the article is gone, already
+    indexed at this version with this embedding model, claimed by a live worker, or out
+    of attempts (then marked ``failed``; see ``article_claim_indexing``).
+
+    Before replacing chunks the article is locked and checked again: if the claim was
+    taken over or the content changed meanwhile, the chunks are discarded and the article
+    stays pending for the newer run. On an exception the article is marked ``failed``
+    with the error and the exception re-raised (the task retries while attempts remain).
+    Embeds ``EMBEDDING_BATCH_SIZE`` texts per call.
     """
     provider = provider or get_provider()
     article = Article.objects.filter(pk=article_id).first()
-    if article is None:
+    if article is None or (content_hash is not None and article.content_hash != content_hash):
         return False
+    current = article_content_hash(article)
+    if article.content_hash != current:  # changed without scheduling: adopt the content we read
+        if not Article.objects.filter(pk=article_id, content_hash=article.content_hash).update(content_hash=current):
+            return False
+        article.content_hash = current
     if not article_needs_indexing(article, provider.name):
         return False
-    Article.objects.filter(pk=article_id).update(index_state=Article.IndexState.INDEXING, index_error="")
-    started_hash = article_content_hash(article)
+    claimed_at = article_claim_indexing(article_id=article_id, content_hash=current)
+    if claimed_at is None:
+        articles_give_up_exhausted(article_id=article_id)
+        return False
+    claim = Article.objects.filter(pk=article_id, index_state=Article.IndexState.INDEXING, index_started_at=claimed_at)
     try:
         builds = article_build_chunks(article)
         vectors: list[list[float]] = []
@@ -187,7 +275,11 @@ def article_index(
         sentence_vectors = _embed_sentences(builds, article.title, provider)
         with transaction.atomic():
             locked = Article.objects.select_for_update().filter(pk=article_id).first()
-            if locked is None:
+            ours = locked is not None and locked.index_started_at == claimed_at
+            if locked is None or not ours or locked.index_state != Article.IndexState.INDEXING:
+                return False  # deleted, re-scheduled (a newer version is pending) or taken over
+            if article_content_hash(locked) != current:  # edited without scheduling: index it again
+                claim.update(index_state=Article.IndexState.PENDING, content_hash=article_content_hash(locked))
                 return False
             Chunk.objects.filter(article_id=article_id).delete()
             Chunk.objects.bulk_create(
@@ -208,20 +300,16 @@ def article_index(
                 )
                 for i, (b, v, sv) in enumerate(zip(builds, vectors, sentence_vectors, strict=True))
             )
-            changed_meanwhile = article_content_hash(locked) != started_hash
-            Article.objects.filter(pk=article_id).update(
-                indexed_hash=started_hash,
-                content_hash=article_content_hash(locked),
-                index_state=Article.IndexState.PENDING if changed_meanwhile else Article.IndexState.INDEXED,
+            claim.update(
+                indexed_hash=current,
+                index_state=Article.IndexState.INDEXED,
                 indexed_at=timezone.now(),
                 embedding_model=provider.name,
                 chunk_count=len(builds),
             )
         return True
     except Exception as exc:
-        Article.objects.filter(pk=article_id).update(
-            index_state=Article.IndexState.FAILED, index_error=repr(exc)[:2000]
-        )
+        claim.update(index_state=Article.IndexState.FAILED, index_error=repr(exc)[:2000])
         raise
 
 
@@ -231,27 +319,32 @@ def knowledge_base_get_live() -> KnowledgeBase:
     return kb
 
 
-def articles_enqueue_pending(*, older_than_seconds: int = 30, stale_indexing_seconds: int = 900) -> int:
+def articles_enqueue_pending(*, older_than_seconds: int = 30) -> int:
     """Enqueue indexing for every article that should be indexed but has no live task.
 
-    Covers: pending rows whose enqueue failed (broker down), rows stuck in ``indexing``
-    (worker killed mid-task), and rows indexed with another embedding model (the model
-    setting changed: everything is re-embedded). Returns how many were enqueued.
+    Covers: pending rows whose enqueue failed (broker down) or whose task was lost,
+    rows whose ``indexing`` claim is older than ``INDEX_CLAIM_TIMEOUT_SECONDS`` (worker
+    killed mid-task; judged by ``index_started_at``), and rows indexed with another
+    embedding model (the model setting changed: everything is re-embedded). Rows out of
+    attempts are marked ``failed`` instead. ``index_requested_at`` is pushed to now, so
+    a row is enqueued again only after ``older_than_seconds``. Returns how many were enqueued.
     """
+    articles_give_up_exhausted()
     now = timezone.now()
-    provider_name = get_provider().name
-    pending = Article.objects.filter(
-        index_state=Article.IndexState.PENDING, index_requested_at__lt=now - timedelta(seconds=older_than_seconds)
-    ) | Article.objects.filter(index_state=Article.IndexState.PENDING, index_requested_at__isnull=True)
-    stuck = Article.objects.filter(
-        index_state=Article.IndexState.INDEXING,
-        index_requested_at__lt=now - timedelta(seconds=stale_indexing_seconds),
+    lease = now - timedelta(seconds=older_than_seconds)
+    waiting = Q(index_requested_at__lt=lease) | Q(index_requested_at__isnull=True)
+    other_model = Article.objects.filter(index_state=Article.IndexState.INDEXED).exclude(
+        embedding_model=get_provider().name
     )
-    other_model = Article.objects.filter(index_state=Article.IndexState.INDEXED).exclude(embedding_model=provider_name)
-    ids = set(pending.values_list("id", flat=True)) | set(stuck.values_list("id", flat=True))
-    ids |= set(other_model.values_list("id", flat=True))
-    if ids:
-        Article.objects.filter(id__in=ids).update(index_requested_at=now)
-    for article_id in sorted(ids):
-        enqueue_indexing(article_id)
-    return len(ids)
+    other_model.update(index_state=Article.IndexState.PENDING, index_attempts=0, index_requested_at=None)
+    stale = now - timedelta(seconds=settings.INDEX_CLAIM_TIMEOUT_SECONDS)
+    dead_claim = Q(index_state=Article.IndexState.INDEXING, index_started_at__lt=stale)
+    rows = list(
+        Article.objects.filter((Q(index_state=Article.IndexState.PENDING) | dead_claim) & waiting).values_list(
+            "id", "content_hash"
+        )
+    )
+    Article.objects.filter(id__in=[article_id for article_id, _ in rows]).update(index_requested_at=now)
+    for article_id, content_hash in sorted(rows):
+        enqueue_indexing(article_id, content_hash or None)
+    return len(rows)

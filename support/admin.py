@@ -1,8 +1,8 @@
 """Admin for support staff: review escalated tickets and reply, inspect questions, tune the policy.
 
 Replying goes through ``support.services.ticket_reply`` (the reply is emailed and the
-ticket becomes answered). Everything customers typed or the answer model produced is
-escaped when shown.
+ticket becomes answered); re-sending failed emails through ``support.outbox``. Everything
+customers typed or the answer model produced is escaped when shown.
 """
 
 from typing import Any
@@ -12,12 +12,16 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.defaultfilters import linebreaksbr, truncatechars
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from knowledge.admin import ReadOnlyTabularInline
+from support.checks import confidence_weights_mismatch
 from support.models import AnswerPolicy, EmailDelivery, Question, Ticket
+from support.outbox import email_delivery_resend
 from support.services import ticket_reply
 
 
@@ -62,9 +66,32 @@ def _confidence(question: Question) -> str:
     }
 
 
+def failed_deliveries_warning(ticket: Ticket) -> SafeString | str:
+    """A warning listing the ticket's failed emails with their errors (escaped), or "-"."""
+    failed = list(ticket.deliveries.filter(state=EmailDelivery.State.FAILED))
+    if not failed:
+        return "-"
+    items = format_html_join(
+        "",
+        "<li class='error'>{} {} → {}: {} ({} {})</li>",
+        (
+            (_("Not delivered:"), d.get_kind_display(), d.recipient, d.last_error, d.attempts, _("attempts"))
+            for d in failed
+        ),
+    )
+    outbox = reverse("admin:support_emaildelivery_changelist")
+    return format_html(
+        "<ul class='messagelist'>{}</ul><a href='{}?ticket__id__exact={}&amp;state__exact=failed'>{}</a>",
+        items,
+        outbox,
+        ticket.pk,
+        _("Re-send them from the outbox"),
+    )
+
+
 class EmailDeliveryInline(ReadOnlyTabularInline):
     model = EmailDelivery
-    fields = ("kind", "recipient", "state", "attempts", "sent_at", "last_error")
+    fields = ("kind", "recipient", "state", "attempts", "next_attempt_at", "sent_at", "last_error")
     readonly_fields = fields
 
 
@@ -95,10 +122,10 @@ class TicketAdmin(admin.ModelAdmin):
     exclude = ("reply",)
     readonly_fields = (
         "reference", "email", "reason", "created_at", "question_text", "details_text", "draft_answer",
-        "confidence_vs_threshold", "sources", "previous_reply",
+        "confidence_vs_threshold", "sources", "previous_reply", "failed_emails",
     )  # fmt: skip
     fieldsets = (
-        (None, {"fields": ("reference", "status", "reason", "email", "created_at")}),
+        (None, {"fields": ("failed_emails", "reference", "status", "reason", "email", "created_at")}),
         (_("Question"), {"fields": ("question_text", "details_text")}),
         (_("Automatic answer"), {"fields": ("draft_answer", "confidence_vs_threshold", "sources")}),
         (_("Reply"), {"fields": ("previous_reply", "reply")}),
@@ -118,6 +145,10 @@ class TicketAdmin(admin.ModelAdmin):
             self.message_user(
                 request, _("The reply was saved and will be emailed to %(email)s.") % {"email": obj.email}
             )
+
+    @admin.display(description=_("failed emails"))
+    def failed_emails(self, ticket: Ticket) -> SafeString | str:
+        return failed_deliveries_warning(ticket)
 
     @admin.display(description=_("confidence"), ordering="question__confidence")
     def question_confidence(self, ticket: Ticket) -> str:
@@ -157,6 +188,60 @@ class TicketAdmin(admin.ModelAdmin):
             ticket.replied_at or "",
             ticket.replied_by or "",
         )
+
+
+@admin.register(EmailDelivery)
+class EmailDeliveryAdmin(admin.ModelAdmin):
+    """The outbox, read-only: what was sent, what is retrying and why, what failed.
+
+    Failed rows are put back in the outbox with the "Re-send" action (``email_delivery_resend``).
+    Change permission is asked only for that action; object pages are view-only.
+    """
+
+    list_display = ("ticket", "kind", "recipient", "state", "attempts", "next_attempt_at", "sent_at", "short_error")
+    list_filter = ("state", "kind")
+    search_fields = ("ticket__reference", "recipient")
+    list_select_related = ("ticket",)
+    date_hierarchy = "created_at"
+    actions = ["resend"]
+    fields = (
+        "ticket", "kind", "recipient", "state", "attempts", "next_attempt_at", "last_error", "claimed_at", "sent_at",
+        "created_at", "message_id",
+    )  # fmt: skip
+    readonly_fields = fields
+
+    @admin.display(description=_("last error"))
+    def short_error(self, delivery: EmailDelivery) -> str:
+        return truncatechars(delivery.last_error, 120) if delivery.last_error else "-"
+
+    @admin.display(description="Message-ID")
+    def message_id(self, delivery: EmailDelivery) -> str:
+        from support.emails import delivery_message_id
+
+        return delivery_message_id(delivery)
+
+    @admin.action(description=_("Re-send selected emails"), permissions=["change"])
+    def resend(self, request: HttpRequest, queryset: QuerySet[EmailDelivery]) -> None:
+        selected = list(queryset)
+        resent = sum(email_delivery_resend(delivery=d) for d in selected)
+        self.message_user(
+            request,
+            ngettext(
+                "%(resent)d of %(selected)d emails is back in the outbox (only failed emails are re-sent).",
+                "%(resent)d of %(selected)d emails are back in the outbox (only failed emails are re-sent).",
+                resent,
+            )
+            % {"resent": resent, "selected": len(selected)},
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
 
 
 @admin.register(Question)
@@ -208,8 +293,17 @@ class AnswerPolicyAdmin(admin.ModelAdmin):
 
     form = AnswerPolicyForm
     list_display = ("__str__", "updated_at")
-    fields = ("confidence_threshold", "calibration_note", "updated_at")
-    readonly_fields = ("calibration_note", "updated_at")
+    fields = ("confidence_threshold", "calibration_note", "weights_fit", "updated_at")
+    readonly_fields = ("calibration_note", "weights_fit", "updated_at")
+
+    @admin.display(description=_("confidence weights"))
+    def weights_fit(self, policy: AnswerPolicy) -> SafeString | str:
+        differences = confidence_weights_mismatch()
+        if not differences:
+            return str(_("Fitted for the configuration that runs."))
+        return format_html(
+            '<ul class="errorlist">{}</ul>', format_html_join("", "<li>{}</li>", ((d,) for d in differences))
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return not AnswerPolicy.objects.exists()

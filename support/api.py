@@ -42,6 +42,7 @@ class SourceOutSerializer(serializers.Serializer):
     url = serializers.CharField()
     excerpt = serializers.CharField()
     score = serializers.FloatField()
+    language = serializers.CharField(default="")  # the article's: may differ from the question's
 
 
 class QuestionOutSerializer(serializers.Serializer):

@@ -1,5 +1,8 @@
 """Ticket emails: one small function per kind, each a subject/text/html template set."""
 
+from email.utils import parseaddr
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
@@ -8,11 +11,25 @@ from support.links import ticket_link
 from support.models import EmailDelivery
 
 
-def _send(*, template: str, to: str, context: dict[str, object]) -> None:
+def delivery_message_id(delivery: EmailDelivery) -> str:
+    """``<ticket-email-{pk}@{domain}>``: the same for every attempt at one outbox row.
+
+    The domain is the one of ``DEFAULT_FROM_EMAIL`` (else ``SITE_URL``'s host), as
+    RFC 5322 §3.6.4 asks for a globally unique id. A re-send after a crash therefore
+    carries the Message-ID of the first attempt, and mail systems can see it is the same.
+    """
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2]
+    domain = domain or urlsplit(settings.SITE_URL).hostname or "localhost"
+    return f"<ticket-email-{delivery.pk}@{domain}>"
+
+
+def _send(*, template: str, to: str, context: dict[str, object], message_id: str) -> None:
     subject = render_to_string(f"emails/{template}-subject.txt", context).strip().replace("\n", " ")
     text = render_to_string(f"emails/{template}-body.txt", context)
     html = render_to_string(f"emails/{template}-body.html", context)
-    message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [to])
+    message = EmailMultiAlternatives(
+        subject, text, settings.DEFAULT_FROM_EMAIL, [to], headers={"Message-ID": message_id}
+    )
     message.attach_alternative(html, "text/html")
     message.send(fail_silently=False)
 
@@ -29,4 +46,4 @@ def send_delivery(delivery: EmailDelivery) -> None:
         "admin_url": f"{settings.SITE_URL}/admin/support/ticket/{ticket.pk}/change/",
     }
     template = {"ack": "ticket-ack", "notify": "ticket-notify", "reply": "ticket-reply"}[delivery.kind]
-    _send(template=template, to=delivery.recipient, context=context)
+    _send(template=template, to=delivery.recipient, context=context, message_id=delivery_message_id(delivery))

@@ -1,10 +1,12 @@
 """Customer questions, their answers, escalation tickets and the emails they send."""
 
 import secrets
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -101,11 +103,18 @@ class Ticket(models.Model):
         return self.reference
 
 
+def _after_enqueue_lease() -> datetime:
+    """A new row belongs to its on-commit enqueue for a lease; only then may the sweeper take it."""
+    return timezone.now() + timedelta(seconds=settings.EMAIL_ENQUEUE_LEASE_SECONDS)
+
+
 class EmailDelivery(models.Model):
-    """An email owed for a ticket: the outbox row that makes sending exactly-once.
+    """An email owed for a ticket: the outbox row (see ``support.outbox``).
 
     One row per (ticket, kind) for acknowledgement and notification; one per reply.
-    A task claims a row with a conditional UPDATE, so a task that runs twice sends once.
+    A task makes one attempt after claiming the row with a conditional UPDATE, so a task
+    delivered twice sends once. ``attempts`` counts attempts since the row was created
+    or re-sent; ``next_attempt_at`` is when the sweeper may enqueue it next.
     """
 
     class Kind(models.TextChoices):
@@ -125,6 +134,7 @@ class EmailDelivery(models.Model):
     body = models.TextField(blank=True, help_text="Reply text, for reply emails.")
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=_after_enqueue_lease)
     last_error = models.TextField(blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -132,12 +142,18 @@ class EmailDelivery(models.Model):
 
     class Meta:
         ordering = ["created_at"]
+        verbose_name = _("email delivery")
+        verbose_name_plural = _("email deliveries")
         constraints = [
             models.UniqueConstraint(
                 fields=["ticket", "kind"],
                 condition=~models.Q(kind="reply"),
                 name="one_ack_and_one_notification_per_ticket",
             )
+        ]
+        # The sweeper's query: pending rows that are due. Sent rows, the vast majority, stay out.
+        indexes = [
+            models.Index(fields=["next_attempt_at"], condition=models.Q(state="pending"), name="emaildelivery_due")
         ]
 
     def __str__(self) -> str:

@@ -1,9 +1,9 @@
-"""Writes: answering questions, escalating them to tickets, replying, sending ticket emails.
+"""Writes: answering questions, escalating them to tickets, replying.
 
 A question row is stored before retrieval or the answer model can fail; a ticket row is
 stored (with its owed emails as outbox rows) before any email is attempted. Emails go
-out from Celery tasks enqueued on commit; each outbox row is claimed with a conditional
-UPDATE, so a task that runs twice sends once.
+out from Celery tasks enqueued on commit (``support.outbox``: one attempt per task,
+retries with backoff owned by the row, at-least-once with a stable Message-ID).
 """
 
 import functools
@@ -17,7 +17,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from knowledge.analysis import detect_language
@@ -28,6 +27,9 @@ from knowledge.services import knowledge_base_get_live, sentence_vectors_unpack
 from support.answering import AnswerModelError, ChatProvider, SourceExcerpt, get_chat_provider
 from support.confidence import LLM_UNANSWERABLE_FACTOR, confidence_features, confidence_from_features
 from support.models import AnswerPolicy, EmailDelivery, Question, Ticket
+
+# The outbox's writes live in ``support.outbox``; these names stay importable from here.
+from support.outbox import EmailSendFailed, email_delivery_enqueue, email_delivery_send  # noqa: F401
 from support.selectors import answer_threshold
 
 logger = logging.getLogger(__name__)
@@ -137,7 +139,7 @@ def _answer_from(
     question.sources = [
         {
             "chunk_id": c.chunk_id, "article_id": c.article_id, "title": c.title, "url": _source_url(c.slug),
-            "excerpt": c.content, "score": round(c.score, 4),
+            "excerpt": c.content, "score": round(c.score, 4), "language": c.language,
         }
         for c in chunks
     ]  # fmt: skip
@@ -332,76 +334,6 @@ def ticket_reply(*, ticket: Ticket, body: str, by: object | None = None) -> Emai
     )
     transaction.on_commit(lambda: email_delivery_enqueue(delivery.pk))
     return delivery
-
-
-def email_delivery_enqueue(delivery_id: int) -> None:
-    """Send the email task; a broker failure leaves the email pending (see ``tasks.enqueue``)."""
-    from tasks import enqueue
-    from tasks.support import send_ticket_email
-
-    enqueue(send_ticket_email, delivery_id)
-
-
-CLAIM_TIMEOUT_SECONDS = 300
-
-
-class EmailSendFailed(RuntimeError):
-    pass
-
-
-def email_delivery_send(*, delivery_id: int) -> bool:
-    """Send one owed email exactly once. Returns True if this call sent it.
-
-    Claims the row with ``UPDATE … WHERE state = 'pending'`` (or a claim older than
-    ``CLAIM_TIMEOUT_SECONDS`` left by a killed worker); only the claimant sends. On
-    SMTP failure the row goes back to pending and ``EmailSendFailed`` is raised so
-    the task retries with backoff.
-    """
-    from support.emails import send_delivery
-
-    now = timezone.now()
-    claimed = EmailDelivery.objects.filter(
-        Q(state=EmailDelivery.State.PENDING)
-        | Q(state=EmailDelivery.State.SENDING, claimed_at__lt=now - timedelta(seconds=CLAIM_TIMEOUT_SECONDS)),
-        pk=delivery_id,
-    ).update(state=EmailDelivery.State.SENDING, claimed_at=now)
-    if not claimed:
-        return False
-    delivery = EmailDelivery.objects.select_related("ticket__question").get(pk=delivery_id)
-    try:
-        send_delivery(delivery)
-    except Exception as exc:
-        EmailDelivery.objects.filter(pk=delivery_id).update(
-            state=EmailDelivery.State.PENDING, attempts=delivery.attempts + 1, last_error=repr(exc)[:1000]
-        )
-        raise EmailSendFailed(str(exc)) from exc
-    EmailDelivery.objects.filter(pk=delivery_id).update(
-        state=EmailDelivery.State.SENT, sent_at=timezone.now(), attempts=delivery.attempts + 1, last_error=""
-    )
-    return True
-
-
-def email_delivery_give_up(*, delivery_id: int, error: str) -> None:
-    EmailDelivery.objects.filter(pk=delivery_id, state=EmailDelivery.State.PENDING).update(
-        state=EmailDelivery.State.FAILED, last_error=error[:1000]
-    )
-
-
-def email_deliveries_enqueue_pending(*, older_than_seconds: int = 60) -> int:
-    """Re-enqueue emails still pending after ``older_than_seconds`` (broker was down)."""
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    ids = list(
-        EmailDelivery.objects.filter(
-            Q(state=EmailDelivery.State.PENDING, created_at__lt=cutoff)
-            | Q(
-                state=EmailDelivery.State.SENDING,
-                claimed_at__lt=timezone.now() - timedelta(seconds=CLAIM_TIMEOUT_SECONDS),
-            )
-        ).values_list("id", flat=True)
-    )
-    for delivery_id in ids:
-        email_delivery_enqueue(delivery_id)
-    return len(ids)
 
 
 def answer_policy_store(*, threshold: float, note: str) -> AnswerPolicy:

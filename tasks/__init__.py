@@ -6,11 +6,11 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 
-def enqueue(task: Any, *args: int) -> bool:
+def enqueue(task: Any, *args: int | str) -> bool:
     """Publish ``task(*args)``; False when the broker is unreachable (logged, never raised).
 
     Callers keep the work as a pending row first, so nothing is lost:
-    ``tasks.maintenance.sweep_pending_work`` re-sends it once Redis is back.
+    the sweepers in ``tasks.maintenance`` re-send it once Redis is back.
     """
     try:
         task.delay(*args)

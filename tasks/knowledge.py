@@ -1,12 +1,19 @@
 from celery import shared_task
 
 
-@shared_task(bind=True, max_retries=5, acks_late=True)
-def index_article(self, article_id: int) -> bool:  # type: ignore[no-untyped-def]
-    """Index one article (``knowledge.services.article_index``); retried with backoff on failure."""
+# Celery retries exceptions (an embedding provider that is down) with exponential backoff
+# and full jitter; the article's own budget is INDEX_MAX_ATTEMPTS claims (a process that
+# dies raises nothing Celery could count), so a retry past it claims nothing and stops.
+@shared_task(
+    acks_late=True,
+    autoretry_for=(Exception,),
+    max_retries=5,
+    retry_backoff=10,
+    retry_backoff_max=300,
+    retry_jitter=True,
+)
+def index_article(article_id: int, content_hash: str | None = None) -> bool:
+    """Index version ``content_hash`` of one article (``knowledge.services.article_index``)."""
     from knowledge.services import article_index
 
-    try:
-        return article_index(article_id=article_id)
-    except Exception as exc:
-        raise self.retry(exc=exc, countdown=min(300, 10 * 2**self.request.retries)) from exc
+    return article_index(article_id=article_id, content_hash=content_hash)

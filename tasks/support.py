@@ -1,18 +1,25 @@
+import logging
+
 from celery import shared_task
 
+logger = logging.getLogger(__name__)
 
-@shared_task(bind=True, max_retries=8, acks_late=True)
-def send_ticket_email(self, delivery_id: int) -> bool:  # type: ignore[no-untyped-def]
-    """Send one owed ticket email exactly once; SMTP failures retry with exponential backoff."""
-    from support.services import EmailSendFailed, email_delivery_give_up, email_delivery_send
+
+@shared_task(acks_late=True)
+def send_ticket_email(delivery_id: int, attempt: int | None = None) -> bool:
+    """Make one attempt at one owed ticket email (``support.outbox.email_delivery_send``).
+
+    No Celery retries: a failed attempt is rescheduled on the outbox row and the sweeper
+    enqueues it again when it is due. ``attempt`` is the row's attempt count when this
+    task was enqueued (None: whatever it is now, for tasks published by older code).
+    """
+    from support.outbox import EmailSendFailed, email_delivery_send
 
     try:
-        return email_delivery_send(delivery_id=delivery_id)
+        return email_delivery_send(delivery_id=delivery_id, attempt=attempt)
     except EmailSendFailed as exc:
-        if self.request.retries >= self.max_retries:
-            email_delivery_give_up(delivery_id=delivery_id, error=str(exc))
-            raise
-        raise self.retry(exc=exc, countdown=min(600, 5 * 2**self.request.retries)) from exc
+        logger.warning("ticket email not sent: %s", exc)
+        return False
 
 
 @shared_task(bind=True, acks_late=True, autoretry_for=(Exception,), retry_backoff=30, retry_jitter=True, max_retries=3)

@@ -37,8 +37,50 @@ def live_kb(db: None) -> object:
 
 
 class Worker:
-    def __init__(self, proc: subprocess.Popen[str], email_dir: Path, log: Path) -> None:
-        self.proc, self.email_dir, self.log = proc, email_dir, log
+    """A real ``celery worker`` process (solo pool) on the test database and test Redis database,
+    consuming every queue (emails, indexing, default). Fault tests stop, kill and restart it
+    with other settings (``restart(**env)``); each start gets a fresh log and email folder."""
+
+    QUEUES = "emails,indexing,celery"
+
+    def __init__(self, tmp: Path, env: dict[str, str]) -> None:
+        self.tmp, self.env, self.starts = tmp, env, 0
+        self.proc: subprocess.Popen[str] | None = None
+        self.email_dir, self.log = tmp / "emails-0", tmp / "worker-0.log"
+
+    def start(self, **env: str) -> None:
+        """Start the worker with ``env`` on top of the session's environment; wait until it is ready."""
+        self.starts += 1
+        self.email_dir, self.log = self.tmp / f"emails-{self.starts}", self.tmp / f"worker-{self.starts}.log"
+        self.email_dir.mkdir()
+        with self.log.open("w") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "portal", "worker", "-P", "solo", "-Q", self.QUEUES,
+                 "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"],
+                cwd=BASE_DIR, env={**self.env, "EMAIL_FILE_PATH": str(self.email_dir), **env},
+                stdout=out, stderr=subprocess.STDOUT, text=True,
+            )  # fmt: skip
+        self.wait_for(lambda: "ready." in self.log.read_text(), timeout=60, what="the worker to start")
+
+    def stop(self) -> None:
+        """Warm shutdown (SIGTERM): the running task finishes, unacknowledged messages go back."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill(self) -> None:
+        """SIGKILL, as the OOM killer does: no clean-up, the running task's message stays unacknowledged."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+
+    def restart(self, **env: str) -> None:
+        self.stop()
+        self.start(**env)
 
     def emails(self) -> list[str]:
         """Raw messages the worker wrote with Django's file email backend."""
@@ -49,7 +91,7 @@ class Worker:
         while time.monotonic() < deadline:
             if predicate():  # type: ignore[operator]
                 return
-            if self.proc.poll() is not None:
+            if self.proc is not None and self.proc.poll() is not None:
                 raise AssertionError(f"worker exited with {self.proc.returncode}:\n{self.log.read_text()[-4000:]}")
             time.sleep(0.2)
         raise AssertionError(f"timed out waiting for {what}; worker log:\n{self.log.read_text()[-4000:]}")
@@ -65,32 +107,25 @@ def celery_worker(django_db_setup: None, tmp_path_factory: pytest.TempPathFactor
     import redis
 
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()  # stale test tasks from an aborted run
-    tmp = tmp_path_factory.mktemp("worker")
-    email_dir, log = tmp / "emails", tmp / "worker.log"
-    email_dir.mkdir()
     env = {
         **os.environ,
         "DATABASE_NAME": settings.DATABASES["default"]["NAME"],
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-        "EMAIL_FILE_PATH": str(email_dir),
         "PYTHONUNBUFFERED": "1",
     }
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "portal", "worker", "-P", "solo", "--without-gossip",
-             "--without-mingle", "--without-heartbeat", "-l", "info"],
-            cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-    worker = Worker(proc, email_dir, log)
+    worker = Worker(tmp_path_factory.mktemp("worker"), env)
     try:
-        worker.wait_for(lambda: "ready." in log.read_text(), timeout=60, what="the worker to start")
+        worker.start()
         yield worker
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        worker.stop()
+
+
+@pytest.fixture
+def fault_worker(celery_worker: Worker) -> Iterator[Worker]:
+    """The session's worker, for a test that kills or reconfigures it; restored afterwards."""
+    yield celery_worker
+    celery_worker.restart()
 
 
 @pytest.fixture(autouse=True)

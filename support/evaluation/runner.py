@@ -333,7 +333,7 @@ def _record_from(
     base = confidence_from_features(features) if features else 0.0
     record = QuestionRecord(
         id=q.id,
-        group=q.group,
+        group=q.group if in_scope else q.group.split("-")[0],  # unanswerable: the question's language only
         article=q.article_title,
         in_scope=in_scope,
         status=str(question.status),

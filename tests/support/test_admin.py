@@ -142,3 +142,16 @@ def test_answer_policy_threshold_is_validated(english_admin: Client) -> None:
     assert policy.confidence_threshold == pytest.approx(0.42)
     assert english_admin.get(reverse("admin:support_answerpolicy_add")).status_code == 403
     assert english_admin.get(reverse("admin:support_answerpolicy_delete", args=[policy.pk])).status_code == 403
+
+
+def test_confidence_weights_fitted_for_another_configuration_warn_at_start_and_in_admin(admin_client, settings) -> None:  # type: ignore[no-untyped-def]
+    from django.core.checks import run_checks
+
+    assert not [m for m in run_checks() if m.id == "support.W001"]
+    page = admin_client.get(f"/admin/support/answerpolicy/{AnswerPolicy.SINGLETON_PK}/change/").content.decode()
+    assert "Fitted for the configuration that runs" in page or "실행 중인 설정" in page
+    settings.CHUNK_TOKENS = 300
+    [warning] = [m for m in run_checks() if m.id == "support.W001"]
+    assert "chunk_tokens: fitted for '800', running '300'" in warning.msg
+    page = admin_client.get(f"/admin/support/answerpolicy/{AnswerPolicy.SINGLETON_PK}/change/").content.decode()
+    assert "chunk_tokens: fitted for" in page

@@ -29,7 +29,7 @@ from django.db import connection
 from knowledge.embeddings import get_provider
 from knowledge.importers import articles_import, read_records
 from knowledge.models import Article, Chunk, KnowledgeBase
-from knowledge.services import article_build_chunks, article_index
+from knowledge.services import article_build_chunks, article_index, articles_mark_for_reindexing
 
 BENCH_KB, SYNTH_KB = "bench-sample", "bench-synthetic"
 GENERIC_QUESTIONS = [
@@ -85,7 +85,7 @@ class Command(BaseCommand):
         records, errors = read_records(path)
         report = articles_import(records=records, knowledge_base=kb, schedule=False)
         articles = list(Article.objects.filter(pk__in=report.article_ids))
-        Article.objects.filter(pk__in=report.article_ids).update(index_state=Article.IndexState.PENDING)
+        articles_mark_for_reindexing(article_ids=report.article_ids)
         started = time.perf_counter()
         for article in articles:
             article_index(article_id=article.pk, provider=provider)
@@ -203,7 +203,7 @@ class Command(BaseCommand):
             from tasks.knowledge import index_article
 
             ids = list(Article.objects.filter(knowledge_base=kb).values_list("id", flat=True))
-            Article.objects.filter(pk__in=ids).update(index_state=Article.IndexState.PENDING)
+            articles_mark_for_reindexing(article_ids=ids)
             for article_id in ids:
                 index_article.apply_async((article_id,), queue="benchmark")
             deadline = time.monotonic() + 600

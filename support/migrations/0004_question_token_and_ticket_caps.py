@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('support', '0002_default_answer_policy'),
+        ('support', '0003_outbox_retries'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

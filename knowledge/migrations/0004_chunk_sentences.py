@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('knowledge', '0002_hnsw_and_live_kb'),
+        ('knowledge', '0003_index_claims'),
     ]
 
     operations = [
