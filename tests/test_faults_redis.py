@@ -107,7 +107,7 @@ def test_with_redis_stopped_questions_are_answered_tickets_stored_and_emails_sen
     )
     assert asked.status_code == 201 and asked.json()["escalation_recommended"] is False
     assert "14일" in asked.json()["answer"]
-    page = client.post("/", {"question": "비밀번호 재설정 링크는 얼마나 유효한가요?"})
+    page = client.post("/", {"question": "How long is the password reset link valid?"})
     assert page.status_code == 302
     unrelated = client.post(
         "/api/v1/questions/", {"question": "화성 탐사선 발사 일정은?"}, content_type="application/json"
