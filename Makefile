@@ -15,24 +15,24 @@ $(STAMP): requirements.txt
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m devtools.demo
+	DJANGO_DEBUG=1 $(PY) -m devtools.demo
 
 PORTAL_REDIS_DB ?= 15
 
 test: $(STAMP)
-	PORTAL_REDIS_DB=$(PORTAL_REDIS_DB) $(PY) -m devtools.services run -- $(PY) -m pytest $(PYTEST_ARGS)
+	DJANGO_DEBUG=1 PORTAL_REDIS_DB=$(PORTAL_REDIS_DB) $(PY) -m devtools.services run -- $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(PY) -m devtools.services run -- $(PY) manage.py benchmark
+	DJANGO_DEBUG=1 $(PY) -m devtools.services run -- $(PY) manage.py benchmark
 
 evaluate: $(STAMP)
-	$(PY) -m devtools.services run -- $(PY) manage.py evaluate --squad ../shared/data/korquad_v1.0_dev_articles_000-069.json --exclude-fraction 0.5
+	DJANGO_DEBUG=1 $(PY) -m devtools.services run -- $(PY) manage.py evaluate --squad ../shared/data/korquad_v1.0_dev_articles_000-069.json --exclude-fraction 0.5
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy knowledge support tasks portal
+	DJANGO_DEBUG=1 $(VENV)/bin/mypy knowledge support tasks portal
 
 clean-data:
 	rm -rf .data
