@@ -71,7 +71,7 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _check_leftovers() -> None:
+def check_leftovers() -> None:
     """Exit with a clear message when an earlier run's processes or the port are still taken."""
     left = _leftovers()
     if left:
@@ -117,7 +117,7 @@ def _admin_password() -> str:
     return path.read_text().strip()
 
 
-def _setup_django(env: dict[str, str]) -> None:
+def setup_django(env: dict[str, str]) -> None:
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     import django
@@ -172,7 +172,7 @@ def _wait_for_indexing(children: list[subprocess.Popen[bytes]]) -> None:
 
 def main() -> int:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    _check_leftovers()
+    check_leftovers()
     children: list[subprocess.Popen[bytes]] = []
     with stopping_on_signals(), running("portal") as services:
         try:
@@ -182,7 +182,7 @@ def main() -> int:
             env.setdefault("SITE_URL", f"http://127.0.0.1:{PORT}")
             Path(env["EMAIL_FILE_PATH"]).mkdir(parents=True, exist_ok=True)
             password = _admin_password()
-            _setup_django(env)
+            setup_django(env)
             _prepare(password)
             python = sys.executable
             for command in (worker_command(python), web_command(python)):
@@ -205,13 +205,13 @@ def main() -> int:
             print(f"\n[demo] stopping ({exc or 'Ctrl-C'})…", flush=True)
         finally:
             _stop(children)
-            _close_database()
+            close_database()
             PIDFILE.unlink(missing_ok=True)
     print("[demo] stopped", flush=True)
     return 0
 
 
-def _close_database() -> None:
+def close_database() -> None:
     """Close this process's connection pool so PostgreSQL can stop without waiting for it."""
     if "django" in sys.modules and "django.db" in sys.modules:
         from django.db import connections

@@ -26,7 +26,7 @@ keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 # workers restarting (and reloading the model) at once.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "5000"))
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "500"))
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")  # "-" is stdout; "" turns it off
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None  # "-" is stdout; "" turns it off
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
