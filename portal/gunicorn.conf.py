@@ -32,6 +32,10 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # The proxy in front sets X-Forwarded-*; trust it only from these addresses.
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# gunicorn's runtime control socket (gunicornc) defaults to one path per user, which
+# several instances on one machine would fight over; opt in with a path of your own.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket
 # No preload_app: the model must load after the fork, in each worker (see post_worker_init).
 preload_app = False
 
