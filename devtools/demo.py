@@ -40,7 +40,7 @@ def worker_command(python: str) -> list[str]:
 
 
 def web_command(python: str) -> list[str]:
-    return [python, "manage.py", "runserver", f"127.0.0.1:{PORT}", "--noreload"]
+    return [python, "-m", "devtools.runserver", f"127.0.0.1:{PORT}", "--noreload"]  # runserver, larger backlog
 
 
 def _leftovers() -> list[str]:
@@ -54,7 +54,7 @@ def _leftovers() -> list[str]:
         try:
             proc = psutil.Process(pid)
             cmdline = " ".join(proc.cmdline())
-            ours = any(mark in cmdline for mark in ("devtools.demo", "celery", "manage.py"))  # not a reused pid
+            ours = any(mark in cmdline for mark in ("devtools.", "celery", "manage.py"))  # not a reused pid
             if ours and proc.status() != psutil.STATUS_ZOMBIE and proc.pid != os.getpid():
                 found.append(f"{pid} ({' '.join(proc.cmdline()[1:6])})")
         except psutil.Error:
@@ -170,6 +170,17 @@ def _wait_for_indexing(children: list[subprocess.Popen[bytes]]) -> None:
         time.sleep(1)
 
 
+def _wait_for_web(web: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """Return once the web server accepts connections, so the printed URLs work right away."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and web.poll() is None:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", PORT)) == 0:
+                return
+        time.sleep(0.2)
+    sys.exit(f"[demo] the web server did not start on port {PORT}; see the output above")
+
+
 def main() -> int:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     check_leftovers()
@@ -189,6 +200,7 @@ def main() -> int:
                 children.append(subprocess.Popen(command, cwd=BASE_DIR, env=env, start_new_session=True))
                 _record_pids(children)
             _wait_for_indexing(children)
+            _wait_for_web(children[-1])
             print(
                 "\n"
                 f"  Support portal (customers):  http://127.0.0.1:{PORT}/\n"

@@ -44,6 +44,7 @@ class LoadReport:
     latencies_ms: list[float] = field(default_factory=list)
     statuses: collections.Counter[str] = field(default_factory=collections.Counter)
     created_ids: list[int] = field(default_factory=list)  # ids of questions answered 201
+    error_examples: dict[str, str] = field(default_factory=dict)  # status -> one message
 
     @property
     def requests(self) -> int:
@@ -52,7 +53,7 @@ class LoadReport:
     @property
     def failures(self) -> int:
         """Responses in the 5xx range plus requests that got no response at all."""
-        return sum(n for status, n in self.statuses.items() if status.startswith("5") or status == "error")
+        return sum(n for status, n in self.statuses.items() if status.startswith(("5", "error")))
 
     def percentile(self, q: float) -> float:
         """Nearest-rank percentile of the latencies in ms (``q`` in 0..100)."""
@@ -69,11 +70,17 @@ class LoadReport:
             f"max {max(self.latencies_ms, default=float('nan')):.0f}\n"
             f"statuses: {histogram}\n"
             f"5xx or no response: {self.failures}"
+            + "".join(f"\n  {status}, e.g.: {message}" for status, message in self.error_examples.items())
         )
 
 
-def load_run(*, url: str, clients: int, seconds: float, questions: list[str] | None = None) -> LoadReport:
+def load_run(
+    *, url: str, clients: int, seconds: float, questions: list[str] | None = None, keepalive: bool = False
+) -> LoadReport:
     """POST questions to ``{url}/api/v1/questions/`` from ``clients`` threads for ``seconds``.
+
+    Without ``keepalive`` every request opens a new TCP connection, like many distinct
+    customers; that is the harder case for runserver, which runs a thread per connection.
 
     No request starts after the deadline; one in flight may end up to
     ``REQUEST_TIMEOUT_SECONDS`` later. Raises ValueError for a non-loopback URL or limits
@@ -103,9 +110,12 @@ def load_run(*, url: str, clients: int, seconds: float, questions: list[str] | N
                 response = session.post(
                     endpoint, json={"question": questions[i % len(questions)]}, timeout=REQUEST_TIMEOUT_SECONDS
                 )
+                if not keepalive:
+                    session.close()  # the next request opens a new connection
                 status, created = str(response.status_code), response.status_code == 201
-            except requests.RequestException:
-                status, created = "error", False
+            except requests.RequestException as exc:
+                status, created = f"error {type(exc).__name__}", False
+                report.error_examples.setdefault(status, str(exc)[:300])
             elapsed = (time.perf_counter() - began) * 1000
             with lock:
                 report.statuses[status] += 1
@@ -148,7 +158,7 @@ def _index_samples() -> list[str]:
     return list(articles.values_list("title", flat=True))
 
 
-def serve_and_load(*, clients: int, seconds: float) -> LoadReport:
+def serve_and_load(*, clients: int, seconds: float, keepalive: bool = False) -> LoadReport:
     """``--serve``: embedded services, sample articles indexed, gunicorn in production mode."""
     from devtools.demo import close_database, setup_django
     from devtools.serve import gunicorn_running, production_env
@@ -168,7 +178,7 @@ def serve_and_load(*, clients: int, seconds: float) -> LoadReport:
             print(f"[load] gunicorn on 127.0.0.1:{port} (log: {log}); {clients} clients for {seconds:.0f}s", flush=True)
             with gunicorn_running(env, port, log=log):
                 return load_run(url=f"http://127.0.0.1:{port}", clients=clients, seconds=seconds,
-                                questions=titles + QUESTIONS)  # fmt: skip
+                                questions=titles + QUESTIONS, keepalive=keepalive)  # fmt: skip
         finally:
             close_database()
 
@@ -180,12 +190,13 @@ def main(argv: list[str]) -> int:
     target.add_argument("--serve", action="store_true", help="start gunicorn on the embedded services first")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--duration", type=float, default=60, help="seconds")
+    parser.add_argument("--keepalive", action="store_true", help="reuse each client's connection")
     args = parser.parse_args(argv)
     try:
         if args.serve:
-            report = serve_and_load(clients=args.clients, seconds=args.duration)
+            report = serve_and_load(clients=args.clients, seconds=args.duration, keepalive=args.keepalive)
         else:
-            report = load_run(url=args.url, clients=args.clients, seconds=args.duration)
+            report = load_run(url=args.url, clients=args.clients, seconds=args.duration, keepalive=args.keepalive)
     except ValueError as exc:
         parser.error(str(exc))
     print(report.summary(), flush=True)
