@@ -18,15 +18,19 @@ def models_warm() -> float:
 
     Runs one tiny analysis and, for the local provider only, one query embedding, so that
     lazy initialisation inside the libraries happens now too. The OpenAI provider has no
-    local model: nothing is sent over the network. Touches no database.
+    local model: no embedding request is sent. Also loads the tiktoken encoding that
+    chunking and the chat prompt use (a one-off download attempt, then the bundled
+    fallback offline). Touches no database.
     """
     from django.conf import settings
 
     from knowledge.analysis import analyse
     from knowledge.embeddings import get_provider
+    from knowledge.tokens import encoding_for
 
     started = time.perf_counter()
     analyse("환불은 어떻게 신청하나요? How do I get a refund?", query=True)
+    encoding_for(settings.OPENAI_CHAT_MODEL)
     if settings.EMBEDDING_PROVIDER == "local":
         get_provider().embed_query("warm-up")
     seconds = time.perf_counter() - started
