@@ -214,7 +214,7 @@ def main() -> int:
                 time.sleep(1)
             print("[demo] a process stopped; shutting down", flush=True)
         except KeyboardInterrupt as exc:
-            print(f"\n[demo] stopping ({exc or 'Ctrl-C'})…", flush=True)
+            print(f"\n[demo] stopping ({exc})…", flush=True)
         finally:
             _stop(children)
             close_database()

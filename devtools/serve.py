@@ -114,7 +114,7 @@ def main() -> int:
                 while web.poll() is None and worker.poll() is None:
                     time.sleep(1)
         except KeyboardInterrupt as exc:
-            print(f"\n[serve] stopping ({exc or 'Ctrl-C'})…", flush=True)
+            print(f"\n[serve] stopping ({exc})…", flush=True)
         finally:
             if worker is not None:
                 stop_group(worker)

@@ -32,32 +32,37 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 class Stopped(KeyboardInterrupt):
-    """Raised in the main thread by SIGTERM/SIGHUP, so ``finally`` blocks stop what was started.
+    """Raised in the main thread by Ctrl-C, SIGTERM or SIGHUP (``args`` is the signal's name),
+    so ``finally`` blocks stop what was started.
 
     A subclass of KeyboardInterrupt: code that already stops cleanly on Ctrl-C does the
     same for a supervisor's ``kill`` or a closed terminal.
     """
 
 
+def ignore_stop_signals() -> None:
+    """From now on, ignore Ctrl-C, SIGTERM and SIGHUP: the shutdown is under way."""
+    for sig in (*STOP_SIGNALS, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
+
+
 @contextlib.contextmanager
 def stopping_on_signals() -> Iterator[None]:
-    """Turn SIGTERM and SIGHUP into ``Stopped`` inside the block.
+    """Turn Ctrl-C, SIGTERM and SIGHUP into ``Stopped`` inside the block.
 
     The first signal (or Ctrl-C) starts the shutdown; further ones are ignored so they
     cannot cut the clean-up short (a second Ctrl-C would otherwise leave PostgreSQL running).
     """
 
     def stop(signum: int, _frame: object) -> None:
-        for sig in (*STOP_SIGNALS, signal.SIGINT):
-            signal.signal(sig, signal.SIG_IGN)
+        ignore_stop_signals()
         raise Stopped(signal.Signals(signum).name)
 
-    previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
+    previous = {sig: signal.signal(sig, stop) for sig in (*STOP_SIGNALS, signal.SIGINT)}
     try:
         yield
     except KeyboardInterrupt:
-        for sig in (*STOP_SIGNALS, signal.SIGINT):
-            signal.signal(sig, signal.SIG_IGN)
+        ignore_stop_signals()
         raise
     finally:
         for sig, handler in previous.items():
@@ -228,7 +233,7 @@ def main(argv: list[str]) -> int:
         except KeyboardInterrupt as exc:
             # Ctrl-C reached the child too (same process group); a SIGTERM/SIGHUP sent to
             # this process alone is passed on. Then give it time to clean up its own children.
-            if isinstance(exc, Stopped) and child.poll() is None:
+            if exc.args != ("SIGINT",) and child.poll() is None:
                 child.terminate()
             try:
                 return child.wait(60)

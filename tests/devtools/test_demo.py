@@ -53,7 +53,8 @@ def _postmaster_pid(data_dir: Path) -> int:
 
 
 @pytest.mark.slow
-def test_sigterm_stops_every_process_the_demo_started(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=["SIGTERM", "SIGHUP", "Ctrl-C"])
+def test_a_stop_signal_stops_every_process_the_demo_started(tmp_path: Path, sig: signal.Signals) -> None:
     port = _free_port()
     log = tmp_path / "demo.log"
     with log.open("w") as out:
@@ -69,10 +70,10 @@ def test_sigterm_stops_every_process_the_demo_started(tmp_path: Path) -> None:
         assert "celery" in names and "runserver" in names and "redis-server" in names
         assert psutil.pid_exists(postmaster)
 
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         assert proc.wait(60) == 0, log.read_text()[-3000:]
         _, alive = psutil.wait_procs([*started, psutil.Process(postmaster)], timeout=15)
-        assert not alive, f"still running after SIGTERM: {[(p.pid, p.cmdline()) for p in alive]}"
+        assert not alive, f"still running after {sig.name}: {[(p.pid, p.cmdline()) for p in alive]}"
         assert not (tmp_path / "data" / "demo.pids").exists()
         with pytest.raises(requests.ConnectionError):
             requests.get(f"http://127.0.0.1:{port}/", timeout=2)
