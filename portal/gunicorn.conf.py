@@ -1,9 +1,9 @@
 """Gunicorn configuration for production: ``gunicorn -c portal/gunicorn.conf.py portal.wsgi``.
 
 Every value comes from the environment (names below) with defaults for a 2-core machine.
-A question is CPU-bound (query embedding + SQL, ~30-60 ms) with some I/O (PostgreSQL,
-Redis, the chat API), so a few processes with a few threads each use the cores without
-waiting on one another; gthread keeps slow clients from blocking a whole process.
+A question is mostly CPU (query embedding, Kiwi, SQL in PostgreSQL) with some waiting on
+I/O (PostgreSQL, Redis, the chat API), so one process per core with a few threads each keeps
+the cores busy; gthread parks idle keep-alive connections instead of tying up a thread.
 Database connections per process are bounded by ``DB_POOL_MAX_SIZE`` (portal/settings.py),
 which should be at least ``GUNICORN_THREADS`` so a thread never waits on its own siblings.
 
@@ -17,8 +17,8 @@ bind = os.environ.get("GUNICORN_BIND", f"{os.environ.get('HOST', '127.0.0.1')}:{
 worker_class = "gthread"
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))  # one per core; each holds its own model (~600 MiB)
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-# A question takes well under a second; 30 s leaves room for the chat model's timeout
-# (OPENAI_TIMEOUT_SECONDS x retries) before the arbiter kills a stuck worker.
+# A question takes well under a second; 60 s leaves room for the chat model's timeout
+# (OPENAI_TIMEOUT_SECONDS 20 s, retried) before the arbiter kills a stuck worker.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
