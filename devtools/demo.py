@@ -3,25 +3,110 @@
 Starts PostgreSQL + pgvector and Redis (see ``devtools.services``), migrates, creates an
 admin user, imports ``samples/articles``, starts a Celery worker (with beat, for the
 sweeper) and the web server, waits with a progress line until the worker has indexed
-every article, then prints the URLs. Ctrl-C stops every process it started; the data in
-``.data/`` is kept, so running it again reuses it.
+every article, then prints the URLs. Ctrl-C, SIGTERM and SIGHUP stop every process it
+started (worker with beat, web server, and PostgreSQL/redis-server if it started them); the
+data in ``.data/`` is kept, so running it again reuses it.
+
+``.data/demo.pids`` lists this run's processes while it runs. A run that was killed with
+SIGKILL cannot clean up; the next run finds the processes it left (or the port taken),
+says which, and how to stop them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from devtools.services import BASE_DIR, DATA_DIR, running
+from devtools.services import BASE_DIR, DATA_DIR, running, stopping_on_signals
 
 SAMPLES = BASE_DIR / "samples" / "articles"
 PORT = int(os.environ.get("PORT", "8000"))
 INDEX_TIMEOUT_SECONDS = 900
+PIDFILE = DATA_DIR / "demo.pids"
+STOP_TIMEOUT_SECONDS = 20  # per process group, after SIGTERM, before SIGKILL
+
+
+def worker_command(python: str) -> list[str]:
+    """The demo's Celery worker: one process on every queue, with beat for the sweepers."""
+    return [python, "-m", "celery", "-A", "portal", "worker", "-B", "-Q", "emails,indexing,celery", "-l", "warning",
+            "--concurrency", "1", "-s", str(DATA_DIR / "celerybeat-schedule")]  # fmt: skip
+
+
+def web_command(python: str) -> list[str]:
+    return [python, "-m", "devtools.runserver", f"127.0.0.1:{PORT}", "--noreload"]  # runserver, larger backlog
+
+
+def _leftovers() -> list[str]:
+    """Processes of an earlier run still alive (from ``PIDFILE``), as "pid (command)" lines."""
+    import psutil
+
+    if not PIDFILE.exists():
+        return []
+    found = []
+    for pid in (int(x) for x in PIDFILE.read_text().split()):
+        try:
+            proc = psutil.Process(pid)
+            cmdline = " ".join(proc.cmdline())
+            ours = any(mark in cmdline for mark in ("devtools.", "celery", "manage.py"))  # not a reused pid
+            if ours and proc.status() != psutil.STATUS_ZOMBIE and proc.pid != os.getpid():
+                found.append(f"{pid} ({' '.join(proc.cmdline()[1:6])})")
+        except psutil.Error:
+            continue
+    return found
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def check_leftovers() -> None:
+    """Exit with a clear message when an earlier run's processes or the port are still taken."""
+    left = _leftovers()
+    if left:
+        pids = " ".join(line.split()[0] for line in left)
+        sys.exit(
+            "[demo] an earlier `make demo` is still running or left processes behind:\n  "
+            + "\n  ".join(left)
+            + f"\nStop it with Ctrl-C in its terminal, or: kill {pids}   (then run `make demo` again)"
+        )
+    PIDFILE.unlink(missing_ok=True)
+    if not _port_free(PORT):
+        sys.exit(
+            f"[demo] port {PORT} is in use by another program. Find it with `ss -ltnp 'sport = :{PORT}'` "
+            f"and stop it, or pick another port: PORT={PORT + 1} make demo"
+        )
+
+
+def _record_pids(children: list[subprocess.Popen[bytes]]) -> None:
+    PIDFILE.write_text(" ".join(str(pid) for pid in [os.getpid(), *(c.pid for c in children)]))
+
+
+def _stop(children: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each child's process group (the worker's pool children too), then SIGKILL stragglers."""
+    for child in children:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+    for child in children:
+        try:
+            child.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"[demo] pid {child.pid} did not stop in {STOP_TIMEOUT_SECONDS}s; killing it", flush=True)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)  # whatever is left of its group, e.g. pool children
+        child.wait()
 
 
 def _admin_password() -> str:
@@ -32,7 +117,7 @@ def _admin_password() -> str:
     return path.read_text().strip()
 
 
-def _setup_django(env: dict[str, str]) -> None:
+def setup_django(env: dict[str, str]) -> None:
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     import django
@@ -85,28 +170,37 @@ def _wait_for_indexing(children: list[subprocess.Popen[bytes]]) -> None:
         time.sleep(1)
 
 
+def _wait_for_web(web: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """Return once the web server accepts connections, so the printed URLs work right away."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and web.poll() is None:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", PORT)) == 0:
+                return
+        time.sleep(0.2)
+    sys.exit(f"[demo] the web server did not start on port {PORT}; see the output above")
+
+
 def main() -> int:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
+    check_leftovers()
     children: list[subprocess.Popen[bytes]] = []
-    with running("portal") as services:
-        env = services.env()
-        env.setdefault("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
-        env.setdefault("EMAIL_FILE_PATH", str(DATA_DIR / "emails"))
-        env.setdefault("SITE_URL", f"http://127.0.0.1:{PORT}")
-        Path(env["EMAIL_FILE_PATH"]).mkdir(parents=True, exist_ok=True)
-        password = _admin_password()
-        _setup_django(env)
-        _prepare(password)
-        python = sys.executable
-        commands = [
-            [python, "-m", "celery", "-A", "portal", "worker", "-B", "-Q", "emails,indexing,celery", "-l", "warning",
-             "--concurrency", "1", "-s", str(DATA_DIR / "celerybeat-schedule")],
-            [python, "manage.py", "runserver", f"127.0.0.1:{PORT}", "--noreload"],
-        ]  # fmt: skip
-        for command in commands:
-            children.append(subprocess.Popen(command, cwd=BASE_DIR, env=env, start_new_session=True))
+    with stopping_on_signals(), running("portal") as services:
         try:
+            env = services.env()
+            env.setdefault("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+            env.setdefault("EMAIL_FILE_PATH", str(DATA_DIR / "emails"))
+            env.setdefault("SITE_URL", f"http://127.0.0.1:{PORT}")
+            Path(env["EMAIL_FILE_PATH"]).mkdir(parents=True, exist_ok=True)
+            password = _admin_password()
+            setup_django(env)
+            _prepare(password)
+            python = sys.executable
+            for command in (worker_command(python), web_command(python)):
+                children.append(subprocess.Popen(command, cwd=BASE_DIR, env=env, start_new_session=True))
+                _record_pids(children)
             _wait_for_indexing(children)
+            _wait_for_web(children[-1])
             print(
                 "\n"
                 f"  Support portal (customers):  http://127.0.0.1:{PORT}/\n"
@@ -118,19 +212,28 @@ def main() -> int:
             )
             while all(child.poll() is None for child in children):
                 time.sleep(1)
-            print("[demo] a process stopped; shutting down")
-        except KeyboardInterrupt:
-            print("\n[demo] stopping…")
+            print("[demo] a process stopped; shutting down", flush=True)
+        except KeyboardInterrupt as exc:
+            print(f"\n[demo] stopping ({exc})…", flush=True)
         finally:
-            for child in children:
-                if child.poll() is None:
-                    os.killpg(child.pid, signal.SIGTERM)
-            for child in children:
-                try:
-                    child.wait(20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(child.pid, signal.SIGKILL)
+            _stop(children)
+            close_database()
+            PIDFILE.unlink(missing_ok=True)
+    print("[demo] stopped", flush=True)
     return 0
+
+
+def close_database() -> None:
+    """Close this process's connection pool so PostgreSQL can stop without waiting for it."""
+    if "django" in sys.modules and "django.db" in sys.modules:
+        from django.db import connections
+
+        with contextlib.suppress(Exception):
+            connections.close_all()
+            for conn in connections.all(initialized_only=True):
+                close_pool = getattr(conn, "close_pool", None)
+                if close_pool is not None:
+                    close_pool()
 
 
 if __name__ == "__main__":

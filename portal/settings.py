@@ -61,16 +61,45 @@ def embedded_database_url(database: str = "portal") -> str:
     return f"postgresql://postgres@/{database}?host={DATA_DIR / 'pgdata'}"
 
 
-DEBUG = envbool("DJANGO_DEBUG", "1")
+def envlist(name: str, default: str) -> list[str]:
+    """Comma-separated values, blanks dropped: ``"a, b,"`` -> ``["a", "b"]``."""
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+# --- Production: debug, secret, hosts, HTTPS (issue 6) ----------------------------------
+# Off unless asked for: ``make demo`` and ``make test`` set DJANGO_DEBUG=1, a production
+# process that forgets the variable gets the safe behaviour.
+DEBUG = envbool("DJANGO_DEBUG", "0")
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG=0")
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off (the default). Generate one with\n"
+            "  python -c 'import secrets; print(secrets.token_urlsafe(50))'\n"
+            "and keep it secret and stable (it signs sessions and ticket links); "
+            "for local development set DJANGO_DEBUG=1 instead."
+        )
     SECRET_KEY = "insecure-local-development-key"  # noqa: S105 - DEBUG only
-ALLOWED_HOSTS = [
-    h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",") if h
-]
+ALLOWED_HOSTS = envlist("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Secure by default in production when the site is served over HTTPS; all off in DEBUG so
+# runserver on http://127.0.0.1 keeps working. Each can be forced either way.
+_HTTPS = not DEBUG and SITE_URL.startswith("https://")
+SESSION_COOKIE_SECURE = envbool("DJANGO_SESSION_COOKIE_SECURE", "1" if _HTTPS else "0")
+CSRF_COOKIE_SECURE = envbool("DJANGO_CSRF_COOKIE_SECURE", "1" if _HTTPS else "0")
+SECURE_SSL_REDIRECT = envbool("DJANGO_SECURE_SSL_REDIRECT", "1" if _HTTPS else "0")
+# One year, the value hstspreload.org asks for. ``preload`` only adds the directive; the
+# domain joins browsers' preload lists only if someone submits it there.
+SECURE_HSTS_SECONDS = envint("DJANGO_SECURE_HSTS_SECONDS", "31536000" if _HTTPS else "0")
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", "1" if _HTTPS else "0")
+SECURE_HSTS_PRELOAD = envbool("DJANGO_SECURE_HSTS_PRELOAD", "1" if _HTTPS else "0")
+# Only behind a proxy that sets X-Forwarded-Proto itself and strips it from clients:
+# otherwise any client could claim HTTPS (Django docs, SECURE_PROXY_SSL_HEADER).
+if envbool("DJANGO_SECURE_PROXY_SSL_HEADER", "0"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The site's own origin is trusted for CSRF (needed when the proxy terminates TLS).
+CSRF_TRUSTED_ORIGINS = envlist("DJANGO_CSRF_TRUSTED_ORIGINS", SITE_URL if SITE_URL.startswith("https://") else "")
+# --- end production block ----------------------------------------------------------------
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -98,6 +127,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "support.middleware.DatabaseBusyMiddleware",  # pool exhausted -> 503 + Retry-After, not 500
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 AUTHENTICATION_BACKENDS = [
@@ -123,9 +153,32 @@ TEMPLATES = [
     },
 ]
 
+# --- Database connections: pooled and bounded (issue 6) ----------------------------------
+# Every process (each gunicorn worker, runserver, each Celery child) holds at most
+# DB_POOL_MAX_SIZE connections; a request that finds them all busy waits DB_POOL_TIMEOUT
+# seconds, then gets 503 + Retry-After (support.middleware). Size it so that
+#   web processes x DB_POOL_MAX_SIZE + worker processes x DB_POOL_MAX_SIZE + admin slack
+# stays below PostgreSQL's max_connections (100 by default). DB_POOL=0 turns the pool off,
+# e.g. behind pgbouncer, and then DB_CONN_MAX_AGE applies (Django's persistent connections).
+DB_POOL = envbool("DB_POOL", "1")
+DB_POOL_MIN_SIZE = envint("DB_POOL_MIN_SIZE", "1")
+DB_POOL_MAX_SIZE = envint("DB_POOL_MAX_SIZE", "8")
+DB_POOL_TIMEOUT = envfloat("DB_POOL_TIMEOUT", "10")  # seconds a request waits for a connection
+DB_UNAVAILABLE_RETRY_AFTER = envint("DB_UNAVAILABLE_RETRY_AFTER", "5")  # seconds, in 503 responses
 DATABASES = {
-    "default": dj_database_url.parse(os.environ.get("DATABASE_URL") or embedded_database_url(), conn_max_age=60)
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or embedded_database_url(),
+        conn_max_age=0 if DB_POOL else envint("DB_CONN_MAX_AGE", "0"),  # a pool needs CONN_MAX_AGE=0
+        conn_health_checks=True,
+    )
 }
+if DB_POOL:
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(DB_POOL_MIN_SIZE, DB_POOL_MAX_SIZE),
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": DB_POOL_TIMEOUT,
+    }
+# --- end database block -------------------------------------------------------------------
 if os.environ.get("DATABASE_NAME"):  # the test suite points its Celery worker at the test database
     DATABASES["default"]["NAME"] = os.environ["DATABASE_NAME"]
 # Separate test databases let several test runs share one server (default: test_<name>).

@@ -1,11 +1,77 @@
-"""Request-level guards that must run before a view reads the body."""
+"""Request-level guards: bodies too large to read (413), and no database connection free (503).
 
+``RequestSizeLimitMiddleware`` refuses an oversized body before a view reads it.
+
+``DatabaseBusyMiddleware``: past the database's capacity, answer 503 with ``Retry-After``
+instead of a 500. With Django's psycopg pool (``DATABASES[...]["OPTIONS"]["pool"]``), a
+request that finds every connection of its process busy waits ``DB_POOL_TIMEOUT`` seconds
+in ``ConnectionPool.getconn()``, which then raises ``psycopg_pool.PoolTimeout``. Django wraps
+driver errors raised while connecting (``BaseDatabaseWrapper.ensure_connection`` runs under
+``wrap_database_errors``), so the view sees ``django.db.OperationalError`` whose
+``__cause__`` is the ``PoolTimeout``. Without a pool (``DB_POOL=0``, e.g. behind pgbouncer)
+the same overload shows up as PostgreSQL refusing the connection with SQLSTATE 53300
+("sorry, too many clients already"), which is mapped the same way. Nothing was written when
+either happens (no connection was ever obtained), so the client can safely retry.
+"""
+
+import logging
 from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
+
+logger = logging.getLogger(__name__)
+
+TOO_MANY_CONNECTIONS = "53300"  # PostgreSQL's too_many_connections SQLSTATE
+
+
+def database_busy(exc: BaseException) -> bool:
+    """True when ``exc`` (or what it wraps) means "no database connection available now"."""
+    from psycopg_pool import PoolTimeout
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, PoolTimeout):
+            return True
+        if getattr(seen, "sqlstate", None) == TOO_MANY_CONNECTIONS or "too many clients already" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class DatabaseBusyMiddleware:
+    """Turn "no database connection available" into 503 + ``Retry-After``.
+
+    JSON (``{"detail": ...}``, like DRF's errors) under ``/api/``, a small HTML page elsewhere.
+    Other exceptions pass through untouched.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, OperationalError) or not database_busy(exception):
+            return None
+        logger.warning("database busy, answered 503: %s %s (%s)", request.method, request.path, exception)
+        retry_after = str(settings.DB_UNAVAILABLE_RETRY_AFTER)
+        message = _("The service is busy. Please try again in a few seconds.")
+        response: HttpResponse
+        if request.path.startswith("/api/"):
+            response = JsonResponse({"detail": message}, status=503)
+        else:
+            response = HttpResponse(
+                render_to_string("503.html", {"message": message}),
+                status=503,
+            )
+        response["Retry-After"] = retry_after
+        return response
 
 
 def _too_large(request: HttpRequest, limit: int) -> HttpResponse:

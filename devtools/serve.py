@@ -1,0 +1,128 @@
+"""``make serve``: the portal in production mode on this machine — gunicorn with
+``portal/gunicorn.conf.py`` and a prefork Celery worker with beat, against the embedded
+services (``devtools.services``) and the data ``make demo`` prepared.
+
+It runs with ``DJANGO_DEBUG=0`` and a secret key kept in ``.data/secret-key``; SITE_URL is
+plain http on loopback, so HTTPS redirects and secure cookies stay off. Static files
+(admin CSS) are not served: in production the reverse proxy serves ``collectstatic``'s
+output. Ctrl-C, SIGTERM and SIGHUP stop everything it started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from devtools.services import BASE_DIR, DATA_DIR, running, stopping_on_signals
+
+READY_TIMEOUT_SECONDS = 180  # workers load the embedding model and Kiwi before accepting
+
+
+def _secret_key() -> str:
+    path = DATA_DIR / "secret-key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def production_env(base: dict[str, str], port: int) -> dict[str, str]:
+    """``base`` plus what production mode needs on loopback (see module docstring)."""
+    return {
+        **base,
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": base.get("DJANGO_SECRET_KEY") or _secret_key(),
+        "DJANGO_ALLOWED_HOSTS": base.get("DJANGO_ALLOWED_HOSTS") or "127.0.0.1,localhost",
+        "SITE_URL": base.get("SITE_URL") or f"http://127.0.0.1:{port}",
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def wait_until_answering(url: str, proc: subprocess.Popen[bytes], timeout: float = READY_TIMEOUT_SECONDS) -> float:
+    """Poll ``url`` until it answers 200; return the seconds waited. Raises RuntimeError."""
+    import requests
+
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with {proc.returncode} before answering")
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(url, timeout=2).status_code == 200:
+                return time.monotonic() - started
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
+
+
+def stop_group(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """SIGTERM the process group ``proc`` leads, SIGKILL what is left after ``timeout`` seconds."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        print(f"[serve] pid {proc.pid} did not stop in {timeout:.0f}s; killing it", flush=True)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+@contextlib.contextmanager
+def gunicorn_running(env: dict[str, str], port: int, log: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """gunicorn with the repository's config on ``127.0.0.1:port``, answering when entered."""
+    out = log.open("ab") if log else None
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(BASE_DIR / "portal" / "gunicorn.conf.py"), "portal.wsgi"],
+        cwd=BASE_DIR, env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}"}, stdout=out, stderr=out,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_until_answering(f"http://127.0.0.1:{port}/", proc)
+        yield proc
+    finally:
+        stop_group(proc)
+        if out:
+            out.close()
+
+
+def main() -> int:
+    from devtools.demo import check_leftovers, setup_django, worker_command
+
+    port = int(os.environ.get("PORT", "8000"))
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    check_leftovers()
+    worker: subprocess.Popen[bytes] | None = None
+    with stopping_on_signals(), running("portal") as services:
+        try:
+            env = production_env(services.env(), port)
+            env.setdefault("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+            env.setdefault("EMAIL_FILE_PATH", str(DATA_DIR / "emails"))
+            setup_django(env)
+            from django.core.management import call_command
+
+            call_command("migrate", verbosity=0)
+            worker = subprocess.Popen(worker_command(sys.executable), cwd=BASE_DIR, env=env, start_new_session=True)
+            with gunicorn_running(env, port) as web:
+                print(f"\n  Production mode (gunicorn + Celery): http://127.0.0.1:{port}/  Ctrl-C stops.\n", flush=True)
+                while web.poll() is None and worker.poll() is None:
+                    time.sleep(1)
+        except KeyboardInterrupt as exc:
+            print(f"\n[serve] stopping ({exc})…", flush=True)
+        finally:
+            if worker is not None:
+                stop_group(worker)
+            from devtools.demo import close_database
+
+            close_database()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""Gunicorn configuration for production: ``gunicorn -c portal/gunicorn.conf.py portal.wsgi``.
+
+Every value comes from the environment (names below) with defaults for a 2-core machine.
+A question is mostly CPU (query embedding, Kiwi, SQL in PostgreSQL) with some waiting on
+I/O (PostgreSQL, Redis, the chat API), so one process per core with a few threads each keeps
+the cores busy; gthread parks idle keep-alive connections instead of tying up a thread.
+Database connections per process are bounded by ``DB_POOL_MAX_SIZE`` (portal/settings.py),
+which should be at least ``GUNICORN_THREADS`` so a thread never waits on its own siblings.
+
+Sources: https://docs.gunicorn.org/en/stable/settings.html, .../design.html#how-many-workers
+"""
+
+import os
+from typing import Any
+
+bind = os.environ.get("GUNICORN_BIND", f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}")
+worker_class = "gthread"
+workers = int(os.environ.get("GUNICORN_WORKERS", "2"))  # one per core; each holds its own model (~600 MiB)
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# A question takes well under a second; 60 s leaves room for the chat model's timeout
+# (OPENAI_TIMEOUT_SECONDS 20 s, retried) before the arbiter kills a stuck worker.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+# Recycle workers now and then so slow leaks cannot grow without bound; jitter avoids all
+# workers restarting (and reloading the model) at once.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "5000"))
+max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "500"))
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None  # "-" is stdout; "" turns it off
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+# The proxy in front sets X-Forwarded-*; trust it only from these addresses.
+forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# gunicorn's runtime control socket (gunicornc) defaults to one path per user, which
+# several instances on one machine would fight over; opt in with a path of your own.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket
+# No preload_app: the model must load after the fork, in each worker (see post_worker_init).
+preload_app = False
+
+
+def post_worker_init(worker: Any) -> None:
+    """Load the embedding model and Kiwi before this worker accepts its first request."""
+    from knowledge.warmup import models_warm
+
+    worker.log.info("worker %s: models loaded in %.1fs", worker.pid, models_warm())

@@ -1,0 +1,114 @@
+"""``make demo`` stops everything it started on SIGTERM, and refuses to start over leftovers."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+STARTUP_TIMEOUT = 150  # fresh initdb, migrations, 10 sample articles indexed by the worker
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _demo_env(data_dir: Path, port: int) -> dict[str, str]:
+    """A demo of its own: embedded PostgreSQL in ``data_dir`` and a private redis-server, so it
+    shares nothing with the test run (whose worker listens on the test Redis database)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DATABASE_NAME")}
+    return env | {
+        "PORTAL_DATA_DIR": str(data_dir),
+        "PORT": str(port),
+        "PORTAL_PRIVATE_REDIS": "1",
+        "PORTAL_PRIVATE_REDIS_PORT": str(_free_port()),
+        "DJANGO_DEBUG": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def _wait_until_served(proc: subprocess.Popen[str], port: int, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"the demo exited with {proc.returncode}:\n{log.read_text()[-3000:]}"
+        if "Press Ctrl-C" in log.read_text():
+            response = requests.get(f"http://127.0.0.1:{port}/", timeout=10)
+            assert response.status_code == 200
+            return
+        time.sleep(1)
+    raise AssertionError(f"the demo did not come up in {STARTUP_TIMEOUT}s:\n{log.read_text()[-3000:]}")
+
+
+def _postmaster_pid(data_dir: Path) -> int:
+    return int((data_dir / "pgdata" / "postmaster.pid").read_text().split()[0])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=["SIGTERM", "SIGHUP", "Ctrl-C"])
+def test_a_stop_signal_stops_every_process_the_demo_started(tmp_path: Path, sig: signal.Signals) -> None:
+    port = _free_port()
+    log = tmp_path / "demo.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "devtools.demo"], cwd=BASE_DIR, env=_demo_env(tmp_path / "data", port),
+            stdout=out, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+    try:
+        _wait_until_served(proc, port, log)
+        started = psutil.Process(proc.pid).children(recursive=True)  # worker (+ pool child, beat), runserver, redis
+        postmaster = _postmaster_pid(tmp_path / "data")
+        names = " ".join(" ".join(p.cmdline()) for p in started)
+        assert "celery" in names and "runserver" in names and "redis-server" in names
+        assert psutil.pid_exists(postmaster)
+
+        proc.send_signal(sig)
+        assert proc.wait(60) == 0, log.read_text()[-3000:]
+        _, alive = psutil.wait_procs([*started, psutil.Process(postmaster)], timeout=15)
+        assert not alive, f"still running after {sig.name}: {[(p.pid, p.cmdline()) for p in alive]}"
+        assert not (tmp_path / "data" / "demo.pids").exists()
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://127.0.0.1:{port}/", timeout=2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_a_port_in_use_is_reported_with_how_to_choose_another(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "devtools.demo"], cwd=BASE_DIR, env=_demo_env(tmp_path / "data", port),
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert f"port {port} is in use" in result.stderr and f"PORT={port + 1} make demo" in result.stderr
+    assert not (tmp_path / "data" / "pgdata").exists()  # nothing was started
+
+
+def test_processes_left_by_a_killed_run_are_named_with_how_to_stop_them(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    leftover = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "manage.py", "runserver"])
+    try:
+        (data / "demo.pids").write_text(f"{leftover.pid}")
+        result = subprocess.run(
+            [sys.executable, "-m", "devtools.demo"], cwd=BASE_DIR, env=_demo_env(data, _free_port()),
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert result.returncode == 1
+        assert f"kill {leftover.pid}" in result.stderr
+    finally:
+        leftover.kill()
+        leftover.wait()
