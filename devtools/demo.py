@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -24,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from devtools.services import BASE_DIR, DATA_DIR, running, stopping_on_signals
+from devtools.services import BASE_DIR, DATA_DIR, kept_secret, running, stopping_on_signals
 
 SAMPLES = BASE_DIR / "samples" / "articles"
 PORT = int(os.environ.get("PORT", "8000"))
@@ -110,11 +109,7 @@ def _stop(children: list[subprocess.Popen[bytes]]) -> None:
 
 
 def _admin_password() -> str:
-    path = DATA_DIR / "admin-password"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(12))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return kept_secret("admin-password", 12)
 
 
 def setup_django(env: dict[str, str]) -> None:

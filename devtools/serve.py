@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -20,17 +19,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from devtools.services import BASE_DIR, DATA_DIR, running, stopping_on_signals
+from devtools.services import BASE_DIR, DATA_DIR, kept_secret, running, stopping_on_signals
 
 READY_TIMEOUT_SECONDS = 180  # workers load the embedding model and Kiwi before accepting
 
 
 def _secret_key() -> str:
-    path = DATA_DIR / "secret-key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return kept_secret("secret-key", 50)
 
 
 def production_env(base: dict[str, str], port: int) -> dict[str, str]:

@@ -79,6 +79,18 @@ class Services:
         return {**os.environ, "DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url}
 
 
+def kept_secret(name: str, nbytes: int) -> str:
+    """A random URL-safe secret kept in ``.data/<name>`` (mode 600), made on first use."""
+    import secrets
+
+    path = DATA_DIR / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(nbytes))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def _say(message: str) -> None:
     print(f"[services] {message}", flush=True)
 

@@ -56,7 +56,7 @@ class ExtractiveAnswerer:
         for source in sources:
             sentences = list(source.sentences) or plain_sentences(source.text)
             scored.append((sentences, [sum(weights[t] for t in _terms(s) & terms) / total for s in sentences]))
-        _mix_dense(scored, sources, query_vector, settings.EXTRACTIVE_SENTENCE_DENSE_WEIGHT)
+        _mix_dense(scored, sources, query_vector, settings.EXTRACTIVE_SENTENCE_DENSE_WEIGHT, language)
         best: tuple[float, int, int] | None = None  # (score, source index, sentence index)
         for s_index, (_, scores) in enumerate(scored):
             for i, score in enumerate(scores):
@@ -84,12 +84,15 @@ def _mix_dense(
     sources: list[SourceExcerpt],
     query_vector: list[float] | None,
     weight: float,
+    language: str = "",
 ) -> None:
     """Blend sentence cosines into ``scored`` in place: ``(1 − weight)·lexical + weight·dense``.
 
     Cosines are min-max scaled over every candidate sentence that has a vector; a source
     without indexed sentence vectors (or whose sentences differ in number) keeps its
-    lexical scores. No-op without a query vector or with ``weight`` 0.
+    lexical scores. Sentences of a source in another language than the question
+    (``language``) get ``RETRIEVAL_CROSS_LANGUAGE_OFFSET`` added, as in dense retrieval.
+    No-op without a query vector or with ``weight`` 0.
     """
     if query_vector is None or not weight:
         return
@@ -98,7 +101,8 @@ def _mix_dense(
     for k, ((sentences, _), source) in enumerate(zip(scored, sources, strict=True)):
         vectors = source.sentence_vectors
         if vectors is not None and len(vectors) == len(sentences) and len(sentences) and vectors.shape[1] == len(query):
-            cosines[k] = vectors @ query
+            foreign = bool(language and source.language and source.language != language)
+            cosines[k] = vectors @ query + (settings.RETRIEVAL_CROSS_LANGUAGE_OFFSET if foreign else 0.0)
     if not cosines:
         return
     every = np.concatenate(list(cosines.values()))
