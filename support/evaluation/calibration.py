@@ -9,6 +9,7 @@ Two steps, both on records alone (no question is asked again):
    the target (``metrics.pick_threshold``), and lay out the trade-off curve around it.
 """
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,7 +42,9 @@ class Calibration:
     curve: list[OperatingPoint]
 
 
-def fit_confidence_weights(records: Sequence[QuestionRecord], l2: float = DEFAULT_L2) -> list[float]:
+def fit_confidence_weights(
+    records: Sequence[QuestionRecord], l2: float = DEFAULT_L2, balance_sources: bool = False
+) -> list[float]:
     """Logistic weights separating answers worth giving (1) from the rest (0).
 
     A question counts 1 when it is in scope *and* the answer's first cited chunk is a hit;
@@ -49,7 +52,9 @@ def fit_confidence_weights(records: Sequence[QuestionRecord], l2: float = DEFAUL
     gate learns to hold back wrong citations too, not only out-of-scope questions (on
     KorQuAD this lowered wrong citations at 92 % answered from 3.5 % to 3.2 % at the same
     AUROC, see README). Questions the service escalates whatever the weights (``no_sources``: nothing
-    retrieved, confidence forced to 0) and ones without features are left out.
+    retrieved, confidence forced to 0) and ones without features are left out. With
+    ``balance_sources`` every source file weighs the same in the fit, however many
+    questions it has (KorQuAD's 2,865 would otherwise drown a help centre's 200).
     Raises ``ValueError`` unless both classes are present.
     """
     usable = [r for r in records if r.features and r.status != Question.Status.NO_SOURCES]
@@ -57,14 +62,23 @@ def fit_confidence_weights(records: Sequence[QuestionRecord], l2: float = DEFAUL
     if not usable or labels.min() == labels.max():
         raise ValueError("fitting needs both in-scope and out-of-scope questions (use --exclude-fraction)")
     features = np.array([[r.features.get(name, 0.0) for name in FEATURES] for r in usable])
-    return [round(float(w), 4) for w in fit_logistic(features, labels, l2=l2)]
+    sample_weight = None
+    if balance_sources:
+        sizes = Counter(r.source for r in usable)
+        sample_weight = np.array([len(usable) / (len(sizes) * sizes[r.source]) for r in usable])
+    return [round(float(w), 4) for w in fit_logistic(features, labels, l2=l2, sample_weight=sample_weight)]
 
 
 def calibrate(
-    records: Sequence[QuestionRecord], *, target: float, fit_weights: bool = False, l2: float = DEFAULT_L2
+    records: Sequence[QuestionRecord],
+    *,
+    target: float,
+    fit_weights: bool = False,
+    l2: float = DEFAULT_L2,
+    balance_sources: bool = False,
 ) -> Calibration:
     """Threshold for ``target`` in-scope answered share, the curve, and fitted weights if asked."""
-    weights = fit_confidence_weights(records, l2) if fit_weights else None
+    weights = fit_confidence_weights(records, l2, balance_sources) if fit_weights else None
     items = scored_questions(records, weights)
     threshold = pick_threshold(items, target)
     grid = set(threshold_grid(20)) | ({threshold} if threshold is not None else set())
@@ -182,6 +196,7 @@ def cross_validate(
     fit_weights: bool,
     l2: float = DEFAULT_L2,
     seed: int = 0,
+    balance_sources: bool = False,
 ) -> list[FoldResult]:
     """K-fold cross-validation of the gate: fit on K−1 folds, score the held-out one.
 
@@ -198,7 +213,7 @@ def cross_validate(
     for k in range(folds):
         train = [r for r in records if fold_of(r, folds, seed) != k]
         test = [r for r in records if fold_of(r, folds, seed) == k]
-        weights = fit_confidence_weights(train, l2) if fit_weights else None
+        weights = fit_confidence_weights(train, l2, balance_sources) if fit_weights else None
         threshold = pick_threshold(scored_questions(train, weights), target)
         items = scored_questions(test, weights)
         held_auroc = auroc([q.confidence for q in items if q.in_scope], [q.confidence for q in items if not q.in_scope])

@@ -210,22 +210,29 @@ def threshold_grid(steps: int = 20) -> list[float]:
 # --- Calibration ------------------------------------------------------------------------------
 
 
-def fit_logistic(features: np.ndarray, labels: np.ndarray, l2: float = 1.0, max_iter: int = 100) -> np.ndarray:
+def fit_logistic(
+    features: np.ndarray,
+    labels: np.ndarray,
+    l2: float = 1.0,
+    max_iter: int = 100,
+    sample_weight: np.ndarray | None = None,
+) -> np.ndarray:
     """Logistic-regression weights ``[w0, w1, …]`` for ``features`` (n × d) and 0/1 ``labels``.
 
-    Maximises Σ log-likelihood − (l2/2)·‖w[1:]‖² by Newton–Raphson (IRLS); the intercept
-    is not penalised. The penalty keeps weights finite on separable data. Converges when
-    the largest step is below 1e-9.
+    Maximises Σ sᵢ·log-likelihoodᵢ − (l2/2)·‖w[1:]‖² by Newton–Raphson (IRLS), with sample
+    weights ``sᵢ`` (default 1); the intercept is not penalised. The penalty keeps weights
+    finite on separable data. Converges when the largest step is below 1e-9.
     """
     x = np.hstack([np.ones((features.shape[0], 1)), np.asarray(features, dtype=float)])
     y = np.asarray(labels, dtype=float)
+    s = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     w = np.zeros(x.shape[1])
     penalty = np.full(x.shape[1], l2)
     penalty[0] = 0.0
     for _ in range(max_iter):
         p = 1.0 / (1.0 + np.exp(-(x @ w)))
-        gradient = x.T @ (p - y) + penalty * w
-        hessian = (x * (p * (1 - p))[:, None]).T @ x + np.diag(penalty) + 1e-9 * np.eye(x.shape[1])
+        gradient = x.T @ (s * (p - y)) + penalty * w
+        hessian = (x * (s * p * (1 - p))[:, None]).T @ x + np.diag(penalty) + 1e-9 * np.eye(x.shape[1])
         step = np.linalg.solve(hessian, gradient)
         w -= step
         if np.max(np.abs(step)) < 1e-9:

@@ -199,3 +199,13 @@ def test_excluded_titles_are_seeded_and_rounded() -> None:
     assert chosen == excluded_titles(titles, 0.34, seed=7)
     assert excluded_titles(titles, 0.0, seed=7) == set()
     assert len(excluded_titles(titles, 0.5, seed=1)) == 3
+
+
+def test_weighted_logistic_equals_repeating_the_rows() -> None:
+    x = np.array([[-2.0, 0.1], [-1.0, 0.4], [0.5, 0.2], [1.0, 0.9], [2.0, 0.3], [0.2, 0.8]])
+    y = np.array([0, 0, 1, 1, 1, 0])
+    weights = np.array([1.0, 3.0, 1.0, 2.0, 1.0, 1.0])
+    repeated = np.repeat(np.arange(len(y)), weights.astype(int))
+    weighted = fit_logistic(x, y, l2=0.5, sample_weight=weights)
+    assert weighted == pytest.approx(fit_logistic(x[repeated], y[repeated], l2=0.5), abs=1e-6)
+    assert not np.allclose(weighted, fit_logistic(x, y, l2=0.5))

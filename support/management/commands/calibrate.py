@@ -40,6 +40,9 @@ class Command(BaseCommand):
         parser.add_argument("--target-answered", type=float, default=0.92, help="share of in-scope questions to answer")
         parser.add_argument("--fit-weights", action="store_true", help="fit CONFIDENCE_WEIGHTS by logistic regression")
         parser.add_argument("--l2", type=float, default=DEFAULT_L2, help="L2 penalty of the weight fit")
+        parser.add_argument(
+            "--balance-sources", action="store_true", help="with --fit-weights: every input file weighs the same"
+        )
         parser.add_argument("--folds", type=int, default=0, help="cross-validate with K folds by article (K ≥ 2)")
         parser.add_argument("--store", action="store_true", help="write the threshold into the answer policy")
 
@@ -55,10 +58,13 @@ class Command(BaseCommand):
             if options["folds"]:
                 folds = cross_validate(
                     records, folds=options["folds"], target=target, fit_weights=options["fit_weights"],
-                    l2=options["l2"], seed=options["seed"],
+                    l2=options["l2"], seed=options["seed"], balance_sources=options["balance_sources"],
                 )  # fmt: skip
                 self.stdout.write(format_cross_validation(folds) + "\n")
-            result = calibrate(records, target=target, fit_weights=options["fit_weights"], l2=options["l2"])
+            result = calibrate(
+                records, target=target, fit_weights=options["fit_weights"], l2=options["l2"],
+                balance_sources=options["balance_sources"],
+            )  # fmt: skip
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(format_calibration(result))
