@@ -46,13 +46,28 @@ def ignore_stop_signals() -> None:
         signal.signal(sig, signal.SIG_IGN)
 
 
+def _terminate_with_parent() -> None:
+    """``prctl(PR_SET_PDEATHSIG, SIGTERM)`` (Linux): SIGTERM to this process when its parent exits."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1  # <linux/prctl.h>
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+
+
 @contextlib.contextmanager
 def stopping_on_signals() -> Iterator[None]:
     """Turn Ctrl-C, SIGTERM and SIGHUP into ``Stopped`` inside the block.
 
     The first signal (or Ctrl-C) starts the shutdown; further ones are ignored so they
     cannot cut the clean-up short (a second Ctrl-C would otherwise leave PostgreSQL running).
+    On Linux the process also asks for SIGTERM when its parent dies: a supervisor that
+    signals ``make`` (not its whole process group) kills make alone, and the demo would
+    otherwise live on as an orphan with everything it started.
     """
+    _terminate_with_parent()
 
     def stop(signum: int, _frame: object) -> None:
         ignore_stop_signals()

@@ -112,3 +112,32 @@ def test_processes_left_by_a_killed_run_are_named_with_how_to_stop_them(tmp_path
     finally:
         leftover.kill()
         leftover.wait()
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_parent_alone_still_stops_everything(tmp_path: Path) -> None:
+    """A supervisor that signals ``make`` (the demo's parent), not the process group: the demo
+    gets SIGTERM from the kernel (PR_SET_PDEATHSIG) and cleans up all the same."""
+    port = _free_port()
+    log = tmp_path / "demo.log"
+    with log.open("w") as out:
+        parent = subprocess.Popen(  # like make: runs the demo as a child and waits for it
+            ["/bin/sh", "-c", f"{sys.executable} -m devtools.demo; echo parent-done"],
+            cwd=BASE_DIR, env=_demo_env(tmp_path / "data", port), stdout=out, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        _wait_until_served(parent, port, log)
+        [demo] = psutil.Process(parent.pid).children()
+        started = [demo, *demo.children(recursive=True), psutil.Process(_postmaster_pid(tmp_path / "data"))]
+        parent.send_signal(signal.SIGTERM)  # the parent alone, as `kill <make pid>` does
+        parent.wait(10)
+        _, alive = psutil.wait_procs(started, timeout=60)
+        assert not alive, f"still running: {[(p.pid, p.cmdline()) for p in alive]}\n{log.read_text()[-2000:]}"
+        assert "[demo] stopped" in log.read_text()
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        for child in psutil.Process().children(recursive=True):  # never leave a demo behind a failed test
+            if str(tmp_path) in " ".join(child.cmdline()):
+                child.kill()
