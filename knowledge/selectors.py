@@ -10,7 +10,7 @@ Three retrievers share one entry point, :func:`retrieve`:
 * ``hybrid`` — both candidate lists fused by normalised-score fusion (default) or
   reciprocal rank fusion (Cormack, Clarke & Büttcher 2009), ``RETRIEVAL_FUSION``.
 
-Every query filters ``status = 'published'`` at query time, so unpublishing an article
+Every query filters on the published status at query time, so unpublishing an article
 hides it at once, before any worker runs, and filters the embedding model and dimension,
 so vectors of different models never meet in one search.
 """
@@ -26,6 +26,7 @@ from django.db import connection, transaction
 
 from knowledge.analysis import analyse, detect_language
 from knowledge.embeddings import EmbeddingProvider, get_provider
+from knowledge.models import Article, Chunk
 
 Mode = Literal["lexical", "dense", "hybrid"]
 
@@ -68,6 +69,14 @@ class Retrieval:
     language: str = ""  # the question's, by knowledge.analysis.detect_language
 
 
+def _sql(query: str) -> str:
+    """``query`` with ``{chunk}``, ``{article}`` and ``{published}`` taken from the models
+    (table names, the published status), so the SQL can't drift from the schema."""
+    return query.format(
+        chunk=Chunk._meta.db_table, article=Article._meta.db_table, published=Article.Status.PUBLISHED.value
+    )
+
+
 def _vector_literal(vector: list[float]) -> str:
     return "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
 
@@ -77,21 +86,25 @@ def _term_weights(kb_id: int, terms: list[str]) -> tuple[dict[str, float], float
     with connection.cursor() as cur:
         # Statistics over published chunks only: what customers can be answered from.
         cur.execute(
-            """
+            _sql(
+                """
             SELECT count(*), coalesce(avg(c.lexeme_count), 1)
-            FROM knowledge_chunk c JOIN knowledge_article a ON a.id = c.article_id
-            WHERE c.knowledge_base_id = %s AND a.status = 'published'
-            """,
+            FROM {chunk} c JOIN {article} a ON a.id = c.article_id
+            WHERE c.knowledge_base_id = %s AND a.status = '{published}'
+            """
+            ),
             [kb_id],
         )
         n, avgdl = cur.fetchone()
         cur.execute(
-            """
-            SELECT t.term, (SELECT count(*) FROM knowledge_chunk c JOIN knowledge_article a ON a.id = c.article_id
-                            WHERE c.knowledge_base_id = %s AND a.status = 'published'
+            _sql(
+                """
+            SELECT t.term, (SELECT count(*) FROM {chunk} c JOIN {article} a ON a.id = c.article_id
+                            WHERE c.knowledge_base_id = %s AND a.status = '{published}'
                               AND c.search_vector @@ to_tsquery('simple', quote_literal(t.term)))
             FROM unnest(%s::text[]) AS t(term)
-            """,
+            """
+            ),
             [kb_id, terms],
         )
         df = dict(cur.fetchall())
@@ -110,23 +123,26 @@ def _lexical(
     with connection.cursor() as cur:
         if settings.LEXICAL_SCORING == "ts_rank_cd":
             cur.execute(
-                """
+                _sql(
+                    """
                 SELECT c.id, ts_rank_cd(c.search_vector, q, 32) AS score
-                FROM knowledge_chunk c JOIN knowledge_article a ON a.id = c.article_id,
+                FROM {chunk} c JOIN {article} a ON a.id = c.article_id,
                      to_tsquery('simple', %s) q
-                WHERE c.knowledge_base_id = %s AND a.status = 'published' AND c.search_vector @@ q
+                WHERE c.knowledge_base_id = %s AND a.status = '{published}' AND c.search_vector @@ q
                 ORDER BY score DESC, c.id LIMIT %s
-                """,
+                """
+                ),
                 [tsquery, kb_id, limit],
             )
         else:
             cur.execute(
+                _sql(
                 """
                 WITH q AS (SELECT * FROM unnest(%s::text[], %s::float8[]) AS q(term, idf)),
                 cand AS (
                     SELECT c.id, c.search_vector, c.lexeme_count
-                    FROM knowledge_chunk c JOIN knowledge_article a ON a.id = c.article_id
-                    WHERE c.knowledge_base_id = %s AND a.status = 'published'
+                    FROM {chunk} c JOIN {article} a ON a.id = c.article_id
+                    WHERE c.knowledge_base_id = %s AND a.status = '{published}'
                       AND c.search_vector @@ to_tsquery('simple', %s)
                 )
                 SELECT cand.id,
@@ -137,7 +153,8 @@ def _lexical(
                 ) u
                 JOIN q ON q.term = u.lexeme
                 GROUP BY cand.id ORDER BY score DESC, cand.id LIMIT %s
-                """,
+                """
+                ),
                 [
                     list(weights), list(weights.values()), kb_id, tsquery,
                     settings.BM25_K1, settings.BM25_K1, settings.BM25_B, settings.BM25_B, avgdl, limit,
@@ -182,14 +199,16 @@ def _dense_search(
         cur.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(max(settings.HNSW_EF_SEARCH, limit))])
         cur.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
         cur.execute(
+            _sql(
             f"""
             SELECT c.id, 1 - (c.embedding::vector({dims}) <=> %s::vector({dims})) AS similarity
-            FROM knowledge_chunk c JOIN knowledge_article a ON a.id = c.article_id
-            WHERE c.knowledge_base_id = %s AND a.status = 'published'
+            FROM {{chunk}} c JOIN {{article}} a ON a.id = c.article_id
+            WHERE c.knowledge_base_id = %s AND a.status = '{{published}}'
               AND c.embedding_dimensions = {dims} AND c.embedding_model = %s {language_filter}
             ORDER BY c.embedding::vector({dims}) <=> %s::vector({dims})
             LIMIT %s
-            """,  # noqa: S608 - dims is an int, the filter a constant
+            """
+            ),  # noqa: S608 - dims is an int, the filter a constant
             [
                 _vector_literal(vector), kb_id, provider.name, *([language] if language else []),
                 _vector_literal(vector), limit,
@@ -244,11 +263,13 @@ def _attach_rows(chunks: list[RetrievedChunk]) -> None:
         return
     with connection.cursor() as cur:
         cur.execute(
-            """
+            _sql(
+                """
             SELECT c.id, c.article_id, a.title, a.slug, c.content, c.lexemes, a.language, c.sentences,
                    c.sentence_vectors, coalesce(c.embedding_dimensions, 0)
-            FROM knowledge_chunk c JOIN knowledge_article a ON a.id = c.article_id WHERE c.id = ANY(%s)
-            """,
+            FROM {chunk} c JOIN {article} a ON a.id = c.article_id WHERE c.id = ANY(%s)
+            """
+            ),
             [[c.chunk_id for c in chunks]],
         )
         rows = {r[0]: r for r in cur.fetchall()}
