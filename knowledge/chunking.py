@@ -29,19 +29,55 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
 
 
+_TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?$")
+
+
+def _cells(row: str) -> list[str]:
+    return [cell.strip() for cell in row.strip().strip("|").split("|")]
+
+
+def _table_sentences(rows: list[str]) -> list[str]:
+    """A Markdown table as one sentence per data row, each cell named by its column:
+    ``| Plus monthly | ₩4,900 | 3% |`` under ``| Plan | Price | Points |`` becomes
+    "Plan: Plus monthly; Price: ₩4,900; Points: 3%", so a row answers on its own."""
+    body = [r for r in rows if not _TABLE_RULE.match(r.strip())]
+    if len(body) < 2 or not _TABLE_RULE.match(rows[1].strip()):
+        return [c for r in body if (c := " ".join(_cells(r)).strip())]  # no header row: cells as text
+    header = _cells(body[0])
+    out = []
+    for row in body[1:]:
+        cells = _cells(row)
+        named = [f"{h}: {c}" if h else c for h, c in zip(header, cells, strict=False) if c]
+        if named:
+            out.append("; ".join(named))
+    return out
+
+
 def plain_sentences(markdown: str) -> list[str]:
     """Plain-text sentences of a Markdown chunk, in order: emphasis, code ticks and link
-    targets dropped, each line (heading, list item, table row) split at sentence ends.
+    targets dropped, each line (heading, list item) split at sentence ends, and each
+    table row made a sentence that names its columns (:func:`_table_sentences`).
 
-    The extractive answerer picks from these, and indexing embeds the same list.
+    The extractive answerer picks from these, and indexing embeds the same list
+    (``SENTENCES_VERSION`` is part of the content hash).
     """
     text = _MARKDOWN_INLINE.sub(lambda m: m.group(1) or "", markdown)
     out: list[str] = []
-    for line in text.splitlines():
+    table: list[str] = []
+    for line in [*text.splitlines(), ""]:
+        if line.strip().startswith("|"):
+            table.append(line)
+            continue
+        if table:
+            out.extend(_table_sentences(table))
+            table = []
         line = line.strip(" #*->|")
         if line:
             out.extend(split_sentences(line))
     return out
+
+
+SENTENCES_VERSION = "2"  # bump when plain_sentences changes: re-indexes every article
 
 
 def _pieces(paragraph: str, max_tokens: int, count: Callable[[str], int], cut: Callable[[str, int], str]) -> list[str]:

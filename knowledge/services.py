@@ -22,7 +22,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from knowledge.analysis import analyse
-from knowledge.chunking import chunk_text, plain_sentences
+from knowledge.chunking import SENTENCES_VERSION, chunk_text, plain_sentences
 from knowledge.embeddings import EmbeddingProvider, get_provider
 from knowledge.models import LIVE_KNOWLEDGE_BASE, Article, Chunk, KnowledgeBase
 from knowledge.tokens import chunk_encoding, count_tokens, truncate_tokens
@@ -41,7 +41,7 @@ def article_content_hash(article: Article) -> str:
         [
             article.title, date, article.body,
             str(settings.CHUNK_TOKENS), str(settings.CHUNK_OVERLAP_TOKENS), settings.CHUNK_TOKENIZER,
-            "sentences" if settings.SENTENCE_EMBEDDINGS else "",
+            f"sentences-{SENTENCES_VERSION}" if settings.SENTENCE_EMBEDDINGS else "",
         ]
     )  # fmt: skip
     return hashlib.sha256(material.encode()).hexdigest()
@@ -259,6 +259,13 @@ def article_index(
         article.content_hash = current
     if not article_needs_indexing(article, provider.name):
         return False
+    if article.index_state == Article.IndexState.INDEXED:
+        # Indexed at another version of the settings (chunking, tokenizer, sentences, model):
+        # due again, with a fresh attempt budget. Direct callers (evaluation, benchmark) get
+        # here without a schedule; a worker's task gets here after one.
+        Article.objects.filter(pk=article_id, index_state=Article.IndexState.INDEXED, content_hash=current).update(
+            index_state=Article.IndexState.PENDING, index_attempts=0
+        )
     claimed_at = article_claim_indexing(article_id=article_id, content_hash=current)
     if claimed_at is None:
         articles_give_up_exhausted(article_id=article_id)

@@ -50,3 +50,18 @@ def test_chunking_uses_the_pinned_tokenizer_not_the_chat_model(settings, live_kb
     assert [c.content for c in article_build_chunks(article)] == before
     settings.CHUNK_TOKENIZER = "o200k_base_offline_missing"
     assert article_content_hash(article) != hashed  # the tokenizer is part of what was indexed
+
+
+def test_table_rows_become_sentences_that_name_their_columns() -> None:
+    from knowledge.chunking import plain_sentences
+
+    markdown = (
+        "Our plans:\n\n| Plan | Price | Points |\n|------|:-----:|--------|\n"
+        "| Basic | Free | 1% |\n| **Plus** | ₩4,900 | 3% |\n\nCancel any time."
+    )
+    assert plain_sentences(markdown) == [
+        "Our plans:",
+        "Plan: Basic; Price: Free; Points: 1%",
+        "Plan: Plus; Price: ₩4,900; Points: 3%",
+        "Cancel any time.",
+    ]

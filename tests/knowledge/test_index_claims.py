@@ -154,3 +154,17 @@ def test_an_embedding_error_fails_the_article_and_a_retry_may_claim_it_again(mak
     assert article_index(article_id=article.pk, content_hash=article.content_hash) is True  # Celery's retry
     article.refresh_from_db()
     assert (article.index_state, article.index_attempts) == ("indexed", 2)
+
+
+def test_an_article_indexed_under_other_settings_is_indexed_again_when_asked(make_article, settings) -> None:  # type: ignore[no-untyped-def]
+    from knowledge.models import Chunk
+    from knowledge.services import article_index
+
+    article = make_article("환불 안내", "결제 후 14일 이내에는 전액 환불됩니다.\n\n환불은 마이페이지에서 신청합니다.")
+    assert article.index_state == "indexed"
+    before = article.indexed_hash
+    settings.CHUNK_TOKENS, settings.CHUNK_OVERLAP_TOKENS = 400, 50  # the indexed version is now stale
+    assert article_index(article_id=article.pk) is True
+    article.refresh_from_db()
+    assert article.index_state == "indexed" and article.indexed_hash != before
+    assert Chunk.objects.filter(article=article).count() == article.chunk_count
