@@ -15,18 +15,21 @@ hides it at once, before any worker runs, and filters the embedding model and di
 so vectors of different models never meet in one search.
 """
 
+import functools
 import json
 import math
 import time
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 
 from knowledge.analysis import analyse, detect_language
 from knowledge.embeddings import EmbeddingProvider, get_provider
 from knowledge.models import Article, Chunk
+from knowledge.services import sentence_vectors_unpack
 
 Mode = Literal["lexical", "dense", "hybrid"]
 
@@ -48,6 +51,11 @@ class RetrievedChunk:
     sentences: list[str] = field(default_factory=list)
     sentence_vectors: bytes = b""  # see knowledge.services.sentence_vectors_pack
     dimensions: int = 0
+
+    @functools.cached_property
+    def sentence_matrix(self) -> np.ndarray:
+        """``sentence_vectors`` as an ``(len(sentences), dimensions)`` float32 array (unpacked once)."""
+        return sentence_vectors_unpack(self.sentence_vectors, self.dimensions)
 
 
 @dataclass
@@ -75,6 +83,12 @@ def _sql(query: str) -> str:
     return query.format(
         chunk=Chunk._meta.db_table, article=Article._meta.db_table, published=Article.Status.PUBLISHED.value
     )
+
+
+def bm25_ceiling(term_weights: dict[str, float]) -> float:
+    """The BM25 score a chunk containing every query term would reach, ``(k1 + 1)·Σ idf``
+    (each term's saturation ``tf·(k1+1)/(tf + k1·…)`` tends to ``k1 + 1``); 0 without terms."""
+    return (settings.BM25_K1 + 1) * sum(term_weights.values())
 
 
 def _vector_literal(vector: list[float]) -> str:
@@ -316,7 +330,7 @@ def retrieve(
     if mode == "hybrid":
         ceiling = 0.0
         if settings.RETRIEVAL_LEXICAL_CEILING and settings.LEXICAL_SCORING == "bm25":
-            ceiling = settings.RETRIEVAL_LEXICAL_CEILING * (settings.BM25_K1 + 1) * sum(weights.values())
+            ceiling = settings.RETRIEVAL_LEXICAL_CEILING * bm25_ceiling(weights)
         chunks = fuse(
             lexical, dense, method=settings.RETRIEVAL_FUSION,
             dense_weight=settings.RETRIEVAL_DENSE_WEIGHT, rrf_k=settings.RETRIEVAL_RRF_K, lexical_ceiling=ceiling,

@@ -370,7 +370,8 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": None,
-    "NUM_PROXIES": NUM_PROXIES,
+    # No NUM_PROXIES here: support.throttling.ScopedThrottle keys by client_ip(), which
+    # reads NUM_PROXIES above, the same function the pages and the admin lockout use.
 }
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_IP_META_KEY = "support.throttling.client_ip"

@@ -32,8 +32,7 @@ import math
 import numpy as np
 from django.conf import settings
 
-from knowledge.selectors import Retrieval
-from knowledge.services import sentence_vectors_unpack
+from knowledge.selectors import Retrieval, bm25_ceiling
 
 FEATURES = ("coverage", "dense", "bm25", "margin", "sentence", "cross_language", "agreement")
 LLM_UNANSWERABLE_FACTOR = 0.3
@@ -48,7 +47,7 @@ def _best_sentence(retrieval: Retrieval) -> float:
     top = retrieval.chunks[0]
     if retrieval.query_vector is None or not top.sentence_vectors:
         return 0.0
-    vectors = sentence_vectors_unpack(top.sentence_vectors, top.dimensions)
+    vectors = top.sentence_matrix
     if not len(vectors) or vectors.shape[1] != len(retrieval.query_vector):
         return 0.0
     return _scaled_cosine(float((vectors @ np.asarray(retrieval.query_vector, dtype=np.float32)).max()))
@@ -76,7 +75,8 @@ def confidence_features(retrieval: Retrieval) -> dict[str, float]:
     best_cos = max(c.dense_score for c in retrieval.chunks)
     dense = _scaled_cosine(best_cos)
     best_bm25 = max(c.lexical_score for c in retrieval.chunks)
-    bm25 = min(1.0, best_bm25 / ((settings.BM25_K1 + 1) * total)) if settings.LEXICAL_SCORING == "bm25" else 0.0
+    ceiling = bm25_ceiling(weights) or 1.0
+    bm25 = min(1.0, best_bm25 / ceiling) if settings.LEXICAL_SCORING == "bm25" else 0.0
     chunks = retrieval.chunks
     margin = min(1.0, max(0.0, chunks[0].score - chunks[1].score)) if len(chunks) > 1 else 1.0
     cross = 1.0 if retrieval.language and top.language and retrieval.language != top.language else 0.0

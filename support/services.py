@@ -23,13 +23,11 @@ from knowledge.analysis import detect_language
 from knowledge.embeddings import EmbeddingError
 from knowledge.models import KnowledgeBase
 from knowledge.selectors import Retrieval, retrieve
-from knowledge.services import knowledge_base_get_live, sentence_vectors_unpack
+from knowledge.services import knowledge_base_get_live
 from support.answering import AnswerModelError, ChatProvider, SourceExcerpt, get_chat_provider
 from support.confidence import LLM_UNANSWERABLE_FACTOR, confidence_features, confidence_from_features
 from support.models import AnswerPolicy, EmailDelivery, Question, Ticket
-
-# The outbox's writes live in ``support.outbox``; these names stay importable from here.
-from support.outbox import EmailSendFailed, email_delivery_enqueue, email_delivery_send  # noqa: F401
+from support.outbox import email_delivery_enqueue
 from support.selectors import answer_threshold
 
 logger = logging.getLogger(__name__)
@@ -157,7 +155,7 @@ def _answer_from(
     excerpts = [
         SourceExcerpt(
             number=i, title=c.title, text=c.content, language=c.language, sentences=tuple(c.sentences),
-            sentence_vectors=sentence_vectors_unpack(c.sentence_vectors, c.dimensions),
+            sentence_vectors=c.sentence_matrix,
         )
         for i, c in enumerate(chunks, 1)
     ]  # fmt: skip

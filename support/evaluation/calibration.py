@@ -171,10 +171,7 @@ def fold_of(record: QuestionRecord, folds: int, seed: int) -> int:
 
 def _answered_correctly(records: Sequence[QuestionRecord], weights: list[float] | None, threshold: float) -> float:
     inside = [r for r in records if r.in_scope]
-    good = [
-        r for r in inside
-        if r.has_answer and r.confidence_for(weights) >= threshold and r.top_hit and r.contains_gold
-    ]  # fmt: skip
+    good = [r for r in inside if r.answered_right(threshold, weights)]
     return len(good) / len(inside) if inside else 0.0
 
 

@@ -108,7 +108,7 @@ def group_figures(records: Sequence[QuestionRecord], threshold: float) -> dict[s
     for group in sorted({r.group for r in records}):
         rows = [r for r in records if r.group == group]
         answered = [r for r in rows if r.has_answer and r.confidence >= threshold]
-        correct = [r for r in answered if r.in_scope and r.top_hit and r.contains_gold]
+        correct = [r for r in answered if r.answered_right(threshold)]
         n = len(rows)
         figures[group] = {
             "questions": n,

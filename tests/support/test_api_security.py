@@ -16,7 +16,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from support.models import EmailDelivery, Question, Ticket
-from support.services import email_delivery_send, token_hash
+from support.outbox import email_delivery_send
+from support.services import token_hash
 
 pytestmark = pytest.mark.django_db
 

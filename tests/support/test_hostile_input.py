@@ -15,7 +15,7 @@ from knowledge.models import Article
 from knowledge.rendering import render_markdown
 from knowledge.services import article_index
 from support.models import AnswerPolicy, Question, Ticket
-from support.services import email_delivery_send
+from support.outbox import email_delivery_send
 from tests.fake_openai import FakeOpenAI, chat_reply
 
 pytestmark = pytest.mark.django_db

@@ -2,14 +2,8 @@ import pytest
 from django.core import mail
 
 from support.models import EmailDelivery, Question, Ticket
-from support.services import (
-    EmailSendFailed,
-    QuestionInvalid,
-    email_delivery_send,
-    question_answer,
-    ticket_create,
-    ticket_reply,
-)
+from support.outbox import EmailSendFailed, email_delivery_send
+from support.services import QuestionInvalid, question_answer, ticket_create, ticket_reply
 
 pytestmark = pytest.mark.django_db
 
