@@ -14,16 +14,24 @@ says which, and how to stop them.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from devtools.services import BASE_DIR, DATA_DIR, kept_secret, running, stopping_on_signals
+from devtools.services import (
+    BASE_DIR,
+    DATA_DIR,
+    close_database,
+    kept_secret,
+    running,
+    setup_django,
+    stop_groups,
+    stopping_on_signals,
+    wait_until_answering,
+)
 
 SAMPLES = BASE_DIR / "samples" / "articles"
 PORT = int(os.environ.get("PORT", "8000"))
@@ -92,32 +100,8 @@ def _record_pids(children: list[subprocess.Popen[bytes]]) -> None:
     PIDFILE.write_text(" ".join(str(pid) for pid in [os.getpid(), *(c.pid for c in children)]))
 
 
-def _stop(children: list[subprocess.Popen[bytes]]) -> None:
-    """SIGTERM each child's process group (the worker's pool children too), then SIGKILL stragglers."""
-    for child in children:
-        if child.poll() is None:
-            os.killpg(child.pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-    for child in children:
-        try:
-            child.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            print(f"[demo] pid {child.pid} did not stop in {STOP_TIMEOUT_SECONDS}s; killing it", flush=True)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(child.pid, signal.SIGKILL)  # whatever is left of its group, e.g. pool children
-        child.wait()
-
-
 def _admin_password() -> str:
     return kept_secret("admin-password", 12)
-
-
-def setup_django(env: dict[str, str]) -> None:
-    os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    import django
-
-    django.setup()
 
 
 def _prepare(password: str) -> None:
@@ -165,17 +149,6 @@ def _wait_for_indexing(children: list[subprocess.Popen[bytes]]) -> None:
         time.sleep(1)
 
 
-def _wait_for_web(web: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    """Return once the web server accepts connections, so the printed URLs work right away."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and web.poll() is None:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", PORT)) == 0:
-                return
-        time.sleep(0.2)
-    sys.exit(f"[demo] the web server did not start on port {PORT}; see the output above")
-
-
 def main() -> int:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     check_leftovers()
@@ -195,7 +168,10 @@ def main() -> int:
                 children.append(subprocess.Popen(command, cwd=BASE_DIR, env=env, start_new_session=True))
                 _record_pids(children)
             _wait_for_indexing(children)
-            _wait_for_web(children[-1])
+            try:
+                wait_until_answering(f"http://127.0.0.1:{PORT}/", children[-1], timeout=60)
+            except RuntimeError as exc:
+                sys.exit(f"[demo] the web server did not start on port {PORT} ({exc}); see the output above")
             print(
                 "\n"
                 f"  Support portal (customers):  http://127.0.0.1:{PORT}/\n"
@@ -211,24 +187,11 @@ def main() -> int:
         except KeyboardInterrupt as exc:
             print(f"\n[demo] stopping ({exc})…", flush=True)
         finally:
-            _stop(children)
+            stop_groups(children, STOP_TIMEOUT_SECONDS, label="demo")
             close_database()
             PIDFILE.unlink(missing_ok=True)
     print("[demo] stopped", flush=True)
     return 0
-
-
-def close_database() -> None:
-    """Close this process's connection pool so PostgreSQL can stop without waiting for it."""
-    if "django" in sys.modules and "django.db" in sys.modules:
-        from django.db import connections
-
-        with contextlib.suppress(Exception):
-            connections.close_all()
-            for conn in connections.all(initialized_only=True):
-                close_pool = getattr(conn, "close_pool", None)
-                if close_pool is not None:
-                    close_pool()
 
 
 if __name__ == "__main__":

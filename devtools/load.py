@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import collections
 import os
-import socket
 import sys
 import threading
 import time
@@ -45,6 +44,7 @@ class LoadReport:
     statuses: collections.Counter[str] = field(default_factory=collections.Counter)
     created_ids: list[int] = field(default_factory=list)  # ids of questions answered 201
     error_examples: dict[str, str] = field(default_factory=dict)  # status -> one message
+    retry_after: collections.Counter[str] = field(default_factory=collections.Counter)  # on 429/503 responses
 
     @property
     def requests(self) -> int:
@@ -113,12 +113,15 @@ def load_run(
                 if not keepalive:
                     session.close()  # the next request opens a new connection
                 status, created = str(response.status_code), response.status_code == 201
+                retry_after = response.headers.get("Retry-After", "missing") if status in ("429", "503") else None
             except requests.RequestException as exc:
-                status, created = f"error {type(exc).__name__}", False
+                status, created, retry_after = f"error {type(exc).__name__}", False, None
                 report.error_examples.setdefault(status, str(exc)[:300])
             elapsed = (time.perf_counter() - began) * 1000
             with lock:
                 report.statuses[status] += 1
+                if retry_after is not None:
+                    report.retry_after[retry_after] += 1
                 report.latencies_ms.append(elapsed)
                 if created:
                     report.created_ids.append(int(response.json()["id"]))
@@ -134,12 +137,6 @@ def load_run(
         thread.join()
     report.seconds = time.monotonic() - began
     return report
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _index_samples() -> list[str]:
@@ -160,11 +157,10 @@ def _index_samples() -> list[str]:
 
 def serve_and_load(*, clients: int, seconds: float, keepalive: bool = False) -> LoadReport:
     """``--serve``: embedded services, sample articles indexed, gunicorn in production mode."""
-    from devtools.demo import close_database, setup_django
     from devtools.serve import gunicorn_running, production_env
-    from devtools.services import DATA_DIR, running, stopping_on_signals
+    from devtools.services import DATA_DIR, close_database, free_port, running, setup_django, stopping_on_signals
 
-    port = int(os.environ.get("PORT") or _free_port())
+    port = int(os.environ.get("PORT") or free_port())
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     with stopping_on_signals(), running("portal") as services:
         try:

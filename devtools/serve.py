@@ -12,14 +12,23 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from devtools.services import BASE_DIR, DATA_DIR, kept_secret, running, stopping_on_signals
+from devtools.services import (
+    BASE_DIR,
+    DATA_DIR,
+    close_database,
+    kept_secret,
+    running,
+    setup_django,
+    stop_groups,
+    stopping_on_signals,
+    wait_until_answering,
+)
 
 READY_TIMEOUT_SECONDS = 180  # workers load the embedding model and Kiwi before accepting
 
@@ -41,34 +50,6 @@ def production_env(base: dict[str, str], port: int) -> dict[str, str]:
     }
 
 
-def wait_until_answering(url: str, proc: subprocess.Popen[bytes], timeout: float = READY_TIMEOUT_SECONDS) -> float:
-    """Poll ``url`` until it answers 200; return the seconds waited. Raises RuntimeError."""
-    import requests
-
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with {proc.returncode} before answering")
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(url, timeout=2).status_code == 200:
-                return time.monotonic() - started
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
-
-
-def stop_group(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    """SIGTERM the process group ``proc`` leads, SIGKILL what is left after ``timeout`` seconds."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        print(f"[serve] pid {proc.pid} did not stop in {timeout:.0f}s; killing it", flush=True)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-
-
 @contextlib.contextmanager
 def gunicorn_running(env: dict[str, str], port: int, log: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
     """gunicorn with the repository's config on ``127.0.0.1:port``, answering when entered."""
@@ -79,16 +60,16 @@ def gunicorn_running(env: dict[str, str], port: int, log: Path | None = None) ->
         start_new_session=True,
     )  # fmt: skip
     try:
-        wait_until_answering(f"http://127.0.0.1:{port}/", proc)
+        wait_until_answering(f"http://127.0.0.1:{port}/", proc, READY_TIMEOUT_SECONDS)
         yield proc
     finally:
-        stop_group(proc)
+        stop_groups([proc], label="serve")
         if out:
             out.close()
 
 
 def main() -> int:
-    from devtools.demo import check_leftovers, setup_django, worker_command
+    from devtools.demo import check_leftovers, worker_command
 
     port = int(os.environ.get("PORT", "8000"))
     DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -112,8 +93,7 @@ def main() -> int:
             print(f"\n[serve] stopping ({exc})…", flush=True)
         finally:
             if worker is not None:
-                stop_group(worker)
-            from devtools.demo import close_database
+                stop_groups([worker], label="serve")
 
             close_database()
     return 0

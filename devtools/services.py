@@ -94,6 +94,15 @@ class Services:
         return {**os.environ, "DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url}
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def kept_secret(name: str, nbytes: int) -> str:
     """A random URL-safe secret kept in ``.data/<name>`` (mode 600), made on first use."""
     import secrets
@@ -244,6 +253,61 @@ def running(database: str = "portal") -> Iterator[Services]:
                 redis_proc.kill()
         if pg is not None:
             pg._cleanup()  # type: ignore[attr-defined]  # the library's own stop (pg_ctl stop)
+
+
+def setup_django(env: dict[str, str]) -> None:
+    """Configure Django in this process with ``env`` (the services' URLs) and set it up."""
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    import django
+
+    django.setup()
+
+
+def close_database() -> None:
+    """Close this process's connection pool so PostgreSQL can stop without waiting for it."""
+    if "django.db" in sys.modules:
+        from django.db import connections
+
+        with contextlib.suppress(Exception):
+            connections.close_all()
+            for conn in connections.all(initialized_only=True):
+                close_pool = getattr(conn, "close_pool", None)
+                if close_pool is not None:
+                    close_pool()
+
+
+def wait_until_answering(url: str, proc: subprocess.Popen[bytes], timeout: float) -> float:
+    """Poll ``url`` until it answers 200; return the seconds waited. Raises RuntimeError
+    if ``proc`` exits first or nothing answers within ``timeout`` seconds."""
+    import requests
+
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with {proc.returncode} before answering")
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(url, timeout=2).status_code == 200:
+                return time.monotonic() - started
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
+
+
+def stop_groups(procs: list[subprocess.Popen[bytes]], timeout: float = 30, *, label: str = "services") -> None:
+    """SIGTERM the process group each of ``procs`` leads (pool children too), then SIGKILL
+    whatever is left after ``timeout`` seconds in all."""
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for proc in procs:
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"[{label}] pid {proc.pid} did not stop in {timeout:.0f}s; killing it", flush=True)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of its group
+        proc.wait()
 
 
 def main(argv: list[str]) -> int:

@@ -44,4 +44,4 @@ def post_worker_init(worker: Any) -> None:
     """Load the embedding model and Kiwi before this worker accepts its first request."""
     from knowledge.warmup import models_warm
 
-    worker.log.info("worker %s: models loaded in %.1fs", worker.pid, models_warm())
+    models_warm()  # logs how long it took

@@ -26,6 +26,12 @@ from django.utils.translation import gettext as _
 
 logger = logging.getLogger(__name__)
 
+
+def _is_api(request: HttpRequest) -> bool:
+    """JSON errors under ``/api/``; pages get HTML."""
+    return request.path.startswith("/api/")
+
+
 TOO_MANY_CONNECTIONS = "53300"  # PostgreSQL's too_many_connections SQLSTATE
 
 
@@ -63,7 +69,7 @@ class DatabaseBusyMiddleware:
         retry_after = str(settings.DB_UNAVAILABLE_RETRY_AFTER)
         message = _("The service is busy. Please try again in a few seconds.")
         response: HttpResponse
-        if request.path.startswith("/api/"):
+        if _is_api(request):
             response = JsonResponse({"detail": message}, status=503)
         else:
             response = HttpResponse(
@@ -76,7 +82,7 @@ class DatabaseBusyMiddleware:
 
 def _too_large(request: HttpRequest, limit: int) -> HttpResponse:
     message = f"The request body is larger than {limit:,} bytes."
-    if request.path.startswith("/api/"):
+    if _is_api(request):
         return JsonResponse({"detail": message}, status=413)
     return HttpResponse(render_to_string("413.html", {"limit": limit}, request=request), status=413)
 
@@ -93,7 +99,7 @@ class RequestSizeLimitMiddleware:
         self.get_response = get_response
 
     def _limit(self, request: HttpRequest) -> int:
-        if request.path.startswith("/api/"):
+        if _is_api(request):
             return int(settings.API_MAX_BODY_BYTES)
         return int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0)
 

@@ -160,9 +160,9 @@ def email_deliveries_enqueue_due(*, limit: int = 500) -> int:
     due = email_deliveries_claim_due(now=now, limit=limit)
     for done, (pk, attempts) in enumerate(due):
         if not email_delivery_enqueue(pk, attempts):
-            EmailDelivery.objects.filter(pk__in=[pk for pk, _ in due[done:]], state=EmailDelivery.State.PENDING).update(
-                next_attempt_at=now
-            )
+            # email_delivery_enqueue made this row due again; the rest of the batch too:
+            rest = [pk for pk, _ in due[done + 1 :]]
+            EmailDelivery.objects.filter(pk__in=rest, state=EmailDelivery.State.PENDING).update(next_attempt_at=now)
             return done
     return len(due)
 

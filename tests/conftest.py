@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -95,6 +96,27 @@ class Worker:
                 raise AssertionError(f"worker exited with {self.proc.returncode}:\n{self.log.read_text()[-4000:]}")
             time.sleep(0.2)
         raise AssertionError(f"timed out waiting for {what}; worker log:\n{self.log.read_text()[-4000:]}")
+
+
+@contextmanager
+def beat(worker: Worker, tmp_path: Path, env: dict[str, str]) -> Iterator[None]:
+    """Celery beat in its own process, sending the sweeps on the schedule in settings."""
+    log = tmp_path / "beat.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "portal", "beat", "-s", str(tmp_path / "beat-schedule"),
+             "--max-interval", "1", "-l", "info"],
+            cwd=BASE_DIR, env={**worker.env, **env}, stdout=out, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while "Sending due task sweep-emails" not in log.read_text():  # up and sweeping
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.1)
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(20)
 
 
 @pytest.fixture(scope="session")

@@ -9,11 +9,8 @@ import logging
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from email.message import Message
 from pathlib import Path
@@ -26,7 +23,7 @@ from django.urls import reverse
 from support.emails import delivery_message_id
 from support.models import EmailDelivery, Question, Ticket
 from support.services import ticket_create
-from tests.conftest import BASE_DIR, Worker
+from tests.conftest import Worker, beat
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -81,27 +78,6 @@ def smtp() -> Iterator[LocalSMTP]:
     server = LocalSMTP()
     yield server
     server.stop()
-
-
-@contextmanager
-def beat(worker: Worker, tmp_path: Path, env: dict[str, str]) -> Iterator[None]:
-    """Celery beat in its own process, sending the sweeps on the schedule in settings."""
-    log = tmp_path / "beat.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "portal", "beat", "-s", str(tmp_path / "beat-schedule"),
-             "--max-interval", "1", "-l", "info"],
-            cwd=BASE_DIR, env={**worker.env, **env}, stdout=out, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while "Sending due task sweep-emails" not in log.read_text():  # up and sweeping
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.1)
-        yield
-    finally:
-        proc.terminate()
-        proc.wait(20)
 
 
 def make_ticket() -> Ticket:

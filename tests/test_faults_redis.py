@@ -18,8 +18,7 @@ from django.test import Client
 
 from support.models import EmailDelivery, Question, Ticket
 from support.throttling import FailOpenRedisCache
-from tests.conftest import Worker
-from tests.test_faults_email import beat
+from tests.conftest import Worker, beat
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

@@ -12,14 +12,10 @@ import psutil
 import pytest
 import requests
 
+from devtools.services import free_port
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 STARTUP_TIMEOUT = 150  # fresh initdb, migrations, 10 sample articles indexed by the worker
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _demo_env(data_dir: Path, port: int) -> dict[str, str]:
@@ -30,7 +26,7 @@ def _demo_env(data_dir: Path, port: int) -> dict[str, str]:
         "PORTAL_DATA_DIR": str(data_dir),
         "PORT": str(port),
         "PORTAL_PRIVATE_REDIS": "1",
-        "PORTAL_PRIVATE_REDIS_PORT": str(_free_port()),
+        "PORTAL_PRIVATE_REDIS_PORT": str(free_port()),
         "DJANGO_DEBUG": "1",
         "PYTHONUNBUFFERED": "1",
     }
@@ -55,7 +51,7 @@ def _postmaster_pid(data_dir: Path) -> int:
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=["SIGTERM", "SIGHUP", "Ctrl-C"])
 def test_a_stop_signal_stops_every_process_the_demo_started(tmp_path: Path, sig: signal.Signals) -> None:
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "demo.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
@@ -104,7 +100,7 @@ def test_processes_left_by_a_killed_run_are_named_with_how_to_stop_them(tmp_path
     try:
         (data / "demo.pids").write_text(f"{leftover.pid}")
         result = subprocess.run(
-            [sys.executable, "-m", "devtools.demo"], cwd=BASE_DIR, env=_demo_env(data, _free_port()),
+            [sys.executable, "-m", "devtools.demo"], cwd=BASE_DIR, env=_demo_env(data, free_port()),
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         assert result.returncode == 1
@@ -118,7 +114,7 @@ def test_processes_left_by_a_killed_run_are_named_with_how_to_stop_them(tmp_path
 def test_sigterm_to_the_parent_alone_still_stops_everything(tmp_path: Path) -> None:
     """A supervisor that signals ``make`` (the demo's parent), not the process group: the demo
     gets SIGTERM from the kernel (PR_SET_PDEATHSIG) and cleans up all the same."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "demo.log"
     with log.open("w") as out:
         parent = subprocess.Popen(  # like make: runs the demo as a child and waits for it

@@ -157,9 +157,6 @@ def test_an_embedding_error_fails_the_article_and_a_retry_may_claim_it_again(mak
 
 
 def test_an_article_indexed_under_other_settings_is_indexed_again_when_asked(make_article, settings) -> None:  # type: ignore[no-untyped-def]
-    from knowledge.models import Chunk
-    from knowledge.services import article_index
-
     article = make_article("환불 안내", "결제 후 14일 이내에는 전액 환불됩니다.\n\n환불은 마이페이지에서 신청합니다.")
     assert article.index_state == "indexed"
     before = article.indexed_hash

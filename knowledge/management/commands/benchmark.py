@@ -14,7 +14,6 @@ Everything lives in isolated ``bench-*`` collections; the live help centre is un
 
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
 
+from devtools.services import free_port
 from knowledge.embeddings import get_provider
 from knowledge.importers import articles_import, read_records
 from knowledge.models import Article, Chunk, KnowledgeBase
@@ -48,12 +48,6 @@ def _hwm_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Command(BaseCommand):
@@ -176,7 +170,7 @@ class Command(BaseCommand):
         import requests
 
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        port = _free_port()
+        port = free_port()
         web = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
             cwd=settings.BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
