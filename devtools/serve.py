@@ -45,7 +45,6 @@ def production_env(base: dict[str, str], port: int) -> dict[str, str]:
         "DJANGO_SECRET_KEY": base.get("DJANGO_SECRET_KEY") or _secret_key(),
         "DJANGO_ALLOWED_HOSTS": base.get("DJANGO_ALLOWED_HOSTS") or "127.0.0.1,localhost",
         "SITE_URL": base.get("SITE_URL") or f"http://127.0.0.1:{port}",
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
         "PYTHONUNBUFFERED": "1",
     }
 
