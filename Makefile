@@ -25,10 +25,10 @@ test: $(STAMP) $(CHECKS)
 	DJANGO_DEBUG=1 PORTAL_REDIS_DB=$(PORTAL_REDIS_DB) $(PY) -m devtools.services run -- $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	DJANGO_DEBUG=1 $(PY) -m devtools.services run -- $(PY) manage.py benchmark
+	DJANGO_DEBUG=1 $(PY) -m devtools.services run -- sh -c '$(PY) manage.py migrate --noinput -v0 && $(PY) manage.py benchmark'
 
 evaluate: $(STAMP)
-	DJANGO_DEBUG=1 $(PY) -m devtools.services run -- $(PY) manage.py evaluate --squad ../shared/data/korquad_v1.0_dev_articles_000-069.json --exclude-fraction 0.5
+	DJANGO_DEBUG=1 $(PY) -m devtools.services run -- sh -c '$(PY) manage.py migrate --noinput -v0 && $(PY) manage.py evaluate --squad ../shared/data/korquad_v1.0_dev_articles_000-069.json --exclude-fraction 0.5'
 
 # Production mode locally: gunicorn (portal/gunicorn.conf.py) + a Celery worker, DEBUG off.
 serve: $(STAMP)

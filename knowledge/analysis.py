@@ -11,7 +11,7 @@ import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from kiwipiepy import Kiwi
+    from kiwipiepy import Kiwi, Token
 
 # Kiwi (Sejong) tags kept as search terms: common/proper/bound nouns, numerals,
 # verb and adjective stems, roots, foreign words, Chinese characters, numbers.
@@ -105,6 +105,18 @@ def analyse(text: str, *, query: bool = False) -> list[str]:
             if piece and not (query and piece in QUERY_STOPWORDS):
                 terms.append(piece)
     return terms
+
+
+def morphemes(text: str) -> list["Token"]:
+    """Kiwi's tokens of ``text`` (``form``, ``tag``, ``start``, ``len`` in characters), serially.
+
+    For callers that need positions or tags (the answer span); search terms come from
+    :func:`analyse`.
+    """
+    if not text.strip():
+        return []
+    with _lock:
+        return list(_kiwi().tokenize(text))
 
 
 def detect_language(text: str) -> str:

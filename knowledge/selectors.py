@@ -179,24 +179,27 @@ def _lexical(
 
 def _dense(
     kb_id: int, vector: list[float], provider: EmbeddingProvider, limit: int, language: str = ""
-) -> list[tuple[int, float]]:
+) -> tuple[list[tuple[int, float]], set[int]]:
     """Top ``limit`` chunks by cosine similarity, best first, as ``(chunk_id, cosine)``.
 
     With ``language``, the nearest chunks of articles in that language and the nearest of
     articles in other languages are searched separately (``limit`` each), and cosines of
-    the other-language chunks are raised by ``RETRIEVAL_CROSS_LANGUAGE_OFFSET``.
-    Multilingual E5 scores a same-language passage about 0.03–0.05 higher than an
-    equally relevant passage in another language (measured on the help-centre question
+    the other-language chunks are raised by ``RETRIEVAL_CROSS_LANGUAGE_OFFSET``; their ids
+    are returned as the second item (empty without ``language``). Multilingual E5 scores a
+    same-language passage about 0.03–0.05 higher than an equally relevant passage in another
+    language (measured on the help-centre question
     sets, README), so without the offset an English article never wins a Korean question.
     """
     offset = settings.RETRIEVAL_CROSS_LANGUAGE_OFFSET
-    if not language or not offset:
-        return _dense_search(kb_id, vector, provider, limit)
+    if not language:
+        return _dense_search(kb_id, vector, provider, limit), set()
     same = _dense_search(kb_id, vector, provider, limit, language=language, same_language=True)
     other = _dense_search(kb_id, vector, provider, limit, language=language, same_language=False)
     rows = same + [(cid, cos + offset) for cid, cos in other]
     rows.sort(key=lambda r: -r[1])
-    return rows[:limit]
+    rows = rows[:limit]
+    kept = {cid for cid, _ in rows}
+    return rows, {cid for cid, _ in other if cid in kept}
 
 
 def _dense_search(
@@ -241,6 +244,9 @@ def fuse(
     dense_weight: float,
     rrf_k: int,
     lexical_ceiling: float = 0.0,
+    foreign: set[int] | frozenset[int] = frozenset(),
+    foreign_lexical: float = 0.0,
+    lexical_strength: float = 0.0,
 ) -> list[RetrievedChunk]:
     """Fuse two ranked lists of ``(chunk_id, score)`` into one, best first.
 
@@ -248,6 +254,14 @@ def fuse(
     when that is higher: the BM25 a chunk holding every query term would get, so a weak
     best match stays weak), dense similarities min-max scaled over the dense candidates;
     fused = ``w·dense + (1-w)·lexical`` with ``w = dense_weight``, a missing side counting 0. ``rrf``: Σ 1/(k + rank).
+
+    ``foreign`` chunks (of articles in another language than the question) cannot share
+    words with it, so their missing lexical side is imputed as ``foreign_lexical`` ×
+    (1 − ``lexical_strength``) × their scaled dense score instead of 0, where
+    ``lexical_strength`` in [0, 1] is how well the best same-language match covers the
+    question (best BM25 ÷ :func:`bm25_ceiling`). Without it, any same-language chunk
+    sharing one word outranks the foreign article that answers; with a strong
+    same-language match the foreign chunks get nothing (README, cross-language retrieval).
     """
     found: dict[int, RetrievedChunk] = {}
     for rank, (cid, s) in enumerate(lexical, 1):
@@ -266,8 +280,11 @@ def fuse(
         dmin = min((s for _, s in dense), default=0.0)
         span = (dmax - dmin) or 1.0
         for item in found.values():
-            lex = item.lexical_score / top_lex if item.lexical_rank else 0.0
             den = (item.dense_score - dmin) / span if item.dense_rank else 0.0
+            if item.lexical_rank:
+                lex = item.lexical_score / top_lex
+            else:
+                lex = foreign_lexical * (1 - lexical_strength) * den if item.chunk_id in foreign else 0.0
             item.score = dense_weight * den + (1 - dense_weight) * lex
     return sorted(found.values(), key=lambda c: (-c.score, c.chunk_id))
 
@@ -325,15 +342,22 @@ def retrieve(
     weights, avgdl = _term_weights(kb_id, distinct) if distinct else ({}, 1.0)
     lexical = _lexical(kb_id, distinct, weights, avgdl, depth) if mode != "dense" else []
     language = detect_language(question)
-    dense = _dense(kb_id, vector, provider or get_provider(), depth, language) if mode != "lexical" and vector else []
+    dense, foreign = (
+        _dense(kb_id, vector, provider or get_provider(), depth, language)
+        if mode != "lexical" and vector
+        else ([], set())
+    )
     timings["sql"] = (time.perf_counter() - started) * 1000
     if mode == "hybrid":
-        ceiling = 0.0
-        if settings.RETRIEVAL_LEXICAL_CEILING and settings.LEXICAL_SCORING == "bm25":
-            ceiling = settings.RETRIEVAL_LEXICAL_CEILING * bm25_ceiling(weights)
+        ceiling, strength = 0.0, 0.0
+        if settings.LEXICAL_SCORING == "bm25":
+            best = bm25_ceiling(weights)
+            strength = min(1.0, lexical[0][1] / best) if lexical and best else 0.0
+            ceiling = settings.RETRIEVAL_LEXICAL_CEILING * best
         chunks = fuse(
             lexical, dense, method=settings.RETRIEVAL_FUSION,
             dense_weight=settings.RETRIEVAL_DENSE_WEIGHT, rrf_k=settings.RETRIEVAL_RRF_K, lexical_ceiling=ceiling,
+            foreign=foreign, foreign_lexical=settings.RETRIEVAL_FOREIGN_LEXICAL, lexical_strength=strength,
         )[:limit]  # fmt: skip
     else:  # a single retriever: its own order; a dense search keeps raw cosine as its score
         chunks = fuse(lexical, dense, method="score", dense_weight=1.0 if mode == "dense" else 0.0, rrf_k=0)[:limit]

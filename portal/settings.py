@@ -312,6 +312,9 @@ HNSW_EF_SEARCH = envint("HNSW_EF_SEARCH", "100")
 RETRIEVAL_CROSS_LANGUAGE_OFFSET = envfloat("RETRIEVAL_CROSS_LANGUAGE_OFFSET", "0.04")
 # Score fusion: lexical scores are divided by max(best lexical score, this share of the
 # BM25 a chunk containing every query term would get); 0 keeps plain max-scaling.
+# Score fusion: a chunk in another language than the question gets this × its scaled dense
+# score as its lexical side (it cannot share words with the question). knowledge.selectors.fuse
+RETRIEVAL_FOREIGN_LEXICAL = envfloat("RETRIEVAL_FOREIGN_LEXICAL", "1")
 RETRIEVAL_LEXICAL_CEILING = envfloat("RETRIEVAL_LEXICAL_CEILING", "0")
 ANSWER_SOURCES = envint("ANSWER_SOURCES", "3")
 # Extractive answers: weight of the question–sentence cosine against shared terms (0–1).

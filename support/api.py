@@ -50,6 +50,7 @@ class QuestionOutSerializer(serializers.Serializer):
     token = serializers.CharField()
     answer = serializers.CharField()
     answer_kind = serializers.CharField()
+    answer_span = serializers.CharField(allow_null=True)  # part of ``answer``; null without one
     confidence = serializers.FloatField(allow_null=True)
     escalation_recommended = serializers.BooleanField()
     status = serializers.CharField()
@@ -74,6 +75,7 @@ class QuestionCreateApi(APIView):
             "id": q.pk, "token": outcome.token,
             "answer": "" if q.escalation_recommended else q.answer,  # no guess when not confident
             "answer_kind": q.answer_kind, "confidence": q.confidence,
+            "answer_span": None if q.escalation_recommended or not q.answer_span else q.answer_span,
             "escalation_recommended": q.escalation_recommended, "status": q.status, "sources": q.sources,
         }  # fmt: skip
         return Response(QuestionOutSerializer(payload).data, status=status.HTTP_201_CREATED)

@@ -31,6 +31,7 @@ class Question(models.Model):
     status = models.CharField(max_length=15, choices=Status.choices, default=Status.RECEIVED)
     answer = models.TextField(blank=True)
     answer_kind = models.CharField(max_length=15, blank=True)  # extractive / llm
+    answer_span = models.TextField(blank=True)  # the shortest part of ``answer`` that answers
     confidence = models.FloatField(null=True, blank=True)
     threshold = models.FloatField(null=True, blank=True)
     escalation_recommended = models.BooleanField(default=False)

@@ -178,6 +178,7 @@ def _answer_from(
         confidence *= LLM_UNANSWERABLE_FACTOR
     question.confidence = confidence
     question.answer, question.answer_kind, question.usage = generated.text, generated.kind, generated.usage
+    question.answer_span = generated.span if generated.span and generated.span in generated.text else ""
     cited = [n for n in generated.cited if 1 <= n <= len(chunks)]
     if cited:  # cited sources first, in citation order; the rest after
         order = list(dict.fromkeys(cited)) + [n for n in range(1, len(chunks) + 1) if n not in cited]
@@ -312,7 +313,11 @@ def question_draft_answer(*, question_id: int, provider: ChatProvider | None = N
     timings = question.timings_ms | {"draft": round((time.perf_counter() - started) * 1000, 2)}
     return bool(
         Question.objects.filter(pk=question_id, answer="").update(
-            answer=generated.text, answer_kind=generated.kind, usage=generated.usage, timings_ms=timings
+            answer=generated.text,
+            answer_kind=generated.kind,
+            usage=generated.usage,
+            timings_ms=timings,
+            answer_span=generated.span if generated.span in generated.text else "",
         )
     )
 

@@ -85,11 +85,23 @@ def _distinct_articles(sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
+def answer_parts(answer: str, span: str) -> tuple[str, str, str]:
+    """``(before, span, after)``: ``answer`` split around the first occurrence of ``span``.
+
+    ``(answer, "", "")`` when there is no span or it is not in the answer.
+    """
+    at = answer.find(span) if span else -1
+    if at < 0:
+        return answer, "", ""
+    return answer[:at], span, answer[at + len(span) :]
+
+
 def _question_page(request: HttpRequest, question: Question, form: TicketForm) -> HttpResponse:
     tickets = Ticket.objects.filter(question=question, reference__in=request.session.get(SESSION_TICKETS, []))
     sources = _shown_sources(question.sources)
     context = {
         "question": question,
+        "answer_parts": answer_parts(question.answer, question.answer_span),
         "form": form,
         "sources": [] if question.escalation_recommended else sources,
         "might_help": _distinct_articles(sources) if question.escalation_recommended else [],

@@ -25,6 +25,8 @@ class GeneratedAnswer:
     ``cited`` holds source numbers (1-based) the answer relies on; ``answerable`` is the
     answerer's verdict that the sources answer the question (an LLM's own judgement, or
     True for the extractive answerer, whose evidence is the retrieval confidence).
+    ``span`` is the shortest part of ``text`` that answers (a substring of it; "" when the
+    answerer could not mark one).
     """
 
     text: str
@@ -32,6 +34,7 @@ class GeneratedAnswer:
     answerable: bool
     kind: str  # "llm" or "extractive"
     usage: dict[str, int] = field(default_factory=dict)
+    span: str = ""
 
 
 class AnswerModelError(RuntimeError):

@@ -5,7 +5,8 @@ instruction; the user message holds the sources, fenced in ``<sources>`` and mar
 data, then the customer's question. Source text never reaches the system prompt, and
 tags that could close the fence early are defused, so instructions planted in an
 article stay quoted material. The model must reply with
-``{"answer": str, "cited_sources": [int], "answerable": bool}``; anything else, a reply
+``{"answer": str, "cited_sources": [int], "answerable": bool}`` (plus an optional
+``"answer_span"``, kept only when it is a part of the answer); anything else, a reply
 cut short, or an API failure raises :class:`AnswerModelError` and no model text is kept.
 """
 
@@ -44,7 +45,8 @@ language. Be concise: a few sentences or short steps.
 "answerable" to false.
 
 Reply with one JSON object and nothing else:
-{{"answer": "<answer for the customer>", "cited_sources": [<source numbers>], "answerable": <true|false>}}"""
+{{"answer": "<answer for the customer>", "cited_sources": [<source numbers>], "answerable": <true|false>, \
+"answer_span": "<the shortest phrase of your answer that answers the question, copied from it>"}}"""
 
 
 def system_prompt(language: str) -> str:
@@ -100,8 +102,9 @@ def build_messages(*, question: str, sources: list[SourceExcerpt], language: str
     ]
 
 
-def parse_reply(content: str | None, numbers: set[int]) -> tuple[str, list[int], bool]:
-    """``(answer, cited, answerable)`` from the model's JSON; cited numbers not in ``numbers`` are dropped.
+def parse_reply(content: str | None, numbers: set[int]) -> tuple[str, list[int], bool, str]:
+    """``(answer, cited, answerable, span)`` from the model's JSON; cited numbers not in ``numbers``
+    are dropped, and ``span`` is "" unless the model's ``answer_span`` is a substring of the answer.
 
     Raises ``AnswerModelError("invalid_output")`` for anything but the agreed object.
     """
@@ -116,7 +119,9 @@ def parse_reply(content: str | None, numbers: set[int]) -> tuple[str, list[int],
         raise AnswerModelError("invalid_output", f"reply has wrong field types: {sorted(data)}")
     if not all(isinstance(n, int) and not isinstance(n, bool) for n in cited):
         raise AnswerModelError("invalid_output", "cited_sources must be integers")
-    return answer.strip(), [n for n in dict.fromkeys(cited) if n in numbers], answerable
+    span = data.get("answer_span")
+    span = span.strip() if isinstance(span, str) and span.strip() in answer else ""
+    return answer.strip(), [n for n in dict.fromkeys(cited) if n in numbers], answerable, span
 
 
 def _usage(response: Any) -> dict[str, int]:
@@ -166,8 +171,10 @@ class OpenAIChatProvider:
             raise AnswerModelError("content_filter", f"reply withheld (finish_reason={finish_reason})")
         if finish_reason != "stop":
             raise AnswerModelError("invalid_output", f"unexpected finish_reason {finish_reason!r}")
-        text, cited, answerable = parse_reply(getattr(message, "content", None), {s.number for s in shown})
-        return GeneratedAnswer(text=text, cited=cited, answerable=answerable, kind="llm", usage=_usage(response))
+        text, cited, answerable, span = parse_reply(getattr(message, "content", None), {s.number for s in shown})
+        return GeneratedAnswer(
+            text=text, cited=cited, answerable=answerable, kind="llm", usage=_usage(response), span=span
+        )
 
     def _complete(self, messages: list[ChatCompletionMessageParam]) -> Any:
         try:

@@ -81,6 +81,8 @@ def answer_figures(records: Sequence[QuestionRecord], threshold: float, answerer
         "contains_gold": sum(r.contains_gold for r in answered) / n if n else 0.0,
         "exact_match": sum(r.exact_match for r in answered) / n if n else 0.0,
         "f1": sum(r.f1 for r in answered) / n if n else 0.0,
+        "span_exact_match": sum(r.span_exact_match for r in answered) / n if n else 0.0,
+        "span_f1": sum(r.span_f1 for r in answered) / n if n else 0.0,
     }
 
 
@@ -224,6 +226,7 @@ def format_table(report: dict[str, Any]) -> str:
         "",
         f"Answers ({a['answerer']}; {a['answered_in_scope']} in-scope questions answered)",
         f"  contains a gold answer {_pct(a['contains_gold'])} · EM {_pct(a['exact_match'])} · F1 {_pct(a['f1'])}",
+        f"  answer span (answer_span): EM {_pct(a.get('span_exact_match', 0.0))} · F1 {_pct(a.get('span_f1', 0.0))}",
         "",
         f"Escalation (threshold {e['threshold']:.4f})",
         f"  AUROC, in-scope vs out-of-scope confidence (Mann–Whitney): {auc}",

@@ -229,7 +229,8 @@ class QuestionRecord:
     ``ranks``: 1-based rank of the first hit among ``TOP_K`` chunks per retriever (None:
     no hit; empty out of scope). ``answerer_factor``: confidence ÷ logistic(features) —
     1, or the LLM-unanswerable factor — so confidences can be recomputed for other
-    weights. Answer scores (``contains_gold``, ``exact_match``, ``f1``) are set for
+    weights. Answer scores (``contains_gold``, ``exact_match``, ``f1`` of the whole answer;
+    ``span_exact_match``, ``span_f1`` of its ``answer_span``) are set for
     in-scope questions with an answer, whatever the threshold; ``top_hit``: the first
     cited source is a hit. Timings in ms.
     """
@@ -245,6 +246,8 @@ class QuestionRecord:
     contains_gold: bool = False
     exact_match: float = 0.0
     f1: float = 0.0
+    span_exact_match: float = 0.0
+    span_f1: float = 0.0
     top_hit: bool = False
     ranks: dict[str, int | None] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
@@ -355,6 +358,8 @@ def _record_from(
         record.contains_gold = contains_answer(question.answer, q.answers)
         record.exact_match = exact_match(question.answer, q.answers)
         record.f1 = round(f1_score(question.answer, q.answers), 6)
+        record.span_exact_match = exact_match(question.answer_span, q.answers)
+        record.span_f1 = round(f1_score(question.answer_span, q.answers), 6)
     if in_scope and question.sources:
         record.top_hit = collection.is_hit(int(question.sources[0]["chunk_id"]), article_id, q.answers)
     return record

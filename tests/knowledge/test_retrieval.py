@@ -67,6 +67,23 @@ def test_hostile_query_text_is_just_text(sample_articles, live_kb) -> None:  # t
     assert Article.objects.count() == 4
 
 
+def test_foreign_chunk_gets_dense_in_place_of_lexical_unless_the_same_language_match_is_strong() -> None:
+    lexical = [(1, 4.0)]  # a same-language chunk sharing a word with the question
+    dense = [(2, 0.90), (1, 0.80), (3, 0.70)]  # 2 is in the other language, nearest in meaning
+    plain = fuse(lexical, dense, method="score", dense_weight=0.4, rrf_k=60, foreign={2})
+    assert plain[0].chunk_id == 1  # without imputation one shared word wins: .6·1 + .4·.5 = .8 > .4
+    weak = fuse(
+        lexical, dense, method="score", dense_weight=0.4, rrf_k=60, foreign={2}, foreign_lexical=1.0,
+        lexical_strength=0.2,
+    )  # fmt: skip
+    assert weak[0].chunk_id == 2 and weak[0].score == pytest.approx(0.4 + 0.6 * 0.8)
+    strong = fuse(
+        lexical, dense, method="score", dense_weight=0.4, rrf_k=60, foreign={2}, foreign_lexical=1.0,
+        lexical_strength=1.0,
+    )  # fmt: skip
+    assert [c.chunk_id for c in strong] == [c.chunk_id for c in plain]
+
+
 def test_score_fusion_and_rrf() -> None:
     lexical = [(1, 10.0), (2, 5.0)]
     dense = [(2, 0.9), (3, 0.8), (1, 0.7)]

@@ -103,6 +103,12 @@ def test_cited_numbers_outside_the_sources_are_dropped(fake: FakeOpenAI) -> None
     assert ask().cited == [2]
 
 
+def test_answer_span_is_kept_only_when_it_is_part_of_the_answer(fake: FakeOpenAI) -> None:
+    fake.script(chat_reply({**GOOD, "answer_span": "7일 이내"}), chat_reply({**GOOD, "answer_span": "30일 이내"}))
+    assert ask().span == "7일 이내"
+    assert ask().span == ""  # not in the answer: an invented span is dropped, the answer kept
+
+
 def test_unanswerable_verdict_is_passed_on(fake: FakeOpenAI) -> None:
     fake.script(chat_reply({"answer": "제공된 자료에는 답이 없습니다.", "cited_sources": [], "answerable": False}))
     answer = ask(question="회사 주가는 얼마인가요?")

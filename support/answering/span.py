@@ -1,0 +1,186 @@
+"""The shortest phrase of an answer sentence that answers the question (``answer_span``).
+
+No reader model ships offline, so the span is chosen by rules over Kiwi's morphemes,
+the way early extractive QA systems picked answer candidates (typed noun phrases near
+the question's words; cf. Harabagiu et al., "FALCON", TREC-9, 2000):
+
+* candidates are runs of up to ``MAX_SPAN_MORPHEMES`` noun-like morphemes (nouns,
+  numbers, foreign words, with ``의`` inside), starting and ending on word edges, holding
+  at least one content morpheme and not made only of question words;
+* each scores the sum of ``1 / (1 + distance)`` to the question's words found in the
+  sentence, minus ``QUESTION_WORD_PENALTY`` per question word it contains itself;
+* the interrogative sets an expected type: 언제/몇/얼마/when/how many/how much/how long
+  want a number (``TYPE_BONUS`` if it has one, minus it if not), 누구/who favour proper
+  nouns (half the bonus); a question naming an e-mail, a link or a phone number favours
+  a token of that kind;
+* the particles after the interrogative in the question (``누구의 제자로``) matched after
+  a candidate add ``CONTEXT_BONUS``; ending in the question's head noun (``방송사는?`` →
+  ``ABC방송사``) or being followed by it adds ``HEAD_BONUS``.
+
+Measured on KorQuAD 1.0 dev articles 000–069 with the sentence that holds the gold answer
+given (``support/evaluation``): EM 0.32 / character F1 0.47 on 600 questions the weights
+were chosen on, EM 0.33 / F1 0.48 on the other 1,199. A length penalty of 0.15 per
+morpheme (EM 0.27) and no type/head cues (EM 0.31) did worse.
+"""
+
+import unicodedata
+from dataclasses import dataclass
+
+from knowledge.analysis import QUERY_STOPWORDS, morphemes
+
+MAX_SPAN_MORPHEMES = 6
+QUESTION_WORD_PENALTY = 0.5
+TYPE_BONUS = 1.0
+CONTEXT_BONUS = 1.0
+HEAD_BONUS = 1.0
+LENGTH_TIEBREAK = 0.01  # per extra morpheme: of two equally placed runs, the whole one
+
+
+_NOUNISH = ("NNG", "NNP", "NNB", "NR", "SN", "SL", "SH", "XPN", "XSN", "MM", "W_")
+# English words Kiwi tags SL but that never start or end an answer: they break a run.
+# fmt: off
+_ENGLISH_FUNCTION_WORDS = QUERY_STOPWORDS | frozenset([
+    "about", "after", "all", "also", "any", "as", "at", "been", "before", "being", "but", "by", "cost", "costs",
+    "each", "every", "get", "gets", "got", "has", "have", "had", "if", "into", "its", "just", "more", "most", "no",
+    "not", "only", "over", "per", "so", "take", "takes", "than", "that", "then", "these", "they", "those", "until",
+    "up", "within", "were",
+])
+# fmt: on
+_CONTENT = ("NNG", "NNP", "SL", "SH", "SN", "NR", "W_")  # W_: serials (phone numbers), e-mails, URLs
+_QUESTION_WORD_TAGS = ("NN", "SL", "SH", "SN", "VV", "VA", "XR", "NR")
+_PARTICLES = ("J", "VCP", "ETM", "E")
+_WANTS = {
+    "언제": "number", "몇": "number", "얼마": "number", "누구": "person", "누가": "person",
+    "when": "number", "many": "number", "much": "number", "long": "number", "who": "person",
+    "어디": "", "무엇": "", "뭐": "", "무슨": "", "어느": "", "어떤": "",
+    "what": "", "where": "", "which": "",
+}  # fmt: skip
+
+
+# A question naming one of these wants a token of that kind (Kiwi's W_ tags).
+_KIND_WORDS = {
+    "email": "W_EMAIL", "e-mail": "W_EMAIL", "이메일": "W_EMAIL", "메일": "W_EMAIL",
+    "url": "W_URL", "website": "W_URL", "link": "W_URL", "홈페이지": "W_URL", "링크": "W_URL",
+    "phone": "W_SERIAL", "number": "W_SERIAL", "전화": "W_SERIAL", "전화번호": "W_SERIAL", "번호": "W_SERIAL",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Cues:
+    words: frozenset[str]  # the question's content morphemes, lower-cased
+    wants: str  # "number", "person", a W_ tag (e-mail, URL, serial number) or ""
+    after: tuple[str, ...]  # up to two morphemes after the interrogative
+    head: str  # the question's last noun
+
+
+def _cues(question: str) -> _Cues:
+    tokens = morphemes(question)
+    words = frozenset(
+        t.form.lower()
+        for t in tokens
+        if t.tag.startswith(_QUESTION_WORD_TAGS) and t.form.lower() not in _ENGLISH_FUNCTION_WORDS
+    )
+    wants, after = "", ()
+    for i, t in enumerate(tokens):
+        form = t.form.lower()
+        if form in _WANTS or form.startswith(("몇", "얼마")):
+            wants = _WANTS.get(form, "number")
+            after = tuple(x.form for x in tokens[i + 1 : i + 3])
+            break
+    for form in words:
+        if form in _KIND_WORDS:
+            wants = _KIND_WORDS[form]
+    head = next((t.form for t in reversed(tokens) if t.tag in ("NNG", "NNP") and t.form not in _WANTS), "")
+    return _Cues(words=words - _WANTS.keys(), wants=wants, after=after, head=head.lower())
+
+
+def answer_span(question: str, sentence: str) -> str:
+    """The substring of ``sentence`` that best answers ``question``; ``""`` when none qualifies.
+
+    Both are plain text (Korean or English). The returned string is a slice of
+    ``sentence`` (so a page can find and highlight it). Deterministic; raises nothing.
+    """
+    cues = _cues(question)
+    tokens = morphemes(sentence)
+    matched = [i for i, t in enumerate(tokens) if t.form.lower() in cues.words]
+
+    def glued(i: int, j: int) -> bool:  # tokens i and j are written without a space between
+        return tokens[i].start + tokens[i].len == tokens[j].start
+
+    best: tuple[float, int, int] | None = None
+    for a, b in _candidates(tokens):
+        forms = [t.form.lower() for t in tokens[a : b + 1]]
+        inside = sum(1 for f in forms if f in cues.words)
+        if inside == len(forms) or (forms[0] in cues.words and len(forms) > 1 and forms[-1] != cues.head):
+            continue
+        if a > 0 and _nounish(tokens[a - 1]) and glued(a - 1, a):
+            continue  # would cut a word at its start
+        if b + 1 < len(tokens) and _nounish(tokens[b + 1]) and glued(b, b + 1):
+            continue  # or at its end
+        score = sum(1.0 / (1 + (a - m if m < a else m - b)) for m in matched if not a <= m <= b)
+        score -= QUESTION_WORD_PENALTY * inside
+        score += LENGTH_TIEBREAK * (b - a)
+        following = [t.form for t in tokens[b + 1 : b + 3]]
+        if cues.after and following and following[0] == cues.after[0]:
+            score += CONTEXT_BONUS
+            if len(cues.after) > 1 and len(following) > 1 and following[1] == cues.after[1]:
+                score += CONTEXT_BONUS / 2
+        has_number = any(t.tag in ("SN", "W_SERIAL") for t in tokens[a : b + 1])
+        if cues.wants == "number":
+            score += TYPE_BONUS if has_number else -TYPE_BONUS
+        elif cues.wants.startswith("W_"):
+            score += TYPE_BONUS if any(t.tag == cues.wants for t in tokens[a : b + 1]) else 0.0
+        elif cues.wants == "person" and any(t.tag == "NNP" or t.form[:1].isupper() for t in tokens[a : b + 1]):
+            score += TYPE_BONUS / 2
+        if cues.head and len(forms) > 1 and forms[-1] == cues.head:
+            score += HEAD_BONUS
+        j = b + 1
+        while j < len(tokens) and tokens[j].tag.startswith(_PARTICLES):
+            j += 1
+        if cues.head and b + 1 < j < len(tokens) and tokens[j].form.lower() == cues.head:
+            score += HEAD_BONUS
+        if best is None or score > best[0]:
+            best = (score, a, b)
+    if best is None:
+        return ""
+    _, a, b = best
+    end = tokens[b].start + tokens[b].len
+    while end > tokens[a].start and unicodedata.category(sentence[end - 1]).startswith("P"):
+        end -= 1  # Kiwi keeps a full stop on a sentence's last English word ("days.")
+    return sentence[tokens[a].start : end]
+
+
+def _nounish(token) -> bool:
+    return token.tag.startswith(_NOUNISH) and not (token.tag == "SL" and token.form.lower() in _ENGLISH_FUNCTION_WORDS)
+
+
+def _candidates(tokens: list) -> list[tuple[int, int]]:
+    """``(first, last)`` token indices of noun-like runs of 1..``MAX_SPAN_MORPHEMES`` morphemes.
+
+    ``의`` joins two nouns into one run; a symbol glued to a number (``₩4,000``, ``2–3``) too.
+    """
+    runs: list[list[int]] = []
+    run: list[int] = []
+    for i, t in enumerate(tokens):
+        after = tokens[i + 1] if i + 1 < len(tokens) else None
+        genitive_inside = t.tag == "JKG" and run and after is not None and _nounish(after)
+        symbol_of_number = (
+            t.tag in ("SW", "SO") and after is not None and after.tag == "SN" and t.start + t.len == after.start
+        )
+        if _nounish(t) or genitive_inside or symbol_of_number:
+            run.append(i)
+        elif run:
+            runs.append(run)
+            run = []
+    if run:
+        runs.append(run)
+    spans = []
+    for r in runs:
+        for x in range(len(r)):
+            for y in range(x, min(len(r), x + MAX_SPAN_MORPHEMES)):
+                first, last = tokens[r[x]], tokens[r[y]]
+                if first.tag.startswith(("NNB", "XSN", "JKG")) or last.tag in ("JKG", "SW", "SO"):
+                    continue
+                if any(t.tag.startswith(_CONTENT) for t in tokens[r[x] : r[y] + 1]):
+                    spans.append((r[x], r[y]))
+    return spans

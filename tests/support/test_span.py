@@ -1,0 +1,40 @@
+"""The answer span: the shortest phrase of the answer sentence that answers the question."""
+
+import pytest
+
+from support.answering.span import answer_span
+from support.views import answer_parts
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "span"),
+    [
+        ("배송은 며칠 걸리나요?", "일반 배송은 보통 2~3일 걸립니다.", "2~3일"),
+        ("나비 플러스는 얼마인가요?", "나비 플러스 멤버십은 월 4,900원입니다.", "월 4,900원"),
+        ("고객센터 전화번호가 뭐예요?", "고객센터 전화번호는 1588-1234이며 평일에 운영합니다.", "1588-1234"),
+        ("How long does shipping take?", "Standard shipping takes 2–3 business days.", "2–3 business days"),
+        ("How much is dawn delivery?", "Dawn delivery costs ₩4,000 per order.", "₩4,000"),
+        ("Who founded the company?", "The company was founded by Kim Minji in 2019.", "Kim Minji"),
+        ("What is the support email?", "You can write to help@nabi.example any time.", "help@nabi.example"),
+    ],
+)
+def test_span_is_the_answering_phrase_in_korean_and_english(question: str, sentence: str, span: str) -> None:
+    assert answer_span(question, sentence) == span
+
+
+def test_a_span_is_always_a_slice_of_the_sentence() -> None:
+    sentence = "김이수는 1982년 대전지방법원 판사로 임관하였다."
+    span = answer_span("김이수가 판사로 임관한 법원은?", sentence)
+    assert span and span in sentence
+    assert span != "김이수"  # the question's own words are never the answer
+
+
+@pytest.mark.parametrize(("question", "sentence"), [("", ""), ("환불은?", ""), ("", "문장"), ("?", "!!!")])
+def test_empty_or_wordless_input_gives_no_span(question: str, sentence: str) -> None:
+    assert answer_span(question, sentence) in ("", sentence)
+
+
+def test_answer_parts_split_around_the_span_for_highlighting() -> None:
+    assert answer_parts("배송은 2~3일 걸립니다.", "2~3일") == ("배송은 ", "2~3일", " 걸립니다.")
+    assert answer_parts("배송은 2~3일 걸립니다.", "") == ("배송은 2~3일 걸립니다.", "", "")
+    assert answer_parts("배송은 2~3일 걸립니다.", "없는 말") == ("배송은 2~3일 걸립니다.", "", "")
