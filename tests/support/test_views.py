@@ -190,6 +190,15 @@ def test_generated_answer_is_labelled_and_foreign_links_are_dropped(client: Clie
     assert "Evil" in html and "Elsewhere" in html  # still listed, just not linked
 
 
+def test_the_answer_span_is_highlighted_and_escaped(client: Client) -> None:
+    question = stored_question(
+        client, status=Question.Status.ANSWERED, answer="Refunds take <b>14 days</b> after return.",
+        answer_span="<b>14 days</b>", answer_kind="extractive",
+    )  # fmt: skip
+    html = page(client, question, HTTP_ACCEPT_LANGUAGE="en")
+    assert 'Refunds take <mark id="answer-span">&lt;b&gt;14 days&lt;/b&gt;</mark> after return.' in html
+
+
 def test_model_error_shows_no_guess(client: Client) -> None:
     question = stored_question(
         client, status=Question.Status.MODEL_ERROR, escalation_recommended=True, answer="", error="timeout: boom"
