@@ -11,8 +11,8 @@ the question's words; cf. Harabagiu et al., "FALCON", TREC-9, 2000):
   sentence, minus ``QUESTION_WORD_PENALTY`` per question word it contains itself;
 * the interrogative sets an expected type: 언제/몇/얼마/when/how many/how much/how long
   want a number (``TYPE_BONUS`` if it has one, minus it if not), 누구/who favour proper
-  nouns (half the bonus); a question naming an e-mail, a link or a phone number favours
-  a token of that kind;
+  nouns (half the bonus); otherwise a question naming an e-mail, a link or a phone number
+  favours a token of that kind;
 * the particles after the interrogative in the question (``누구의 제자로``) matched after
   a candidate add ``CONTEXT_BONUS``; ending in the question's head noun (``방송사는?`` →
   ``ABC방송사``) or being followed by it adds ``HEAD_BONUS``.
@@ -87,7 +87,7 @@ def _cues(question: str) -> _Cues:
             wants = _WANTS.get(form, "number")
             after = tuple(x.form for x in tokens[i + 1 : i + 3])
             break
-    for form in words:
+    for form in words if not wants else ():  # "how long is the link valid" still wants a number
         if form in _KIND_WORDS:
             wants = _KIND_WORDS[form]
     head = next((t.form for t in reversed(tokens) if t.tag in ("NNG", "NNP") and t.form not in _WANTS), "")

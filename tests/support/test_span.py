@@ -15,6 +15,11 @@ from support.views import answer_parts
         ("How long does shipping take?", "Standard shipping takes 2–3 business days.", "2–3 business days"),
         ("How much is dawn delivery?", "Dawn delivery costs ₩4,000 per order.", "₩4,000"),
         ("Who founded the company?", "The company was founded by Kim Minji in 2019.", "Kim Minji"),
+        (
+            "How long is the reset link valid?",
+            "We email you a reset link that stays valid for 30 minutes.",
+            "30 minutes",
+        ),
         ("What is the support email?", "You can write to help@nabi.example any time.", "help@nabi.example"),
     ],
 )
