@@ -112,12 +112,15 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served by WhiteNoise: no CDN
+    "corsheaders",
     "axes",
     "knowledge",
     "support",
 ]
 
 MIDDLEWARE = [
+    # First, so every API response (413 and 503 from the guards below too) carries CORS headers.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "support.middleware.RequestSizeLimitMiddleware",
@@ -376,6 +379,16 @@ REST_FRAMEWORK = {
     # No NUM_PROXIES here: support.throttling.ScopedThrottle keys by client_ip(), which
     # reads NUM_PROXIES above, the same function the pages and the admin lockout use.
 }
+# Cross-origin use of the API (django-cors-headers), for the embeddable widget on the company's
+# sites: only the origins listed (scheme://host[:port], comma-separated; none by default), only
+# under /api/, never with credentials (the widget sends no cookies of the host site, and the
+# API needs none). Retry-After is exposed so the widget can say how long to wait after a 429.
+CORS_ALLOWED_ORIGINS = envlist("PORTAL_WIDGET_ORIGINS", "")
+CORS_URLS_REGEX = r"^/api/"
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_METHODS = ["GET", "OPTIONS", "POST"]
+CORS_EXPOSE_HEADERS = ["Retry-After"]
+
 # OpenAPI 3 (drf-spectacular): GET /api/schema/, Swagger UI at /api/docs/ from the sidecar
 # package's files (support.api_docs); the API is anonymous, so no security schemes.
 SPECTACULAR_SETTINGS = {
