@@ -119,3 +119,16 @@ def tab(browser: Any, request: pytest.FixtureRequest) -> Iterator[Tab]:
     assert not opened.csp_violations, opened.csp_violations
     assert not opened.page_errors, opened.page_errors
     assert not opened.dialogs, opened.dialogs
+
+
+@pytest.fixture
+def worker(celery_worker: Any) -> Iterator[Any]:
+    """The real Celery worker for one browser test, stopped afterwards.
+
+    pytest-django runs transactional tests in file order, so the browser tests come before
+    others (``tests/support/test_outbox.py``, ``tests/test_end_to_end.py``) that expect no
+    worker consuming their queue or writing into their email folder; ``celery_worker``
+    starts it again, on an empty queue, for whoever needs it next.
+    """
+    yield celery_worker
+    celery_worker.stop()

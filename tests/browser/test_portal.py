@@ -54,7 +54,7 @@ def test_korean_question_is_answered_in_the_korean_ui(
 
 
 def test_not_sure_escalates_to_a_ticket_and_the_worker_emails_it(
-    tab: Tab, live_server: Any, sample_articles: dict[str, Any], celery_worker: Worker
+    tab: Tab, live_server: Any, sample_articles: dict[str, Any], worker: Worker
 ) -> None:
     page = tab.page
     ask(tab, live_server.url, "What is the launch schedule of the Mars probe?")
@@ -69,8 +69,8 @@ def test_not_sure_escalates_to_a_ticket_and_the_worker_emails_it(
     reference = page.locator("strong").first.inner_text()
     assert reference.startswith("T-") and "Mars probe" in page.locator("main").inner_text()
     tab.shot("ticket-page")
-    celery_worker.wait_for(
-        lambda: any(reference in email and "customer@example.com" in email for email in celery_worker.emails()),
+    worker.wait_for(
+        lambda: any(reference in email and "customer@example.com" in email for email in worker.emails()),
         timeout=60,
         what="the acknowledgement email",
     )
@@ -111,7 +111,7 @@ def test_an_article_with_a_script_payload_runs_nothing(tab: Tab, live_server: An
 
 
 def test_an_article_saved_in_admin_becomes_indexed_and_answers(
-    tab: Tab, live_server: Any, admin_user: Any, celery_worker: Worker
+    tab: Tab, live_server: Any, admin_user: Any, worker: Worker
 ) -> None:
     page = tab.page
     page.goto(f"{live_server.url}/admin/login/")
