@@ -388,6 +388,9 @@ CORS_URLS_REGEX = r"^/api/"
 CORS_ALLOW_CREDENTIALS = False
 CORS_ALLOW_METHODS = ["GET", "OPTIONS", "POST"]
 CORS_EXPOSE_HEADERS = ["Retry-After"]
+# GET /widget.js has a stable URL (sites paste it once): browsers keep it this long, then
+# revalidate by ETag.
+WIDGET_CACHE_SECONDS = envint("WIDGET_CACHE_SECONDS", "3600")
 
 # OpenAPI 3 (drf-spectacular): GET /api/schema/, Swagger UI at /api/docs/ from the sidecar
 # package's files (support.api_docs); the API is anonymous, so no security schemes.
