@@ -177,6 +177,8 @@ def main() -> int:
                 f"  Support portal (customers):  http://127.0.0.1:{PORT}/\n"
                 f"  JSON API:                    POST http://127.0.0.1:{PORT}/api/v1/questions/\n"
                 f"  Admin (staff, support):      http://127.0.0.1:{PORT}/admin/   login admin / {password}\n"
+                f"  API docs:                    http://127.0.0.1:{PORT}/api/docs/   (schema: /api/schema/)\n"
+                f"  Widget demo:                 http://127.0.0.1:{PORT}/widget/demo/\n"
                 f"  Emails are written to:       {env['EMAIL_FILE_PATH']}\n"
                 "  Press Ctrl-C to stop everything.\n",
                 flush=True,

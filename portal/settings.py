@@ -110,12 +110,17 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by WhiteNoise: no CDN
+    "corsheaders",
     "axes",
     "knowledge",
     "support",
 ]
 
 MIDDLEWARE = [
+    # First, so every API response (413 and 503 from the guards below too) carries CORS headers.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "support.middleware.RequestSizeLimitMiddleware",
@@ -373,8 +378,43 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # No NUM_PROXIES here: support.throttling.ScopedThrottle keys by client_ip(), which
     # reads NUM_PROXIES above, the same function the pages and the admin lockout use.
+}
+# Cross-origin use of the API (django-cors-headers), for the embeddable widget on the company's
+# sites: only the origins listed (scheme://host[:port], comma-separated; none by default), only
+# under /api/, never with credentials (the widget sends no cookies of the host site, and the
+# API needs none). Retry-After is exposed so the widget can say how long to wait after a 429.
+CORS_ALLOWED_ORIGINS = envlist("PORTAL_WIDGET_ORIGINS", "")
+CORS_URLS_REGEX = r"^/api/"
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_METHODS = ["GET", "OPTIONS", "POST"]
+CORS_EXPOSE_HEADERS = ["Retry-After"]
+# GET /widget.js has a stable URL (sites paste it once): browsers keep it this long, then
+# revalidate by ETag.
+WIDGET_CACHE_SECONDS = envint("WIDGET_CACHE_SECONDS", "3600")
+
+# OpenAPI 3 (drf-spectacular): GET /api/schema/, Swagger UI at /api/docs/ from the sidecar
+# package's files (support.api_docs); the API is anonymous, so no security schemes.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Support portal API",
+    "DESCRIPTION": (
+        "Answers a customer's question from the help articles, with sources and a confidence, "
+        "and turns a question into an email ticket. Anonymous; every call is rate-limited per "
+        "client address (429 with Retry-After)."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "AUTHENTICATION_WHITELIST": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,  # the labels are translated: the schema stays English
+    "ENUM_NAME_OVERRIDES": {
+        "QuestionStatusEnum": "support.models.Question.Status",
+        "TicketStatusEnum": "support.models.Ticket.Status",
+    },
 }
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_IP_META_KEY = "support.throttling.client_ip"

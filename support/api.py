@@ -8,13 +8,15 @@ throttled per client (:mod:`support.throttling`): 429 with ``Retry-After``.
 """
 
 from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from support.models import Question
+from support.api_schema import ANSWER_EXAMPLE, QUESTION_EXAMPLE, RETRY_AFTER, TICKET_EXAMPLE, error_responses
+from support.models import Question, Ticket
 from support.services import (
     QuestionInvalid,
     TicketExists,
@@ -34,27 +36,35 @@ def ask_rate(group: str, request: object) -> str:
 
 
 class QuestionInSerializer(serializers.Serializer):
-    question = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=None)
+    question = serializers.CharField(
+        allow_blank=True, trim_whitespace=False, max_length=None,
+        help_text="The customer's question, Korean or English; not blank, at most QUESTION_MAX_CHARS (1000) "
+        "characters, else 400.",
+    )  # fmt: skip
 
 
 class SourceOutSerializer(serializers.Serializer):
-    title = serializers.CharField()
-    url = serializers.CharField()
-    excerpt = serializers.CharField()
-    score = serializers.FloatField()
-    language = serializers.CharField(default="")  # the article's: may differ from the question's
+    title = serializers.CharField(help_text="The article's title.")
+    url = serializers.CharField(help_text="Path of the public article page on this site, e.g. /articles/refund/.")
+    excerpt = serializers.CharField(help_text="The retrieved passage of the article.")
+    score = serializers.FloatField(help_text="Retrieval score after fusion (higher is closer); for ordering.")
+    language = serializers.CharField(  # the article's: may differ from the question's
+        default="", help_text="The article's language (ko, en); may differ from the question's."
+    )
 
 
 class QuestionOutSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    token = serializers.CharField()
-    answer = serializers.CharField()
-    answer_kind = serializers.CharField()
-    answer_span = serializers.CharField(allow_null=True)  # part of ``answer``; null without one
-    confidence = serializers.FloatField(allow_null=True)
-    escalation_recommended = serializers.BooleanField()
-    status = serializers.CharField()
-    sources = SourceOutSerializer(many=True)
+    id = serializers.IntegerField(help_text="The question's id, for POST /api/v1/tickets/.")
+    token = serializers.CharField(help_text="Secret proving this question is yours; only its SHA-256 is stored.")
+    answer = serializers.CharField(help_text="Empty when escalation_recommended: no guess when not confident.")
+    answer_kind = serializers.CharField(help_text="extractive (an excerpt), llm (written by the chat model) or empty.")
+    answer_span = serializers.CharField(
+        allow_null=True, help_text="The shortest part of answer that answers the question; null without one."
+    )
+    confidence = serializers.FloatField(allow_null=True, help_text="In [0, 1]; below the threshold: escalate.")
+    escalation_recommended = serializers.BooleanField(help_text="True when the portal is not sure: offer a ticket.")
+    status = serializers.ChoiceField(choices=Question.Status.choices)
+    sources = SourceOutSerializer(many=True, help_text="The articles the answer comes from, best first.")
 
 
 class QuestionCreateApi(APIView):
@@ -63,6 +73,21 @@ class QuestionCreateApi(APIView):
     throttle_classes = [ScopedThrottle]
     throttle_scope = "questions"
 
+    @extend_schema(
+        operation_id="question_create",
+        summary="Ask a question",
+        description="Answers from the published help articles, with the sources and a confidence. When the portal "
+        "is not sure, `answer` is empty and `escalation_recommended` is true: offer POST /api/v1/tickets/ with the "
+        "returned `id` and `token`.",
+        tags=["questions"],
+        request=QuestionInSerializer,
+        responses={
+            201: OpenApiResponse(QuestionOutSerializer, "Stored and answered, or stored with escalation recommended."),
+            **error_responses(400, 413, 415, 429, 503),
+        },
+        parameters=[RETRY_AFTER],
+        examples=[QUESTION_EXAMPLE, ANSWER_EXAMPLE],
+    )
     def post(self, request: Request) -> Response:
         data = QuestionInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -96,6 +121,18 @@ class TicketInSerializer(serializers.Serializer):
         return value
 
 
+class TicketOutSerializer(serializers.Serializer):
+    """The 201 response of ``POST /api/v1/tickets/`` (for the schema; the view builds the dict)."""
+
+    reference = serializers.CharField(help_text="The ticket's reference, e.g. T-3F9A0C1D; quoted in emails.")
+    status = serializers.ChoiceField(choices=Ticket.Status.choices)
+    reason = serializers.ChoiceField(choices=Ticket.Reason.choices, help_text="Why the ticket was opened.")
+    acknowledgement = serializers.ChoiceField(
+        choices=["queued", "not_sent"],
+        help_text="queued: a confirmation email goes to the customer; not_sent: an hourly cap held it back.",
+    )
+
+
 def question_for_token(question_id: int, token: str) -> Question:
     """The question ``question_id`` if ``token`` is its secret; else ``NotFound`` (404), the same for both."""
     question = Question.objects.filter(pk=question_id).first()
@@ -115,6 +152,21 @@ class TicketCreateApi(APIView):
     throttle_classes = [ScopedThrottle]
     throttle_scope = "tickets"
 
+    @extend_schema(
+        operation_id="ticket_create",
+        summary="Escalate a question to support (an email ticket)",
+        description="For whoever holds the question's `token`. A missing or wrong token gets the same 404 as an "
+        "unknown id. The customer gets a confirmation email with the ticket reference (`acknowledgement`: `queued`), "
+        "unless an hourly cap held it back (`not_sent`); support is notified either way.",
+        tags=["tickets"],
+        request=TicketInSerializer,
+        responses={
+            201: OpenApiResponse(TicketOutSerializer, "The ticket is stored; support is notified by email."),
+            **error_responses(400, 404, 409, 413, 415, 429, 503),
+        },
+        parameters=[RETRY_AFTER],
+        examples=[TICKET_EXAMPLE],
+    )
     def post(self, request: Request) -> Response:
         data = TicketInSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from support import views
+from support import views, widget
 
 app_name = "support"
 urlpatterns = [
@@ -9,4 +9,6 @@ urlpatterns = [
     path("questions/<int:question_id>/escalate/", views.escalate, name="escalate"),
     path("tickets/<str:reference>/", views.ticket_detail, name="ticket"),
     path("articles/<str:slug>/", views.article_detail, name="article"),
+    path("widget.js", widget.widget_script, name="widget_script"),
+    path("widget/demo/", widget.widget_demo, name="widget_demo"),
 ]

@@ -63,6 +63,10 @@ class Worker:
             )  # fmt: skip
         self.wait_for(lambda: "ready." in self.log.read_text(), timeout=60, what="the worker to start")
 
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
     def stop(self) -> None:
         """Warm shutdown (SIGTERM): the running task finishes, unacknowledged messages go back."""
         if self.proc is not None and self.proc.poll() is None:
@@ -120,15 +124,8 @@ def beat(worker: Worker, tmp_path: Path, env: dict[str, str]) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
-    """A real ``celery worker`` process on the test database and the test Redis database.
-
-    It sends email with the file backend into a temporary folder, so tests can read what
-    was sent. Tests that use it must commit (``django_db(transaction=True)``).
-    """
-    import redis
-
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()  # stale test tasks from an aborted run
+def worker_process(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
+    """The session's ``celery worker`` (not started yet: ``celery_worker`` starts it), stopped at the end."""
     env = {
         **os.environ,
         "DATABASE_NAME": settings.DATABASES["default"]["NAME"],
@@ -137,10 +134,27 @@ def celery_worker(django_db_setup: None, tmp_path_factory: pytest.TempPathFactor
     }
     worker = Worker(tmp_path_factory.mktemp("worker"), env)
     try:
-        worker.start()
         yield worker
     finally:
         worker.stop()
+
+
+@pytest.fixture
+def celery_worker(worker_process: Worker) -> Worker:
+    """A real ``celery worker`` process on the test database and the test Redis database.
+
+    It sends email with the file backend into a temporary folder, so tests can read what
+    was sent. Tests that use it must commit (``django_db(transaction=True)``). Started on
+    first use, and again after a test stopped it (the browser tests do, so transactional
+    tests after them find no worker consuming their queue): each start begins with an
+    empty broker (stale tasks of earlier tests) and a fresh email folder.
+    """
+    import redis
+
+    if not worker_process.running:
+        redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+        worker_process.start()
+    return worker_process
 
 
 @pytest.fixture

@@ -1,0 +1,98 @@
+"""The JSON API's responses as OpenAPI 3 describes them (drf-spectacular): errors, headers, examples.
+
+Only descriptions live here; :mod:`support.api` decorates its views with them and its
+behaviour does not depend on this module. Where each error comes from:
+
+- 400: DRF's validation (``{"field": ["message", ...]}``, ``{"non_field_errors": [...]}``
+  for a body that is not an object) or its JSON parser (``{"detail": "JSON parse error ..."}``);
+  the services' own checks answer in the first shape.
+- 404: :func:`support.api.question_for_token`, the same body for an unknown id and a wrong token.
+- 409: :class:`support.services.TicketExists`.
+- 413: :class:`support.middleware.RequestSizeLimitMiddleware`, before the body is read.
+- 415: DRF's parser negotiation (only ``application/json`` is parsed).
+- 429: :class:`support.throttling.ScopedThrottle`, with ``Retry-After`` in seconds.
+- 503: :class:`support.middleware.DatabaseBusyMiddleware`, with ``Retry-After`` in seconds.
+"""
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, inline_serializer
+from rest_framework import serializers
+
+# {"field": ["message", ...]} or, from the JSON parser, {"detail": "message"}.
+VALIDATION_ERROR: dict[str, Any] = {
+    "type": "object",
+    "description": "Field name (or `non_field_errors`, or `detail` for unparseable JSON) -> message(s).",
+    "additionalProperties": {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]},
+}
+
+DETAIL = inline_serializer("Error", {"detail": serializers.CharField(help_text="What went wrong, in English.")})
+
+TICKET_CONFLICT = inline_serializer(
+    "TicketConflict",
+    {
+        "detail": serializers.CharField(),
+        "reference": serializers.CharField(help_text="The unresolved ticket's reference, e.g. T-3F9A0C1D."),
+        "status": serializers.CharField(help_text="The unresolved ticket's status (open or answered)."),
+    },
+)
+
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    OpenApiTypes.INT,
+    OpenApiParameter.HEADER,
+    response=[429, 503],
+    required=True,
+    description="Seconds to wait before trying again.",
+)
+
+
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    """The documented error responses for ``codes`` (each one of 400, 404, 409, 413, 415, 429, 503)."""
+    described = {
+        400: OpenApiResponse(
+            VALIDATION_ERROR,
+            "Invalid input: malformed JSON, a missing or invalid field.",
+            examples=[OpenApiExample("Field errors", value={"email": ["Enter a valid email address."]})],
+        ),
+        404: OpenApiResponse(DETAIL, "No question with this id and token (the same for a wrong token)."),
+        409: OpenApiResponse(TICKET_CONFLICT, "The question already has an unresolved ticket."),
+        413: OpenApiResponse(DETAIL, "The body is larger than API_MAX_BODY_BYTES (64 KiB by default); not read."),
+        415: OpenApiResponse(DETAIL, "The body is not application/json."),
+        429: OpenApiResponse(DETAIL, "Too many requests from this client address; see Retry-After."),
+        503: OpenApiResponse(DETAIL, "No database connection is free; nothing was stored. See Retry-After."),
+    }
+    return {code: described[code] for code in codes}
+
+
+QUESTION_EXAMPLE = OpenApiExample("A question", value={"question": "How long does a refund take?"}, request_only=True)
+ANSWER_EXAMPLE = OpenApiExample(
+    "Answered",
+    response_only=True,
+    status_codes=["201"],
+    value={
+        "id": 42,
+        "token": "q0Yb1m…(43 characters)",
+        "answer": "Refunds are processed within 3 business days.",
+        "answer_kind": "extractive",
+        "answer_span": "within 3 business days",
+        "confidence": 0.91,
+        "escalation_recommended": False,
+        "status": "answered",
+        "sources": [
+            {
+                "title": "Refund policy",
+                "url": "/articles/refund/",
+                "excerpt": "Refunds are processed within 3 business days.",
+                "score": 0.87,
+                "language": "en",
+            }
+        ],
+    },
+)
+TICKET_EXAMPLE = OpenApiExample(
+    "An escalation",
+    request_only=True,
+    value={"question_id": 42, "token": "q0Yb1m…", "email": "customer@example.com", "details": "Order 1234"},
+)

@@ -1,0 +1,139 @@
+"""The embeddable widget in a real browser: on the demo page, on a phone, and on another site (CORS)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from support.models import Question, Ticket
+from tests.browser.conftest import Tab, open_tab
+from tests.conftest import Worker
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+
+
+def open_widget_by_keyboard(tab: Tab) -> None:
+    launcher = tab.page.locator("[data-support-widget] .launcher")
+    launcher.focus()
+    tab.page.keyboard.press("Enter")
+    assert launcher.get_attribute("aria-expanded") == "true"
+    assert tab.page.evaluate("document.activeElement.shadowRoot.activeElement.name") == "question"
+
+
+def test_widget_on_the_demo_page_answers_with_sources_and_escalates(
+    tab: Tab, live_server: Any, sample_articles: dict[str, Any], worker: Worker
+) -> None:
+    page = tab.page
+    page.goto(f"{live_server.url}/widget/demo/?lang=en")
+    launcher = page.locator("[data-support-widget] .launcher")
+    assert launcher.inner_text() == "Help"
+    # The host page's loud button style does not reach the widget (shadow DOM); the accent does.
+    assert launcher.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(15, 118, 110)"
+    assert page.locator("main button").evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(255, 105, 180)"
+    tab.shot("demo-page")
+    open_widget_by_keyboard(tab)
+    tab.shot("panel-open")
+    page.keyboard.type("How do I reset my password?")
+    page.keyboard.press("Enter")
+    source = page.locator("[data-support-widget] .sources a").first
+    assert source.inner_text() == "Resetting your password"
+    assert source.get_attribute("href") == f"{live_server.url}/articles/password/"
+    assert "30 minutes" in page.locator("[data-support-widget] .log").inner_text()
+    tab.shot("answer-with-sources")
+    page.locator("[data-support-widget] .link").click()  # "Not what you needed?"
+    page.locator("[data-support-widget] input[type=email]").fill("reader@example.com")
+    page.locator("[data-support-widget] form.escalate textarea").fill("From the blog")
+    page.locator("[data-support-widget] form.escalate button").click()
+    sent = page.locator("[data-support-widget] .log .bot", has_text="ticket reference")
+    sent.wait_for()
+    ticket = Ticket.objects.get()
+    assert ticket.reference in sent.inner_text() and ticket.email == "reader@example.com"
+    assert ticket.reason == Ticket.Reason.CUSTOMER_REQUEST and ticket.details == "From the blog"
+    tab.shot("ticket-sent")
+    assert page.evaluate("document.activeElement.shadowRoot.activeElement.name") == "question"  # ready for the next
+    page.keyboard.press("Escape")
+    assert page.locator("[data-support-widget] .panel").is_hidden()
+    assert page.evaluate("document.activeElement.shadowRoot.activeElement.className").startswith("launcher")
+    worker.wait_for(lambda: any(ticket.reference in email for email in worker.emails()), what="the acknowledgement")
+
+
+def test_widget_in_korean_on_a_phone_escalates_when_not_sure(
+    browser: Any, request: pytest.FixtureRequest, live_server: Any, sample_articles: dict[str, Any]
+) -> None:
+    phone = open_tab(browser, request, locale="ko-KR", viewport={"width": 375, "height": 667}, has_touch=True)
+    page = phone.page
+    page.goto(f"{live_server.url}/widget/demo/")
+    launcher = page.locator("[data-support-widget] .launcher")
+    assert launcher.inner_text() == "도움말"
+    launcher.tap()
+    panel = page.locator("[data-support-widget] .panel")
+    assert panel.bounding_box()["width"] == 375  # the whole screen
+    page.locator("[data-support-widget] textarea[name=question]").fill("화성 탐사선 발사 일정이 궁금합니다")
+    page.locator("[data-support-widget] .panel > form button").tap()
+    page.locator("[data-support-widget] .warn").wait_for()
+    assert "확실하지 않아" in page.locator("[data-support-widget] .warn").inner_text()
+    phone.shot("not-sure-on-a-phone")
+    page.locator("[data-support-widget] input[type=email]").fill("phone@example.com")
+    page.locator("[data-support-widget] form.escalate button").tap()
+    page.locator("[data-support-widget] .log .bot", has_text="문의 번호").wait_for()
+    assert Ticket.objects.get().reason != Ticket.Reason.CUSTOMER_REQUEST  # escalated for low confidence
+    phone.shot("ticket-sent-on-a-phone")
+    assert not phone.csp_violations and not phone.page_errors and not phone.dialogs
+
+
+@pytest.fixture
+def blog(live_server: Any) -> Iterator[str]:
+    """A customer's site at another origin (another port on 127.0.0.1) embedding the widget from the live server."""
+    html = (
+        f'<!doctype html><html lang="en"><head><script src="{live_server.url}/widget.js" defer></script></head>'
+        "<body><h1>Our blog</h1></body></html>"
+    ).encode()
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(html)))
+            self.end_headers()
+            self.wfile.write(html)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_widget_on_an_allowed_site_gets_answers_across_origins(
+    tab: Tab, blog: str, sample_articles: dict[str, Any], settings: Any
+) -> None:
+    settings.CORS_ALLOWED_ORIGINS = [blog]
+    tab.page.goto(f"{blog}/")
+    open_widget_by_keyboard(tab)
+    tab.page.keyboard.type("How much is the Pro plan?")
+    tab.page.keyboard.press("Enter")
+    assert tab.page.locator("[data-support-widget] .sources a").first.inner_text() == "Plans and pricing"
+    tab.shot("answer-on-another-site")
+
+
+def test_widget_on_a_site_not_in_the_allow_list_gets_no_data_and_says_why(
+    tab: Tab, blog: str, sample_articles: dict[str, Any], settings: Any
+) -> None:
+    settings.CORS_ALLOWED_ORIGINS = ["https://blog.example.com"]
+    tab.page.goto(f"{blog}/")
+    open_widget_by_keyboard(tab)
+    tab.page.keyboard.type("How much is the Pro plan?")
+    tab.page.keyboard.press("Enter")
+    tab.page.locator("[data-support-widget] .error").wait_for()
+    assert "not available on this site" in tab.page.locator("[data-support-widget] .error").inner_text()
+    assert any("PORTAL_WIDGET_ORIGINS" in m and blog in m for m in tab.console_errors), tab.console_errors
+    assert not Question.objects.exists()  # the preflight was refused: the question was never sent
+    tab.shot("refused-on-another-site")
