@@ -3,8 +3,9 @@
 ``POST /api/v1/questions/`` answers a question and returns a ``token``: a secret tied to
 that question (only its hash is stored) which later per-question calls must present.
 ``POST /api/v1/tickets/`` escalates a question for whoever holds its token; a missing or
-wrong token gets the same 404 as an unknown id, so ids reveal nothing. Both are
-throttled per client (:mod:`support.throttling`): 429 with ``Retry-After``.
+wrong token gets the same 404 as an unknown id, so ids reveal nothing.
+``POST /api/v1/questions/<id>/feedback/`` rates the answer, with the same proof of
+ownership. All are throttled per client (:mod:`support.throttling`): 429 with ``Retry-After``.
 """
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from support.feedback import FeedbackInvalid, FeedbackNotAllowed, feedback_record
 from support.models import Question
 from support.services import (
     QuestionInvalid,
@@ -137,4 +139,76 @@ class TicketCreateApi(APIView):
                 "acknowledgement": "not_sent" if ticket.ack_suppressed else "queued",
             },
             status=status.HTTP_201_CREATED,
+        )
+
+
+class JsonBooleanField(serializers.BooleanField):
+    """Only JSON ``true``/``false``: DRF's field would also take "yes", "0", 1..."""
+
+    def to_internal_value(self, data: object) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return bool(data)
+
+
+class JsonStringField(serializers.CharField):
+    """Only JSON strings: DRF's field would turn ``12`` into ``"12"``."""
+
+    def to_internal_value(self, data: object) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class FeedbackInSerializer(serializers.Serializer):
+    # Not required here: a missing token must look exactly like a wrong one (404, not 400).
+    token = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    helpful = JsonBooleanField()
+    comment = JsonStringField(required=False, allow_blank=True, default="", trim_whitespace=False)
+
+    def validate_comment(self, value: str) -> str:
+        if len(value.strip()) > settings.FEEDBACK_COMMENT_MAX_CHARS:
+            raise serializers.ValidationError(
+                f"Comments are limited to {settings.FEEDBACK_COMMENT_MAX_CHARS:,} characters; yours has {len(value):,}."
+            )
+        return value
+
+
+class FeedbackCreateApi(APIView):
+    """``POST /api/v1/questions/<id>/feedback/ {"token", "helpful", "comment"}`` → the feedback.
+
+    201 when the question's first feedback is stored; 200 when it replaces an earlier
+    one (one feedback per question, the latest verdict counts). Body
+    ``{"question_id", "helpful", "comment", "created_at", "updated_at"}``. 400 on bad
+    fields (``helpful`` must be a boolean, the comment at most
+    ``FEEDBACK_COMMENT_MAX_CHARS``); the same 404 as an unknown id for a missing or wrong
+    token; 409 when the question's answer was withheld (nothing to rate).
+    """
+
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = "feedback"
+
+    def post(self, request: Request, question_id: int) -> Response:
+        data = FeedbackInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        question = question_for_token(question_id, values["token"])
+        try:
+            outcome = feedback_record(
+                question=question, helpful=values["helpful"], comment=values["comment"], channel="api"
+            )
+        except FeedbackNotAllowed as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        except FeedbackInvalid as exc:
+            return Response({"comment": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        feedback = outcome.feedback
+        return Response(
+            {
+                "question_id": question.pk,
+                "helpful": feedback.helpful,
+                "comment": feedback.comment,
+                "created_at": feedback.created_at.isoformat(),
+                "updated_at": feedback.updated_at.isoformat(),
+            },
+            status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK,
         )
