@@ -184,3 +184,15 @@ def test_query_count_does_not_grow_with_questions(admin_client: Client, known: d
         html = admin_client.get(URL + PERIOD_QUERY).content.decode()
     assert len(many) == len(few) <= 20
     assert "포인트 안내" in html.split('id="not-cited"')[0]  # now cited
+
+
+def test_benchmark_command_runs_and_leaves_nothing_behind(known: dict[str, Any]) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    before = (Question.objects.count(), Ticket.objects.count(), Article.objects.count(), User.objects.count())
+    out = StringIO()
+    call_command("benchmark_insights", questions=300, days=7, repeat=1, stdout=out)
+    assert "generated 300 questions" in out.getvalue() and "whole page (view + template): median" in out.getvalue()
+    assert (Question.objects.count(), Ticket.objects.count(), Article.objects.count(), User.objects.count()) == before
