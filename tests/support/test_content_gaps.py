@@ -99,20 +99,3 @@ def test_dashboard_lists_clusters_and_an_editor_starts_an_article_from_one(admin
     assert "- 환불 방법" in params["body"][0]
     form = admin_client.get(url).content.decode()
     assert "- 환불 방법" in form and 'value="환불은 &lt;b&gt;언제&lt;/b&gt;?"' in form
-
-
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.worker
-def test_recompute_runs_in_the_worker(admin_client: Client, celery_worker: Any, sample_articles: Any) -> None:
-    for text in REFUND:
-        failed(text)
-    response = admin_client.post(reverse("insights:recompute_gaps"), {"start": "", "end": "", "days": "7"})
-    assert response.status_code == 302 and response["Location"].endswith("#gaps")
-    report = ContentGapReport.objects.get()
-    assert report.end == timezone.localdate() and report.start == timezone.localdate() - dt.timedelta(days=6)
-    celery_worker.wait_for(
-        lambda: ContentGapReport.objects.filter(pk=report.pk, state="done").exists(), timeout=120, what="the report"
-    )
-    report.refresh_from_db()
-    assert [c["size"] for c in report.clusters] == [3]
-    assert report.clusters[0]["nearest_article"]["title"] == "환불 정책 안내"
