@@ -221,7 +221,7 @@ CACHES = {
 }
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
-CELERY_IMPORTS = ("tasks.knowledge", "tasks.support", "tasks.maintenance")
+CELERY_IMPORTS = ("tasks.knowledge", "tasks.support", "tasks.maintenance", "tasks.insights")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True  # a killed worker's task goes back to the queue
@@ -272,6 +272,7 @@ INDEX_SWEEP_INTERVAL_SECONDS = envfloat("INDEX_SWEEP_INTERVAL_SECONDS", "60")
 CELERY_TASK_ROUTES = {
     # Staff drafts call the chat model (seconds each): never ahead of an acknowledgement.
     "tasks.support.draft_question_answer": {"queue": "celery"},
+    "tasks.insights.*": {"queue": "celery"},  # content-gap reports: seconds to minutes of embedding
     "tasks.support.*": {"queue": "emails"},
     "tasks.maintenance.sweep_emails": {"queue": "emails"},
     "tasks.knowledge.*": {"queue": "indexing"},
@@ -356,12 +357,25 @@ CONFIDENCE_WEIGHTS_FITTED_FOR = json.loads(
 )
 QUESTION_MAX_CHARS = envint("QUESTION_MAX_CHARS", "1000")
 TICKET_DETAILS_MAX_CHARS = envint("TICKET_DETAILS_MAX_CHARS", "5000")
+FEEDBACK_COMMENT_MAX_CHARS = envint("FEEDBACK_COMMENT_MAX_CHARS", "2000")
+
+# --- Insights: the staff dashboard and content gaps (support.insights) -------------------
+INSIGHTS_TOP_ARTICLES = envint("INSIGHTS_TOP_ARTICLES", "10")  # rows in "top cited articles"
+INSIGHTS_MAX_DAYS = envint("INSIGHTS_MAX_DAYS", "366")  # longest custom period
+# Content gaps: escalated and unhelpful questions clustered by embedding similarity
+# (average linkage). Two clusters merge while their mean cosine similarity is at least
+# CONTENT_GAP_SIMILARITY; 0.88 was chosen on E5-small question pairs, whose cosines sit
+# in [0.7, 1] (paraphrases 0.92+, other intents 0.87 or less on average): support/insights/gaps.py.
+CONTENT_GAP_SIMILARITY = envfloat("CONTENT_GAP_SIMILARITY", "0.88")
+CONTENT_GAP_MAX_QUESTIONS = envint("CONTENT_GAP_MAX_QUESTIONS", "2000")  # most recent ones, per report
+CONTENT_GAP_EXAMPLES = envint("CONTENT_GAP_EXAMPLES", "5")  # example questions kept per cluster
 
 # --- Abuse limits ----------------------------------------------------------------------
 # Rates are "N/s|m|h|d". Questions (pages and API) and tickets are limited per client
 # address (support.throttling.client_ip); the API answers 429 with Retry-After.
 ASK_RATE_LIMIT = os.environ.get("ASK_RATE_LIMIT", "30/m")
 TICKET_RATE_LIMIT = os.environ.get("TICKET_RATE_LIMIT", "10/m")
+FEEDBACK_RATE_LIMIT = os.environ.get("FEEDBACK_RATE_LIMIT", "10/m")
 # Reverse proxies in front of the portal that append to X-Forwarded-For. 0 (default):
 # the header is ignored and REMOTE_ADDR is the client; behind one nginx/ALB: 1.
 NUM_PROXIES = envint("DJANGO_NUM_PROXIES", "0")

@@ -248,19 +248,38 @@ class EmailDeliveryAdmin(admin.ModelAdmin):
 class QuestionAdmin(admin.ModelAdmin):
     """Read-only: questions are evidence for review and calibration."""
 
-    list_display = ("short_text", "status", "confidence", "language", "channel", "created_at")
-    list_filter = ("status", "channel", "language")
+    list_display = ("short_text", "status", "confidence", "feedback_verdict", "language", "channel", "created_at")
+    list_filter = ("status", "feedback__helpful", "channel", "language")
+    list_select_related = ("feedback",)
     search_fields = ("text",)
     date_hierarchy = "created_at"
     fields = (
         "text", "language", "channel", "status", "answer", "answer_kind", "confidence", "threshold",
-        "escalation_recommended", "sources_html", "features", "error", "timings_ms", "usage", "created_at",
+        "escalation_recommended", "feedback_verdict", "feedback_comment", "sources_html", "features", "error",
+        "timings_ms", "usage", "created_at",
     )  # fmt: skip
     readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Question]:
+        return super().get_queryset(request).select_related("feedback")
 
     @admin.display(description=_("question"))
     def short_text(self, question: Question) -> str:
         return truncatechars(question.text, 80)
+
+    @admin.display(description=_("customer feedback"), ordering="feedback__helpful")
+    def feedback_verdict(self, question: Question) -> str:
+        feedback = getattr(question, "feedback", None)
+        if feedback is None:
+            return "-"
+        return str(_("helpful")) if feedback.helpful else str(_("not helpful"))
+
+    @admin.display(description=_("feedback comment"))
+    def feedback_comment(self, question: Question) -> SafeString | str:
+        feedback = getattr(question, "feedback", None)
+        if feedback is None or not feedback.comment:
+            return "-"
+        return linebreaksbr(feedback.comment, autoescape=True)
 
     @admin.display(description=_("sources"))
     def sources_html(self, question: Question) -> SafeString | str:

@@ -3,11 +3,14 @@
 ``POST /api/v1/questions/`` answers a question and returns a ``token``: a secret tied to
 that question (only its hash is stored) which later per-question calls must present.
 ``POST /api/v1/tickets/`` escalates a question for whoever holds its token; a missing or
-wrong token gets the same 404 as an unknown id, so ids reveal nothing. Both are
-throttled per client (:mod:`support.throttling`): 429 with ``Retry-After``.
+wrong token gets the same 404 as an unknown id, so ids reveal nothing.
+``POST /api/v1/questions/<id>/feedback/`` rates the answer, with the same proof of
+ownership. All are throttled per client (:mod:`support.throttling`): 429 with ``Retry-After``.
 """
 
 from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
@@ -15,7 +18,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from support.api_schema import ANSWER_EXAMPLE, QUESTION_EXAMPLE, RETRY_AFTER, TICKET_EXAMPLE, error_responses
+from support.api_schema import (
+    ANSWER_EXAMPLE,
+    DETAIL,
+    QUESTION_EXAMPLE,
+    RETRY_AFTER,
+    TICKET_EXAMPLE,
+    error_responses,
+)
+from support.feedback import FeedbackInvalid, FeedbackNotAllowed, feedback_record
 from support.models import Question, Ticket
 from support.services import (
     QuestionInvalid,
@@ -33,6 +44,9 @@ QUESTION_NOT_FOUND = "No question with this id and token."
 def ask_rate(group: str, request: object) -> str:
     """django-ratelimit's rate for the pages: ``ASK_RATE_LIMIT``, read per request."""
     return str(settings.ASK_RATE_LIMIT)
+
+
+MAX_ID = 2**63 - 1  # PostgreSQL bigint: the largest id
 
 
 class QuestionInSerializer(serializers.Serializer):
@@ -107,7 +121,7 @@ class QuestionCreateApi(APIView):
 
 
 class TicketInSerializer(serializers.Serializer):
-    question_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    question_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     # Not required here: a missing token must look exactly like a wrong one (404, not 400).
     token = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
     email = serializers.EmailField(max_length=254)
@@ -133,8 +147,16 @@ class TicketOutSerializer(serializers.Serializer):
     )
 
 
+@csrf_exempt  # nothing is changed; a POST to an unknown path must get this 404, not a CSRF 403
+def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    """404 as JSON (``{"detail"}``, the API's error shape) for any other path under ``/api/v1/``."""
+    return JsonResponse({"detail": "Not found."}, status=404)
+
+
 def question_for_token(question_id: int, token: str) -> Question:
     """The question ``question_id`` if ``token`` is its secret; else ``NotFound`` (404), the same for both."""
+    if not 1 <= question_id <= MAX_ID:
+        raise NotFound(QUESTION_NOT_FOUND)  # past bigint: no such row, and no DataError from PostgreSQL
     question = Question.objects.filter(pk=question_id).first()
     if question is None or not question_token_matches(question, token):
         raise NotFound(QUESTION_NOT_FOUND)
@@ -191,4 +213,101 @@ class TicketCreateApi(APIView):
                 "acknowledgement": "not_sent" if ticket.ack_suppressed else "queued",
             },
             status=status.HTTP_201_CREATED,
+        )
+
+
+class JsonBooleanField(serializers.BooleanField):
+    """Only JSON ``true``/``false``: DRF's field would also take "yes", "0", 1..."""
+
+    def to_internal_value(self, data: object) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return bool(data)
+
+
+class JsonStringField(serializers.CharField):
+    """Only JSON strings: DRF's field would turn ``12`` into ``"12"``."""
+
+    def to_internal_value(self, data: object) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class FeedbackInSerializer(serializers.Serializer):
+    # Not required here: a missing token must look exactly like a wrong one (404, not 400).
+    token = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    helpful = JsonBooleanField()
+    comment = JsonStringField(required=False, allow_blank=True, default="", trim_whitespace=False)
+
+    def validate_comment(self, value: str) -> str:
+        if len(value.strip()) > settings.FEEDBACK_COMMENT_MAX_CHARS:
+            raise serializers.ValidationError(
+                f"Comments are limited to {settings.FEEDBACK_COMMENT_MAX_CHARS:,} characters; yours has {len(value):,}."
+            )
+        return value
+
+
+class FeedbackOutSerializer(serializers.Serializer):
+    """Documentation of the feedback response (the view builds the dict itself)."""
+
+    question_id = serializers.IntegerField()
+    helpful = serializers.BooleanField()
+    comment = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class FeedbackCreateApi(APIView):
+    """``POST /api/v1/questions/<id>/feedback/ {"token", "helpful", "comment"}`` → the feedback.
+
+    201 when the question's first feedback is stored; 200 when it replaces an earlier
+    one (one feedback per question, the latest verdict counts). Body
+    ``{"question_id", "helpful", "comment", "created_at", "updated_at"}``. 400 on bad
+    fields (``helpful`` must be a boolean, the comment at most
+    ``FEEDBACK_COMMENT_MAX_CHARS``); the same 404 as an unknown id for a missing or wrong
+    token; 409 when the question's answer was withheld (nothing to rate).
+    """
+
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = "feedback"
+
+    @extend_schema(
+        operation_id="feedback_create",
+        summary="Say whether an answer helped",
+        description="For whoever holds the question's `token`; a missing or wrong token gets the same 404 as an "
+        "unknown id. One feedback per question: a second one replaces the first (200).",
+        tags=["questions"],
+        request=FeedbackInSerializer,
+        responses={
+            201: OpenApiResponse(FeedbackOutSerializer, "The question's first feedback is stored."),
+            200: OpenApiResponse(FeedbackOutSerializer, "An earlier feedback was replaced."),
+            409: OpenApiResponse(DETAIL, "The answer was withheld (escalation recommended): nothing to rate."),
+            **error_responses(400, 404, 413, 415, 429, 503),
+        },
+        parameters=[RETRY_AFTER],
+    )
+    def post(self, request: Request, question_id: int) -> Response:
+        data = FeedbackInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        question = question_for_token(question_id, values["token"])
+        try:
+            outcome = feedback_record(
+                question=question, helpful=values["helpful"], comment=values["comment"], channel="api"
+            )
+        except FeedbackNotAllowed as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        except FeedbackInvalid as exc:
+            return Response({"comment": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        feedback = outcome.feedback
+        return Response(
+            {
+                "question_id": question.pk,
+                "helpful": feedback.helpful,
+                "comment": feedback.comment,
+                "created_at": feedback.created_at.isoformat(),
+                "updated_at": feedback.updated_at.isoformat(),
+            },
+            status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK,
         )

@@ -1,4 +1,4 @@
-"""Customer forms: a question and an escalation to the support team.
+"""Customer forms: a question, an escalation to the support team, feedback on an answer.
 
 The limits mirror ``support.services.question_clean`` / ``ticket_create`` so customers get
 translated messages here; the services still enforce them for every other caller.
@@ -64,3 +64,28 @@ class TicketForm(forms.Form):
                 params=_counts(settings.TICKET_DETAILS_MAX_CHARS, len(details)),
             )
         return details
+
+
+class FeedbackForm(forms.Form):
+    """ "Did this answer your question?": two submit buttons named ``helpful`` (yes/no) and a comment."""
+
+    helpful = forms.TypedChoiceField(
+        choices=[("yes", _("Yes")), ("no", _("No"))],
+        coerce=lambda value: value == "yes",
+        error_messages={"required": _("Please choose yes or no.")},
+    )
+    comment = forms.CharField(
+        label=_("Comment (optional)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def clean_comment(self) -> str:
+        comment: str = self.cleaned_data["comment"]
+        if len(comment) > settings.FEEDBACK_COMMENT_MAX_CHARS:
+            raise ValidationError(
+                _("Comments are limited to %(limit)s characters; yours has %(count)s."),
+                code="max_length",
+                params=_counts(settings.FEEDBACK_COMMENT_MAX_CHARS, len(comment)),
+            )
+        return comment

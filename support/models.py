@@ -47,6 +47,11 @@ class Question(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # The insights dashboard filters every figure on a period of created_at.
+        indexes = [models.Index(fields=["created_at"], name="question_created_at")]
+        # Held by support agents and content editors (groups defined with the workspace);
+        # the codename is shared with that branch's migration, so both agree.
+        permissions = [("view_insights", _("Can view the insights dashboard"))]
 
     def __str__(self) -> str:
         return self.text[:80]
@@ -182,3 +187,65 @@ class AnswerPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"threshold {self.confidence_threshold:.3f}"
+
+
+class Feedback(models.Model):
+    """A customer's verdict on one answer: "Did this answer your question?".
+
+    One per question: giving feedback again replaces the verdict and comment
+    (``support.feedback.feedback_record``), so a customer who first said yes and then
+    found the answer wrong is counted once, as unhelpful.
+    """
+
+    question = models.OneToOneField(Question, on_delete=models.CASCADE, related_name="feedback")
+    helpful = models.BooleanField(_("helpful"))
+    comment = models.TextField(_("comment"), blank=True)
+    channel = models.CharField(max_length=10, default="web")  # web / api
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("answer feedback")
+        verbose_name_plural = _("answer feedback")
+
+    def __str__(self) -> str:
+        return f"{'+' if self.helpful else '-'} {self.question_id}"
+
+
+class ContentGapReport(models.Model):
+    """Escalated and unhelpful questions of a period, clustered by embedding similarity.
+
+    Requested from the insights dashboard, computed in the worker
+    (``support.insights.gaps.content_gap_report_compute``). ``clusters`` is a list, largest
+    first, of ``{"size", "terms": [str], "examples": [str], "question_ids": [int],
+    "language", "nearest_article": {"id", "title", "slug", "similarity"} | None}``.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    start = models.DateField(_("period start"))
+    end = models.DateField(_("period end"))  # inclusive
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    question_count = models.PositiveIntegerField(default=0)
+    clusters = models.JSONField(default=list, blank=True)
+    embedding_model = models.CharField(max_length=200, blank=True)
+    similarity = models.FloatField(null=True, blank=True)  # the CONTENT_GAP_SIMILARITY used
+    error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("content gap report")
+        verbose_name_plural = _("content gap reports")
+
+    def __str__(self) -> str:
+        return f"{self.start}..{self.end} ({self.state})"

@@ -30,7 +30,11 @@ from rest_framework.throttling import ScopedRateThrottle
 logger = logging.getLogger(__name__)
 
 # Scope of each API view -> the setting holding its rate ("30/m", "10/h"...), read per request.
-THROTTLE_RATE_SETTINGS = {"questions": "ASK_RATE_LIMIT", "tickets": "TICKET_RATE_LIMIT"}
+THROTTLE_RATE_SETTINGS = {
+    "questions": "ASK_RATE_LIMIT",
+    "tickets": "TICKET_RATE_LIMIT",
+    "feedback": "FEEDBACK_RATE_LIMIT",
+}
 
 
 def _is_ip(value: str) -> bool:

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.ask, name="ask"),
     path("questions/<int:question_id>/", views.question_detail, name="question"),
     path("questions/<int:question_id>/escalate/", views.escalate, name="escalate"),
+    path("questions/<int:question_id>/feedback/", views.feedback, name="feedback"),
     path("tickets/<str:reference>/", views.ticket_detail, name="ticket"),
     path("articles/<str:slug>/", views.article_detail, name="article"),
     path("widget.js", widget.widget_script, name="widget_script"),

@@ -1,4 +1,4 @@
-"""Customer-facing pages: ask a question, read the answer, escalate it, read an article.
+"""Customer-facing pages: ask a question, read the answer, rate it, escalate it, read an article.
 
 Views validate with a form, call one service and shape the page. A visitor sees only
 the questions and tickets created in their own session (ids kept in
@@ -18,9 +18,10 @@ from knowledge.models import Article
 from knowledge.rendering import render_markdown
 from knowledge.services import knowledge_base_get_live
 from support.api import ask_rate
-from support.forms import QuestionForm, TicketForm
+from support.feedback import FeedbackInvalid, feedback_allowed, feedback_record
+from support.forms import FeedbackForm, QuestionForm, TicketForm
 from support.links import KEY_PARAMETER, ticket_link_valid
-from support.models import Question, Ticket
+from support.models import Feedback, Question, Ticket
 from support.services import QuestionInvalid, TicketExists, TicketInvalid, question_answer, ticket_create
 from support.throttling import client_ip
 
@@ -96,13 +97,18 @@ def answer_parts(answer: str, span: str) -> tuple[str, str, str]:
     return answer[:at], span, answer[at + len(span) :]
 
 
-def _question_page(request: HttpRequest, question: Question, form: TicketForm) -> HttpResponse:
+def _question_page(
+    request: HttpRequest, question: Question, form: TicketForm, feedback_form: FeedbackForm | None = None
+) -> HttpResponse:
     tickets = Ticket.objects.filter(question=question, reference__in=request.session.get(SESSION_TICKETS, []))
     sources = _shown_sources(question.sources)
     context = {
         "question": question,
         "answer_parts": answer_parts(question.answer, question.answer_span),
         "form": form,
+        "feedback_allowed": feedback_allowed(question),
+        "feedback": Feedback.objects.filter(question=question).first(),
+        "feedback_form": feedback_form or FeedbackForm(),
         "sources": [] if question.escalation_recommended else sources,
         "might_help": _distinct_articles(sources) if question.escalation_recommended else [],
         "tickets": list(tickets.values_list("reference", flat=True)),
@@ -145,6 +151,28 @@ def escalate(request: HttpRequest, question_id: int) -> HttpResponse:
             _remember(request, SESSION_TICKETS, ticket.reference)
             return redirect("support:ticket", reference=ticket.reference)
     return _question_page(request, question, form)
+
+
+@require_POST
+@ratelimit(key="ip", rate=ask_rate, method="POST", block=False)
+def feedback(request: HttpRequest, question_id: int) -> HttpResponse:
+    """Record "Did this answer your question?"; a "no" lands on the escalation form at once."""
+    _owned(request, SESSION_QUESTIONS, question_id)
+    if getattr(request, "limited", False):
+        return _too_many_requests(request)
+    question = get_object_or_404(Question, pk=question_id)
+    form = FeedbackForm(request.POST)
+    if form.is_valid():
+        try:
+            outcome = feedback_record(
+                question=question, helpful=form.cleaned_data["helpful"], comment=form.cleaned_data["comment"]
+            )
+        except FeedbackInvalid:  # no answer to rate, or a settings change shortened the limit
+            form.add_error(None, _("This answer can't be rated."))
+        else:
+            url = reverse("support:question", kwargs={"question_id": question.pk})
+            return redirect(url + ("#feedback" if outcome.feedback.helpful else "#escalate"))
+    return _question_page(request, question, TicketForm(), form)
 
 
 @require_GET

@@ -169,6 +169,7 @@ def _generous_rate_limit(settings: object) -> None:
     """Tests share one client IP; a test of the limit itself sets its own rate."""
     settings.ASK_RATE_LIMIT = "100000/m"  # type: ignore[attr-defined]
     settings.TICKET_RATE_LIMIT = "100000/m"  # type: ignore[attr-defined]
+    settings.FEEDBACK_RATE_LIMIT = "100000/m"  # type: ignore[attr-defined]
     settings.TICKET_ACKS_PER_RECIPIENT_PER_HOUR = 1000  # type: ignore[attr-defined]
     settings.TICKET_ACKS_PER_IP_PER_HOUR = 1000  # type: ignore[attr-defined]
 

@@ -36,6 +36,7 @@ from tests.support.test_api_security import fresh_ip
 pytestmark = pytest.mark.django_db(transaction=True)
 
 QUESTIONS, TICKETS = "/api/v1/questions/", "/api/v1/tickets/"
+FEEDBACK = "/api/v1/questions/{question_id}/feedback/"
 # Left out: whether schema-valid data is always accepted and schema-invalid data always
 # refused. The schema gives types; rules only the server knows (a blank question, the
 # QUESTION_MAX_CHARS limit, NUL characters, Django's stricter email validator) answer with
@@ -56,16 +57,18 @@ def test_the_schema_documents_every_public_endpoint_and_its_errors(api_schema: A
     assert documented == {
         QUESTIONS: ["201", "400", "413", "415", "429", "503"],
         TICKETS: ["201", "400", "404", "409", "413", "415", "429", "503"],
+        FEEDBACK: ["200", "201", "400", "404", "409", "413", "415", "429", "503"],
     }
     answer = raw["components"]["schemas"]["QuestionOut"]
     assert set(answer["required"]) == {
-        "id", "token", "answer", "answer_kind", "confidence", "escalation_recommended", "status", "sources",
+        "id", "token", "answer", "answer_kind", "answer_span", "confidence", "escalation_recommended", "status",
+        "sources",
     }  # fmt: skip
     assert raw["paths"][QUESTIONS]["post"]["responses"]["429"]["headers"]["Retry-After"]["required"] is True
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-@pytest.mark.parametrize("path", [QUESTIONS, TICKETS])
+@pytest.mark.parametrize("path", [QUESTIONS, TICKETS, FEEDBACK])
 def test_generated_requests_get_documented_responses_and_never_a_5xx(
     api_schema: Any, live_server: Any, path: str, mode: GenerationMode
 ) -> None:
@@ -92,11 +95,21 @@ def post(api_schema: Any, live_server: Any) -> Iterator[Any]:
     """POST ``body`` (JSON unless ``data`` is given) to ``path``; the response is validated against the schema."""
     session = requests.Session()
 
-    def send(path: str, body: Any = None, *, data: str | None = None, **headers: str) -> requests.Response:
+    def send(
+        path: str,
+        body: Any = None,
+        *,
+        data: str | None = None,
+        path_parameters: dict[str, Any] | None = None,
+        **headers: str,
+    ) -> requests.Response:
         headers = {"Content-Type": "application/json", **headers}
         raw = data if data is not None else json.dumps(body)
-        response = session.post(f"{live_server.url}{path}", data=raw.encode(), headers=headers, timeout=60)
-        case = api_schema[path]["POST"].Case(body=body if body is not None else {}, media_type="application/json")
+        url = live_server.url + path.format(**(path_parameters or {}))
+        response = session.post(url, data=raw.encode(), headers=headers, timeout=60)
+        case = api_schema[path]["POST"].Case(
+            body=body if body is not None else {}, media_type="application/json", path_parameters=path_parameters
+        )
         # A 503 is documented (Retry-After, JSON) but is a 5xx all the same: the one place it is expected.
         case.validate_response(
             response, excluded_checks=[*LENIENT, *([not_a_server_error] if response.status_code == 503 else [])]
@@ -115,6 +128,16 @@ def test_an_answer_then_a_ticket_then_a_conflict_match_the_schema(post: Any) -> 
     assert first.status_code == 201 and first.json()["reference"].startswith("T-")
     again = post(TICKETS, body)
     assert again.status_code == 409 and again.json()["reference"] == first.json()["reference"]
+
+
+def test_feedback_created_replaced_and_refused_match_the_schema(post: Any) -> None:
+    asked = post(QUESTIONS, {"question": "환불은 며칠 안에 처리되나요?"}).json()
+    ids = {"question_id": asked["id"]}
+    first = post(FEEDBACK, {"token": asked["token"], "helpful": True}, path_parameters=ids)
+    assert first.status_code == 201 and first.json()["helpful"] is True
+    again = post(FEEDBACK, {"token": asked["token"], "helpful": False, "comment": "틀렸어요"}, path_parameters=ids)
+    assert again.status_code == 200 and again.json()["comment"] == "틀렸어요"
+    assert post(FEEDBACK, {"token": "not-it", "helpful": True}, path_parameters=ids).status_code == 404
 
 
 def test_wrong_token_404_and_malformed_json_400_match_the_schema(post: Any) -> None:

@@ -1,0 +1,52 @@
+"""The dashboard's period: the last 7, 30 or 90 days, or custom dates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from support.insights.selectors import Period
+
+PRESET_DAYS = (7, 30, 90)
+DEFAULT_DAYS = 30
+
+
+class PeriodForm(forms.Form):
+    """GET parameters ``days`` (7/30/90) or ``start`` and ``end`` (ISO dates, inclusive)."""
+
+    days = forms.TypedChoiceField(
+        label=_("Period"),
+        choices=[(str(d), _("last %(days)d days") % {"days": d}) for d in PRESET_DAYS] + [("", _("custom"))],
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+    start = forms.DateField(label=_("From date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("To date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("start"), data.get("end")
+        if data.get("days") is None and (start or end):
+            if not (start and end):
+                raise ValidationError(_("Give both dates of a custom period."))
+            if end < start:
+                raise ValidationError(_("The period ends before it starts."))
+            if (end - start).days + 1 > settings.INSIGHTS_MAX_DAYS:
+                raise ValidationError(
+                    _("A period is at most %(days)d days long."), params={"days": settings.INSIGHTS_MAX_DAYS}
+                )
+        return data
+
+    def period(self) -> Period:
+        """The chosen period; the last 30 days when nothing (valid) was chosen."""
+        data = self.cleaned_data if self.is_valid() else {}
+        if data.get("days"):
+            return Period.last_days(data["days"])
+        if data.get("start") and data.get("end"):
+            return Period(start=data["start"], end=data["end"])
+        return Period.last_days(DEFAULT_DAYS)
