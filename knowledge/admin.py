@@ -122,7 +122,7 @@ class ArticleAdmin(admin.ModelAdmin):
         else:
             self.message_user(request, _("The indexed content did not change, so nothing was re-indexed."))
 
-    @admin.action(description=_("Publish selected articles"))
+    @admin.action(description=_("Publish selected articles"), permissions=["change"])
     def publish(self, request: HttpRequest, queryset: QuerySet[Article]) -> None:
         articles = list(queryset.exclude(status=Article.Status.PUBLISHED))
         for article in articles:
@@ -133,7 +133,7 @@ class ArticleAdmin(admin.ModelAdmin):
         count = len(articles)
         self.message_user(request, ngettext("%d article published.", "%d articles published.", count) % count)
 
-    @admin.action(description=_("Unpublish selected articles"))
+    @admin.action(description=_("Unpublish selected articles"), permissions=["change"])
     def unpublish(self, request: HttpRequest, queryset: QuerySet[Article]) -> None:
         # Retrieval filters on status at query time, so this hides them at once.
         count = queryset.filter(status=Article.Status.PUBLISHED).update(
@@ -141,7 +141,7 @@ class ArticleAdmin(admin.ModelAdmin):
         )
         self.message_user(request, ngettext("%d article unpublished.", "%d articles unpublished.", count) % count)
 
-    @admin.action(description=_("Re-index selected articles"))
+    @admin.action(description=_("Re-index selected articles"), permissions=["change"])
     def reindex(self, request: HttpRequest, queryset: QuerySet[Article]) -> None:
         articles = list(queryset)
         for article in articles:

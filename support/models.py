@@ -93,6 +93,8 @@ class Ticket(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status", "reason"])]
+        # The insights dashboard (/admin/insights/) checks this; both staff groups have it.
+        permissions = [("view_insights", _("Can view the insights dashboard"))]
         constraints = [
             models.UniqueConstraint(
                 fields=["question"], condition=~models.Q(status="closed"), name="one_unresolved_ticket_per_question"
