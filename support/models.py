@@ -56,8 +56,15 @@ def _ticket_reference() -> str:
 
 
 class Ticket(models.Model):
+    """A question escalated to the support team.
+
+    Statuses move only through ``support.workflow`` (``TRANSITIONS`` there): open →
+    pending customer → answered → closed, with reopen. Every change is a ``TicketEvent``.
+    """
+
     class Status(models.TextChoices):
         OPEN = "open", _("Open")
+        PENDING_CUSTOMER = "pending_customer", _("Pending customer")
         ANSWERED = "answered", _("Answered")
         CLOSED = "closed", _("Closed")
 
@@ -72,8 +79,22 @@ class Ticket(models.Model):
     email = models.EmailField(_("email"))
     details = models.TextField(_("details"), blank=True)
     reason = models.CharField(max_length=20, choices=Reason.choices)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.OPEN)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_tickets",
+    )
     reply = models.TextField(_("reply to the customer"), blank=True)
+    # The reply being written (not sent yet): what the reply box shows. A generated draft
+    # fills it only while ``reply_draft_edited_by`` is empty, so it never overwrites an agent's text.
+    reply_draft = models.TextField(_("reply being written"), blank=True)
+    reply_draft_edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     replied_at = models.DateTimeField(null=True, blank=True)
     replied_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -103,6 +124,43 @@ class Ticket(models.Model):
 
     def __str__(self) -> str:
         return self.reference
+
+
+class TicketEvent(models.Model):
+    """One entry of a ticket's history: who did what, when (written by ``support.workflow``).
+
+    ``actor`` is the staff member; None means the customer (``customer_message``) or the
+    system. ``body`` holds the note, reply or message text; status changes record both
+    ends in ``from_status``/``to_status``; assignments name the new assignee in ``body``.
+    """
+
+    class Kind(models.TextChoices):
+        STATUS = "status", _("Status change")
+        ASSIGNMENT = "assignment", _("Assignment")
+        NOTE = "note", _("Internal note")
+        REPLY = "reply", _("Reply to customer")
+        CUSTOMER_MESSAGE = "customer_message", _("Message from customer")
+        DRAFT = "draft", _("Draft reply")
+        CURATED_ANSWER = "curated_answer", _("Added to knowledge base")
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField(blank=True)
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["ticket", "created_at"])]
+        verbose_name = _("ticket event")
+        verbose_name_plural = _("ticket events")
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} {self.kind} {self.created_at:%Y-%m-%d %H:%M}"
 
 
 def _after_enqueue_lease() -> datetime:

@@ -1,4 +1,4 @@
-"""Writes: answering questions, escalating them to tickets, replying.
+"""Writes: answering questions and escalating them to tickets (the workflow after that: ``support.workflow``).
 
 A question row is stored before retrieval or the answer model can fail; a ticket row is
 stored (with its owed emails as outbox rows) before any email is attempted. Emails go
@@ -315,23 +315,6 @@ def question_draft_answer(*, question_id: int, provider: ChatProvider | None = N
             answer=generated.text, answer_kind=generated.kind, usage=generated.usage, timings_ms=timings
         )
     )
-
-
-@transaction.atomic
-def ticket_reply(*, ticket: Ticket, body: str, by: object | None = None) -> EmailDelivery:
-    """Record a staff reply, mark the ticket answered and email the reply to the customer."""
-    body = body.strip()
-    if not body:
-        raise TicketInvalid("The reply is empty.")
-    Ticket.objects.filter(pk=ticket.pk).update(
-        reply=body, status=Ticket.Status.ANSWERED, replied_at=timezone.now(), replied_by=by, updated_at=timezone.now()
-    )
-    ticket.refresh_from_db()
-    delivery = EmailDelivery.objects.create(
-        ticket=ticket, kind=EmailDelivery.Kind.REPLY, recipient=ticket.email, body=body
-    )
-    transaction.on_commit(lambda: email_delivery_enqueue(delivery.pk))
-    return delivery
 
 
 def answer_policy_store(*, threshold: float, note: str) -> AnswerPolicy:
