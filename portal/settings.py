@@ -348,6 +348,7 @@ CONFIDENCE_WEIGHTS_FITTED_FOR = json.loads(
 )
 QUESTION_MAX_CHARS = envint("QUESTION_MAX_CHARS", "1000")
 TICKET_DETAILS_MAX_CHARS = envint("TICKET_DETAILS_MAX_CHARS", "5000")
+TICKET_MESSAGE_MAX_CHARS = envint("TICKET_MESSAGE_MAX_CHARS", "5000")  # a customer's follow-up message
 
 # --- Abuse limits ----------------------------------------------------------------------
 # Rates are "N/s|m|h|d". Questions (pages and API) and tickets are limited per client

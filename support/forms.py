@@ -1,4 +1,4 @@
-"""Customer forms: a question and an escalation to the support team.
+"""Customer forms: a question, an escalation to the support team, a message on a ticket.
 
 The limits mirror ``support.services.question_clean`` / ``ticket_create`` so customers get
 translated messages here; the services still enforce them for every other caller.
@@ -64,3 +64,21 @@ class TicketForm(forms.Form):
                 params=_counts(settings.TICKET_DETAILS_MAX_CHARS, len(details)),
             )
         return details
+
+
+class CustomerMessageForm(forms.Form):
+    message = forms.CharField(
+        label=_("Add a message to your ticket"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        error_messages={"required": _("Please type a message.")},
+    )
+
+    def clean_message(self) -> str:
+        message: str = self.cleaned_data["message"]  # stripped; blank was refused as required
+        if len(message) > settings.TICKET_MESSAGE_MAX_CHARS:
+            raise ValidationError(
+                _("Messages are limited to %(limit)s characters; yours has %(count)s."),
+                code="max_length",
+                params=_counts(settings.TICKET_MESSAGE_MAX_CHARS, len(message)),
+            )
+        return message

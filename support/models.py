@@ -171,7 +171,8 @@ def _after_enqueue_lease() -> datetime:
 class EmailDelivery(models.Model):
     """An email owed for a ticket: the outbox row (see ``support.outbox``).
 
-    One row per (ticket, kind) for acknowledgement and notification; one per reply.
+    One row per (ticket, kind) for acknowledgement and notification; one per reply and
+    per customer message.
     A task makes one attempt after claiming the row with a conditional UPDATE, so a task
     delivered twice sends once. ``attempts`` counts attempts since the row was created
     or re-sent; ``next_attempt_at`` is when the sweeper may enqueue it next.
@@ -181,6 +182,7 @@ class EmailDelivery(models.Model):
         ACKNOWLEDGEMENT = "ack", _("Acknowledgement to customer")
         NOTIFICATION = "notify", _("Notification to support")
         REPLY = "reply", _("Reply to customer")
+        CUSTOMER_MESSAGE = "message", _("Customer message to support")
 
     class State(models.TextChoices):
         PENDING = "pending", _("Pending")
@@ -191,7 +193,7 @@ class EmailDelivery(models.Model):
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="deliveries")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     recipient = models.EmailField()
-    body = models.TextField(blank=True, help_text="Reply text, for reply emails.")
+    body = models.TextField(blank=True, help_text="Reply or customer message text.")
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=_after_enqueue_lease)
@@ -207,7 +209,7 @@ class EmailDelivery(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["ticket", "kind"],
-                condition=~models.Q(kind="reply"),
+                condition=~models.Q(kind__in=["reply", "message"]),
                 name="one_ack_and_one_notification_per_ticket",
             )
         ]

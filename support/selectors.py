@@ -15,6 +15,13 @@ def answer_threshold() -> float:
     return policy.confidence_threshold if policy else settings.ANSWER_CONFIDENCE_THRESHOLD
 
 
+def ticket_conversation(ticket: Ticket) -> list[TicketEvent]:
+    """What the customer may see of a ticket's history: staff replies and their own
+    messages, oldest first (never notes, drafts or assignments)."""
+    shown = [TicketEvent.Kind.REPLY, TicketEvent.Kind.CUSTOMER_MESSAGE]
+    return list(ticket.events.filter(kind__in=shown).order_by("created_at", "id"))
+
+
 @dataclass(frozen=True)
 class HistoryEntry:
     """One line of a ticket's history: when, who (a staff username, the customer's

@@ -8,5 +8,6 @@ urlpatterns = [
     path("questions/<int:question_id>/", views.question_detail, name="question"),
     path("questions/<int:question_id>/escalate/", views.escalate, name="escalate"),
     path("tickets/<str:reference>/", views.ticket_detail, name="ticket"),
+    path("tickets/<str:reference>/messages/", views.ticket_message, name="ticket-message"),
     path("articles/<str:slug>/", views.article_detail, name="article"),
 ]

@@ -12,6 +12,7 @@ import functools
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -169,3 +170,44 @@ def ticket_reply_draft_save(*, ticket: Ticket, body: str, by: Any) -> None:
     locked = _locked(ticket)
     Ticket.objects.filter(pk=locked.pk).update(reply_draft=body, reply_draft_edited_by=by if body else None)
     ticket.reply_draft, ticket.reply_draft_edited_by = body, (by if body else None)
+
+
+def customer_message_clean(body: str) -> str:
+    """Strip ``body``; raise ``TicketInvalid`` if empty or over ``TICKET_MESSAGE_MAX_CHARS``.
+
+    The text is stored as typed and escaped wherever it is shown (pages, emails, admin).
+    """
+    body = (body or "").strip()
+    if not body:
+        raise TicketInvalid(_("Please type a message."))
+    limit = settings.TICKET_MESSAGE_MAX_CHARS
+    if len(body) > limit:
+        raise TicketInvalid(
+            _("Messages are limited to %(limit)s characters; yours has %(count)s.")
+            % {"limit": f"{limit:,}", "count": f"{len(body):,}"}
+        )
+    return body
+
+
+@transaction.atomic
+def ticket_customer_message_add(*, ticket: Ticket, body: str) -> TicketEvent:
+    """The customer adds a message to their ticket; support is notified through the outbox.
+
+    A ticket that is pending customer or answered goes back to open (the customer is
+    waiting again). The caller proves ownership (session or signed link). Raises
+    ``TicketInvalid`` for an empty or over-long message and ``TransitionInvalid`` for a
+    closed ticket (the customer asks a new question instead).
+    """
+    body = customer_message_clean(body)
+    locked = _locked(ticket)
+    if locked.status == Status.CLOSED:
+        raise TransitionInvalid(_("This ticket is closed. Please ask a new question instead."))
+    event = TicketEvent.objects.create(ticket=locked, kind=TicketEvent.Kind.CUSTOMER_MESSAGE, body=body)
+    if locked.status in (Status.PENDING_CUSTOMER, Status.ANSWERED):
+        _move(locked, Status.OPEN, None)
+    delivery = EmailDelivery.objects.create(
+        ticket=locked, kind=EmailDelivery.Kind.CUSTOMER_MESSAGE, recipient=settings.SUPPORT_EMAIL, body=body
+    )
+    transaction.on_commit(functools.partial(email_delivery_enqueue, delivery.pk))
+    ticket.status = locked.status
+    return event
