@@ -24,7 +24,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from knowledge.admin import ReadOnlyTabularInline
+from support.assist import AssistUnavailable, question_retrieve_now, retrieval_sources, similar_tickets
 from support.checks import confidence_weights_mismatch
+from support.drafting import ticket_draft_request
 from support.models import AnswerPolicy, EmailDelivery, Question, Ticket
 from support.outbox import email_delivery_resend
 from support.selectors import ticket_history
@@ -172,7 +174,7 @@ class AgeFilter(admin.SimpleListFilter):
         return queryset if oldest is None else queryset.filter(created_at__gt=now - timedelta(days=oldest))
 
 
-STAY_BUTTONS = ("_send_reply", "_assign_to_me")
+STAY_BUTTONS = ("_send_reply", "_assign_to_me", "_draft_reply")
 
 # Default order: unanswered first (open, then waiting for the customer, then answered,
 # then closed), oldest first within each.
@@ -201,11 +203,13 @@ class TicketAdmin(admin.ModelAdmin):
     readonly_fields = (
         "reference", "status", "assignee_name", "email", "reason", "created_at", "question_text", "details_text",
         "draft_answer", "confidence_vs_threshold", "sources", "previous_reply", "failed_emails", "history",
+        "sources_now", "similar_past_tickets", "generated_draft",
     )  # fmt: skip
     fieldsets = (
         (None, {"fields": ("failed_emails", "reference", "status", "assignee_name", "reason", "email", "created_at")}),
         (_("Question"), {"fields": ("question_text", "details_text")}),
         (_("Automatic answer"), {"fields": ("draft_answer", "confidence_vs_threshold", "sources")}),
+        (_("Answer assist"), {"fields": ("sources_now", "similar_past_tickets", "generated_draft")}),
         (_("Work on the ticket"), {"fields": ("assignee", "transition", "note")}),
         (_("Reply"), {"fields": ("previous_reply", "reply")}),
         (_("History"), {"fields": ("history",)}),
@@ -239,6 +243,8 @@ class TicketAdmin(admin.ModelAdmin):
             steps.append((ticket_reply, {"body": body}))
         elif body != obj.reply_draft.strip():
             steps.append((ticket_reply_draft_save, {"body": body}))
+        if "_draft_reply" in request.POST:  # after the box was kept: a draft never overwrites it
+            steps.append((ticket_draft_request, {}))
         if transition:
             steps.append((ticket_transition, {"to": transition}))
         for service, kwargs in steps:
@@ -251,6 +257,8 @@ class TicketAdmin(admin.ModelAdmin):
                 self.message_user(
                     request, _("The reply was saved and will be emailed to %(email)s.") % {"email": obj.email}
                 )
+            elif service is ticket_draft_request:
+                self.message_user(request, _("A draft reply is being written; reload the page in a few seconds."))
             elif service is ticket_reply_draft_save and body:
                 self.message_user(
                     request, _("Your reply is kept as a draft; press “Send reply” to email it."), messages.WARNING
@@ -302,6 +310,61 @@ class TicketAdmin(admin.ModelAdmin):
             '<table id="ticket-history"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>'
             "<tbody>{}</tbody></table>",
             _("when"), _("who"), _("what"), _("text"), rows,
+        )  # fmt: skip
+
+    @admin.display(description=_("sources now"))
+    def sources_now(self, ticket: Ticket) -> SafeString | str:
+        """What retrieval finds for the question today (the knowledge base may have changed)."""
+        try:
+            sources = retrieval_sources(question_retrieve_now(ticket.question))
+        except AssistUnavailable as exc:
+            return format_html('<ul class="errorlist"><li>{}</li></ul>', str(exc))
+        if not sources:
+            return str(_("No help article matches this question now."))
+        return sources_table(sources)
+
+    @admin.display(description=_("similar past tickets"))
+    def similar_past_tickets(self, ticket: Ticket) -> SafeString | str:
+        try:
+            similar = similar_tickets(ticket)
+        except AssistUnavailable as exc:
+            return format_html('<ul class="errorlist"><li>{}</li></ul>', str(exc))
+        if not similar:
+            return str(_("No similar ticket has been answered yet."))
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:support_ticket_change", args=[s.ticket.pk]), s.ticket.reference,
+                    f"{s.similarity:.3f}", truncatechars(s.ticket.question.text, 200),
+                    linebreaksbr(truncatechars(s.ticket.reply, 600), autoescape=True),
+                )
+                for s in similar
+            ),
+        )  # fmt: skip
+        return format_html(
+            '<table id="similar-tickets"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>'
+            "<tbody>{}</tbody></table>",
+            _("ticket"), _("similarity"), _("question"), _("reply"), rows,
+        )  # fmt: skip
+
+    @admin.display(description=_("draft reply"))
+    def generated_draft(self, ticket: Ticket) -> SafeString | str:
+        """The last "Draft reply" result: being written, failed (why), or the text with its sources."""
+        if ticket.draft_state == Ticket.DraftState.PENDING:
+            return format_html('<p id="draft-state">{}</p>', _("Being written… reload the page in a few seconds."))
+        if ticket.draft_state == Ticket.DraftState.FAILED:
+            return format_html('<ul class="errorlist" id="draft-state"><li>{}</li></ul>', ticket.draft_error)
+        if ticket.draft_state != Ticket.DraftState.READY:
+            return str(_("Press “Draft reply” to have one written from the sources found now."))
+        note = ""
+        if ticket.reply_draft_edited_by_id is not None and ticket.reply_draft != ticket.draft_text:
+            note = str(_("Your own text stays in the reply box; copy from this draft what you need."))
+        return format_html(
+            '<p id="draft-state"><em>[{}]</em> {}</p><div>{}</div><p>{}</p>{}',
+            ticket.draft_kind, note, linebreaksbr(ticket.draft_text, autoescape=True), _("Sources used:"),
+            sources_table(ticket.draft_sources),
         )  # fmt: skip
 
     @admin.display(description=_("failed emails"))

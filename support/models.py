@@ -8,6 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from pgvector.django import VectorField
 
 
 class Question(models.Model):
@@ -42,6 +43,10 @@ class Question(models.Model):
     # SHA-256 of the secret handed to the API client that asked; proves ownership later
     # (tickets, feedback). The secret itself is never stored.
     token_hash = models.CharField(max_length=64, blank=True, editable=False)
+    # The question's query embedding as retrieval computed it (``embedding_model`` says
+    # which model; vectors of two models are never compared): similar past tickets.
+    embedding = VectorField(null=True, blank=True, editable=False)
+    embedding_model = models.CharField(max_length=200, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -74,6 +79,11 @@ class Ticket(models.Model):
         MODEL_ERROR = "model_error", _("Model error")
         CUSTOMER_REQUEST = "customer_request", _("Customer request")
 
+    class DraftState(models.TextChoices):
+        PENDING = "pending", _("Being written")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
+
     reference = models.CharField(max_length=20, unique=True, default=_ticket_reference, editable=False)
     question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="tickets")
     email = models.EmailField(_("email"))
@@ -95,6 +105,14 @@ class Ticket(models.Model):
     reply_draft_edited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The last generated draft ("Draft reply", written by the worker: support.drafting).
+    draft_state = models.CharField(_("draft"), max_length=10, choices=DraftState.choices, blank=True)
+    draft_text = models.TextField(blank=True)
+    draft_kind = models.CharField(max_length=15, blank=True)  # extractive / llm
+    draft_sources = models.JSONField(default=list, blank=True)
+    draft_error = models.TextField(blank=True)
+    draft_requested_at = models.DateTimeField(null=True, blank=True)
+    draft_generated_at = models.DateTimeField(null=True, blank=True)
     replied_at = models.DateTimeField(null=True, blank=True)
     replied_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

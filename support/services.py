@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from knowledge.analysis import detect_language
-from knowledge.embeddings import EmbeddingError
+from knowledge.embeddings import EmbeddingError, get_provider
 from knowledge.models import KnowledgeBase
 from knowledge.selectors import Retrieval, retrieve
 from knowledge.services import knowledge_base_get_live
@@ -118,6 +118,8 @@ def question_answer(
         logger.warning("query embedding failed: %s", exc)
         question.status, question.error = Question.Status.MODEL_ERROR, f"embedding: {exc}"
     if retrieval is not None:
+        if retrieval.query_vector:  # kept for similar past tickets (support.assist)
+            question.embedding, question.embedding_model = retrieval.query_vector, get_provider().name
         _answer_from(question, retrieval, provider, threshold, timings)
     question.timings_ms = {k: round(v, 2) for k, v in timings.items()}
     question.escalation_recommended = question.status != Question.Status.ANSWERED
