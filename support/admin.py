@@ -42,6 +42,11 @@ from support.workflow import (
 )
 
 
+def _source_title(source: dict[str, Any]) -> str:
+    title = str(source.get("title", ""))
+    return f"[{_('Support answer')}] {title}" if source.get("kind") == "support_answer" else title
+
+
 def sources_table(sources: list[dict[str, Any]]) -> SafeString | str:
     """The ``Question.sources`` JSON as an HTML table; every value is escaped."""
     if not sources:
@@ -52,7 +57,7 @@ def sources_table(sources: list[dict[str, Any]]) -> SafeString | str:
         (
             (
                 number,
-                s.get("title", ""),
+                _source_title(s),
                 f"{float(s.get('score') or 0):.3f}",
                 _("yes") if s.get("cited") else "",
                 truncatechars(str(s.get("excerpt", "")), 300),
@@ -133,6 +138,20 @@ class TicketAdminForm(forms.ModelForm):
         widget=forms.Textarea(attrs={"rows": 10, "cols": 80}),
         help_text=_("“Send reply” emails it and marks the ticket answered; “Save” keeps it here as a draft."),
     )
+    add_to_knowledge = forms.BooleanField(
+        label=_("Add to knowledge base"),
+        required=False,
+        help_text=_(
+            "With “Send reply”: the question and this reply become a curated answer in draft; "
+            "a content editor reviews and publishes it."
+        ),
+    )
+    knowledge_variants = forms.CharField(
+        label=_("Other ways to ask it"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
+        help_text=_("Optional, one per line."),
+    )
 
     class Meta:
         model = Ticket
@@ -211,7 +230,7 @@ class TicketAdmin(admin.ModelAdmin):
         (_("Automatic answer"), {"fields": ("draft_answer", "confidence_vs_threshold", "sources")}),
         (_("Answer assist"), {"fields": ("sources_now", "similar_past_tickets", "generated_draft")}),
         (_("Work on the ticket"), {"fields": ("assignee", "transition", "note")}),
-        (_("Reply"), {"fields": ("previous_reply", "reply")}),
+        (_("Reply"), {"fields": ("previous_reply", "reply", "add_to_knowledge", "knowledge_variants")}),
         (_("History"), {"fields": ("history",)}),
     )
 
@@ -240,7 +259,9 @@ class TicketAdmin(admin.ModelAdmin):
             transition = ""
         body = data.get("reply", "").strip()
         if "_send_reply" in request.POST:
-            steps.append((ticket_reply, {"body": body}))
+            curate = bool(data.get("add_to_knowledge")) and user.has_perm("knowledge.add_curatedanswer")
+            variants = data.get("knowledge_variants", "")
+            steps.append((ticket_reply, {"body": body, "add_to_knowledge": curate, "variants": variants}))
         elif body != obj.reply_draft.strip():
             steps.append((ticket_reply_draft_save, {"body": body}))
         if "_draft_reply" in request.POST:  # after the box was kept: a draft never overwrites it
@@ -252,11 +273,15 @@ class TicketAdmin(admin.ModelAdmin):
                 service(ticket=obj, by=user, **kwargs)
             except TicketInvalid as exc:
                 self.message_user(request, str(exc), messages.ERROR)
+                if service is ticket_reply and body:  # not sent: keep what the agent wrote
+                    ticket_reply_draft_save(ticket=obj, body=body, by=user)
                 continue
             if service is ticket_reply:
                 self.message_user(
                     request, _("The reply was saved and will be emailed to %(email)s.") % {"email": obj.email}
                 )
+                if kwargs.get("add_to_knowledge"):
+                    self.message_user(request, _("A curated answer was created in draft for a content editor."))
             elif service is ticket_draft_request:
                 self.message_user(request, _("A draft reply is being written; reload the page in a few seconds."))
             elif service is ticket_reply_draft_save and body:

@@ -43,6 +43,7 @@ class SourceOutSerializer(serializers.Serializer):
     excerpt = serializers.CharField()
     score = serializers.FloatField()
     language = serializers.CharField(default="")  # the article's: may differ from the question's
+    kind = serializers.CharField(default="article")  # "support_answer": a reviewed answer from the support team
 
 
 class QuestionOutSerializer(serializers.Serializer):

@@ -17,6 +17,7 @@ from knowledge.models import Article
 from knowledge.selectors import Retrieval, retrieve
 from knowledge.services import knowledge_base_get_live
 from support.models import Question, Ticket
+from support.services import article_kinds
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +53,13 @@ def question_retrieve_now(question: Question) -> Retrieval:
 
 def retrieval_sources(retrieval: Retrieval) -> list[dict[str, Any]]:
     """Retrieved chunks as source dicts ``{"number", "chunk_id", "article_id", "title", "url",
-    "excerpt", "score", "language"}``."""
+    "excerpt", "score", "language", "kind"}`` (``kind``: the article's, e.g. ``support_answer``)."""
+    kinds = article_kinds({c.article_id for c in retrieval.chunks})
     return [
         {
             "number": n, "chunk_id": c.chunk_id, "article_id": c.article_id, "title": c.title,
             "url": Article(slug=c.slug).get_absolute_url(), "excerpt": c.content, "score": round(c.score, 4),
-            "language": c.language,
+            "language": c.language, "kind": kinds.get(c.article_id, Article.Kind.ARTICLE),
         }
         for n, c in enumerate(retrieval.chunks, 1)
     ]  # fmt: skip

@@ -18,10 +18,13 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "support.view_emaildelivery", "support.change_emaildelivery",  # re-send failed emails
         "support.view_insights",
         "knowledge.view_article",  # read the sources a ticket cites
+        "knowledge.view_curatedanswer", "knowledge.add_curatedanswer",  # propose from a reply, not publish
     ),
     CONTENT_EDITORS: (
         "knowledge.view_article", "knowledge.add_article", "knowledge.change_article", "knowledge.delete_article",
         "knowledge.view_chunk", "knowledge.view_knowledgebase",
+        "knowledge.view_curatedanswer", "knowledge.add_curatedanswer", "knowledge.change_curatedanswer",
+        "knowledge.delete_curatedanswer", "knowledge.publish_curatedanswer",
         "support.view_insights",
     ),
 }  # fmt: skip

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from knowledge.analysis import detect_language
 from knowledge.embeddings import EmbeddingError, get_provider
-from knowledge.models import KnowledgeBase
+from knowledge.models import Article, KnowledgeBase
 from knowledge.selectors import Retrieval, retrieve
 from knowledge.services import knowledge_base_get_live
 from support.answering import AnswerModelError, ChatProvider, SourceExcerpt, get_chat_provider
@@ -80,6 +80,14 @@ def _source_url(slug: str) -> str:
     return reverse("support:article", kwargs={"slug": slug})
 
 
+def article_kinds(article_ids: set[int]) -> dict[int, str]:
+    """``{article_id: Article.kind}`` for the given ids, in one query: a source from a
+    support answer is labelled "Support answer" to customers."""
+    if not article_ids:
+        return {}
+    return dict(Article.objects.filter(pk__in=article_ids).values_list("pk", "kind"))
+
+
 def question_answer(
     *,
     text: str,
@@ -136,10 +144,12 @@ def _answer_from(
     features = confidence_features(retrieval)
     confidence = confidence_from_features(features)
     question.features = features
+    kinds = article_kinds({c.article_id for c in chunks})
     question.sources = [
         {
             "chunk_id": c.chunk_id, "article_id": c.article_id, "title": c.title, "url": _source_url(c.slug),
             "excerpt": c.content, "score": round(c.score, 4), "language": c.language,
+            "kind": kinds.get(c.article_id, Article.Kind.ARTICLE),
         }
         for c in chunks
     ]  # fmt: skip

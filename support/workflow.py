@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from knowledge.curated import CuratedAnswerInvalid, curated_answer_create
 from support.models import EmailDelivery, Ticket, TicketEvent
 from support.outbox import email_delivery_enqueue
 from support.services import TicketInvalid
@@ -130,8 +131,15 @@ def ticket_note_add(*, ticket: Ticket, body: str, by: Any) -> TicketEvent:
 
 
 @transaction.atomic
-def ticket_reply(*, ticket: Ticket, body: str, by: Any | None = None) -> EmailDelivery:
+def ticket_reply(
+    *, ticket: Ticket, body: str, by: Any | None = None, add_to_knowledge: bool = False, variants: str = ""
+) -> EmailDelivery:
     """Send a staff reply: the ticket becomes answered and the reply is emailed through the outbox.
+
+    ``add_to_knowledge`` also creates a draft curated answer (the question as asked,
+    ``variants`` one per line, the reply, the question's language, this ticket's
+    reference) for a content editor to review (``knowledge.curated``); if it can't be
+    created, nothing is sent and ``TicketInvalid`` says why.
 
     The reply box (``reply_draft``) is emptied. Returns the outbox row (enqueued on
     commit). Raises ``TicketInvalid`` for an empty reply and ``TransitionInvalid`` for a
@@ -149,6 +157,18 @@ def ticket_reply(*, ticket: Ticket, body: str, by: Any | None = None) -> EmailDe
     )
     TicketEvent.objects.create(ticket=locked, kind=TicketEvent.Kind.REPLY, actor=by, body=body)
     _move(locked, Status.ANSWERED, by)
+    if add_to_knowledge:
+        question = locked.question
+        try:
+            curated = curated_answer_create(
+                question=question.text, answer=body, language=question.language, variants=variants,
+                origin_reference=locked.reference, by=by,
+            )  # fmt: skip
+        except CuratedAnswerInvalid as exc:
+            raise TicketInvalid(str(exc)) from exc
+        TicketEvent.objects.create(
+            ticket=locked, kind=TicketEvent.Kind.CURATED_ANSWER, actor=by, body=f"#{curated.pk} {curated.question}"
+        )
     delivery = EmailDelivery.objects.create(
         ticket=locked, kind=EmailDelivery.Kind.REPLY, recipient=locked.email, body=body
     )

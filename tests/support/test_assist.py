@@ -11,7 +11,7 @@ from support.drafting import ticket_draft_request, ticket_draft_write
 from support.models import Ticket
 from support.services import question_answer, ticket_create
 from support.workflow import ticket_reply, ticket_reply_draft_save
-from tests.fake_openai import FakeOpenAI, error, fake_openai  # noqa: F401
+from tests.fake_openai import FakeOpenAI, error  # the fake_openai fixture is a conftest plugin
 from tests.html_forms import form_data
 
 pytestmark = pytest.mark.django_db
@@ -66,7 +66,7 @@ def test_draft_reply_failure_when_the_chat_model_is_down_loses_nothing(
     sample_articles: object,
     fake_openai: FakeOpenAI,
     settings: object,
-    admin_user: object,  # noqa: F811
+    admin_user: object,
 ) -> None:
     fake_openai.apply_settings(settings)  # type: ignore[arg-type]
     settings.CHAT_PROVIDER = "openai"  # type: ignore[attr-defined]
