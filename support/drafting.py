@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from support.answering import AnswerModelError, ChatProvider, SourceExcerpt, get_chat_provider
@@ -111,7 +111,8 @@ def ticket_draft_write(*, ticket_id: int, provider: ChatProvider | None = None) 
         )
         return False
     used = [s for s in sources if s["number"] in generated.cited] or sources
-    text = f"{generated.text.strip()}\n\n{_cited_footer(used)}"
+    with translation.override(ticket.question.language or settings.LANGUAGE_CODE):  # the reply's language
+        text = f"{generated.text.strip()}\n\n{_cited_footer(used)}"
     with transaction.atomic():
         written = pending.update(
             draft_state=Ticket.DraftState.READY, draft_text=text, draft_kind=generated.kind, draft_sources=used,

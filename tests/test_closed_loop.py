@@ -1,7 +1,11 @@
 """Staff replies become knowledge, with the real worker: a question the articles can't answer
 → ticket → an agent replies and ticks "Add to knowledge base" → a curated answer in draft →
 a content editor publishes it → the worker indexes it → the same question is answered from
-it, cited as "Support answer" → unpublished, it is no longer used."""
+it, cited as "Support answer" → unpublished, it is no longer used. And "Draft reply" written by the worker.
+
+Both use ``fault_worker``: the worker is restarted afterwards, so later tests that count
+the worker's emails start from an empty folder.
+"""
 
 import re
 
@@ -13,6 +17,7 @@ from django.urls import reverse
 from knowledge.models import Article, CuratedAnswer
 from support.models import EmailDelivery, Question, Ticket
 from support.roles import CONTENT_EDITORS, SUPPORT_AGENTS
+from support.services import question_answer, ticket_create
 from tests.html_forms import form_data
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -30,6 +35,14 @@ def staff(username: str, group: str) -> Client:
     return client
 
 
+def escalate(text: str, email: str = "kim@example.com") -> Ticket:
+    return ticket_create(question=question_answer(text=text).question, email=email)
+
+
+def change_url(ticket: Ticket) -> str:
+    return reverse("admin:support_ticket_change", args=[ticket.pk])
+
+
 def ask(client: Client, text: str) -> Question:
     response = client.post(reverse("support:ask"), {"question": text})
     assert response.status_code == 302
@@ -37,10 +50,10 @@ def ask(client: Client, text: str) -> Question:
 
 
 def test_reply_becomes_a_support_answer_that_answers_the_same_question(
-    sample_articles: object, celery_worker: object
+    sample_articles: object, fault_worker: object
 ) -> None:
     agent, editor = staff("agent", SUPPORT_AGENTS), staff("editor", CONTENT_EDITORS)
-    wait_for = celery_worker.wait_for  # type: ignore[attr-defined]
+    wait_for = fault_worker.wait_for  # type: ignore[attr-defined]
 
     # 1. The articles can't answer it: the customer escalates.
     customer = Client()
@@ -101,3 +114,40 @@ def test_reply_becomes_a_support_answer_that_answers_the_same_question(
     assert Article.objects.get(pk=article.pk).status == Article.Status.DRAFT
     after = ask(Client(), QUESTION)
     assert all(s["article_id"] != article.pk for s in after.sources)
+
+
+def test_draft_reply_is_written_by_the_worker_and_never_overwrites_the_agents_text(
+    admin_client: Client, sample_articles: object, fault_worker: object
+) -> None:
+    admin_client.cookies["django_language"] = "en"
+    ticket = escalate("환불은 며칠 안에 되나요?")
+    url = change_url(ticket)
+    data = form_data(admin_client.get(url).content.decode(), "ticket_form")
+    assert admin_client.post(url, data | {"_draft_reply": "Draft reply"}).status_code == 302
+    assert "Being written" in admin_client.get(url).content.decode()
+
+    def state() -> str:
+        return str(Ticket.objects.get(pk=ticket.pk).draft_state)
+
+    fault_worker.wait_for(lambda: state() == "ready", timeout=60, what="the draft")  # type: ignore[attr-defined]
+    ticket.refresh_from_db()
+    assert ticket.draft_kind == "extractive" and "환불" in ticket.draft_text
+    assert (
+        "출처:\n[1] 환불 정책 안내 — " in ticket.draft_text
+    )  # in the question's language: it goes to the customer and "/articles/refund/" in ticket.draft_text
+    assert ticket.draft_sources[0]["title"] == "환불 정책 안내"
+    assert ticket.reply_draft == ticket.draft_text  # the untouched box got the draft
+    data = form_data(admin_client.get(url).content.decode(), "ticket_form")
+    assert data["reply"] == ticket.draft_text  # editable before sending
+
+    # The agent edits the box and asks for another draft: the box keeps the agent's text.
+    admin_client.post(url, data | {"reply": "제가 고친 답변입니다.", "_draft_reply": "Draft reply"})
+    fault_worker.wait_for(lambda: state() == "ready", timeout=60, what="the second draft")  # type: ignore[attr-defined]
+    ticket.refresh_from_db()
+    assert ticket.reply_draft == "제가 고친 답변입니다." and "환불" in ticket.draft_text
+    page = admin_client.get(url).content.decode()
+    assert "Your own text stays in the reply box" in page
+    data = form_data(page, "ticket_form")
+    admin_client.post(url, data | {"_send_reply": "Send reply"})
+    ticket.refresh_from_db()
+    assert ticket.reply == "제가 고친 답변입니다." and ticket.status == Ticket.Status.ANSWERED

@@ -1,13 +1,14 @@
 """Ticket workflow: transitions (valid and invalid), assignment, notes, replies, the history
 page, list filters and the default order — through the services and through admin."""
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from support.models import EmailDelivery, Question, Ticket, TicketEvent
 from support.roles import SUPPORT_AGENTS
@@ -25,6 +26,12 @@ from tests.html_forms import form_data
 
 pytestmark = pytest.mark.django_db
 S = Ticket.Status
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    with translation.override("en"):  # service messages follow the active language
+        yield
 
 
 def make_ticket(text: str = "환불은 언제 되나요?", email: str = "kim@example.com") -> Ticket:
