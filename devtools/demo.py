@@ -106,13 +106,17 @@ def _admin_password() -> str:
 
 def _prepare(password: str) -> None:
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
     from django.core.management import call_command
+
+    from support.roles import CONTENT_EDITORS, SUPPORT_AGENTS
 
     call_command("migrate", verbosity=0)
     user_model = get_user_model()
     admin = user_model.objects.filter(username="admin").first()
     if admin is None:
-        user_model.objects.create_superuser("admin", "admin@example.com", password)
+        admin = user_model.objects.create_superuser("admin", "admin@example.com", password)
+    admin.groups.add(*Group.objects.filter(name__in=[SUPPORT_AGENTS, CONTENT_EDITORS]))  # both roles (migration 0005)
     call_command("import_articles", str(SAMPLES))
 
 

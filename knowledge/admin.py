@@ -5,6 +5,7 @@ read-only indexing fields. Chunks are shown read-only: they are derived data.
 """
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -13,11 +14,15 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.template.defaultfilters import truncatechars
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from knowledge.models import Article, Chunk, KnowledgeBase
+from knowledge.curated import curated_answer_publish, curated_answer_saved, curated_answer_unpublish
+from knowledge.models import Article, Chunk, CuratedAnswer, KnowledgeBase
 from knowledge.services import (
     ArticleTooLarge,
     article_schedule_indexing,
@@ -100,9 +105,10 @@ class ChunkInline(ReadOnlyTabularInline):
 class ArticleAdmin(admin.ModelAdmin):
     form = ArticleAdminForm
     list_display = (
-        "title", "status", "language", "published_at", "index_state", "chunk_count", "embedding_model", "indexed_at",
+        "title", "status", "kind", "language", "published_at", "index_state", "chunk_count", "embedding_model",
+        "indexed_at",
     )  # fmt: skip
-    list_filter = ("status", "language", "index_state", "knowledge_base")
+    list_filter = ("status", "kind", "language", "index_state", "knowledge_base")
     search_fields = ("title", "body")
     prepopulated_fields = {"slug": ("title",)}
     readonly_fields = INDEXING_FIELDS
@@ -122,7 +128,7 @@ class ArticleAdmin(admin.ModelAdmin):
         else:
             self.message_user(request, _("The indexed content did not change, so nothing was re-indexed."))
 
-    @admin.action(description=_("Publish selected articles"))
+    @admin.action(description=_("Publish selected articles"), permissions=["change"])
     def publish(self, request: HttpRequest, queryset: QuerySet[Article]) -> None:
         articles = list(queryset.exclude(status=Article.Status.PUBLISHED))
         for article in articles:
@@ -133,7 +139,7 @@ class ArticleAdmin(admin.ModelAdmin):
         count = len(articles)
         self.message_user(request, ngettext("%d article published.", "%d articles published.", count) % count)
 
-    @admin.action(description=_("Unpublish selected articles"))
+    @admin.action(description=_("Unpublish selected articles"), permissions=["change"])
     def unpublish(self, request: HttpRequest, queryset: QuerySet[Article]) -> None:
         # Retrieval filters on status at query time, so this hides them at once.
         count = queryset.filter(status=Article.Status.PUBLISHED).update(
@@ -141,7 +147,7 @@ class ArticleAdmin(admin.ModelAdmin):
         )
         self.message_user(request, ngettext("%d article unpublished.", "%d articles unpublished.", count) % count)
 
-    @admin.action(description=_("Re-index selected articles"))
+    @admin.action(description=_("Re-index selected articles"), permissions=["change"])
     def reindex(self, request: HttpRequest, queryset: QuerySet[Article]) -> None:
         articles = list(queryset)
         for article in articles:
@@ -175,3 +181,103 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+class CuratedAnswerForm(forms.ModelForm):
+    class Meta:
+        model = CuratedAnswer
+        fields = ["question", "variants", "answer", "language"]
+        widgets = {
+            "question": forms.Textarea(attrs={"rows": 2, "cols": 80}),
+            "variants": forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        }
+
+    def clean_answer(self) -> str:
+        answer: str = self.cleaned_data["answer"]
+        try:
+            article_validate_body(answer)
+        except ArticleTooLarge:
+            raise ValidationError(
+                _("The answer has %(count)s characters; the limit is %(limit)s."),
+                code="too_large",
+                params={"count": f"{len(answer):,}", "limit": f"{settings.ARTICLE_BODY_MAX_CHARS:,}"},
+            ) from None
+        return answer
+
+
+@admin.register(CuratedAnswer)
+class CuratedAnswerAdmin(admin.ModelAdmin):
+    """Content editors review curated answers (from ticket replies) and publish them.
+
+    Publishing (``knowledge.publish_curatedanswer``) writes and indexes the support-answer
+    article; unpublishing hides it from retrieval at once. Saving a published one re-syncs it.
+    """
+
+    form = CuratedAnswerForm
+    list_display = ("short_question", "status", "language", "origin_reference", "created_by", "published_at")
+    list_filter = ("status", "language")
+    search_fields = ("question", "variants", "answer", "origin_reference")
+    list_select_related = ("created_by",)
+    readonly_fields = ("status", "origin", "article_state", "created_by", "published_by", "published_at")
+    fields = ("status", "question", "variants", "answer", "language", "origin", "article_state", "created_by",
+              "published_by", "published_at")  # fmt: skip
+    actions = ["publish", "unpublish"]
+
+    def has_publish_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("knowledge.publish_curatedanswer")
+
+    def save_model(self, request: HttpRequest, obj: CuratedAnswer, form: forms.ModelForm, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user  # type: ignore[assignment]
+        super().save_model(request, obj, form, change)
+        if curated_answer_saved(curated_answer=obj, by=request.user):
+            self.message_user(request, _("The published support answer was updated; it is re-indexed if needed."))
+
+    @admin.action(description=_("Publish selected curated answers"), permissions=["publish"])
+    def publish(self, request: HttpRequest, queryset: QuerySet[CuratedAnswer]) -> None:
+        selected = list(queryset)
+        for curated in selected:
+            curated_answer_publish(curated_answer=curated, by=request.user)
+        count = len(selected)
+        self.message_user(
+            request,
+            ngettext(
+                "%d curated answer published; it is indexed in a moment.",
+                "%d curated answers published; they are indexed in a moment.",
+                count,
+            )
+            % count,
+        )
+
+    @admin.action(description=_("Unpublish selected curated answers"), permissions=["publish"])
+    def unpublish(self, request: HttpRequest, queryset: QuerySet[CuratedAnswer]) -> None:
+        count = sum(curated_answer_unpublish(curated_answer=c, by=request.user) for c in queryset)
+        self.message_user(
+            request,
+            ngettext("%d curated answer unpublished.", "%d curated answers unpublished.", count) % count,
+        )
+
+    @admin.display(description=_("question"))
+    def short_question(self, curated: CuratedAnswer) -> str:
+        return truncatechars(curated.question, 80)
+
+    @admin.display(description=_("ticket"))
+    def origin(self, curated: CuratedAnswer) -> SafeString | str:
+        if not curated.origin_reference:
+            return "-"
+        # By URL name only: knowledge never imports support.
+        url = reverse("admin:support_ticket_changelist") + "?" + urlencode({"q": curated.origin_reference})
+        return format_html('<a href="{}">{}</a>', url, curated.origin_reference)
+
+    @admin.display(description=_("support answer article"))
+    def article_state(self, curated: CuratedAnswer) -> SafeString | str:
+        article = curated.article
+        if article is None:
+            return "-"
+        return format_html(
+            '<a href="{}">{}</a> · {} · {}',
+            reverse("admin:knowledge_article_change", args=[article.pk]),
+            article.get_status_display(),
+            article.get_index_state_display(),
+            article.index_error or "",
+        )

@@ -1,5 +1,6 @@
-"""Knowledge base: articles curated by staff, their chunks, embeddings and lexemes."""
+"""Knowledge base: articles and curated answers written by staff, their chunks, embeddings and lexemes."""
 
+from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
@@ -35,6 +36,10 @@ class Article(models.Model):
         KOREAN = "ko", _("Korean")
         ENGLISH = "en", _("English")
 
+    class Kind(models.TextChoices):
+        ARTICLE = "article", _("Article")
+        SUPPORT_ANSWER = "support_answer", _("Support answer")
+
     class IndexState(models.TextChoices):
         PENDING = "pending", _("Pending")
         INDEXING = "indexing", _("Indexing")
@@ -49,6 +54,11 @@ class Article(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
     published_at = models.DateTimeField(_("published date"), null=True, blank=True)
     source_url = models.URLField(_("source URL"), max_length=500, blank=True)
+    # A support answer is the published form of a CuratedAnswer (knowledge.curated): the
+    # title is the customer's question, ``aliases`` other ways of asking it (one per line),
+    # indexed with the title but never shown. Customers see it cited as "Support answer".
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.ARTICLE)
+    aliases = models.TextField(_("also asked as"), blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -119,3 +129,50 @@ class Chunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.article_id}#{self.ordinal}"
+
+
+class CuratedAnswer(models.Model):
+    """A question–answer pair reviewed by staff, usually born from a ticket reply.
+
+    Created in *draft* (``knowledge.curated.curated_answer_create``); a content editor
+    publishes it (``curated_answer_publish``), which writes its ``article`` (kind
+    ``support_answer``, title = the question) so indexing and retrieval treat it like any
+    article; unpublishing hides that article from retrieval at once. ``origin_reference``
+    names the ticket it came from (a reference, so ``knowledge`` never imports ``support``).
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        PUBLISHED = "published", _("Published")
+
+    question = models.TextField(_("question as asked"))
+    variants = models.TextField(_("other ways to ask it"), blank=True, help_text=_("One per line (optional)."))
+    answer = models.TextField(_("answer"))
+    language = models.CharField(_("language"), max_length=5, choices=Article.Language.choices)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
+    article = models.OneToOneField(
+        Article, null=True, blank=True, on_delete=models.SET_NULL, related_name="curated_answer", editable=False
+    )
+    origin_reference = models.CharField(_("ticket"), max_length=20, blank=True, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    published_at = models.DateTimeField(_("published"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("curated answer")
+        verbose_name_plural = _("curated answers")
+        permissions = [("publish_curatedanswer", _("Can publish and unpublish curated answers"))]
+
+    def __str__(self) -> str:
+        return self.question[:80]
+
+    def variant_list(self) -> list[str]:
+        """``variants`` as a list, blank lines dropped."""
+        return [line.strip() for line in self.variants.splitlines() if line.strip()]

@@ -43,6 +43,8 @@ def article_content_hash(article: Article) -> str:
             str(settings.CHUNK_TOKENS), str(settings.CHUNK_OVERLAP_TOKENS), settings.CHUNK_TOKENIZER,
             f"sentences-{SENTENCES_VERSION}" if settings.SENTENCE_EMBEDDINGS else "",
         ]
+        # Only when present, so articles without aliases keep the hash they were indexed under.
+        + ([f"aliases:{article.aliases}"] if article.aliases else [])
     )  # fmt: skip
     return hashlib.sha256(material.encode()).hexdigest()
 
@@ -213,7 +215,9 @@ def article_build_chunks(article: Article) -> list[ChunkBuild]:
     header = article.title
     if article.published_at:
         header += f"\n{article.published_at.date().isoformat()}"
-    title_terms = analyse(article.title)
+    if article.aliases:  # other ways of asking a support answer: searchable, never shown
+        header += "\n" + article.aliases
+    title_terms = analyse(article.title + ("\n" + article.aliases if article.aliases else ""))
     return [
         ChunkBuild(
             content=d.content,

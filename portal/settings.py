@@ -357,6 +357,7 @@ CONFIDENCE_WEIGHTS_FITTED_FOR = json.loads(
 )
 QUESTION_MAX_CHARS = envint("QUESTION_MAX_CHARS", "1000")
 TICKET_DETAILS_MAX_CHARS = envint("TICKET_DETAILS_MAX_CHARS", "5000")
+TICKET_MESSAGE_MAX_CHARS = envint("TICKET_MESSAGE_MAX_CHARS", "5000")  # a customer's follow-up message
 FEEDBACK_COMMENT_MAX_CHARS = envint("FEEDBACK_COMMENT_MAX_CHARS", "2000")
 
 # --- Insights: the staff dashboard and content gaps (support.insights) -------------------

@@ -1,28 +1,50 @@
 """Admin for support staff: review escalated tickets and reply, inspect questions, tune the policy.
 
-Replying goes through ``support.services.ticket_reply`` (the reply is emailed and the
+Every change to a ticket goes through ``support.workflow`` (a reply is emailed and the
 ticket becomes answered); re-sending failed emails through ``support.outbox``. Everything
 customers typed or the answer model produced is escaped when shown.
 """
 
+from datetime import timedelta
 from typing import Any
 
 from django import forms
-from django.contrib import admin
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models.expressions import Combinable
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import linebreaksbr, truncatechars
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from knowledge.admin import ReadOnlyTabularInline
+from support.assist import AssistUnavailable, question_retrieve_now, retrieval_sources, similar_tickets
 from support.checks import confidence_weights_mismatch
+from support.drafting import ticket_draft_request
 from support.models import AnswerPolicy, EmailDelivery, Question, Ticket
 from support.outbox import email_delivery_resend
-from support.services import ticket_reply
+from support.selectors import ticket_history
+from support.services import TicketInvalid
+from support.workflow import (
+    ticket_assign,
+    ticket_next_statuses,
+    ticket_note_add,
+    ticket_reply,
+    ticket_reply_draft_save,
+    ticket_transition,
+    tickets_assign,
+)
+
+
+def _source_title(source: dict[str, Any]) -> str:
+    title = str(source.get("title", ""))
+    return f"[{_('Support answer')}] {title}" if source.get("kind") == "support_answer" else title
 
 
 def sources_table(sources: list[dict[str, Any]]) -> SafeString | str:
@@ -35,7 +57,7 @@ def sources_table(sources: list[dict[str, Any]]) -> SafeString | str:
         (
             (
                 number,
-                s.get("title", ""),
+                _source_title(s),
                 f"{float(s.get('score') or 0):.3f}",
                 _("yes") if s.get("cited") else "",
                 truncatechars(str(s.get("excerpt", "")), 300),
@@ -96,55 +118,279 @@ class EmailDeliveryInline(ReadOnlyTabularInline):
 
 
 class TicketAdminForm(forms.ModelForm):
-    reply = forms.CharField(
-        label=_("New reply to the customer"),
+    """The agent's controls; nothing here is saved onto the ticket directly.
+
+    ``TicketAdmin.save_model`` hands each field to a ``support.workflow`` service, so
+    the same rules hold as for every other caller.
+    """
+
+    assignee = forms.ModelChoiceField(label=_("Assignee"), queryset=get_user_model().objects.none(), required=False)
+    transition = forms.ChoiceField(label=_("Change status"), required=False)
+    note = forms.CharField(
+        label=_("Internal note"),
         required=False,
-        widget=forms.Textarea(attrs={"rows": 8, "cols": 80}),
-        help_text=_("Saving a reply emails it to the customer and marks the ticket answered."),
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text=_("Seen by staff only; never sent to the customer."),
+    )
+    reply = forms.CharField(
+        label=_("Reply to the customer"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 10, "cols": 80}),
+        help_text=_("“Send reply” emails it and marks the ticket answered; “Save” keeps it here as a draft."),
+    )
+    add_to_knowledge = forms.BooleanField(
+        label=_("Add to knowledge base"),
+        required=False,
+        help_text=_(
+            "With “Send reply”: the question and this reply become a curated answer in draft; "
+            "a content editor reviews and publishes it."
+        ),
+    )
+    knowledge_variants = forms.CharField(
+        label=_("Other ways to ask it"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
+        help_text=_("Optional, one per line."),
     )
 
     class Meta:
         model = Ticket
-        fields = ["status"]
+        fields: list[str] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        ticket = self.instance
+        assignee = self.fields["assignee"]
+        assert isinstance(assignee, forms.ModelChoiceField)
+        assignee.queryset = get_user_model().objects.filter(is_staff=True, is_active=True)
+        keep = _("— keep %(status)s —") % {"status": ticket.get_status_display()}
+        next_statuses = [(value, Ticket.Status(value).label) for value in ticket_next_statuses(ticket)]
+        transition = self.fields["transition"]
+        assert isinstance(transition, forms.ChoiceField)
+        transition.choices = [("", keep), *next_statuses]
+        self.initial["reply"] = ticket.reply_draft  # not the model's ``reply``: that one was sent
+
+
+class AgeFilter(admin.SimpleListFilter):
+    """Tickets by how long ago they were opened."""
+
+    title = _("age")
+    parameter_name = "age"
+    BUCKETS_DAYS = {"1d": (0, 1), "3d": (1, 3), "7d": (3, 7), "older": (7, None)}
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [
+            ("1d", _("less than a day")), ("3d", _("1–3 days")), ("7d", _("3–7 days")), ("older", _("over a week")),
+        ]  # fmt: skip
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
+        bucket = self.BUCKETS_DAYS.get(self.value() or "")
+        if bucket is None:
+            return queryset
+        now = timezone.now()
+        newest, oldest = bucket
+        queryset = queryset.filter(created_at__lte=now - timedelta(days=newest))
+        return queryset if oldest is None else queryset.filter(created_at__gt=now - timedelta(days=oldest))
+
+
+STAY_BUTTONS = ("_send_reply", "_assign_to_me", "_draft_reply")
+
+# Default order: unanswered first (open, then waiting for the customer, then answered,
+# then closed), oldest first within each.
+STATUS_RANK = Case(
+    *(When(status=value, then=Value(rank)) for rank, value in enumerate(Ticket.Status.values)),
+    output_field=IntegerField(),
+)
 
 
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
+    """Support agents' workspace: the ticket list and one page per ticket with its whole history.
+
+    Buttons on the change page (``admin/support/ticket/submit_line.html``): "Send reply",
+    "Assign to me". Every change goes through ``support.workflow``.
+    """
+
     form = TicketAdminForm
-    list_display = ("reference", "status", "reason", "email", "created_at", "question_confidence")
-    list_filter = ("status", "reason")
+    list_display = ("reference", "status", "reason", "assignee", "email", "created_at", "question_confidence")
+    list_filter = ("status", "reason", ("assignee", admin.RelatedOnlyFieldListFilter), AgeFilter)
     search_fields = ("reference", "email", "question__text")
-    list_select_related = ("question",)
+    list_select_related = ("question", "assignee")
     date_hierarchy = "created_at"
+    actions = ["assign_to_me", "close"]
     inlines = [EmailDeliveryInline]
-    # The model's ``reply`` is written only by ``ticket_reply``: the form's ``reply`` is a new
-    # reply, never copied onto the instance (an empty one would erase the last reply).
-    exclude = ("reply",)
     readonly_fields = (
-        "reference", "email", "reason", "created_at", "question_text", "details_text", "draft_answer",
-        "confidence_vs_threshold", "sources", "previous_reply", "failed_emails",
+        "reference", "status", "assignee_name", "email", "reason", "created_at", "question_text", "details_text",
+        "draft_answer", "confidence_vs_threshold", "sources", "previous_reply", "failed_emails", "history",
+        "sources_now", "similar_past_tickets", "generated_draft",
     )  # fmt: skip
     fieldsets = (
-        (None, {"fields": ("failed_emails", "reference", "status", "reason", "email", "created_at")}),
+        (None, {"fields": ("failed_emails", "reference", "status", "assignee_name", "reason", "email", "created_at")}),
         (_("Question"), {"fields": ("question_text", "details_text")}),
         (_("Automatic answer"), {"fields": ("draft_answer", "confidence_vs_threshold", "sources")}),
-        (_("Reply"), {"fields": ("previous_reply", "reply")}),
+        (_("Answer assist"), {"fields": ("sources_now", "similar_past_tickets", "generated_draft")}),
+        (_("Work on the ticket"), {"fields": ("assignee", "transition", "note")}),
+        (_("Reply"), {"fields": ("previous_reply", "reply", "add_to_knowledge", "knowledge_variants")}),
+        (_("History"), {"fields": ("history",)}),
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Ticket]:
-        return super().get_queryset(request).select_related("question", "replied_by")
+        return super().get_queryset(request).select_related("question", "replied_by", "assignee")
+
+    def get_ordering(self, request: HttpRequest) -> tuple[str | Combinable, ...]:
+        return (STATUS_RANK.asc(), "created_at")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # tickets come from customers
 
     def save_model(self, request: HttpRequest, obj: Ticket, form: forms.ModelForm, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        body = form.cleaned_data.get("reply", "").strip()
-        if body:
-            ticket_reply(ticket=obj, body=body, by=request.user)
-            self.message_user(
-                request, _("The reply was saved and will be emailed to %(email)s.") % {"email": obj.email}
-            )
+        """Hand each control to its service; a refused one is reported, the others still apply."""
+        data, user = form.cleaned_data, request.user
+        steps: list[tuple[Any, dict[str, Any]]] = []
+        if "_assign_to_me" in request.POST:
+            steps.append((ticket_assign, {"to": user}))
+        elif "assignee" in form.changed_data:
+            steps.append((ticket_assign, {"to": data.get("assignee")}))
+        if data.get("note", "").strip():
+            steps.append((ticket_note_add, {"body": data["note"]}))
+        transition = data.get("transition") or ""
+        if transition and obj.status == Ticket.Status.CLOSED:  # reopen before anything else
+            steps.append((ticket_transition, {"to": transition}))
+            transition = ""
+        body = data.get("reply", "").strip()
+        if "_send_reply" in request.POST:
+            curate = bool(data.get("add_to_knowledge")) and user.has_perm("knowledge.add_curatedanswer")
+            variants = data.get("knowledge_variants", "")
+            steps.append((ticket_reply, {"body": body, "add_to_knowledge": curate, "variants": variants}))
+        elif body != obj.reply_draft.strip():
+            steps.append((ticket_reply_draft_save, {"body": body}))
+        if "_draft_reply" in request.POST:  # after the box was kept: a draft never overwrites it
+            steps.append((ticket_draft_request, {}))
+        if transition:
+            steps.append((ticket_transition, {"to": transition}))
+        for service, kwargs in steps:
+            try:
+                service(ticket=obj, by=user, **kwargs)
+            except TicketInvalid as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                if service is ticket_reply and body:  # not sent: keep what the agent wrote
+                    ticket_reply_draft_save(ticket=obj, body=body, by=user)
+                continue
+            if service is ticket_reply:
+                self.message_user(
+                    request, _("The reply was saved and will be emailed to %(email)s.") % {"email": obj.email}
+                )
+                if kwargs.get("add_to_knowledge"):
+                    self.message_user(request, _("A curated answer was created in draft for a content editor."))
+            elif service is ticket_draft_request:
+                self.message_user(request, _("A draft reply is being written; reload the page in a few seconds."))
+            elif service is ticket_reply_draft_save and body:
+                self.message_user(
+                    request, _("Your reply is kept as a draft; press “Send reply” to email it."), messages.WARNING
+                )
+
+    def response_change(self, request: HttpRequest, obj: Ticket) -> HttpResponse:
+        if any(button in request.POST for button in STAY_BUTTONS):  # back to the ticket, to see the result
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
+
+    @admin.action(description=_("Assign selected tickets to me"), permissions=["change"])
+    def assign_to_me(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
+        count = tickets_assign(tickets=list(queryset), to=request.user, by=request.user)
+        self.message_user(request, _("%(count)d tickets assigned to you.") % {"count": count})
+
+    @admin.action(description=_("Close selected tickets"), permissions=["change"])
+    def close(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
+        closed = 0
+        for ticket in queryset:
+            try:
+                ticket_transition(ticket=ticket, to=Ticket.Status.CLOSED, by=request.user)
+                closed += 1
+            except TicketInvalid as exc:
+                self.message_user(request, f"{ticket.reference}: {exc}", messages.ERROR)
+        self.message_user(request, _("%(count)d tickets closed.") % {"count": closed})
+
+    @admin.display(description=_("assignee"))
+    def assignee_name(self, ticket: Ticket) -> str:
+        return ticket.assignee.get_username() if ticket.assignee else "-"
+
+    @admin.display(description=_("history"))
+    def history(self, ticket: Ticket) -> SafeString:
+        rows = format_html_join(
+            "",
+            '<tr class="{}"><td>{}</td><td>{}</td><td>{}{}</td><td>{}</td></tr>',
+            (
+                (
+                    "history-internal" if e.internal else "history-customer",
+                    date_format(timezone.localtime(e.at), "DATETIME_FORMAT"),
+                    e.who,
+                    e.what,
+                    format_html(" <em>({})</em>", _("internal")) if e.internal else "",
+                    linebreaksbr(e.text, autoescape=True) if e.text else "",
+                )
+                for e in ticket_history(ticket)
+            ),
+        )
+        return format_html(
+            '<table id="ticket-history"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>'
+            "<tbody>{}</tbody></table>",
+            _("when"), _("who"), _("what"), _("text"), rows,
+        )  # fmt: skip
+
+    @admin.display(description=_("sources now"))
+    def sources_now(self, ticket: Ticket) -> SafeString | str:
+        """What retrieval finds for the question today (the knowledge base may have changed)."""
+        try:
+            sources = retrieval_sources(question_retrieve_now(ticket.question))
+        except AssistUnavailable as exc:
+            return format_html('<ul class="errorlist"><li>{}</li></ul>', str(exc))
+        if not sources:
+            return str(_("No help article matches this question now."))
+        return sources_table(sources)
+
+    @admin.display(description=_("similar past tickets"))
+    def similar_past_tickets(self, ticket: Ticket) -> SafeString | str:
+        try:
+            similar = similar_tickets(ticket)
+        except AssistUnavailable as exc:
+            return format_html('<ul class="errorlist"><li>{}</li></ul>', str(exc))
+        if not similar:
+            return str(_("No similar ticket has been answered yet."))
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:support_ticket_change", args=[s.ticket.pk]), s.ticket.reference,
+                    f"{s.similarity:.3f}", truncatechars(s.ticket.question.text, 200),
+                    linebreaksbr(truncatechars(s.ticket.reply, 600), autoescape=True),
+                )
+                for s in similar
+            ),
+        )  # fmt: skip
+        return format_html(
+            '<table id="similar-tickets"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>'
+            "<tbody>{}</tbody></table>",
+            _("ticket"), _("similarity"), _("question"), _("reply"), rows,
+        )  # fmt: skip
+
+    @admin.display(description=_("draft reply"))
+    def generated_draft(self, ticket: Ticket) -> SafeString | str:
+        """The last "Draft reply" result: being written, failed (why), or the text with its sources."""
+        if ticket.draft_state == Ticket.DraftState.PENDING:
+            return format_html('<p id="draft-state">{}</p>', _("Being written… reload the page in a few seconds."))
+        if ticket.draft_state == Ticket.DraftState.FAILED:
+            return format_html('<ul class="errorlist" id="draft-state"><li>{}</li></ul>', ticket.draft_error)
+        if ticket.draft_state != Ticket.DraftState.READY:
+            return str(_("Press “Draft reply” to have one written from the sources found now."))
+        note = ""
+        if ticket.reply_draft_edited_by_id is not None and ticket.reply_draft != ticket.draft_text:
+            note = str(_("Your own text stays in the reply box; copy from this draft what you need."))
+        return format_html(
+            '<p id="draft-state"><em>[{}]</em> {}</p><div>{}</div><p>{}</p>{}',
+            ticket.draft_kind, note, linebreaksbr(ticket.draft_text, autoescape=True), _("Sources used:"),
+            sources_table(ticket.draft_sources),
+        )  # fmt: skip
 
     @admin.display(description=_("failed emails"))
     def failed_emails(self, ticket: Ticket) -> SafeString | str:

@@ -65,6 +65,9 @@ class SourceOutSerializer(serializers.Serializer):
     language = serializers.CharField(  # the article's: may differ from the question's
         default="", help_text="The article's language (ko, en); may differ from the question's."
     )
+    kind = serializers.CharField(
+        default="article", help_text="article, or support_answer: a reviewed answer from the support team."
+    )
 
 
 class QuestionOutSerializer(serializers.Serializer):

@@ -45,5 +45,7 @@ def send_delivery(delivery: EmailDelivery) -> None:
         "ticket_url": ticket_link(ticket.reference),  # signed: the customer's emails carry no other secret
         "admin_url": f"{settings.SITE_URL}/admin/support/ticket/{ticket.pk}/change/",
     }
-    template = {"ack": "ticket-ack", "notify": "ticket-notify", "reply": "ticket-reply"}[delivery.kind]
+    template = {"ack": "ticket-ack", "notify": "ticket-notify", "reply": "ticket-reply", "message": "ticket-message"}[
+        delivery.kind
+    ]
     _send(template=template, to=delivery.recipient, context=context, message_id=delivery_message_id(delivery))

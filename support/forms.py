@@ -1,4 +1,4 @@
-"""Customer forms: a question, an escalation to the support team, feedback on an answer.
+"""Customer forms: a question, an escalation to the support team, feedback on an answer, a message on a ticket.
 
 The limits mirror ``support.services.question_clean`` / ``ticket_create`` so customers get
 translated messages here; the services still enforce them for every other caller.
@@ -89,3 +89,21 @@ class FeedbackForm(forms.Form):
                 params=_counts(settings.FEEDBACK_COMMENT_MAX_CHARS, len(comment)),
             )
         return comment
+
+
+class CustomerMessageForm(forms.Form):
+    message = forms.CharField(
+        label=_("Add a message to your ticket"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        error_messages={"required": _("Please type a message.")},
+    )
+
+    def clean_message(self) -> str:
+        message: str = self.cleaned_data["message"]  # stripped; blank was refused as required
+        if len(message) > settings.TICKET_MESSAGE_MAX_CHARS:
+            raise ValidationError(
+                _("Messages are limited to %(limit)s characters; yours has %(count)s."),
+                code="max_length",
+                params=_counts(settings.TICKET_MESSAGE_MAX_CHARS, len(message)),
+            )
+        return message

@@ -8,6 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from pgvector.django import VectorField
 
 
 class Question(models.Model):
@@ -43,6 +44,10 @@ class Question(models.Model):
     # SHA-256 of the secret handed to the API client that asked; proves ownership later
     # (tickets, feedback). The secret itself is never stored.
     token_hash = models.CharField(max_length=64, blank=True, editable=False)
+    # The question's query embedding as retrieval computed it (``embedding_model`` says
+    # which model; vectors of two models are never compared): similar past tickets.
+    embedding = VectorField(null=True, blank=True, editable=False)
+    embedding_model = models.CharField(max_length=200, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -62,8 +67,15 @@ def _ticket_reference() -> str:
 
 
 class Ticket(models.Model):
+    """A question escalated to the support team.
+
+    Statuses move only through ``support.workflow`` (``TRANSITIONS`` there): open →
+    pending customer → answered → closed, with reopen. Every change is a ``TicketEvent``.
+    """
+
     class Status(models.TextChoices):
         OPEN = "open", _("Open")
+        PENDING_CUSTOMER = "pending_customer", _("Pending customer")
         ANSWERED = "answered", _("Answered")
         CLOSED = "closed", _("Closed")
 
@@ -73,13 +85,40 @@ class Ticket(models.Model):
         MODEL_ERROR = "model_error", _("Model error")
         CUSTOMER_REQUEST = "customer_request", _("Customer request")
 
+    class DraftState(models.TextChoices):
+        PENDING = "pending", _("Being written")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
+
     reference = models.CharField(max_length=20, unique=True, default=_ticket_reference, editable=False)
     question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="tickets")
     email = models.EmailField(_("email"))
     details = models.TextField(_("details"), blank=True)
     reason = models.CharField(max_length=20, choices=Reason.choices)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.OPEN)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_tickets",
+    )
     reply = models.TextField(_("reply to the customer"), blank=True)
+    # The reply being written (not sent yet): what the reply box shows. A generated draft
+    # fills it only while ``reply_draft_edited_by`` is empty, so it never overwrites an agent's text.
+    reply_draft = models.TextField(_("reply being written"), blank=True)
+    reply_draft_edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The last generated draft ("Draft reply", written by the worker: support.drafting).
+    draft_state = models.CharField(_("draft"), max_length=10, choices=DraftState.choices, blank=True)
+    draft_text = models.TextField(blank=True)
+    draft_kind = models.CharField(max_length=15, blank=True)  # extractive / llm
+    draft_sources = models.JSONField(default=list, blank=True)
+    draft_error = models.TextField(blank=True)
+    draft_requested_at = models.DateTimeField(null=True, blank=True)
+    draft_generated_at = models.DateTimeField(null=True, blank=True)
     replied_at = models.DateTimeField(null=True, blank=True)
     replied_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -109,6 +148,43 @@ class Ticket(models.Model):
         return self.reference
 
 
+class TicketEvent(models.Model):
+    """One entry of a ticket's history: who did what, when (written by ``support.workflow``).
+
+    ``actor`` is the staff member; None means the customer (``customer_message``) or the
+    system. ``body`` holds the note, reply or message text; status changes record both
+    ends in ``from_status``/``to_status``; assignments name the new assignee in ``body``.
+    """
+
+    class Kind(models.TextChoices):
+        STATUS = "status", _("Status change")
+        ASSIGNMENT = "assignment", _("Assignment")
+        NOTE = "note", _("Internal note")
+        REPLY = "reply", _("Reply to customer")
+        CUSTOMER_MESSAGE = "customer_message", _("Message from customer")
+        DRAFT = "draft", _("Draft reply")
+        CURATED_ANSWER = "curated_answer", _("Added to knowledge base")
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField(blank=True)
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["ticket", "created_at"])]
+        verbose_name = _("ticket event")
+        verbose_name_plural = _("ticket events")
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} {self.kind} {self.created_at:%Y-%m-%d %H:%M}"
+
+
 def _after_enqueue_lease() -> datetime:
     """A new row belongs to its on-commit enqueue for a lease; only then may the sweeper take it."""
     return timezone.now() + timedelta(seconds=settings.EMAIL_ENQUEUE_LEASE_SECONDS)
@@ -117,7 +193,8 @@ def _after_enqueue_lease() -> datetime:
 class EmailDelivery(models.Model):
     """An email owed for a ticket: the outbox row (see ``support.outbox``).
 
-    One row per (ticket, kind) for acknowledgement and notification; one per reply.
+    One row per (ticket, kind) for acknowledgement and notification; one per reply and
+    per customer message.
     A task makes one attempt after claiming the row with a conditional UPDATE, so a task
     delivered twice sends once. ``attempts`` counts attempts since the row was created
     or re-sent; ``next_attempt_at`` is when the sweeper may enqueue it next.
@@ -127,6 +204,7 @@ class EmailDelivery(models.Model):
         ACKNOWLEDGEMENT = "ack", _("Acknowledgement to customer")
         NOTIFICATION = "notify", _("Notification to support")
         REPLY = "reply", _("Reply to customer")
+        CUSTOMER_MESSAGE = "message", _("Customer message to support")
 
     class State(models.TextChoices):
         PENDING = "pending", _("Pending")
@@ -137,7 +215,7 @@ class EmailDelivery(models.Model):
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="deliveries")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     recipient = models.EmailField()
-    body = models.TextField(blank=True, help_text="Reply text, for reply emails.")
+    body = models.TextField(blank=True, help_text="Reply or customer message text.")
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=_after_enqueue_lease)
@@ -153,7 +231,7 @@ class EmailDelivery(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["ticket", "kind"],
-                condition=~models.Q(kind="reply"),
+                condition=~models.Q(kind__in=["reply", "message"]),
                 name="one_ack_and_one_notification_per_ticket",
             )
         ]

@@ -1,4 +1,4 @@
-"""Writes: answering questions, escalating them to tickets, replying.
+"""Writes: answering questions and escalating them to tickets (the workflow after that: ``support.workflow``).
 
 A question row is stored before retrieval or the answer model can fail; a ticket row is
 stored (with its owed emails as outbox rows) before any email is attempted. Emails go
@@ -20,8 +20,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from knowledge.analysis import detect_language
-from knowledge.embeddings import EmbeddingError
-from knowledge.models import KnowledgeBase
+from knowledge.embeddings import EmbeddingError, get_provider
+from knowledge.models import Article, KnowledgeBase
 from knowledge.selectors import Retrieval, retrieve
 from knowledge.services import knowledge_base_get_live
 from support.answering import AnswerModelError, ChatProvider, SourceExcerpt, get_chat_provider
@@ -80,6 +80,14 @@ def _source_url(slug: str) -> str:
     return reverse("support:article", kwargs={"slug": slug})
 
 
+def article_kinds(article_ids: set[int]) -> dict[int, str]:
+    """``{article_id: Article.kind}`` for the given ids, in one query: a source from a
+    support answer is labelled "Support answer" to customers."""
+    if not article_ids:
+        return {}
+    return dict(Article.objects.filter(pk__in=article_ids).values_list("pk", "kind"))
+
+
 def question_answer(
     *,
     text: str,
@@ -118,6 +126,8 @@ def question_answer(
         logger.warning("query embedding failed: %s", exc)
         question.status, question.error = Question.Status.MODEL_ERROR, f"embedding: {exc}"
     if retrieval is not None:
+        if retrieval.query_vector:  # kept for similar past tickets (support.assist)
+            question.embedding, question.embedding_model = retrieval.query_vector, get_provider().name
         _answer_from(question, retrieval, provider, threshold, timings)
     question.timings_ms = {k: round(v, 2) for k, v in timings.items()}
     question.escalation_recommended = question.status != Question.Status.ANSWERED
@@ -134,10 +144,12 @@ def _answer_from(
     features = confidence_features(retrieval)
     confidence = confidence_from_features(features)
     question.features = features
+    kinds = article_kinds({c.article_id for c in chunks})
     question.sources = [
         {
             "chunk_id": c.chunk_id, "article_id": c.article_id, "title": c.title, "url": _source_url(c.slug),
             "excerpt": c.content, "score": round(c.score, 4), "language": c.language,
+            "kind": kinds.get(c.article_id, Article.Kind.ARTICLE),
         }
         for c in chunks
     ]  # fmt: skip
@@ -320,23 +332,6 @@ def question_draft_answer(*, question_id: int, provider: ChatProvider | None = N
             answer_span=generated.span if generated.span in generated.text else "",
         )
     )
-
-
-@transaction.atomic
-def ticket_reply(*, ticket: Ticket, body: str, by: object | None = None) -> EmailDelivery:
-    """Record a staff reply, mark the ticket answered and email the reply to the customer."""
-    body = body.strip()
-    if not body:
-        raise TicketInvalid("The reply is empty.")
-    Ticket.objects.filter(pk=ticket.pk).update(
-        reply=body, status=Ticket.Status.ANSWERED, replied_at=timezone.now(), replied_by=by, updated_at=timezone.now()
-    )
-    ticket.refresh_from_db()
-    delivery = EmailDelivery.objects.create(
-        ticket=ticket, kind=EmailDelivery.Kind.REPLY, recipient=ticket.email, body=body
-    )
-    transaction.on_commit(lambda: email_delivery_enqueue(delivery.pk))
-    return delivery
 
 
 def answer_policy_store(*, threshold: float, note: str) -> AnswerPolicy:

@@ -7,6 +7,7 @@ the questions and tickets created in their own session (ids kept in
 
 from typing import Any
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,11 +20,13 @@ from knowledge.rendering import render_markdown
 from knowledge.services import knowledge_base_get_live
 from support.api import ask_rate
 from support.feedback import FeedbackInvalid, feedback_allowed, feedback_record
-from support.forms import FeedbackForm, QuestionForm, TicketForm
+from support.forms import CustomerMessageForm, FeedbackForm, QuestionForm, TicketForm
 from support.links import KEY_PARAMETER, ticket_link_valid
 from support.models import Feedback, Question, Ticket
+from support.selectors import ticket_conversation
 from support.services import QuestionInvalid, TicketExists, TicketInvalid, question_answer, ticket_create
 from support.throttling import client_ip
+from support.workflow import TransitionInvalid, ticket_customer_message_add
 
 SESSION_QUESTIONS = "support_question_ids"
 SESSION_TICKETS = "support_ticket_refs"
@@ -188,7 +191,41 @@ def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
         return redirect("support:ticket", reference=reference)
     _owned(request, SESSION_TICKETS, reference)
     ticket = get_object_or_404(Ticket.objects.select_related("question"), reference=reference)
-    return render(request, "support/ticket.html", {"ticket": ticket})
+    return _ticket_page(request, ticket, CustomerMessageForm())
+
+
+def _ticket_page(request: HttpRequest, ticket: Ticket, form: CustomerMessageForm, status: int = 200) -> HttpResponse:
+    context = {"ticket": ticket, "conversation": ticket_conversation(ticket), "message_form": form}
+    return render(request, "support/ticket.html", context, status=status)
+
+
+def ticket_rate(group: str, request: object) -> str:
+    """django-ratelimit's rate for customer messages: ``TICKET_RATE_LIMIT``, read per request."""
+    return str(settings.TICKET_RATE_LIMIT)
+
+
+@require_POST
+@ratelimit(key="ip", rate=ticket_rate, method="POST", block=False)
+def ticket_message(request: HttpRequest, reference: str) -> HttpResponse:
+    """The customer adds a message to their own ticket (same ownership as the ticket page: 404
+    otherwise). An empty or over-long message re-renders the page with the error (400); a
+    closed ticket answers 409 with a message."""
+    _owned(request, SESSION_TICKETS, reference)
+    if getattr(request, "limited", False):
+        return _too_many_requests(request)
+    ticket = get_object_or_404(Ticket.objects.select_related("question"), reference=reference)
+    form = CustomerMessageForm(request.POST)
+    if not form.is_valid():
+        return _ticket_page(request, ticket, form, status=400)
+    try:
+        ticket_customer_message_add(ticket=ticket, body=form.cleaned_data["message"])
+    except TransitionInvalid:
+        form.add_error(None, _("This ticket is closed. Please ask a new question instead."))
+        return _ticket_page(request, ticket, form, status=409)
+    except TicketInvalid:  # the form checks the same limits; only a settings change gets here
+        form.add_error("message", _("Please check your message and try again."))
+        return _ticket_page(request, ticket, form, status=400)
+    return redirect(reverse("support:ticket", kwargs={"reference": reference}) + "#conversation")
 
 
 @require_GET

@@ -28,3 +28,14 @@ def draft_question_answer(question_id: int) -> bool:
     from support.services import question_draft_answer
 
     return question_draft_answer(question_id=question_id)
+
+
+@shared_task(acks_late=True)
+def draft_ticket_reply(ticket_id: int) -> bool:
+    """Write the "Draft reply" an agent asked for (``support.drafting.ticket_draft_write``).
+
+    No Celery retries: a failed draft says why on the ticket and the agent asks again.
+    """
+    from support.drafting import ticket_draft_write
+
+    return ticket_draft_write(ticket_id=ticket_id)

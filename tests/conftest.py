@@ -242,7 +242,7 @@ def broker_down():  # type: ignore[no-untyped-def]
 @pytest.fixture(autouse=True)
 def _migration_rows(request: pytest.FixtureRequest) -> None:
     """Transactional tests flush the rows data migrations made (the live collection, the
-    answer policy); put them back for the tests that come after."""
+    answer policy, the staff groups); put them back for the tests that come after."""
     marker = request.node.get_closest_marker("django_db")
     wanted = {"db", "transactional_db"} & set(request.fixturenames)
     if marker is None and not wanted:
@@ -255,6 +255,13 @@ def _migration_rows(request: pytest.FixtureRequest) -> None:
     from support.models import AnswerPolicy
 
     knowledge_base_get_live()
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    from support.roles import ROLE_PERMISSIONS, roles_sync
+
+    if Group.objects.filter(name__in=ROLE_PERMISSIONS).count() < len(ROLE_PERMISSIONS):
+        roles_sync(apps)  # the staff groups (migrations 0005/0009)
     AnswerPolicy.objects.get_or_create(
         pk=1, defaults={"confidence_threshold": django_settings.ANSWER_CONFIDENCE_THRESHOLD}
     )

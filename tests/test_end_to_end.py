@@ -117,7 +117,7 @@ def test_admin_to_answer_to_ticket_round_trip(admin_client, client, celery_worke
     # Support replies (admin calls this service): the customer gets the reply, the ticket is answered.
     from django.contrib.auth import get_user_model
 
-    from support.services import ticket_reply
+    from support.workflow import ticket_reply
 
     ticket_reply(
         ticket=ticket, body="탐사선 일정은 공식 홈페이지를 확인해 주세요.", by=get_user_model().objects.first()

@@ -65,10 +65,11 @@ def test_a_stop_signal_stops_every_process_the_demo_started(tmp_path: Path, sig:
         names = " ".join(" ".join(p.cmdline()) for p in started)
         assert "celery" in names and "runserver" in names and "redis-server" in names
         assert psutil.pid_exists(postmaster)
+        postgres = psutil.Process(postmaster)  # before the signal: the demo may have stopped it by the time it exits
 
         proc.send_signal(sig)
         assert proc.wait(60) == 0, log.read_text()[-3000:]
-        _, alive = psutil.wait_procs([*started, psutil.Process(postmaster)], timeout=15)
+        _, alive = psutil.wait_procs([*started, postgres], timeout=15)
         assert not alive, f"still running after {sig.name}: {[(p.pid, p.cmdline()) for p in alive]}"
         assert not (tmp_path / "data" / "demo.pids").exists()
         with pytest.raises(requests.ConnectionError):

@@ -65,10 +65,12 @@ def test_reply_is_emailed_and_marks_the_ticket_answered(
 ) -> None:
     ticket = make_ticket()
     data = form_data(english_admin.get(change_url(ticket)).content.decode(), "ticket_form")
-    assert data["reply"] == "" and data["status"] == "open"
+    assert data["reply"] == "" and data["transition"] == ""
     with django_capture_on_commit_callbacks() as callbacks:  # type: ignore[operator]
         response = english_admin.post(
-            change_url(ticket), data | {"reply": "  14일 이내에 환불됩니다.  ", "_save": "Save"}, follow=True
+            change_url(ticket),
+            data | {"reply": "  14일 이내에 환불됩니다.  ", "_send_reply": "Send reply"},
+            follow=True,
         )
     assert "will be emailed to kim@example.com" in response.content.decode()
     ticket.refresh_from_db()
@@ -80,7 +82,7 @@ def test_reply_is_emailed_and_marks_the_ticket_answered(
 
     # Closing later without a new reply keeps the reply and sends nothing.
     data = form_data(english_admin.get(change_url(ticket)).content.decode(), "ticket_form")
-    english_admin.post(change_url(ticket), data | {"status": "closed", "_save": "Save"})
+    english_admin.post(change_url(ticket), data | {"transition": "closed", "_save": "Save"})
     ticket.refresh_from_db()
     assert ticket.status == Ticket.Status.CLOSED and ticket.reply == "14일 이내에 환불됩니다."
     assert EmailDelivery.objects.filter(ticket=ticket, kind=EmailDelivery.Kind.REPLY).count() == 1

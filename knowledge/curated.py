@@ -1,0 +1,122 @@
+"""Writes: curated answers — staff-reviewed question–answer pairs that become searchable knowledge.
+
+Lifecycle: ``curated_answer_create`` (draft, usually from a ticket reply) → a content
+editor reviews and ``curated_answer_publish`` → its support-answer ``Article`` is
+published and indexed by the worker like any article → ``curated_answer_unpublish``
+hides it from retrieval at once (retrieval filters on the article's status at query time).
+"""
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from knowledge.models import Article, CuratedAnswer
+from knowledge.services import article_schedule_indexing, article_validate_body, knowledge_base_get_live
+
+TITLE_MAX_CHARS = Article._meta.get_field("title").max_length or 300
+
+
+class CuratedAnswerInvalid(ValueError):
+    """The curated answer can't be saved as given; the message says why."""
+
+
+def _clean_variants(variants: Iterable[str] | str) -> str:
+    lines = variants.splitlines() if isinstance(variants, str) else list(variants)
+    kept = list(dict.fromkeys(line.strip() for line in lines if line.strip()))
+    too_long = [v for v in kept if len(v) > settings.QUESTION_MAX_CHARS]
+    if too_long:
+        raise CuratedAnswerInvalid(f"Each variant is limited to {settings.QUESTION_MAX_CHARS:,} characters.")
+    return "\n".join(kept)
+
+
+def curated_answer_create(
+    *,
+    question: str,
+    answer: str,
+    language: str,
+    variants: Iterable[str] | str = (),
+    origin_reference: str = "",
+    by: Any | None = None,
+) -> CuratedAnswer:
+    """A new curated answer in *draft*, for a content editor to review.
+
+    ``language`` outside ``Article.Language`` falls back to Korean. Raises
+    ``CuratedAnswerInvalid`` for an empty question or answer, or an over-long answer
+    (``ARTICLE_BODY_MAX_CHARS``) or variant (``QUESTION_MAX_CHARS``).
+    """
+    question, answer = (question or "").strip(), (answer or "").strip()
+    if not question or not answer:
+        raise CuratedAnswerInvalid("A curated answer needs both the question and the answer.")
+    try:
+        article_validate_body(answer)
+    except ValueError as exc:
+        raise CuratedAnswerInvalid(str(exc)) from exc
+    if language not in Article.Language.values:
+        language = Article.Language.KOREAN
+    return CuratedAnswer.objects.create(
+        question=question, answer=answer, language=language, variants=_clean_variants(variants),
+        origin_reference=origin_reference, created_by=by,
+    )  # fmt: skip
+
+
+def _article_fields(curated: CuratedAnswer) -> dict[str, Any]:
+    title = curated.question
+    if len(title) > TITLE_MAX_CHARS:
+        title = title[: TITLE_MAX_CHARS - 1] + "…"
+    aliases = curated.variants
+    if title != curated.question:  # the whole question stays searchable
+        aliases = "\n".join(filter(None, [curated.question, aliases]))
+    return {"title": title, "aliases": aliases, "body": curated.answer, "language": curated.language}
+
+
+@transaction.atomic
+def curated_answer_publish(*, curated_answer: CuratedAnswer, by: Any | None = None) -> Article:
+    """Publish ``curated_answer``: create or update its support-answer article (published, in
+    the live knowledge base, slug ``support-answer-<id>``) and schedule its indexing on
+    commit. Publishing again after an edit re-syncs the article. Returns the article."""
+    curated = CuratedAnswer.objects.select_for_update().get(pk=curated_answer.pk)
+    fields = _article_fields(curated)
+    now = timezone.now()
+    article = curated.article
+    if article is None:
+        article = Article.objects.create(
+            knowledge_base=knowledge_base_get_live(), slug=f"support-answer-{curated.pk}",
+            kind=Article.Kind.SUPPORT_ANSWER, status=Article.Status.PUBLISHED, published_at=now, **fields,
+        )  # fmt: skip
+    else:
+        for name, value in fields.items():
+            setattr(article, name, value)
+        article.status, article.published_at = Article.Status.PUBLISHED, article.published_at or now
+        article.save()
+    CuratedAnswer.objects.filter(pk=curated.pk).update(
+        status=CuratedAnswer.Status.PUBLISHED, article=article, published_by=by, published_at=now, updated_at=now
+    )
+    article_schedule_indexing(article=article)
+    curated_answer.refresh_from_db()
+    return article
+
+
+@transaction.atomic
+def curated_answer_unpublish(*, curated_answer: CuratedAnswer, by: Any | None = None) -> bool:
+    """Back to draft; its article is unpublished, so retrieval stops finding it at once.
+    Returns False if it was not published."""
+    curated = CuratedAnswer.objects.select_for_update().get(pk=curated_answer.pk)
+    if curated.status != CuratedAnswer.Status.PUBLISHED:
+        return False
+    CuratedAnswer.objects.filter(pk=curated.pk).update(status=CuratedAnswer.Status.DRAFT, updated_at=timezone.now())
+    if curated.article_id is not None:
+        Article.objects.filter(pk=curated.article_id).update(status=Article.Status.DRAFT, updated_at=timezone.now())
+    curated_answer.refresh_from_db()
+    return True
+
+
+def curated_answer_saved(*, curated_answer: CuratedAnswer, by: Any | None = None) -> bool:
+    """After an editor changed a curated answer: a published one re-syncs its article
+    (and is re-indexed if the indexed text changed). Returns whether it was published."""
+    if curated_answer.status != CuratedAnswer.Status.PUBLISHED:
+        return False
+    curated_answer_publish(curated_answer=curated_answer, by=by)
+    return True

@@ -1,0 +1,233 @@
+"""Writes: the ticket workflow — status transitions, assignment, internal notes, replies.
+
+Statuses (``Ticket.Status``): open → pending customer → answered → closed, with reopen.
+``TRANSITIONS`` is the whole state machine; every function here locks the ticket row,
+checks the move against it, writes the change and a ``TicketEvent`` (who, when) in one
+transaction, and raises ``TransitionInvalid`` (a ``TicketInvalid``, message safe to show)
+for a move the machine does not allow. Admin, pages and tasks call these; nothing else
+writes a ticket's status.
+"""
+
+import functools
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from knowledge.curated import CuratedAnswerInvalid, curated_answer_create
+from support.models import EmailDelivery, Ticket, TicketEvent
+from support.outbox import email_delivery_enqueue
+from support.services import TicketInvalid
+
+Status = Ticket.Status
+
+# Allowed moves from each status. Reopen is closed → open; a customer message moves
+# pending customer / answered back to open (``support.conversation``).
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.OPEN: frozenset({Status.PENDING_CUSTOMER, Status.ANSWERED, Status.CLOSED}),
+    Status.PENDING_CUSTOMER: frozenset({Status.OPEN, Status.ANSWERED, Status.CLOSED}),
+    Status.ANSWERED: frozenset({Status.OPEN, Status.PENDING_CUSTOMER, Status.CLOSED}),
+    Status.CLOSED: frozenset({Status.OPEN}),
+}
+
+
+class TransitionInvalid(TicketInvalid):
+    """The ticket can't move to that status from the one it is in; the message says why."""
+
+
+def ticket_next_statuses(ticket: Ticket) -> list[str]:
+    """The statuses ``ticket`` may move to now, in workflow order."""
+    allowed = TRANSITIONS[ticket.status]
+    return [value for value in Status.values if value in allowed]
+
+
+def _locked(ticket: Ticket) -> Ticket:
+    """The ticket's row, locked for this transaction (its current state, not the caller's copy)."""
+    return Ticket.objects.select_for_update().get(pk=ticket.pk)
+
+
+def _label(status: str) -> str:
+    return str(Status(status).label)
+
+
+def _move(locked: Ticket, to: str, by: Any | None) -> bool:
+    """Move a locked ticket to ``to`` and record it; False when it is already there."""
+    if locked.status == to:
+        return False
+    if to not in TRANSITIONS[locked.status]:
+        raise TransitionInvalid(
+            _("A ticket that is %(current)s can't become %(target)s.")
+            % {"current": _label(locked.status), "target": _label(to)}
+        )
+    if locked.status == Status.CLOSED:
+        other = Ticket.objects.filter(question_id=locked.question_id).exclude(status=Status.CLOSED).first()
+        if other is not None:  # the one-unresolved-ticket-per-question constraint
+            raise TransitionInvalid(
+                _("This question is already being handled in ticket %(reference)s; continue there.")
+                % {"reference": other.reference}
+            )
+    TicketEvent.objects.create(
+        ticket=locked, kind=TicketEvent.Kind.STATUS, actor=by, from_status=locked.status, to_status=to
+    )
+    locked.status = to
+    Ticket.objects.filter(pk=locked.pk).update(status=to, updated_at=timezone.now())
+    return True
+
+
+@transaction.atomic
+def ticket_transition(*, ticket: Ticket, to: str, by: Any | None = None) -> Ticket:
+    """Move ``ticket`` to status ``to`` (a ``Ticket.Status`` value) as ``by``; returns the fresh row.
+
+    Moving to the status it already has changes nothing. Raises ``TransitionInvalid`` for
+    a move ``TRANSITIONS`` does not allow (e.g. closed → answered: reopen first), or for a
+    reopen while another ticket for the same question is unresolved; ``ValueError`` for a
+    value that is not a status.
+    """
+    Status(to)  # ValueError for an unknown status
+    locked = _locked(ticket)
+    _move(locked, to, by)
+    return locked
+
+
+def ticket_reopen(*, ticket: Ticket, by: Any | None = None) -> Ticket:
+    """Closed → open (see ``ticket_transition``)."""
+    return ticket_transition(ticket=ticket, to=Status.OPEN, by=by)
+
+
+def ticket_close(*, ticket: Ticket, by: Any | None = None) -> Ticket:
+    """Any status → closed (see ``ticket_transition``)."""
+    return ticket_transition(ticket=ticket, to=Status.CLOSED, by=by)
+
+
+@transaction.atomic
+def ticket_assign(*, ticket: Ticket, to: Any | None, by: Any | None = None) -> bool:
+    """Assign ``ticket`` to staff user ``to`` (None: unassign). Returns False if nothing changed.
+
+    Raises ``TicketInvalid`` when ``to`` is not an active staff member.
+    """
+    if to is not None and not (to.is_active and to.is_staff):
+        raise TicketInvalid(_("Tickets can only be assigned to active staff members."))
+    locked = _locked(ticket)
+    if locked.assignee_id == (to.pk if to is not None else None):
+        return False
+    Ticket.objects.filter(pk=locked.pk).update(assignee=to, updated_at=timezone.now())
+    TicketEvent.objects.create(
+        ticket=locked, kind=TicketEvent.Kind.ASSIGNMENT, actor=by, body=to.get_username() if to is not None else ""
+    )
+    ticket.assignee = to
+    return True
+
+
+@transaction.atomic
+def ticket_note_add(*, ticket: Ticket, body: str, by: Any) -> TicketEvent:
+    """Add an internal note (never sent to the customer). Raises ``TicketInvalid`` if empty."""
+    body = (body or "").strip()
+    if not body:
+        raise TicketInvalid(_("The note is empty."))
+    return TicketEvent.objects.create(ticket=_locked(ticket), kind=TicketEvent.Kind.NOTE, actor=by, body=body)
+
+
+@transaction.atomic
+def ticket_reply(
+    *, ticket: Ticket, body: str, by: Any | None = None, add_to_knowledge: bool = False, variants: str = ""
+) -> EmailDelivery:
+    """Send a staff reply: the ticket becomes answered and the reply is emailed through the outbox.
+
+    ``add_to_knowledge`` also creates a draft curated answer (the question as asked,
+    ``variants`` one per line, the reply, the question's language, this ticket's
+    reference) for a content editor to review (``knowledge.curated``); if it can't be
+    created, nothing is sent and ``TicketInvalid`` says why.
+
+    The reply box (``reply_draft``) is emptied. Returns the outbox row (enqueued on
+    commit). Raises ``TicketInvalid`` for an empty reply and ``TransitionInvalid`` for a
+    closed ticket (reopen it first).
+    """
+    body = (body or "").strip()
+    if not body:
+        raise TicketInvalid(_("The reply is empty."))
+    locked = _locked(ticket)
+    if locked.status == Status.CLOSED:
+        raise TransitionInvalid(_("This ticket is closed; reopen it before replying."))
+    now = timezone.now()
+    Ticket.objects.filter(pk=locked.pk).update(
+        reply=body, replied_at=now, replied_by=by, updated_at=now, reply_draft="", reply_draft_edited_by=None
+    )
+    TicketEvent.objects.create(ticket=locked, kind=TicketEvent.Kind.REPLY, actor=by, body=body)
+    _move(locked, Status.ANSWERED, by)
+    if add_to_knowledge:
+        question = locked.question
+        try:
+            curated = curated_answer_create(
+                question=question.text, answer=body, language=question.language, variants=variants,
+                origin_reference=locked.reference, by=by,
+            )  # fmt: skip
+        except CuratedAnswerInvalid as exc:
+            raise TicketInvalid(str(exc)) from exc
+        TicketEvent.objects.create(
+            ticket=locked, kind=TicketEvent.Kind.CURATED_ANSWER, actor=by, body=f"#{curated.pk} {curated.question}"
+        )
+    delivery = EmailDelivery.objects.create(
+        ticket=locked, kind=EmailDelivery.Kind.REPLY, recipient=locked.email, body=body
+    )
+    transaction.on_commit(functools.partial(email_delivery_enqueue, delivery.pk))
+    ticket.refresh_from_db()
+    return delivery
+
+
+def tickets_assign(*, tickets: Iterable[Ticket], to: Any, by: Any | None = None) -> int:
+    """Assign each of ``tickets`` to ``to`` (the admin's "assign to me"); returns how many changed."""
+    return sum(ticket_assign(ticket=t, to=to, by=by) for t in tickets)
+
+
+@transaction.atomic
+def ticket_reply_draft_save(*, ticket: Ticket, body: str, by: Any) -> None:
+    """Keep the agent's unsent reply text. From now on a generated draft won't replace it
+    (``reply_draft_edited_by`` is set); saving an empty box hands the box back to drafts."""
+    body = (body or "").strip()
+    locked = _locked(ticket)
+    Ticket.objects.filter(pk=locked.pk).update(reply_draft=body, reply_draft_edited_by=by if body else None)
+    ticket.reply_draft, ticket.reply_draft_edited_by = body, (by if body else None)
+
+
+def customer_message_clean(body: str) -> str:
+    """Strip ``body``; raise ``TicketInvalid`` if empty or over ``TICKET_MESSAGE_MAX_CHARS``.
+
+    The text is stored as typed and escaped wherever it is shown (pages, emails, admin).
+    """
+    body = (body or "").strip()
+    if not body:
+        raise TicketInvalid(_("Please type a message."))
+    limit = settings.TICKET_MESSAGE_MAX_CHARS
+    if len(body) > limit:
+        raise TicketInvalid(
+            _("Messages are limited to %(limit)s characters; yours has %(count)s.")
+            % {"limit": f"{limit:,}", "count": f"{len(body):,}"}
+        )
+    return body
+
+
+@transaction.atomic
+def ticket_customer_message_add(*, ticket: Ticket, body: str) -> TicketEvent:
+    """The customer adds a message to their ticket; support is notified through the outbox.
+
+    A ticket that is pending customer or answered goes back to open (the customer is
+    waiting again). The caller proves ownership (session or signed link). Raises
+    ``TicketInvalid`` for an empty or over-long message and ``TransitionInvalid`` for a
+    closed ticket (the customer asks a new question instead).
+    """
+    body = customer_message_clean(body)
+    locked = _locked(ticket)
+    if locked.status == Status.CLOSED:
+        raise TransitionInvalid(_("This ticket is closed. Please ask a new question instead."))
+    event = TicketEvent.objects.create(ticket=locked, kind=TicketEvent.Kind.CUSTOMER_MESSAGE, body=body)
+    if locked.status in (Status.PENDING_CUSTOMER, Status.ANSWERED):
+        _move(locked, Status.OPEN, None)
+    delivery = EmailDelivery.objects.create(
+        ticket=locked, kind=EmailDelivery.Kind.CUSTOMER_MESSAGE, recipient=settings.SUPPORT_EMAIL, body=body
+    )
+    transaction.on_commit(functools.partial(email_delivery_enqueue, delivery.pk))
+    ticket.status = locked.status
+    return event

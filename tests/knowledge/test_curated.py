@@ -1,0 +1,81 @@
+"""Curated answers: creation rules, publishing to a support-answer article, re-sync, unpublishing."""
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.test import Client
+from django.urls import reverse
+
+from knowledge.curated import (
+    CuratedAnswerInvalid,
+    curated_answer_create,
+    curated_answer_publish,
+    curated_answer_unpublish,
+)
+from knowledge.models import Article, CuratedAnswer
+from knowledge.selectors import retrieve
+from knowledge.services import article_index
+from support.roles import CONTENT_EDITORS
+from tests.html_forms import form_data
+
+pytestmark = pytest.mark.django_db
+
+
+def test_create_validates_and_normalises(settings: object) -> None:
+    with pytest.raises(CuratedAnswerInvalid):
+        curated_answer_create(question=" ", answer="x", language="ko")
+    with pytest.raises(CuratedAnswerInvalid):
+        curated_answer_create(question="q", answer="  ", language="ko")
+    settings.ARTICLE_BODY_MAX_CHARS = 10  # type: ignore[attr-defined]
+    with pytest.raises(CuratedAnswerInvalid, match="limit"):
+        curated_answer_create(question="q", answer="x" * 11, language="ko")
+    curated = curated_answer_create(question=" q ", answer=" a ", language="xx", variants=["v1", " ", "v1", "v2"])
+    assert (curated.question, curated.answer, curated.language, curated.variants) == ("q", "a", "ko", "v1\nv2")
+    assert curated.status == CuratedAnswer.Status.DRAFT
+
+
+def test_publish_indexes_the_question_and_variants_and_unpublish_hides_it(
+    live_kb: object, django_capture_on_commit_callbacks: object
+) -> None:
+    curated = curated_answer_create(
+        question="선물 포장 서비스가 있나요?", answer="네, 포장비 2,000원이 추가됩니다.", language="ko",
+        variants="기프트 래핑 가능한가요?",
+    )  # fmt: skip
+    with django_capture_on_commit_callbacks() as callbacks:  # type: ignore[operator]
+        article = curated_answer_publish(curated_answer=curated)
+    assert len(callbacks) == 1  # indexing enqueued after commit
+    assert (article.kind, article.title, article.aliases, article.body) == (
+        "support_answer", "선물 포장 서비스가 있나요?", "기프트 래핑 가능한가요?", "네, 포장비 2,000원이 추가됩니다.",
+    )  # fmt: skip
+    assert article.slug == f"support-answer-{curated.pk}" and article.status == Article.Status.PUBLISHED
+    assert article_index(article_id=article.pk)
+    chunk = article.chunks.get()
+    assert "기프트 래핑 가능한가요?" in chunk.text and "기프트" in chunk.lexemes.split()
+    assert "기프트" not in chunk.content  # variants are searchable, never shown
+    found = retrieve(question="기프트 래핑 되나요?", kb_id=article.knowledge_base_id, limit=1)
+    assert found.chunks[0].article_id == article.pk
+
+    assert curated_answer_unpublish(curated_answer=curated) is True
+    assert curated_answer_unpublish(curated_answer=curated) is False
+    found = retrieve(question="기프트 래핑 되나요?", kb_id=article.knowledge_base_id, limit=1)
+    assert all(c.article_id != article.pk for c in found.chunks)
+
+    curated.answer = "포장비는 무료입니다."
+    curated.save()
+    again = curated_answer_publish(curated_answer=curated)
+    assert again.pk == article.pk and again.body == "포장비는 무료입니다." and again.status == "published"
+
+
+def test_editor_edits_a_published_answer_in_admin_and_the_article_follows(live_kb: object) -> None:
+    user = User.objects.create_user("editor", "e@example.com", "pw", is_staff=True)
+    user.groups.add(Group.objects.get(name=CONTENT_EDITORS))
+    client = Client()
+    client.force_login(user)
+    curated = curated_answer_create(question="선물 포장?", answer="유료입니다.", language="ko", origin_reference="T-1")
+    article = curated_answer_publish(curated_answer=curated)
+    url = reverse("admin:knowledge_curatedanswer_change", args=[curated.pk])
+    page = client.get(url).content.decode()
+    assert "T-1" in page and reverse("admin:support_ticket_changelist") in page
+    data = form_data(page, "curatedanswer_form")
+    assert client.post(url, data | {"answer": "<b>무료</b>입니다.", "_save": "Save"}).status_code == 302
+    article.refresh_from_db()
+    assert article.body == "<b>무료</b>입니다." and article.status == "published"

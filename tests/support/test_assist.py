@@ -1,0 +1,98 @@
+"""Answer-assist on a ticket: sources retrieved now, similar past tickets, and "Draft reply"
+failing clearly when the chat model is down (the worker writing it: tests/test_closed_loop.py)."""
+
+from collections.abc import Iterator
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import translation
+
+from knowledge.models import Article
+from support.assist import similar_tickets
+from support.drafting import ticket_draft_request, ticket_draft_write
+from support.models import Ticket
+from support.services import question_answer, ticket_create
+from support.workflow import ticket_reply, ticket_reply_draft_save
+from tests.fake_openai import FakeOpenAI, error  # the fake_openai fixture is a conftest plugin
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    with translation.override("en"):  # the messages stored for staff are in the active language
+        yield
+
+
+def escalate(text: str, email: str = "kim@example.com") -> Ticket:
+    return ticket_create(question=question_answer(text=text).question, email=email)
+
+
+def change_url(ticket: Ticket) -> str:
+    return reverse("admin:support_ticket_change", args=[ticket.pk])
+
+
+def test_the_question_keeps_its_query_embedding(sample_articles: object) -> None:
+    question = question_answer(text="환불은 며칠 안에 되나요?").question
+    question.refresh_from_db()
+    assert question.embedding is not None and len(question.embedding) == 384
+    assert question.embedding_model.startswith("intfloat/multilingual-e5-small")
+
+
+def test_sources_now_follow_the_knowledge_base_not_the_stored_answer(
+    admin_client: Client, sample_articles: dict[str, Article]
+) -> None:
+    ticket = escalate("환불은 며칠 안에 되나요?")
+    section = admin_client.get(change_url(ticket)).content.decode().split("field-sources_now")[1]
+    section = section.split("field-similar_past_tickets")[0]
+    assert "환불 정책 안내" in section
+    Article.objects.filter(pk=sample_articles["refund"].pk).update(status=Article.Status.DRAFT)
+    section = admin_client.get(change_url(ticket)).content.decode().split("field-sources_now")[1]
+    assert "환불 정책 안내" not in section.split("field-similar_past_tickets")[0]
+    assert any(s["title"] == "환불 정책 안내" for s in Ticket.objects.get(pk=ticket.pk).question.sources)
+
+
+def test_similar_past_tickets_nearest_replied_question_first(admin_client: Client, sample_articles: object) -> None:
+    refund = escalate("환불 신청은 어디서 하나요?", "a@example.com")
+    shipping = escalate("제주도 배송은 며칠 걸리나요?", "b@example.com")
+    unreplied = escalate("환불 신청 방법이 궁금해요", "c@example.com")
+    ticket_reply(ticket=refund, body="마이페이지 주문 내역에서 신청하세요.")
+    ticket_reply(ticket=shipping, body="제주는 3일 걸립니다.")
+    new = escalate("환불 신청은 어떻게 하나요?", "d@example.com")
+    similar = similar_tickets(new)
+    assert [s.ticket for s in similar] == [refund, shipping]  # unreplied tickets and itself are left out
+    assert similar[0].similarity > similar[1].similarity
+    assert unreplied not in [s.ticket for s in similar]
+    page = admin_client.get(change_url(new)).content.decode()
+    table = page.split('id="similar-tickets"')[1].split("</table>")[0]
+    assert table.index(refund.reference) < table.index(shipping.reference)
+    assert "마이페이지 주문 내역에서 신청하세요." in table
+
+
+def test_draft_reply_failure_when_the_chat_model_is_down_loses_nothing(
+    sample_articles: object,
+    fake_openai: FakeOpenAI,
+    settings: object,
+    admin_user: object,
+) -> None:
+    fake_openai.apply_settings(settings)  # type: ignore[arg-type]
+    settings.CHAT_PROVIDER = "openai"  # type: ignore[attr-defined]
+    ticket = escalate("환불은 며칠 안에 되나요?")
+    ticket_reply_draft_save(ticket=ticket, body="제가 쓰던 답변", by=admin_user)
+    fake_openai.script(error(500), error(500), error(500))
+    ticket_draft_request(ticket=ticket)
+    assert ticket_draft_write(ticket_id=ticket.pk) is False
+    ticket.refresh_from_db()
+    assert ticket.draft_state == Ticket.DraftState.FAILED
+    assert "chat model is unavailable right now (server_error)" in ticket.draft_error
+    assert ticket.reply_draft == "제가 쓰던 답변"
+    assert ticket_draft_write(ticket_id=ticket.pk) is False  # a repeated task does nothing
+
+
+def test_draft_reply_with_no_sources_says_so(live_kb: object) -> None:
+    ticket = escalate("화성 탐사선은 언제 발사되나요?")
+    ticket_draft_request(ticket=ticket)
+    assert ticket_draft_write(ticket_id=ticket.pk) is False
+    ticket.refresh_from_db()
+    assert ticket.draft_state == Ticket.DraftState.FAILED and "No help article" in ticket.draft_error

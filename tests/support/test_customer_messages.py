@@ -1,0 +1,118 @@
+"""A customer adds a message to their own ticket: ownership, validation, status, notification."""
+
+import pytest
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+
+from support.links import ticket_link_key
+from support.models import EmailDelivery, Question, Ticket, TicketEvent
+from support.outbox import email_delivery_send
+from support.services import ticket_create
+from support.workflow import ticket_reply, ticket_transition
+
+pytestmark = pytest.mark.django_db
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> 주문을 취소하고 싶어요'
+
+
+@pytest.fixture
+def ticket() -> Ticket:
+    question = Question.objects.create(text="환불은 언제?", status=Question.Status.NOT_CONFIDENT)
+    return ticket_create(question=question, email="kim@example.com")
+
+
+def owner(ticket: Ticket) -> Client:
+    """A browser that opened the signed link from the acknowledgement email."""
+    client = Client()
+    url = reverse("support:ticket", kwargs={"reference": ticket.reference})
+    assert client.get(url, {"key": ticket_link_key(ticket.reference)}).status_code == 302
+    client.cookies["django_language"] = "en"
+    return client
+
+
+def message_url(ticket: Ticket) -> str:
+    return reverse("support:ticket-message", kwargs={"reference": ticket.reference})
+
+
+def test_customer_message_reopens_an_answered_ticket_and_notifies_support(
+    ticket: Ticket, django_capture_on_commit_callbacks: object
+) -> None:
+    ticket_reply(ticket=ticket, body="14일 이내입니다.")
+    client = owner(ticket)
+    with django_capture_on_commit_callbacks() as callbacks:  # type: ignore[operator]
+        response = client.post(message_url(ticket), {"message": f"  {HOSTILE}  "})
+    assert response.status_code == 302 and response["Location"].endswith("#conversation")
+    assert len(callbacks) == 1  # the notification's email task, after commit
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.OPEN
+    event = ticket.events.get(kind=TicketEvent.Kind.CUSTOMER_MESSAGE)
+    assert event.body == HOSTILE and event.actor is None
+    delivery = ticket.deliveries.get(kind=EmailDelivery.Kind.CUSTOMER_MESSAGE)
+    assert delivery.recipient == "support-team@example.com" and delivery.body == HOSTILE
+
+    page = client.get(reverse("support:ticket", kwargs={"reference": ticket.reference})).content.decode()
+    conversation = page.split('id="conversation"')[1]
+    assert conversation.index("14일 이내입니다.") < conversation.index("주문을 취소하고 싶어요")
+    assert "<script>" not in page and "&lt;script&gt;" in page and "<img" not in page
+
+    assert email_delivery_send(delivery_id=delivery.pk) is True
+    [email] = mail.outbox
+    assert ticket.reference in email.subject and HOSTILE in email.body  # plain text as typed
+    html = email.alternatives[0][0]
+    assert "<script>" not in html and "&lt;script&gt;" in html and f"/admin/support/ticket/{ticket.pk}/" in html
+
+
+def test_pending_customer_goes_back_to_open_and_open_stays_open(ticket: Ticket) -> None:
+    client = owner(ticket)
+    client.post(message_url(ticket), {"message": "추가 정보: 주문번호 NB123"})
+    assert Ticket.objects.get(pk=ticket.pk).status == Ticket.Status.OPEN
+    ticket_transition(ticket=ticket, to=Ticket.Status.PENDING_CUSTOMER)
+    client.post(message_url(ticket), {"message": "사진을 보냅니다"})
+    assert Ticket.objects.get(pk=ticket.pk).status == Ticket.Status.OPEN
+    assert ticket.deliveries.filter(kind=EmailDelivery.Kind.CUSTOMER_MESSAGE).count() == 2
+
+
+def test_other_browsers_get_404_for_page_and_message(ticket: Ticket) -> None:
+    stranger = Client()
+    assert stranger.get(reverse("support:ticket", kwargs={"reference": ticket.reference})).status_code == 404
+    assert stranger.post(message_url(ticket), {"message": "hi"}).status_code == 404
+    forged = stranger.get(reverse("support:ticket", kwargs={"reference": ticket.reference}), {"key": "forged"})
+    assert forged.status_code == 404
+    # an unknown reference looks the same as a ticket that is not yours
+    assert (
+        stranger.post(reverse("support:ticket-message", kwargs={"reference": "T-NOPE"}), {"message": "hi"}).status_code
+        == 404
+    )
+    assert not ticket.events.exists()
+
+
+def test_empty_and_huge_messages_are_refused_with_a_clear_message(ticket: Ticket, settings: object) -> None:
+    settings.TICKET_MESSAGE_MAX_CHARS = 100  # type: ignore[attr-defined]
+    client = owner(ticket)
+    empty = client.post(message_url(ticket), {"message": "   "})
+    assert empty.status_code == 400 and "Please type a message." in empty.content.decode()
+    huge = client.post(message_url(ticket), {"message": "가" * 101})
+    assert huge.status_code == 400
+    assert "Messages are limited to 100 characters; yours has 101." in huge.content.decode()
+    assert "가" * 101 in huge.content.decode()  # what they typed is still in the box
+    assert not ticket.events.exists() and not ticket.deliveries.filter(kind="message").exists()
+
+
+def test_a_closed_ticket_takes_no_messages(ticket: Ticket) -> None:
+    client = owner(ticket)
+    ticket_transition(ticket=ticket, to=Ticket.Status.CLOSED)
+    page = client.get(reverse("support:ticket", kwargs={"reference": ticket.reference})).content.decode()
+    assert 'id="ticket-closed"' in page and 'name="message"' not in page
+    response = client.post(message_url(ticket), {"message": "다시 질문"})
+    assert response.status_code == 409
+    assert Ticket.objects.get(pk=ticket.pk).status == Ticket.Status.CLOSED
+    assert not ticket.events.filter(kind=TicketEvent.Kind.CUSTOMER_MESSAGE).exists()
+
+
+def test_messages_are_rate_limited(ticket: Ticket, settings: object) -> None:
+    settings.TICKET_RATE_LIMIT = "2/m"  # type: ignore[attr-defined]
+    client = owner(ticket)
+    statuses = [
+        client.post(message_url(ticket), {"message": f"m{i}"}, REMOTE_ADDR="10.9.8.7").status_code for i in range(3)
+    ]
+    assert statuses == [302, 302, 429]

@@ -1,0 +1,153 @@
+"""Staff replies become knowledge, with the real worker: a question the articles can't answer
+→ ticket → an agent replies and ticks "Add to knowledge base" → a curated answer in draft →
+a content editor publishes it → the worker indexes it → the same question is answered from
+it, cited as "Support answer" → unpublished, it is no longer used. And "Draft reply" written by the worker.
+
+Both use ``fault_worker``: the worker is restarted afterwards, so later tests that count
+the worker's emails start from an empty folder.
+"""
+
+import re
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.test import Client
+from django.urls import reverse
+
+from knowledge.models import Article, CuratedAnswer
+from support.models import EmailDelivery, Question, Ticket
+from support.roles import CONTENT_EDITORS, SUPPORT_AGENTS
+from support.services import question_answer, ticket_create
+from tests.html_forms import form_data
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+QUESTION = "선물 포장 서비스가 있나요?"
+ANSWER = "네, 선물 포장 서비스를 제공합니다. 주문서에서 선물 포장을 선택하면 포장비 2,000원이 추가됩니다."
+
+
+def staff(username: str, group: str) -> Client:
+    user = User.objects.create_user(username, f"{username}@example.com", "pw", is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
+    client = Client()
+    client.force_login(user)
+    client.cookies["django_language"] = "en"
+    return client
+
+
+def escalate(text: str, email: str = "kim@example.com") -> Ticket:
+    return ticket_create(question=question_answer(text=text).question, email=email)
+
+
+def change_url(ticket: Ticket) -> str:
+    return reverse("admin:support_ticket_change", args=[ticket.pk])
+
+
+def ask(client: Client, text: str) -> Question:
+    response = client.post(reverse("support:ask"), {"question": text})
+    assert response.status_code == 302
+    return Question.objects.get(pk=int(re.search(r"/questions/(\d+)/", response["Location"])[1]))
+
+
+def test_reply_becomes_a_support_answer_that_answers_the_same_question(
+    sample_articles: object, fault_worker: object
+) -> None:
+    agent, editor = staff("agent", SUPPORT_AGENTS), staff("editor", CONTENT_EDITORS)
+    wait_for = fault_worker.wait_for  # type: ignore[attr-defined]
+
+    # 1. The articles can't answer it: the customer escalates.
+    customer = Client()
+    first = ask(customer, QUESTION)
+    assert first.escalation_recommended
+    customer.post(reverse("support:escalate", kwargs={"question_id": first.pk}), {"email": "kim@example.com"})
+    ticket = Ticket.objects.get(question=first)
+
+    # 2. The agent replies and adds it to the knowledge base.
+    url = reverse("admin:support_ticket_change", args=[ticket.pk])
+    data = form_data(agent.get(url).content.decode(), "ticket_form")
+    response = agent.post(
+        url,
+        data | {"reply": ANSWER, "add_to_knowledge": "on", "knowledge_variants": "선물 포장 되나요?\n\n",
+                "_send_reply": "Send reply"},
+        follow=True,
+    )  # fmt: skip
+    assert "A curated answer was created in draft" in response.content.decode()
+    curated = CuratedAnswer.objects.get()
+    assert (curated.question, curated.answer, curated.language) == (QUESTION, ANSWER, "ko")
+    assert curated.variants == "선물 포장 되나요?" and curated.origin_reference == ticket.reference
+    assert curated.status == CuratedAnswer.Status.DRAFT and curated.article is None
+    reply = ticket.deliveries.get(kind=EmailDelivery.Kind.REPLY)
+    wait_for(lambda: EmailDelivery.objects.get(pk=reply.pk).state == "sent", timeout=60, what="the reply email")
+    assert "Added to knowledge base" in agent.get(url).content.decode()  # in the ticket's history
+
+    # 3. Agents may propose but not publish; the editor publishes.
+    changelist = reverse("admin:knowledge_curatedanswer_changelist")
+    assert 'value="publish"' not in agent.get(changelist).content.decode()
+    agent.post(changelist, {"action": "publish", "_selected_action": [str(curated.pk)]})
+    assert CuratedAnswer.objects.get().status == CuratedAnswer.Status.DRAFT
+    editor.post(changelist, {"action": "publish", "_selected_action": [str(curated.pk)]})
+    curated.refresh_from_db()
+    article = curated.article
+    assert curated.status == CuratedAnswer.Status.PUBLISHED and article is not None
+    assert (article.kind, article.title, article.status) == (Article.Kind.SUPPORT_ANSWER, QUESTION, "published")
+    wait_for(
+        lambda: Article.objects.get(pk=article.pk).index_state == Article.IndexState.INDEXED,
+        timeout=120, what="the support answer to be indexed",
+    )  # fmt: skip
+
+    # 4. The same question is now answered from it, cited as "Support answer" (page and API).
+    again = ask(Client(), QUESTION)
+    assert again.status == Question.Status.ANSWERED, (again.confidence, again.sources[:1])
+    top = again.sources[0]
+    assert top["article_id"] == article.pk and top["kind"] == "support_answer" and top.get("cited")
+    assert "2,000원" in again.answer or "선물 포장" in again.answer
+    browser = Client()
+    question = ask(browser, QUESTION)
+    page = browser.get(reverse("support:question", kwargs={"question_id": question.pk}), HTTP_ACCEPT_LANGUAGE="en")
+    sources = page.content.decode().split('id="sources"')[1]
+    assert "Support answer" in sources and QUESTION in sources
+    api = Client().post(reverse("api:questions"), {"question": QUESTION}, content_type="application/json")
+    assert api.status_code == 201 and api.json()["sources"][0]["kind"] == "support_answer"
+
+    # 5. Unpublished, retrieval no longer uses it.
+    editor.post(changelist, {"action": "unpublish", "_selected_action": [str(curated.pk)]})
+    assert Article.objects.get(pk=article.pk).status == Article.Status.DRAFT
+    after = ask(Client(), QUESTION)
+    assert all(s["article_id"] != article.pk for s in after.sources)
+
+
+def test_draft_reply_is_written_by_the_worker_and_never_overwrites_the_agents_text(
+    admin_client: Client, sample_articles: object, fault_worker: object
+) -> None:
+    admin_client.cookies["django_language"] = "en"
+    ticket = escalate("환불은 며칠 안에 되나요?")
+    url = change_url(ticket)
+    data = form_data(admin_client.get(url).content.decode(), "ticket_form")
+    assert admin_client.post(url, data | {"_draft_reply": "Draft reply"}).status_code == 302
+    assert "Being written" in admin_client.get(url).content.decode()
+
+    def state() -> str:
+        return str(Ticket.objects.get(pk=ticket.pk).draft_state)
+
+    fault_worker.wait_for(lambda: state() == "ready", timeout=60, what="the draft")  # type: ignore[attr-defined]
+    ticket.refresh_from_db()
+    assert ticket.draft_kind == "extractive" and "환불" in ticket.draft_text
+    assert (
+        "출처:\n[1] 환불 정책 안내 — " in ticket.draft_text
+    )  # in the question's language: it goes to the customer and "/articles/refund/" in ticket.draft_text
+    assert ticket.draft_sources[0]["title"] == "환불 정책 안내"
+    assert ticket.reply_draft == ticket.draft_text  # the untouched box got the draft
+    data = form_data(admin_client.get(url).content.decode(), "ticket_form")
+    assert data["reply"] == ticket.draft_text  # editable before sending
+
+    # The agent edits the box and asks for another draft: the box keeps the agent's text.
+    admin_client.post(url, data | {"reply": "제가 고친 답변입니다.", "_draft_reply": "Draft reply"})
+    fault_worker.wait_for(lambda: state() == "ready", timeout=60, what="the second draft")  # type: ignore[attr-defined]
+    ticket.refresh_from_db()
+    assert ticket.reply_draft == "제가 고친 답변입니다." and "환불" in ticket.draft_text
+    page = admin_client.get(url).content.decode()
+    assert "Your own text stays in the reply box" in page
+    data = form_data(page, "ticket_form")
+    admin_client.post(url, data | {"_send_reply": "Send reply"})
+    ticket.refresh_from_db()
+    assert ticket.reply == "제가 고친 답변입니다." and ticket.status == Ticket.Status.ANSWERED
