@@ -5,6 +5,7 @@ ticket becomes answered); re-sending failed emails through ``support.outbox``. E
 customers typed or the answer model produced is escaped when shown.
 """
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -23,10 +24,12 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from knowledge.admin import ReadOnlyTabularInline
+from knowledge.admin import CuratedAnswerAdmin, ReadOnlyTabularInline
+from knowledge.models import CuratedAnswer
 from support.assist import AssistUnavailable, question_retrieve_now, retrieval_sources, similar_tickets
 from support.checks import confidence_weights_mismatch
 from support.drafting import ticket_draft_request
+from support.finetune import curated_answer_pairs, prepare
 from support.models import AnswerPolicy, EmailDelivery, Question, Ticket
 from support.outbox import email_delivery_resend
 from support.selectors import ticket_history
@@ -575,3 +578,23 @@ class AnswerPolicyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+@admin.action(description=_("Export as fine-tuning data (chat JSONL)"), permissions=["view"])
+def export_finetune(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[CuratedAnswer]
+) -> HttpResponse | None:
+    """Download the selected curated answers as chat fine-tuning examples, validated as
+    ``manage.py export_finetune`` validates them (``support.finetune.prepare``)."""
+    prepared = prepare(curated_answer_pairs(queryset), "chat")
+    if not prepared.examples:
+        modeladmin.message_user(request, _("No valid examples in the selection."), messages.ERROR)
+        return None
+    body = "".join(json.dumps(example, ensure_ascii=False) + "\n" for example in prepared.examples)
+    response = HttpResponse(body, content_type="application/jsonl; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="curated-answers-finetune.jsonl"'
+    return response
+
+
+# knowledge does not import support; support adds its export to the curated-answer admin.
+CuratedAnswerAdmin.actions = [*CuratedAnswerAdmin.actions, export_finetune]  # type: ignore[misc]

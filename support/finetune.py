@@ -3,8 +3,9 @@
 Sources of pairs:
 
 - **db** — what staff approved: answered tickets whose reply email was sent (the latest
-  sent reply is the answer). Each source is one small function in ``DB_SOURCES``;
-  published curated answers become one more (``curated_answer_pairs``, when that model lands).
+  sent reply is the answer) and published curated answers (the question as asked and each
+  variant, answered from the support answer as source 1). Each source is one small
+  function in ``DB_SOURCES``.
 - **squad** — SQuAD/KorQuAD v1.1 questions with their paragraph as the context and the
   first answer text as the answer.
 
@@ -40,8 +41,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 
+from knowledge.models import CuratedAnswer
 from knowledge.tokens import encoding_named
 from support.answering.base import SourceExcerpt
 from support.answering.openai import build_messages, sources_block
@@ -102,9 +104,28 @@ def ticket_reply_pairs() -> list[Pair]:
     ]  # fmt: skip
 
 
-# Each returns the pairs staff approved in one place. Curated answers (workspace branch)
-# add ``curated_answer_pairs`` here: published ones, question -> answer, no sources.
-DB_SOURCES: tuple[Callable[[], list[Pair]], ...] = (ticket_reply_pairs,)
+def curated_answer_pairs(queryset: QuerySet[CuratedAnswer] | None = None) -> list[Pair]:
+    """Published curated answers (or those of ``queryset``, whatever their status): one pair for
+    the question as asked and one per variant, with the support answer itself as source 1,
+    as the live answerer would retrieve it once published."""
+    if queryset is None:
+        queryset = CuratedAnswer.objects.filter(status=CuratedAnswer.Status.PUBLISHED)
+    pairs = []
+    for curated in queryset.order_by("pk"):
+        source = SourceExcerpt(number=1, title=curated.question, text=curated.answer, language=curated.language)
+        asked = [curated.question, *(line.strip() for line in curated.variants.splitlines() if line.strip())]
+        pairs += [
+            Pair(
+                question=question, answer=curated.answer, language=curated.language, sources=(source,), cited=(1,),
+                origin=f"curated answer {curated.pk}",
+            )
+            for question in dict.fromkeys(asked)
+        ]  # fmt: skip
+    return pairs
+
+
+# Each returns the pairs staff approved in one place.
+DB_SOURCES: tuple[Callable[[], list[Pair]], ...] = (ticket_reply_pairs, curated_answer_pairs)
 
 
 def db_pairs() -> list[Pair]:

@@ -11,6 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from knowledge.models import CuratedAnswer
 from support import finetune
 from support.answering.openai import parse_reply, system_prompt
 from support.models import EmailDelivery, Question, Ticket
@@ -105,6 +106,31 @@ def test_db_source_takes_tickets_whose_reply_was_sent(tmp_path: Path) -> None:
         "cited_sources": [],
         "answerable": True,
     }
+
+
+@pytest.mark.django_db
+def test_db_source_takes_published_curated_answers_and_their_variants(tmp_path: Path, admin_client: Any) -> None:
+    published = CuratedAnswer.objects.create(
+        question="나비 플러스 해지하면 환불돼요?", variants="Plus 해지 환불\n\n", answer="남은 기간만큼 환불됩니다.",
+        language="ko", status=CuratedAnswer.Status.PUBLISHED,
+    )  # fmt: skip
+    draft = CuratedAnswer.objects.create(question="초안", answer="아직 검토 전", language="ko")
+    train = tmp_path / "train.jsonl"
+    stdout, _ = export("--out", str(train))
+    examples = lines(train)
+    assert "2 pairs from db" in stdout  # the question and its one variant; the draft is not approved
+    users = [e["messages"][1]["content"] for e in examples]
+    assert any("나비 플러스 해지하면 환불돼요?" in u for u in users) and any("Plus 해지 환불" in u for u in users)
+    assert all("남은 기간만큼 환불됩니다." in u for u in users)  # the support answer is source 1
+    assert json.loads(examples[0]["messages"][2]["content"])["cited_sources"] == [1]
+    # The admin action downloads the selected ones, whatever their status.
+    response = admin_client.post(
+        "/admin/knowledge/curatedanswer/",
+        {"action": "export_finetune", "_selected_action": [published.pk, draft.pk]},
+    )
+    assert response.status_code == 200 and response["Content-Type"].startswith("application/jsonl")
+    assert "attachment" in response["Content-Disposition"]
+    assert len(response.content.decode().splitlines()) == 3
 
 
 @pytest.mark.django_db
