@@ -40,7 +40,7 @@ def test_squad_chat_examples_are_in_the_live_answerers_format(tmp_path: Path) ->
     assert [m["role"] for m in first] == ["system", "user", "assistant"]
     assert first[0]["content"] == system_prompt("ko")  # the live prompt, imported
     assert "<sources>" in first[1]["content"] and "<question>" in first[1]["content"]
-    answer, cited, answerable = parse_reply(first[2]["content"], {1})  # the live parser accepts it
+    answer, cited, answerable, _span = parse_reply(first[2]["content"], {1})  # the live parser accepts it
     assert answer and cited == [1] and answerable
     assert "18 pairs from squad; 18 valid examples" in stdout
     assert "billed training tokens for 3 epochs:" in stdout
