@@ -2,7 +2,9 @@
 
 ``POST /api/v1/questions/`` answers a question and returns a ``token``: a secret tied to
 that question (only its hash is stored) which later per-question calls must present.
-``POST /api/v1/tickets/`` escalates a question for whoever holds its token; a missing or
+With ``conversation_id`` and that token, a question is a follow-up in the conversation
+(answered in its context) and keeps the same token. ``POST /api/v1/tickets/`` escalates
+a question for whoever holds its token; a missing or
 wrong token gets the same 404 as an unknown id, so ids reveal nothing. Both are
 throttled per client (:mod:`support.throttling`): 429 with ``Retry-After``.
 """
@@ -19,6 +21,7 @@ from support.services import (
     QuestionInvalid,
     TicketExists,
     TicketInvalid,
+    conversation_for_token,
     question_answer,
     question_token_matches,
     ticket_create,
@@ -35,6 +38,9 @@ def ask_rate(group: str, request: object) -> str:
 
 class QuestionInSerializer(serializers.Serializer):
     question = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=None)
+    # A follow-up: the conversation and its token (the one returned with its first question).
+    conversation_id = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    token = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
 
 
 class SourceOutSerializer(serializers.Serializer):
@@ -47,6 +53,7 @@ class SourceOutSerializer(serializers.Serializer):
 
 class QuestionOutSerializer(serializers.Serializer):
     id = serializers.IntegerField()
+    conversation_id = serializers.IntegerField()
     token = serializers.CharField()
     answer = serializers.CharField()
     answer_kind = serializers.CharField()
@@ -66,13 +73,20 @@ class QuestionCreateApi(APIView):
     def post(self, request: Request) -> Response:
         data = QuestionInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        values, conversation = data.validated_data, None
+        if "conversation_id" in values:  # not yours (unknown id, wrong or missing token): the ticket endpoint's 404
+            conversation = conversation_for_token(values["conversation_id"], values["token"])
+            if conversation is None:
+                raise NotFound(QUESTION_NOT_FOUND)
         try:
-            outcome = question_answer(text=data.validated_data["question"], channel="api")
+            outcome = question_answer(
+                text=values["question"], channel="api", conversation=conversation, token=values["token"]
+            )
         except QuestionInvalid as exc:
             return Response({"question": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
         q = outcome.question
         payload = {
-            "id": q.pk, "token": outcome.token,
+            "id": q.pk, "conversation_id": q.conversation_id, "token": outcome.token,
             "answer": "" if q.escalation_recommended else q.answer,  # no guess when not confident
             "answer_kind": q.answer_kind, "confidence": q.confidence,
             "answer_span": None if q.escalation_recommended or not q.answer_span else q.answer_span,
