@@ -22,6 +22,7 @@ from knowledge.admin import ReadOnlyTabularInline
 from support.checks import confidence_weights_mismatch
 from support.models import AnswerPolicy, EmailDelivery, Question, Ticket
 from support.outbox import email_delivery_resend
+from support.selectors import ticket_conversation
 from support.services import ticket_reply
 
 
@@ -122,11 +123,11 @@ class TicketAdmin(admin.ModelAdmin):
     exclude = ("reply",)
     readonly_fields = (
         "reference", "email", "reason", "created_at", "question_text", "details_text", "draft_answer",
-        "confidence_vs_threshold", "sources", "previous_reply", "failed_emails",
+        "confidence_vs_threshold", "sources", "previous_reply", "failed_emails", "conversation",
     )  # fmt: skip
     fieldsets = (
         (None, {"fields": ("failed_emails", "reference", "status", "reason", "email", "created_at")}),
-        (_("Question"), {"fields": ("question_text", "details_text")}),
+        (_("Question"), {"fields": ("question_text", "details_text", "conversation")}),
         (_("Automatic answer"), {"fields": ("draft_answer", "confidence_vs_threshold", "sources")}),
         (_("Reply"), {"fields": ("previous_reply", "reply")}),
     )
@@ -158,6 +159,29 @@ class TicketAdmin(admin.ModelAdmin):
     @admin.display(description=_("question"))
     def question_text(self, ticket: Ticket) -> SafeString:
         return linebreaksbr(ticket.question.text, autoescape=True)
+
+    @admin.display(description=_("conversation"))
+    def conversation(self, ticket: Ticket) -> SafeString | str:
+        """Every turn up to the escalated question: the customer's words and what the portal showed."""
+        turns = ticket_conversation(ticket)
+        if len(turns) < 2:
+            return "-"
+        not_sure = _("(not sure; no answer shown)")
+        rows = format_html_join(
+            "",
+            "<li><strong>{}</strong> {}<br>{}</li>",
+            (
+                (
+                    f"{turn.turn}.",
+                    linebreaksbr(turn.text, autoescape=True),
+                    "" if turn.pk == ticket.question_id else (
+                        not_sure if turn.escalation_recommended else linebreaksbr(turn.answer, autoescape=True)
+                    ),
+                )
+                for turn in turns
+            ),
+        )  # fmt: skip
+        return format_html("<ol class='conversation'>{}</ol>", rows)
 
     @admin.display(description=_("details"))
     def details_text(self, ticket: Ticket) -> SafeString | str:
@@ -253,8 +277,9 @@ class QuestionAdmin(admin.ModelAdmin):
     search_fields = ("text",)
     date_hierarchy = "created_at"
     fields = (
-        "text", "language", "channel", "status", "answer", "answer_kind", "confidence", "threshold",
-        "escalation_recommended", "sources_html", "features", "error", "timings_ms", "usage", "created_at",
+        "text", "conversation", "turn", "retrieval_query", "language", "channel", "status", "answer", "answer_kind",
+        "confidence", "threshold", "escalation_recommended", "sources_html", "features", "error", "timings_ms",
+        "usage", "created_at",
     )  # fmt: skip
     readonly_fields = fields
 
