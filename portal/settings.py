@@ -357,7 +357,7 @@ QUESTION_MAX_CHARS = envint("QUESTION_MAX_CHARS", "1000")
 CONVERSATION_OFFLINE_METHOD = envchoice(
     "CONVERSATION_OFFLINE_METHOD",
     "previous_terms_title",
-    ("none", "previous_question", "previous_terms", "previous_terms_title"),
+    ("none", "previous_question", "previous_terms", "previous_title", "previous_terms_title"),
 )
 CONVERSATION_HISTORY_TURNS = envint("CONVERSATION_HISTORY_TURNS", "6")
 CONVERSATION_HISTORY_TOKENS = envint("CONVERSATION_HISTORY_TOKENS", "1000")

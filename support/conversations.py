@@ -35,8 +35,9 @@ logger = logging.getLogger(__name__)
 # none: the follow-up alone. previous_question: the previous turn's standalone query
 # written before the follow-up. previous_terms: the previous standalone query's search
 # terms (knowledge.analysis.analyse) appended. previous_terms_title: those terms plus the
-# title of the article the previous answer cited first.
-OFFLINE_METHODS = ("none", "previous_question", "previous_terms", "previous_terms_title")
+# title of the article the previous answer cited first. previous_title: that title's
+# terms alone (the article carried forward, not the words).
+OFFLINE_METHODS = ("none", "previous_question", "previous_terms", "previous_title", "previous_terms_title")
 MAX_CARRIED_TERMS = 12  # bounds the query as a conversation grows (terms chain through turns)
 
 
@@ -109,8 +110,12 @@ def standalone_query_offline(text: str, history: Sequence[Turn], method: str) ->
     if method == "previous_question":
         return f"{previous.query} {text}"
     own = set(analyse(text, query=True))
-    carried = [t for t in dict.fromkeys(analyse(previous.query, query=True)) if t not in own]
-    if method == "previous_terms_title" and previous.source_title:
+    carried = (
+        []
+        if method == "previous_title"
+        else [t for t in dict.fromkeys(analyse(previous.query, query=True)) if t not in own]
+    )
+    if method in ("previous_title", "previous_terms_title") and previous.source_title:
         carried += [t for t in dict.fromkeys(analyse(previous.source_title, query=True)) if t not in own]
         carried = list(dict.fromkeys(carried))
     carried = carried[-MAX_CARRIED_TERMS:]
