@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -215,3 +216,41 @@ def test_escalating_a_follow_up_sends_the_whole_conversation(
     assert "30 minutes" in notification  # what the portal answered on the first turn
     page = admin_client.get(f"/admin/support/ticket/{ticket.pk}/change/").content.decode()
     assert FIRST_EN in page and FOLLOW_UP_EN in page and second["id"] != third["id"]
+
+
+# --- the offline methods and the conversation file --------------------------------------------
+
+
+def test_offline_methods_carry_the_previous_turn_forward_without_repeating_terms() -> None:
+    from support.conversations import standalone_query_offline
+
+    history = [
+        Turn(
+            question="How much is Nabi Plus?",
+            query="How much is Nabi Plus?",
+            answer="",
+            source_title="Nabi Plus membership",
+        )
+    ]
+    text = "Can I cancel it anytime?"
+    assert standalone_query_offline(text, [], "previous_terms_title") == text
+    assert standalone_query_offline(text, history, "none") == text
+    assert standalone_query_offline(text, history, "previous_question") == f"How much is Nabi Plus? {text}"
+    assert standalone_query_offline(text, history, "previous_terms") == f"{text} much nabi plus"
+    assert standalone_query_offline(text, history, "previous_terms_title") == f"{text} much nabi plus membership"
+    with pytest.raises(ValueError, match="unknown offline method"):
+        standalone_query_offline(text, history, "magic")
+
+
+def test_a_malformed_conversation_file_names_the_line(tmp_path: Any) -> None:
+    from support.evaluation.conversations import read_conversations
+
+    path = tmp_path / "c.jsonl"
+    good = {"id": "c1", "language": "en", "turns": [{"question": "q1", "article": "a", "facts": ["x"]}] * 2}
+    path.write_text(json.dumps(good) + "\n" + json.dumps({**good, "turns": good["turns"][:1]}) + "\n")
+    with pytest.raises(ValueError, match="line 2"):
+        read_conversations(path, {"a"})
+    path.write_text(json.dumps(good) + "\n")
+    assert read_conversations(path, {"a"})[0].turns[1].facts == ("x",)
+    with pytest.raises(ValueError, match="line 1"):
+        read_conversations(path, {"b"})  # unknown article slug
