@@ -356,6 +356,18 @@ CONFIDENCE_WEIGHTS_FITTED_FOR = json.loads(
     )
 )
 QUESTION_MAX_CHARS = envint("QUESTION_MAX_CHARS", "1000")
+# Conversations (support.conversations): how a follow-up becomes a standalone retrieval
+# query. Offline method measured with ``manage.py evaluate --conversations`` (README);
+# with a chat model, a rewrite call sees at most HISTORY_TURNS turns within HISTORY_TOKENS
+# (tiktoken, oldest dropped first).
+CONVERSATION_OFFLINE_METHOD = envchoice(
+    "CONVERSATION_OFFLINE_METHOD",
+    "previous_terms_title",
+    ("none", "previous_question", "previous_terms", "previous_title", "previous_terms_title"),
+)
+CONVERSATION_HISTORY_TURNS = envint("CONVERSATION_HISTORY_TURNS", "6")
+CONVERSATION_HISTORY_TOKENS = envint("CONVERSATION_HISTORY_TOKENS", "1000")
+CONVERSATION_REWRITE_MAX_TOKENS = envint("CONVERSATION_REWRITE_MAX_TOKENS", "120")
 TICKET_DETAILS_MAX_CHARS = envint("TICKET_DETAILS_MAX_CHARS", "5000")
 TICKET_MESSAGE_MAX_CHARS = envint("TICKET_MESSAGE_MAX_CHARS", "5000")  # a customer's follow-up message
 FEEDBACK_COMMENT_MAX_CHARS = envint("FEEDBACK_COMMENT_MAX_CHARS", "2000")

@@ -32,7 +32,7 @@ from support.drafting import ticket_draft_request
 from support.finetune import curated_answer_pairs, prepare
 from support.models import AnswerPolicy, EmailDelivery, Question, Ticket
 from support.outbox import email_delivery_resend
-from support.selectors import ticket_history
+from support.selectors import ticket_history, ticket_turns
 from support.services import TicketInvalid
 from support.workflow import (
     ticket_assign,
@@ -225,11 +225,11 @@ class TicketAdmin(admin.ModelAdmin):
     readonly_fields = (
         "reference", "status", "assignee_name", "email", "reason", "created_at", "question_text", "details_text",
         "draft_answer", "confidence_vs_threshold", "sources", "previous_reply", "failed_emails", "history",
-        "sources_now", "similar_past_tickets", "generated_draft",
+        "sources_now", "similar_past_tickets", "generated_draft", "conversation",
     )  # fmt: skip
     fieldsets = (
         (None, {"fields": ("failed_emails", "reference", "status", "assignee_name", "reason", "email", "created_at")}),
-        (_("Question"), {"fields": ("question_text", "details_text")}),
+        (_("Question"), {"fields": ("question_text", "details_text", "conversation")}),
         (_("Automatic answer"), {"fields": ("draft_answer", "confidence_vs_threshold", "sources")}),
         (_("Answer assist"), {"fields": ("sources_now", "similar_past_tickets", "generated_draft")}),
         (_("Work on the ticket"), {"fields": ("assignee", "transition", "note")}),
@@ -408,6 +408,29 @@ class TicketAdmin(admin.ModelAdmin):
     def question_text(self, ticket: Ticket) -> SafeString:
         return linebreaksbr(ticket.question.text, autoescape=True)
 
+    @admin.display(description=_("conversation"))
+    def conversation(self, ticket: Ticket) -> SafeString | str:
+        """Every turn up to the escalated question: the customer's words and what the portal showed."""
+        turns = ticket_turns(ticket)
+        if len(turns) < 2:
+            return "-"
+        not_sure = _("(not sure; no answer shown)")
+        rows = format_html_join(
+            "",
+            "<li><strong>{}</strong> {}<br>{}</li>",
+            (
+                (
+                    f"{turn.turn}.",
+                    linebreaksbr(turn.text, autoescape=True),
+                    "" if turn.pk == ticket.question_id else (
+                        not_sure if turn.escalation_recommended else linebreaksbr(turn.answer, autoescape=True)
+                    ),
+                )
+                for turn in turns
+            ),
+        )  # fmt: skip
+        return format_html("<ol class='conversation'>{}</ol>", rows)
+
     @admin.display(description=_("details"))
     def details_text(self, ticket: Ticket) -> SafeString | str:
         return linebreaksbr(ticket.details, autoescape=True) if ticket.details else "-"
@@ -503,9 +526,9 @@ class QuestionAdmin(admin.ModelAdmin):
     search_fields = ("text",)
     date_hierarchy = "created_at"
     fields = (
-        "text", "language", "channel", "status", "answer", "answer_kind", "confidence", "threshold",
-        "escalation_recommended", "feedback_verdict", "feedback_comment", "sources_html", "features", "error",
-        "timings_ms", "usage", "created_at",
+        "text", "conversation", "turn", "retrieval_query", "language", "channel", "status", "answer", "answer_kind",
+        "confidence", "threshold", "escalation_recommended", "feedback_verdict", "feedback_comment", "sources_html",
+        "features", "error", "timings_ms", "usage", "created_at",
     )  # fmt: skip
     readonly_fields = fields
 

@@ -2,8 +2,10 @@
 
 ``POST /api/v1/questions/`` answers a question and returns a ``token``: a secret tied to
 that question (only its hash is stored) which later per-question calls must present.
-``POST /api/v1/tickets/`` escalates a question for whoever holds its token; a missing or
-wrong token gets the same 404 as an unknown id, so ids reveal nothing.
+With ``conversation_id`` and that token, a question is a follow-up in the conversation
+(answered in its context) and keeps the same token. ``POST /api/v1/tickets/`` escalates
+a question for whoever holds its token; a missing or wrong token gets the same 404 as an
+unknown id, so ids reveal nothing.
 ``POST /api/v1/questions/<id>/feedback/`` rates the answer, with the same proof of
 ownership. All are throttled per client (:mod:`support.throttling`): 429 with ``Retry-After``.
 """
@@ -32,6 +34,7 @@ from support.services import (
     QuestionInvalid,
     TicketExists,
     TicketInvalid,
+    conversation_for_token,
     question_answer,
     question_token_matches,
     ticket_create,
@@ -55,6 +58,9 @@ class QuestionInSerializer(serializers.Serializer):
         help_text="The customer's question, Korean or English; not blank, at most QUESTION_MAX_CHARS (1000) "
         "characters, else 400.",
     )  # fmt: skip
+    # A follow-up: the conversation and its token (the one returned with its first question).
+    conversation_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    token = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
 
 
 class SourceOutSerializer(serializers.Serializer):
@@ -72,6 +78,9 @@ class SourceOutSerializer(serializers.Serializer):
 
 class QuestionOutSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="The question's id, for POST /api/v1/tickets/.")
+    conversation_id = serializers.IntegerField(
+        help_text="The conversation this question belongs to; send it with the token to follow up."
+    )
     token = serializers.CharField(help_text="Secret proving this question is yours; only its SHA-256 is stored.")
     answer = serializers.CharField(help_text="Empty when escalation_recommended: no guess when not confident.")
     answer_kind = serializers.CharField(help_text="extractive (an excerpt), llm (written by the chat model) or empty.")
@@ -108,13 +117,20 @@ class QuestionCreateApi(APIView):
     def post(self, request: Request) -> Response:
         data = QuestionInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        values, conversation = data.validated_data, None
+        if "conversation_id" in values:  # not yours (unknown id, wrong or missing token): the ticket endpoint's 404
+            conversation = conversation_for_token(values["conversation_id"], values["token"])
+            if conversation is None:
+                raise NotFound(QUESTION_NOT_FOUND)
         try:
-            outcome = question_answer(text=data.validated_data["question"], channel="api")
+            outcome = question_answer(
+                text=values["question"], channel="api", conversation=conversation, token=values["token"]
+            )
         except QuestionInvalid as exc:
             return Response({"question": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
         q = outcome.question
         payload = {
-            "id": q.pk, "token": outcome.token,
+            "id": q.pk, "conversation_id": q.conversation_id, "token": outcome.token,
             "answer": "" if q.escalation_recommended else q.answer,  # no guess when not confident
             "answer_kind": q.answer_kind, "confidence": q.confidence,
             "answer_span": None if q.escalation_recommended or not q.answer_span else q.answer_span,

@@ -9,6 +9,7 @@ from django.template.loader import render_to_string
 
 from support.links import ticket_link
 from support.models import EmailDelivery
+from support.selectors import ticket_turns
 
 
 def delivery_message_id(delivery: EmailDelivery) -> str:
@@ -40,6 +41,7 @@ def send_delivery(delivery: EmailDelivery) -> None:
     context = {
         "ticket": ticket,
         "question": ticket.question,
+        "turns": ticket_turns(ticket) if delivery.kind == EmailDelivery.Kind.NOTIFICATION else [],
         "delivery": delivery,
         "site_url": settings.SITE_URL,
         "ticket_url": ticket_link(ticket.reference),  # signed: the customer's emails carry no other secret

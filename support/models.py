@@ -11,6 +11,27 @@ from django.utils.translation import gettext_lazy as _
 from pgvector.django import VectorField
 
 
+class Conversation(models.Model):
+    """A customer's thread of questions (``Question.conversation``, ordered by ``turn``).
+
+    One secret per conversation: the first question's token becomes the conversation's,
+    and every later question of it stores the same ``token_hash``, so the one token the
+    client holds proves ownership of the conversation and of each of its questions
+    (tickets, feedback).
+    """
+
+    language = models.CharField(max_length=5, blank=True)  # of the first question
+    token_hash = models.CharField(max_length=64, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return f"conversation {self.pk}"
+
+
 class Question(models.Model):
     """One customer question, stored before anything that can fail runs.
 
@@ -48,15 +69,24 @@ class Question(models.Model):
     # which model; vectors of two models are never compared): similar past tickets.
     embedding = VectorField(null=True, blank=True, editable=False)
     embedding_model = models.CharField(max_length=200, blank=True, editable=False)
+    conversation = models.ForeignKey(
+        Conversation, null=True, blank=True, on_delete=models.PROTECT, related_name="questions"
+    )
+    turn = models.PositiveSmallIntegerField(default=1)  # 1-based position in the conversation
+    # What retrieval was asked: ``text`` itself, or for a follow-up the standalone query
+    # made from the recent turns (``support.conversations``). ``text`` stays as asked.
+    retrieval_query = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at"]
         # The insights dashboard filters every figure on a period of created_at.
         indexes = [models.Index(fields=["created_at"], name="question_created_at")]
-        # Held by support agents and content editors (groups defined with the workspace);
-        # the codename is shared with that branch's migration, so both agree.
+        # Held by support agents and content editors (support.roles).
         permissions = [("view_insights", _("Can view the insights dashboard"))]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "turn"], name="one_question_per_conversation_turn")
+        ]
 
     def __str__(self) -> str:
         return self.text[:80]

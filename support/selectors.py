@@ -6,7 +6,7 @@ from datetime import datetime
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from support.models import AnswerPolicy, Ticket, TicketEvent
+from support.models import AnswerPolicy, Question, Ticket, TicketEvent
 
 
 def answer_threshold() -> float:
@@ -66,3 +66,16 @@ def ticket_history(ticket: Ticket) -> list[HistoryEntry]:
         }  # fmt: skip
         entries.append(HistoryEntry(delivery.sent_at or delivery.created_at, portal, what, delivery.last_error))
     return sorted(entries, key=lambda e: e.at)
+
+
+def ticket_turns(ticket: Ticket) -> list[Question]:
+    """The turns of the ticket's conversation up to and including its question, oldest first.
+
+    Just the question for one asked outside a conversation.
+    """
+    question = ticket.question
+    if question.conversation_id is None:
+        return [question]
+    return list(
+        Question.objects.filter(conversation_id=question.conversation_id, turn__lte=question.turn).order_by("turn")
+    )

@@ -6,6 +6,7 @@ app_name = "support"
 urlpatterns = [
     path("", views.ask, name="ask"),
     path("questions/<int:question_id>/", views.question_detail, name="question"),
+    path("questions/<int:question_id>/follow-up/", views.follow_up, name="follow_up"),
     path("questions/<int:question_id>/escalate/", views.escalate, name="escalate"),
     path("questions/<int:question_id>/feedback/", views.feedback, name="feedback"),
     path("tickets/<str:reference>/", views.ticket_detail, name="ticket"),

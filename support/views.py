@@ -100,8 +100,21 @@ def answer_parts(answer: str, span: str) -> tuple[str, str, str]:
     return answer[:at], span, answer[at + len(span) :]
 
 
+def _earlier_turns(question: Question) -> list[Question]:
+    """The questions before ``question`` in its conversation, oldest first (one query)."""
+    if question.conversation_id is None:
+        return []
+    return list(
+        Question.objects.filter(conversation_id=question.conversation_id, turn__lt=question.turn).order_by("turn")
+    )
+
+
 def _question_page(
-    request: HttpRequest, question: Question, form: TicketForm, feedback_form: FeedbackForm | None = None
+    request: HttpRequest,
+    question: Question,
+    form: TicketForm,
+    feedback_form: FeedbackForm | None = None,
+    follow_up: QuestionForm | None = None,
 ) -> HttpResponse:
     tickets = Ticket.objects.filter(question=question, reference__in=request.session.get(SESSION_TICKETS, []))
     sources = _shown_sources(question.sources)
@@ -116,6 +129,8 @@ def _question_page(
         "might_help": _distinct_articles(sources) if question.escalation_recommended else [],
         "tickets": list(tickets.values_list("reference", flat=True)),
         "language_next": reverse("support:question", kwargs={"question_id": question.pk}),
+        "earlier_turns": _earlier_turns(question),
+        "follow_up_form": follow_up or QuestionForm(auto_id="id_follow_up_%s"),
     }
     return render(request, "support/question.html", context)
 
@@ -126,6 +141,32 @@ def question_detail(request: HttpRequest, question_id: int) -> HttpResponse:
     _owned(request, SESSION_QUESTIONS, question_id)
     question = get_object_or_404(Question, pk=question_id)
     return _question_page(request, question, TicketForm())
+
+
+@require_POST
+@ratelimit(key="ip", rate=ask_rate, method="POST", block=False)
+def follow_up(request: HttpRequest, question_id: int) -> HttpResponse:
+    """Ask the next question of ``question_id``'s conversation and redirect to its page.
+
+    The session owns the conversation through its question; form errors re-render the
+    question page with the message.
+    """
+    _owned(request, SESSION_QUESTIONS, question_id)
+    if getattr(request, "limited", False):
+        return _too_many_requests(request)
+    question = get_object_or_404(Question.objects.select_related("conversation"), pk=question_id)
+    form = QuestionForm(request.POST, auto_id="id_follow_up_%s")
+    if form.is_valid():
+        try:
+            outcome = question_answer(
+                text=form.cleaned_data["question"], channel="web", conversation=question.conversation
+            )
+        except QuestionInvalid:  # the form checks the same limits; only a settings change gets here
+            form.add_error("question", _("Please check your question and try again."))
+        else:
+            _remember(request, SESSION_QUESTIONS, outcome.question.pk)
+            return redirect("support:question", question_id=outcome.question.pk)
+    return _question_page(request, question, TicketForm(), follow_up=form)
 
 
 @require_POST

@@ -61,7 +61,7 @@ def test_the_schema_documents_every_public_endpoint_and_its_errors(api_schema: A
     }
     answer = raw["components"]["schemas"]["QuestionOut"]
     assert set(answer["required"]) == {
-        "id", "token", "answer", "answer_kind", "answer_span", "confidence", "escalation_recommended", "status",
+        "id", "conversation_id", "token", "answer", "answer_kind", "answer_span", "confidence", "escalation_recommended", "status",
         "sources",
     }  # fmt: skip
     assert raw["paths"][QUESTIONS]["post"]["responses"]["429"]["headers"]["Retry-After"]["required"] is True

@@ -85,10 +85,36 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         add_evaluation_arguments(parser)
+        parser.add_argument(
+            "--conversations", type=Path, default=None,
+            help="multi-turn conversations (JSONL) about --articles: follow-up figures with and without context",
+        )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["conversations"] is not None:
+            self._conversations(options)
+            return
         report = evaluation_report(run_from_command(self, options))
         self.stdout.write(format_table(report))
+        if options["json"]:
+            write_json(options["json"], report)
+            self.stdout.write(f"\nwrote {options['json']}")
+
+    def _conversations(self, options: dict[str, Any]) -> None:
+        from support.evaluation.conversations import conversations_evaluate, format_conversations
+
+        def write(text: str) -> None:
+            self.stderr.write(text, ending="")
+            self.stderr.flush()
+
+        articles = options.get("articles") or settings.BASE_DIR / "samples" / "articles"
+        try:
+            report = conversations_evaluate(
+                conversations_path=options["conversations"], articles_path=articles, write=write
+            )
+        except (FileNotFoundError, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(format_conversations(report))
         if options["json"]:
             write_json(options["json"], report)
             self.stdout.write(f"\nwrote {options['json']}")
