@@ -109,7 +109,7 @@ class QuestionCreateApi(APIView):
         request=QuestionInSerializer,
         responses={
             201: OpenApiResponse(QuestionOutSerializer, "Stored and answered, or stored with escalation recommended."),
-            **error_responses(400, 413, 415, 429, 503),
+            **error_responses(400, 404, 413, 415, 429, 503),
         },
         parameters=[RETRY_AFTER],
         examples=[QUESTION_EXAMPLE, ANSWER_EXAMPLE],

@@ -56,7 +56,9 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
             "Invalid input: malformed JSON, a missing or invalid field.",
             examples=[OpenApiExample("Field errors", value={"email": ["Enter a valid email address."]})],
         ),
-        404: OpenApiResponse(DETAIL, "No question with this id and token (the same for a wrong token)."),
+        404: OpenApiResponse(
+            DETAIL, "No question (or conversation) with this id and token; the same for a wrong token."
+        ),
         409: OpenApiResponse(TICKET_CONFLICT, "The question already has an unresolved ticket."),
         413: OpenApiResponse(DETAIL, "The body is larger than API_MAX_BODY_BYTES (64 KiB by default); not read."),
         415: OpenApiResponse(DETAIL, "The body is not application/json."),

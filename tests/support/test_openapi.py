@@ -55,7 +55,7 @@ def test_the_schema_documents_every_public_endpoint_and_its_errors(api_schema: A
     assert raw["openapi"].startswith("3.")
     documented = {path: sorted(raw["paths"][path]["post"]["responses"]) for path in raw["paths"]}
     assert documented == {
-        QUESTIONS: ["201", "400", "413", "415", "429", "503"],
+        QUESTIONS: ["201", "400", "404", "413", "415", "429", "503"],
         TICKETS: ["201", "400", "404", "409", "413", "415", "429", "503"],
         FEEDBACK: ["200", "201", "400", "404", "409", "413", "415", "429", "503"],
     }
