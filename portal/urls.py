@@ -2,8 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from support.insights.views import staff_search_page
+
 urlpatterns = [
     path("admin/insights/", include("support.insights.urls")),  # before the admin's catch-all
+    path("admin/search/", staff_search_page, name="staff-search"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("support.api_urls")),

@@ -50,3 +50,27 @@ class PeriodForm(forms.Form):
         if data.get("start") and data.get("end"):
             return Period(start=data["start"], end=data["end"])
         return Period.last_days(DEFAULT_DAYS)
+
+
+class StaffSearchForm(forms.Form):
+    """GET parameters of the internal search: ``q``, ``kind`` (any of ``support.search.KINDS``), ``start``, ``end``."""
+
+    q = forms.CharField(label=_("Search"), max_length=500, required=False)
+    kind = forms.MultipleChoiceField(
+        label=_("In"),
+        choices=[
+            ("article", _("Articles")),
+            ("support_answer", _("Support answers")),
+            ("ticket", _("Answered tickets")),
+        ],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    start = forms.DateField(label=_("From date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("To date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("start") and data.get("end") and data["start"] > data["end"]:
+            raise ValidationError(_("The start date is after the end date."))
+        return data

@@ -22,10 +22,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from support.insights.charts import daily_chart, horizontal_chart
-from support.insights.forms import PeriodForm
+from support.insights.forms import PeriodForm, StaffSearchForm
 from support.insights.gaps import article_prefill_url, content_gap_report_request, latest_report
 from support.insights.selectors import Insights, insights_for
 from support.models import ContentGapReport
+from support.search import KINDS, staff_search
 
 PERMISSION = "support.view_insights"
 
@@ -121,3 +122,24 @@ def recompute_gaps(request: HttpRequest) -> HttpResponse:
     messages.info(request, _("Content gaps are being computed in the background. Reload this page in a moment."))
     query = f"?start={period.start.isoformat()}&end={period.end.isoformat()}"
     return redirect(reverse("insights:dashboard") + query + "#gaps")
+
+
+@require_GET
+@staff_member_required
+def staff_search_page(request: HttpRequest) -> HttpResponse:
+    """``/admin/search/``: any staff member searches articles, support answers and answered tickets."""
+    form = StaffSearchForm(request.GET or None)
+    hits = []
+    if form.is_valid() and form.cleaned_data["q"].strip():
+        data = form.cleaned_data
+        hits = staff_search(
+            data["q"], kinds=tuple(data["kind"]) or KINDS, since=data.get("start"), until=data.get("end")
+        )
+    context = {
+        **admin.site.each_context(request),
+        "title": _("Search articles, support answers and tickets"),
+        "form": form,
+        "hits": hits,
+        "searched": form.is_valid() and bool(form.cleaned_data["q"].strip()),
+    }
+    return render(request, "admin/insights/search.html", context)

@@ -1,0 +1,54 @@
+"""Internal search (/admin/search/): articles, support answers and answered tickets, for staff."""
+
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from support.models import Question, Ticket
+from support.search import snippet, staff_search
+
+pytestmark = pytest.mark.django_db
+
+
+def _answered_ticket(text: str, reply: str) -> Ticket:
+    question = Question.objects.create(text=text, language="ko", status="not_confident")
+    return Ticket.objects.create(question=question, email="kim@example.com", reason="low_confidence", reply=reply)
+
+
+def test_snippet_marks_every_term_and_shows_a_window() -> None:
+    parts = snippet("서론. " * 100 + "환불은 결제 후 7일 이내에 환불됩니다.", ["환불"], width=60)
+    assert [text for text, match in parts if match] == ["환불", "환불"]
+    assert parts[0] == ("…", False)  # the window starts after the beginning
+    assert snippet("no match here", ["환불"]) == [("no match here", False)]
+
+
+def test_one_search_finds_the_article_and_the_answered_ticket(sample_articles: dict[str, Any]) -> None:
+    replied = _answered_ticket("환불 계좌를 바꾸고 싶어요", "환불 계좌는 마이페이지에서 바꿀 수 있습니다.")
+    _answered_ticket("배송 주소 변경", "주소는 출고 전까지 바꿀 수 있습니다.")
+    Ticket.objects.create(
+        question=Question.objects.create(text="환불 언제 돼요", language="ko"), email="a@example.com",
+        reason="low_confidence",
+    )  # fmt: skip  # no reply yet: not a past answer
+    hits = staff_search("환불은 어떻게 받나요?")
+    articles = [h for h in hits if h.kind == "article"]
+    tickets = [h for h in hits if h.kind == "ticket"]
+    assert articles[0].url == sample_articles["refund"].get_absolute_url()
+    assert [h.title.split(" · ")[0] for h in tickets] == [replied.reference]
+    assert ("환불", True) in tickets[0].snippet
+    assert all(h.kind == "ticket" for h in staff_search("환불", kinds=("ticket",)))
+
+
+def test_the_page_is_for_staff_and_escapes_what_it_shows(client: Client, sample_articles: dict[str, Any]) -> None:
+    _answered_ticket("<script>alert(1)</script> 환불", "<b>환불</b> 안내")
+    assert client.get("/admin/search/?q=환불").status_code == 302  # to the admin login
+    staff = get_user_model().objects.create_user("agent", password="pw-123456", is_staff=True)
+    client.force_login(staff)
+    html = client.get("/admin/search/", {"q": "환불", "kind": ["article", "ticket"]}).content.decode()
+    assert 'id="search-results"' in html and "<mark>환불</mark>" in html
+    assert "<script>alert(1)</script>" not in html and "&lt;b&gt;" in html
+    empty = client.get("/admin/search/", {"q": "화성 탐사선 발사", "kind": ["ticket"]}).content.decode()
+    assert 'id="no-results"' in empty
+    bad = client.get("/admin/search/", {"q": "환불", "start": "2026-02-01", "end": "2026-01-01"}).content.decode()
+    assert "The start date is after the end date." in bad
