@@ -50,5 +50,9 @@ def test_the_page_is_for_staff_and_escapes_what_it_shows(client: Client, sample_
     assert "<script>alert(1)</script>" not in html and "&lt;b&gt;" in html
     empty = client.get("/admin/search/", {"q": "화성 탐사선 발사", "kind": ["ticket"]}).content.decode()
     assert 'id="no-results"' in empty
-    bad = client.get("/admin/search/", {"q": "환불", "start": "2026-02-01", "end": "2026-01-01"}).content.decode()
-    assert "The start date is after the end date." in bad
+    dates = {"q": "환불", "start": "2026-02-01", "end": "2026-01-01"}
+    assert (
+        "The start date is after the end date."
+        in client.get("/admin/search/", dates, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    )
+    assert "시작 날짜가 끝 날짜보다 늦습니다." in client.get("/admin/search/", dates).content.decode()  # Korean first
