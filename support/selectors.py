@@ -68,14 +68,16 @@ def ticket_history(ticket: Ticket) -> list[HistoryEntry]:
     return sorted(entries, key=lambda e: e.at)
 
 
-def ticket_turns(ticket: Ticket) -> list[Question]:
-    """The turns of the ticket's conversation up to and including its question, oldest first.
-
-    Just the question for one asked outside a conversation.
-    """
-    question = ticket.question
+def conversation_turns(question: Question) -> list[Question]:
+    """The turns of ``question``'s conversation up to and including it, oldest first (one
+    query); just ``[question]`` for one asked outside a conversation."""
     if question.conversation_id is None:
         return [question]
     return list(
         Question.objects.filter(conversation_id=question.conversation_id, turn__lte=question.turn).order_by("turn")
     )
+
+
+def ticket_turns(ticket: Ticket) -> list[Question]:
+    """The turns of the ticket's conversation up to and including its question, oldest first."""
+    return conversation_turns(ticket.question)

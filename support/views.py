@@ -23,7 +23,7 @@ from support.feedback import FeedbackInvalid, feedback_allowed, feedback_record
 from support.forms import CustomerMessageForm, FeedbackForm, QuestionForm, TicketForm
 from support.links import KEY_PARAMETER, ticket_link_valid
 from support.models import Feedback, Question, Ticket
-from support.selectors import ticket_conversation
+from support.selectors import conversation_turns, ticket_conversation
 from support.services import QuestionInvalid, TicketExists, TicketInvalid, question_answer, ticket_create
 from support.throttling import client_ip
 from support.workflow import TransitionInvalid, ticket_customer_message_add
@@ -100,15 +100,6 @@ def answer_parts(answer: str, span: str) -> tuple[str, str, str]:
     return answer[:at], span, answer[at + len(span) :]
 
 
-def _earlier_turns(question: Question) -> list[Question]:
-    """The questions before ``question`` in its conversation, oldest first (one query)."""
-    if question.conversation_id is None:
-        return []
-    return list(
-        Question.objects.filter(conversation_id=question.conversation_id, turn__lt=question.turn).order_by("turn")
-    )
-
-
 def _question_page(
     request: HttpRequest,
     question: Question,
@@ -129,7 +120,7 @@ def _question_page(
         "might_help": _distinct_articles(sources) if question.escalation_recommended else [],
         "tickets": list(tickets.values_list("reference", flat=True)),
         "language_next": reverse("support:question", kwargs={"question_id": question.pk}),
-        "earlier_turns": _earlier_turns(question),
+        "earlier_turns": conversation_turns(question)[:-1],
         "follow_up_form": follow_up or QuestionForm(auto_id="id_follow_up_%s"),
     }
     return render(request, "support/question.html", context)
