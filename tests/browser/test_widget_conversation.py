@@ -68,7 +68,8 @@ def test_widget_follows_up_in_one_conversation_kept_across_reloads(
     assert mine.all_inner_texts() == ["How do I reset my password?", "How long does the reset link stay valid?"]
     assert page.locator(f"{W} .reply").count() == 2
     assert page.locator(f"{W} .reply .sources a").first.get_attribute("href") == f"{live_server.url}/articles/password/"
-    tab.shot("thread-after-reload")
+    mine.nth(1).evaluate("m => m.scrollIntoView({block: 'start'})")  # the follow-up and its answer
+    tab.shot("thread-after-reload")  # docs/widget.png
     ask(tab, "And how do I change my plan?")
     assert sent[2]["conversation_id"] == first.conversation_id  # still the same conversation
     assert Question.objects.get(text__startswith="And how").turn == 3

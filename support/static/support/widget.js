@@ -263,7 +263,7 @@
     "textarea { resize: vertical; min-height: 44px; }",
     "form button, .link { align-self: flex-start; border: 0; border-radius: 6px; padding: 8px 14px;",
     "  font-size: 15px; color: #fff; background: var(--accent); cursor: pointer; }",
-    ".link { background: transparent; color: #1d4ed8; padding: 4px 0; text-decoration: underline; }",
+    ".link { background: transparent; color: #1d4ed8; padding: 4px 0; text-decoration: underline; text-align: left; }",
     "button[disabled] { opacity: .6; cursor: wait; }",
     "@media (max-width: 480px) {",
     "  .panel { left: 0; right: 0; bottom: 0; width: 100%; max-height: 100%; height: 100%; border-radius: 0; }",
@@ -341,7 +341,13 @@
     this.root.appendChild(this.panel);
     this.busy = false;
     this.thread = loadThread();
-    this.render();
+    try {
+      this.render();
+    } catch (error) {  // a stored thread this version cannot show: start afresh rather than not at all
+      this.thread = emptyThread();
+      saveThread(this.thread);
+      this.render();
+    }
 
     var self = this;
     this.launcher.addEventListener("click", function () { self.toggle(); });
