@@ -72,6 +72,7 @@ def test_widget_in_korean_on_a_phone_escalates_when_not_sure(
     launcher.tap()
     panel = page.locator("[data-support-widget] .panel")
     assert panel.bounding_box()["width"] == 375  # the whole screen
+    assert page.locator("[data-support-widget] .new-conversation").inner_text() == "새 대화"
     page.locator("[data-support-widget] textarea[name=question]").fill("화성 탐사선 발사 일정이 궁금합니다")
     page.locator("[data-support-widget] .panel > form button").tap()
     page.locator("[data-support-widget] .warn").wait_for()
@@ -82,6 +83,14 @@ def test_widget_in_korean_on_a_phone_escalates_when_not_sure(
     page.locator("[data-support-widget] .log .bot", has_text="문의 번호").wait_for()
     assert Ticket.objects.get().reason != Ticket.Reason.CUSTOMER_REQUEST  # escalated for low confidence
     phone.shot("ticket-sent-on-a-phone")
+    page.locator("[data-support-widget] .new-conversation").tap()  # another topic
+    page.locator("[data-support-widget] textarea[name=question]").fill("환불은 며칠 걸리나요?")
+    page.locator("[data-support-widget] .panel > form button").tap()
+    feedback = page.locator("[data-support-widget] .reply .feedback")
+    feedback.wait_for()
+    assert feedback.inner_text().split() == ["답변이", "도움이", "되었나요?", "예", "아니요"]
+    assert page.locator("[data-support-widget] .me").all_inner_texts() == ["환불은 며칠 걸리나요?"]
+    phone.shot("new-conversation-on-a-phone")
     assert not phone.csp_violations and not phone.page_errors and not phone.dialogs
 
 

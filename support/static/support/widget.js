@@ -10,7 +10,12 @@
  * allow-list (CORS); otherwise the browser withholds every answer and the widget says so
  * in the console. Everything shown from the API is set as text, never as HTML.
  *
- * Layout of this file: strings, API calls (one function per call), rendering, start-up.
+ * The panel holds one conversation: follow-ups carry its conversation_id and token, and
+ * the thread is kept in this tab's sessionStorage (one per support host), so reloading the
+ * page keeps it. Answers stream in when the portal sends Server-Sent Events.
+ *
+ * Layout of this file: strings, API calls (one function per call), the stored thread,
+ * rendering, start-up.
  */
 (function () {
   "use strict";
@@ -24,7 +29,7 @@
   // --- strings ---------------------------------------------------------------------------
   var STRINGS = {
     en: {
-      open: "Help", close: "Close", title: "Help centre",
+      open: "Help", close: "Close", title: "Help centre", newConversation: "New conversation",
       intro: "Ask in Korean or English. We answer from our help articles and show where each answer comes from.",
       placeholder: "Type your question", send: "Ask", thinking: "Looking through our help articles…",
       sources: "Sources", excerpt: "This is an excerpt from our help articles. Please check the source.",
@@ -34,13 +39,18 @@
       escalate: "Send to our support team", ticketSent: "Sent. Your ticket reference is {ref}. We will reply by email.",
       ticketExists: "You already sent this question: ticket {ref}.",
       ackNotSent: "We did not send a confirmation email this time, but our support team has your question.",
+      helpful: "Did this answer your question?", yes: "Yes", no: "No",
+      thanks: "Thank you for your feedback.", sorry: "Thank you for telling us. Sorry the answer did not help.",
+      comment: "Anything to add? (optional)", sendComment: "Send comment", commentSent: "Thank you, we read every comment.",
+      restarted: "Your earlier conversation has expired, so this question starts a new one.",
+      interrupted: "The answer was interrupted. Please ask again.",
       tooMany: "Too many requests. Please try again in {s} seconds.",
       busy: "The service is busy. Please try again in a few seconds.",
       unavailable: "The help service is not available on this site right now.",
       invalid: "Please check what you typed.",
     },
     ko: {
-      open: "도움말", close: "닫기", title: "고객센터",
+      open: "도움말", close: "닫기", title: "고객센터", newConversation: "새 대화",
       intro: "한국어나 영어로 질문하세요. 도움말 문서에서 답을 찾아 출처와 함께 보여 드립니다.",
       placeholder: "질문을 입력하세요", send: "질문하기", thinking: "도움말 문서를 찾아보는 중…",
       sources: "출처", excerpt: "도움말 문서에서 발췌한 내용입니다. 출처를 확인해 주세요.",
@@ -50,6 +60,11 @@
       escalate: "고객지원팀에 보내기", ticketSent: "보냈습니다. 문의 번호는 {ref}입니다. 이메일로 답해 드리겠습니다.",
       ticketExists: "이미 보낸 질문입니다: 문의 {ref}.",
       ackNotSent: "이번에는 확인 이메일을 보내지 않았지만, 고객지원팀이 질문을 받았습니다.",
+      helpful: "답변이 도움이 되었나요?", yes: "예", no: "아니요",
+      thanks: "피드백을 보내 주셔서 감사합니다.", sorry: "알려 주셔서 감사합니다. 답변이 도움이 되지 않아 죄송합니다.",
+      comment: "덧붙일 말씀이 있나요? (선택)", sendComment: "의견 보내기", commentSent: "감사합니다. 보내 주신 의견은 모두 읽습니다.",
+      restarted: "이전 대화가 만료되어 이 질문으로 새 대화를 시작합니다.",
+      interrupted: "답변이 중간에 끊겼습니다. 다시 질문해 주세요.",
       tooMany: "요청이 너무 많습니다. {s}초 뒤에 다시 시도해 주세요.",
       busy: "지금은 요청이 많습니다. 몇 초 뒤에 다시 시도해 주세요.",
       unavailable: "지금 이 사이트에서는 도움말 서비스를 사용할 수 없습니다.",
@@ -69,16 +84,78 @@
 
   // --- API calls: one function each; they resolve to {status, data, retryAfter} ---------
   function ApiUnavailable(message) { this.message = message; }
+  function StreamBroken(message) { this.message = message; }
 
-  function postJson(path, body) {
+  /** Server-Sent Events from a fetch body, read as they arrive: events are separated by a
+   *  blank line, `event:` names one, its `data:` lines are joined with "\n" and parsed as
+   *  JSON. Calls onEvent(name, data) for each event but `done`, whose data (the normal JSON
+   *  response) the promise resolves to; rejects with StreamBroken if the stream ends first. */
+  function readEvents(body, onEvent) {
+    var reader = body.getReader();
+    var decoder = new TextDecoder();
+    var buffer = "";
+    var result = null;
+
+    function dispatch(block) {
+      var name = "message";
+      var data = [];
+      block.split("\n").forEach(function (line) {
+        if (!line || line.charAt(0) === ":") return;  // a comment (keep-alive)
+        var colon = line.indexOf(":");
+        var field = colon < 0 ? line : line.slice(0, colon);
+        var value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+        if (field === "event") name = value;
+        else if (field === "data") data.push(value);
+      });
+      if (!data.length) return;
+      var parsed = JSON.parse(data.join("\n"));
+      if (name === "done") result = parsed;
+      else onEvent(name, parsed);
+    }
+
+    function pump() {
+      return reader.read().then(function (chunk) {
+        // CRLF and CR end lines too; a CR at the end of a chunk waits for a possible LF.
+        buffer = (buffer + decoder.decode(chunk.value || new Uint8Array(0), { stream: !chunk.done }))
+          .replace(/\r\n|\r(?!$)/g, "\n");
+        if (chunk.done) buffer = buffer.replace(/\r$/, "\n") + "\n\n";
+        var blocks = buffer.split("\n\n");
+        buffer = blocks.pop();
+        for (var i = 0; i < blocks.length && result === null; i++) dispatch(blocks[i]);
+        if (result !== null) {
+          reader.cancel().catch(function () {});  // `done` is the last word: stop reading
+          return result;
+        }
+        if (chunk.done) throw new StreamBroken("the stream ended without a done event");
+        return pump();
+      });
+    }
+
+    return pump().catch(function (error) {
+      reader.cancel().catch(function () {});
+      throw error instanceof StreamBroken ? error : new StreamBroken(String(error));
+    });
+  }
+
+  /** POST a JSON body. With onEvent the request also accepts a stream: a text/event-stream
+   *  response is read by readEvents; any other response is read as JSON, as before. */
+  function postJson(path, body, onEvent) {
     return fetch(API_BASE + path, {
       method: "POST",
       mode: "cors",
       credentials: "omit",  // never the host site's cookies, and the portal needs none
-      headers: { "Content-Type": "application/json", "Accept": "application/json", "Accept-Language": LANG },
+      headers: {
+        "Content-Type": "application/json",
+        "Accept": onEvent ? "text/event-stream, application/json" : "application/json",
+        "Accept-Language": LANG,
+      },
       body: JSON.stringify(body),
     }).then(function (response) {
-      return response.json().catch(function () { return {}; }).then(function (data) {
+      var type = response.headers.get("Content-Type") || "";
+      var reading = onEvent && response.body && type.indexOf("text/event-stream") === 0
+        ? readEvents(response.body, onEvent)
+        : response.json().catch(function () { return {}; });
+      return reading.then(function (data) {
         return { status: response.status, data: data, retryAfter: response.headers.get("Retry-After") };
       });
     }, function (error) {
@@ -91,16 +168,58 @@
     });
   }
 
-  /** POST /api/v1/questions/ {question} -> 201 {id, token, answer, answer_kind, confidence,
-   *  escalation_recommended, status, sources: [{title, url, excerpt, score, language}]}. */
-  function askQuestion(question) {
-    return postJson("/api/v1/questions/", { question: question });
+  /** POST /api/v1/questions/ {question[, conversation_id, token]} -> 201 {id, conversation_id, token,
+   *  answer, answer_kind, confidence, escalation_recommended, status, sources: [{title, url, excerpt,
+   *  score, language}]} | 404 (the conversation is unknown or not this token's) | 400 {question: [..]}.
+   *  Streamed (text/event-stream): `sources` (the list), `delta` ({text}) ..., then `done` (the object). */
+  function askQuestion(question, conversation, onEvent) {
+    var body = { question: question };
+    if (conversation) {
+      body.conversation_id = conversation.id;
+      body.token = conversation.token;
+    }
+    return postJson("/api/v1/questions/", body, onEvent);
   }
 
   /** POST /api/v1/tickets/ {question_id, token, email, details} -> 201 {reference, status, reason,
    *  acknowledgement} | 409 {detail, reference, status} | 404 | 400 {field: [messages]}. */
   function createTicket(questionId, token, email, details) {
     return postJson("/api/v1/tickets/", { question_id: questionId, token: token, email: email, details: details });
+  }
+
+  /** POST /api/v1/questions/<id>/feedback/ {token, helpful, comment} -> 201 (first) | 200 (replaced)
+   *  | 404 | 409 (the answer was withheld) | 400 {comment: [..]}. */
+  function sendFeedback(questionId, token, helpful, comment) {
+    return postJson("/api/v1/questions/" + encodeURIComponent(questionId) + "/feedback/",
+                    { token: token, helpful: helpful, comment: comment });
+  }
+
+  // --- the thread: {conversationId, token, entries}, kept for this tab per support host ------
+  // entries: {type: "question", text} | {type: "answer", answer, feedback: null|true|false}
+  //        | {type: "ticket", reference, existing, ackNotSent} | {type: "notice", key}
+  var STORAGE_KEY = "support-widget:" + API_BASE;
+
+  function emptyThread() { return { version: 1, conversationId: null, token: "", entries: [] }; }
+
+  function loadThread() {
+    try {
+      var saved = JSON.parse(window.sessionStorage.getItem(STORAGE_KEY) || "null");
+      if (saved && saved.version === 1 && Array.isArray(saved.entries)) return saved;
+    } catch (error) { /* storage blocked or a damaged value: start afresh */ }
+    return emptyThread();
+  }
+
+  function saveThread(thread) {
+    try { window.sessionStorage.setItem(STORAGE_KEY, JSON.stringify(thread)); }
+    catch (error) { /* storage blocked or full: the thread lasts until the page is left */ }
+  }
+
+  function storedAnswer(data) {  // what the thread needs of a question's response
+    return {
+      id: data.id, token: data.token, answer: data.answer || "", answer_kind: data.answer_kind || "",
+      escalation_recommended: !!data.escalation_recommended,
+      sources: (data.sources || []).map(function (s) { return { title: s.title, url: s.url }; }),
+    };
   }
 
   // --- rendering ---------------------------------------------------------------------------
@@ -113,13 +232,14 @@
     ".right { right: 20px; } .left { left: 20px; }",
     ".launcher:focus-visible, button:focus-visible, textarea:focus-visible, input:focus-visible, a:focus-visible",
     "  { outline: 3px solid var(--accent); outline-offset: 2px; }",
+    "header button:focus-visible { outline-color: #fff; }",
     ".panel { position: fixed; bottom: 84px; z-index: 2147483000; width: 380px; max-height: min(640px, 80vh);",
     "  display: flex; flex-direction: column; background: #fff; color: #1b1f24; border-radius: 12px;",
     "  box-shadow: 0 10px 40px rgba(0,0,0,.3); font-size: 15px; line-height: 1.5; overflow: hidden; }",
     ".panel[hidden] { display: none; }",
-    "header { display: flex; align-items: center; justify-content: space-between; padding: 12px 16px;",
+    "header { display: flex; align-items: center; justify-content: space-between; gap: 8px; padding: 12px 16px;",
     "  background: var(--accent); color: #fff; }",
-    "header h2 { margin: 0; font-size: 17px; }",
+    "header h2 { margin: 0; font-size: 17px; } header div { display: flex; gap: 6px; }",
     "header button { background: transparent; color: #fff; border: 1px solid rgba(255,255,255,.7);",
     "  border-radius: 6px; padding: 4px 10px; font-size: 14px; cursor: pointer; }",
     ".log { flex: 1; overflow-y: auto; padding: 12px 16px; display: flex; flex-direction: column; gap: 10px; }",
@@ -129,8 +249,13 @@
     ".me { align-self: flex-end; background: #e8eefc; }",
     ".bot { align-self: flex-start; background: #f3f4f6; }",
     ".warn { background: #fff4e0; } .error { background: #fde8e8; }",
+    ".notice { align-self: center; background: transparent; color: #555c66; font-size: 13px; text-align: center; }",
     ".muted { color: #555c66; font-size: 13px; margin: 4px 0; }",
     ".sources { margin: 6px 0 0; padding-left: 18px; } .sources a { color: #1d4ed8; }",
+    ".feedback { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; margin-top: 8px; }",
+    ".feedback p { margin: 0; flex-basis: 100%; }",
+    ".choice { border: 1px solid var(--accent); border-radius: 6px; background: #fff; color: #1b1f24;",
+    "  padding: 4px 14px; font-size: 14px; cursor: pointer; }",
     "form { display: flex; flex-direction: column; gap: 6px; padding: 12px 16px; border-top: 1px solid #e5e7eb; }",
     ".msg form { padding: 8px 0 0; border: 0; }",
     "label { font-size: 13px; font-weight: 600; }",
@@ -138,7 +263,7 @@
     "textarea { resize: vertical; min-height: 44px; }",
     "form button, .link { align-self: flex-start; border: 0; border-radius: 6px; padding: 8px 14px;",
     "  font-size: 15px; color: #fff; background: var(--accent); cursor: pointer; }",
-    ".link { background: transparent; color: #1d4ed8; padding: 4px 0; text-decoration: underline; }",
+    ".link { background: transparent; color: #1d4ed8; padding: 4px 0; text-decoration: underline; text-align: left; }",
     "button[disabled] { opacity: .6; cursor: wait; }",
     "@media (max-width: 480px) {",
     "  .panel { left: 0; right: 0; bottom: 0; width: 100%; max-height: 100%; height: 100%; border-radius: 0; }",
@@ -171,6 +296,20 @@
     return window.CSS && CSS.supports && CSS.supports("color", wanted) ? wanted : "#2f5bd3";
   }
 
+  function bubble(kind, text, children) {
+    return el("div", { class: "msg " + kind }, [text ? el("p", { text: text }) : null].concat(children || []));
+  }
+
+  function sourceList(sources) {
+    return el("ul", { class: "sources" }, sources.map(function (source) {
+      var href = new URL(source.url, API_BASE);
+      var safe = href.origin === API_BASE;  // links only to the portal's own article pages
+      return el("li", {}, [safe
+        ? el("a", { href: href.href, target: "_blank", rel: "noopener", text: source.title })
+        : el("span", { text: source.title })]);
+    }));
+  }
+
   function Widget() {
     var host = el("div", { "data-support-widget": "" });
     document.body.appendChild(host);
@@ -182,29 +321,38 @@
     this.launcher = el("button", {
       class: "launcher " + side, type: "button", "aria-expanded": "false", "aria-controls": "support-panel", text: T.open,
     });
-    this.log = el("div", { class: "log", role: "log", "aria-live": "polite" }, [
-      el("p", { class: "msg bot", text: T.intro }),
-    ]);
+    this.log = el("div", { class: "log", role: "log", "aria-live": "polite" });
     this.input = el("textarea", { id: "support-question", name: "question", rows: "2", placeholder: T.placeholder,
                                   maxlength: "1000", required: "" });
     this.sendButton = el("button", { type: "submit", text: T.send });
     this.form = el("form", {}, [
       el("label", { for: "support-question", text: T.placeholder }), this.input, this.sendButton,
     ]);
-    this.closeButton = el("button", { type: "button", text: T.close });
+    this.newButton = el("button", { type: "button", class: "new-conversation", text: T.newConversation });
+    this.closeButton = el("button", { type: "button", class: "close", text: T.close });
     this.panel = el("section", {
       id: "support-panel", class: "panel " + side, role: "dialog", "aria-labelledby": "support-title", hidden: "",
       lang: LANG,
     }, [
-      el("header", {}, [el("h2", { id: "support-title", text: T.title }), this.closeButton]),
+      el("header", {}, [el("h2", { id: "support-title", text: T.title }), el("div", {}, [this.newButton, this.closeButton])]),
       this.log, this.form,
     ]);
     this.root.appendChild(this.launcher);
     this.root.appendChild(this.panel);
+    this.busy = false;
+    this.thread = loadThread();
+    try {
+      this.render();
+    } catch (error) {  // a stored thread this version cannot show: start afresh rather than not at all
+      this.thread = emptyThread();
+      saveThread(this.thread);
+      this.render();
+    }
 
     var self = this;
     this.launcher.addEventListener("click", function () { self.toggle(); });
     this.closeButton.addEventListener("click", function () { self.close(); });
+    this.newButton.addEventListener("click", function () { self.startOver(); });
     this.panel.addEventListener("keydown", function (event) { if (event.key === "Escape") self.close(); });
     this.input.addEventListener("keydown", function (event) {
       if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); self.form.requestSubmit(); }
@@ -216,6 +364,7 @@
   Widget.prototype.open = function () {
     this.panel.hidden = false;
     this.launcher.setAttribute("aria-expanded", "true");
+    this.log.scrollTop = this.log.scrollHeight;
     this.input.focus();
   };
   Widget.prototype.close = function () {
@@ -225,7 +374,7 @@
   };
 
   Widget.prototype.say = function (kind, text, children) {
-    var message = el("div", { class: "msg " + kind }, [text ? el("p", { text: text }) : null].concat(children || []));
+    var message = bubble(kind, text, children);
     this.log.appendChild(message);
     message.scrollIntoView({ block: "nearest" });
     return message;
@@ -233,6 +382,7 @@
 
   Widget.prototype.sayFailure = function (result) {
     if (result instanceof ApiUnavailable) return this.say("bot error", T.unavailable);
+    if (result instanceof StreamBroken) return this.say("bot error", T.interrupted);
     if (result.status === 429) return this.say("bot error", t("tooMany", { s: result.retryAfter || 60 }));
     if (result.status >= 500) return this.say("bot error", T.busy);
     var messages = [];
@@ -242,56 +392,127 @@
     return this.say("bot error", messages.length ? messages.join(" ") : T.invalid);
   };
 
-  Widget.prototype.ask = function () {
-    var question = this.input.value.trim();
-    if (!question) return;
-    var self = this;
-    this.say("me", question);
-    this.input.value = "";
-    this.sendButton.disabled = true;
-    var waiting = this.say("bot muted", T.thinking);
-    askQuestion(question).then(function (result) {
-      waiting.remove();
-      if (result.status === 201) self.showAnswer(result.data);
-      else self.sayFailure(result);
-    }, function (error) {
-      waiting.remove();
-      self.sayFailure(error);
-    }).then(function () { self.sendButton.disabled = false; });
+  // The thread: every change is saved, then shown.
+  Widget.prototype.record = function (entry) {
+    this.thread.entries.push(entry);
+    saveThread(this.thread);
+    var message = this.entryMessage(entry, true);
+    this.log.appendChild(message);
+    message.scrollIntoView({ block: "nearest" });
+    return message;
   };
 
-  Widget.prototype.showAnswer = function (answer) {
-    var children = [];
+  Widget.prototype.render = function () {
+    this.log.textContent = "";
+    this.log.appendChild(bubble("bot", T.intro));
+    var entries = this.thread.entries;
+    for (var i = 0; i < entries.length; i++) this.log.appendChild(this.entryMessage(entries[i], i === entries.length - 1));
+  };
+
+  /** The message for one entry; `last` offers escalation under an answer that ends the thread. */
+  Widget.prototype.entryMessage = function (entry, last) {
+    if (entry.type === "question") return bubble("me", entry.text);
+    if (entry.type === "notice") return bubble("notice", T[entry.key]);
+    if (entry.type === "ticket") {
+      return entry.existing
+        ? bubble("bot", t("ticketExists", { ref: entry.reference }))
+        : bubble("bot", t("ticketSent", { ref: entry.reference }),
+                 entry.ackNotSent ? [el("p", { class: "muted", text: T.ackNotSent })] : []);
+    }
+    return this.answerMessage(entry, last);
+  };
+
+  Widget.prototype.answerMessage = function (entry, last) {
+    var answer = entry.answer;
     if (answer.escalation_recommended) {
-      var message = this.say("bot warn", T.notSure);
-      message.appendChild(this.escalationForm(answer));
-      return;
+      return bubble("bot warn reply", T.notSure, [last ? this.escalationForm() : null]);
     }
+    var children = [];
     if (answer.answer_kind === "extractive") children.push(el("p", { class: "muted", text: T.excerpt }));
-    if (answer.sources && answer.sources.length) {
-      children.push(el("p", { class: "muted", text: T.sources }));
-      children.push(el("ul", { class: "sources" }, answer.sources.map(function (source) {
-        var href = new URL(source.url, API_BASE);
-        var safe = href.origin === API_BASE;  // links only to the portal's own article pages
-        return el("li", {}, [safe
-          ? el("a", { href: href.href, target: "_blank", rel: "noopener", text: source.title })
-          : el("span", { text: source.title })]);
-      })));
-    }
-    var offer = el("button", { type: "button", class: "link", text: T.escalateOffer });
+    if (answer.sources.length) children.push(el("p", { class: "muted", text: T.sources }), sourceList(answer.sources));
+    children.push(this.feedbackPart(entry));
+    var offer = last ? el("button", { type: "button", class: "link offer", text: T.escalateOffer }) : null;
     children.push(offer);
-    var shown = this.say("bot", answer.answer, children);
+    var message = bubble("bot reply", answer.answer, children);
     var self = this;
-    offer.addEventListener("click", function () {
-      offer.remove();
-      var form = self.escalationForm(answer);
-      shown.appendChild(form);
-      form.querySelector("input").focus();
-    });
+    if (offer) offer.addEventListener("click", function () { self.openEscalation(message); });
+    return message;
   };
 
-  Widget.prototype.escalationForm = function (answer) {
-    var id = "support-email-" + answer.id;
+  /** "Did this answer your question?" yes / no; then thanks and an optional comment. "No" opens the
+   *  escalation form at once. The verdict is kept in the thread; the comment form only until reload. */
+  Widget.prototype.feedbackPart = function (entry) {
+    var answer = entry.answer;
+    if (entry.feedback !== null && entry.feedback !== undefined) {
+      return el("p", { class: "muted feedback-done", text: entry.feedback ? T.thanks : T.sorry });
+    }
+    var promptId = "support-helpful-" + answer.id;
+    var yes = el("button", { type: "button", class: "choice", "data-helpful": "true", text: T.yes });
+    var no = el("button", { type: "button", class: "choice", "data-helpful": "false", text: T.no });
+    var part = el("div", { class: "feedback", role: "group", "aria-labelledby": promptId }, [
+      el("p", { id: promptId, class: "muted", text: T.helpful }), yes, no,
+    ]);
+    var self = this;
+    function rate(helpful) {
+      yes.disabled = no.disabled = true;
+      sendFeedback(answer.id, answer.token, helpful, "").then(function (result) {
+        if (result.status !== 200 && result.status !== 201) return self.sayFailure(result);
+        entry.feedback = helpful;
+        saveThread(self.thread);
+        var form = self.commentForm(answer, helpful);
+        var message = part.parentNode;
+        part.replaceWith(el("p", { class: "muted feedback-done", text: helpful ? T.thanks : T.sorry }), form);
+        if (helpful) form.querySelector("textarea").focus();  // the buttons are gone: focus what follows
+        else self.openEscalation(message);
+      }, function (error) { self.sayFailure(error); }).then(function () { yes.disabled = no.disabled = false; });
+    }
+    yes.addEventListener("click", function () { rate(true); });
+    no.addEventListener("click", function () { rate(false); });
+    return part;
+  };
+
+  Widget.prototype.commentForm = function (answer, helpful) {
+    var id = "support-comment-" + answer.id;
+    var comment = el("textarea", { id: id, name: "comment", rows: "2", maxlength: "2000" });
+    var button = el("button", { type: "submit", text: T.sendComment });
+    var form = el("form", { class: "comment" }, [el("label", { for: id, text: T.comment }), comment, button]);
+    var self = this;
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (!comment.value.trim()) return;
+      button.disabled = true;
+      // The same verdict again, with the comment: the portal keeps one feedback per question, the latest.
+      sendFeedback(answer.id, answer.token, helpful, comment.value).then(function (result) {
+        if (result.status !== 200 && result.status !== 201) return self.sayFailure(result);
+        form.replaceWith(el("p", { class: "muted", text: T.commentSent }));
+        self.input.focus();
+      }, function (error) { self.sayFailure(error); }).then(function () { button.disabled = false; });
+    });
+    return form;
+  };
+
+  /** The escalation form under `message` (one open at a time), focused. */
+  Widget.prototype.openEscalation = function (message) {
+    this.clearOffers();
+    var form = this.escalationForm();
+    message.appendChild(form);
+    form.querySelector("input").focus();
+  };
+
+  Widget.prototype.clearOffers = function () {
+    Array.prototype.forEach.call(this.log.querySelectorAll(".offer, form.escalate"), function (node) { node.remove(); });
+  };
+
+  Widget.prototype.latestAnswer = function () {
+    for (var i = this.thread.entries.length - 1; i >= 0; i--) {
+      if (this.thread.entries[i].type === "answer") return this.thread.entries[i].answer;
+    }
+    return null;
+  };
+
+  /** Escalates the conversation's latest question (the portal attaches the turns before it). */
+  Widget.prototype.escalationForm = function () {
+    var id = "support-email-" + this.thread.entries.length;
     var email = el("input", { id: id, type: "email", name: "email", required: "", maxlength: "254",
                               autocomplete: "email" });
     var details = el("textarea", { id: id + "-details", name: "details", rows: "2", maxlength: "5000" });
@@ -303,17 +524,16 @@
     var self = this;
     form.addEventListener("submit", function (event) {
       event.preventDefault();
+      var answer = self.latestAnswer();
+      if (!answer) return;
       button.disabled = true;
       createTicket(answer.id, answer.token, email.value.trim(), details.value).then(function (result) {
-        if (result.status === 201) {
+        if (result.status === 201 || result.status === 409) {
           form.remove();
-          self.say("bot", t("ticketSent", { ref: result.data.reference }),
-                   result.data.acknowledgement === "not_sent" ? [el("p", { class: "muted", text: T.ackNotSent })] : []);
+          self.clearOffers();
+          self.record({ type: "ticket", reference: result.data.reference, existing: result.status === 409,
+                        ackNotSent: result.data.acknowledgement === "not_sent" });
           self.input.focus();  // the form (and the focused button) is gone: back to the question box
-        } else if (result.status === 409) {
-          form.remove();
-          self.say("bot", t("ticketExists", { ref: result.data.reference }));
-          self.input.focus();
         } else {
           self.sayFailure(result);
         }
@@ -321,6 +541,82 @@
     });
     return form;
   };
+
+  Widget.prototype.startOver = function () {
+    if (this.busy) return;  // the answer on its way belongs to the old conversation
+    this.thread = emptyThread();
+    saveThread(this.thread);
+    this.render();
+    this.input.focus();
+  };
+
+  Widget.prototype.ask = function () {
+    var question = this.input.value.trim();
+    if (!question || this.busy) return;
+    var self = this;
+    this.clearOffers();
+    this.say("me", question);
+    this.input.value = "";
+    this.busy = this.sendButton.disabled = true;
+    this.send(question).then(function () { self.busy = self.sendButton.disabled = false; });
+  };
+
+  /** Asks `question` (already shown) in the thread's conversation and keeps it with its answer.
+   *  A conversation the portal no longer knows (404: expired, or not this token's) is dropped
+   *  and the question asked again in a new one, saying so. */
+  Widget.prototype.send = function (question) {
+    var self = this;
+    var thread = this.thread;
+    var conversation = thread.conversationId ? { id: thread.conversationId, token: thread.token } : null;
+    var pending = new PendingAnswer(this);
+    return askQuestion(question, conversation, pending.onEvent).then(function (result) {
+      pending.remove();
+      if (result.status === 404 && conversation) {
+        self.thread = emptyThread();
+        self.thread.entries.push({ type: "notice", key: "restarted" });
+        saveThread(self.thread);
+        self.render();
+        self.say("me", question);
+        return self.send(question);
+      }
+      if (result.status !== 201) return self.sayFailure(result);  // not kept: the question can be asked again
+      self.thread.conversationId = result.data.conversation_id;
+      self.thread.token = result.data.token;
+      self.thread.entries.push({ type: "question", text: question });
+      self.record({ type: "answer", answer: storedAnswer(result.data), feedback: null });
+    }, function (error) {
+      pending.remove();
+      self.sayFailure(error);
+    });
+  };
+
+  /** The answer on its way: "thinking", then (when streamed) the sources and the text as it
+   *  arrives. The log is aria-busy meanwhile, so screen readers read the finished answer once. */
+  function PendingAnswer(widget) {
+    var log = widget.log;
+    var message = widget.say("bot muted", T.thinking);
+    var text = null;
+    this.onEvent = function (name, data) {
+      if (text === null) {  // the first event: "thinking" becomes the answer
+        log.setAttribute("aria-busy", "true");
+        message.className = "msg bot streaming";
+        message.textContent = "";
+        text = el("p", { class: "answer" });
+        message.appendChild(text);
+      }
+      if (name === "sources" && Array.isArray(data) && data.length) {
+        message.appendChild(el("p", { class: "muted", text: T.sources }));
+        message.appendChild(sourceList(data));
+      } else if (name === "delta" && data && typeof data.text === "string") {
+        text.appendChild(document.createTextNode(data.text));
+      }
+      message.scrollIntoView({ block: "nearest" });
+    };
+    this.remove = function () {
+      message.remove();
+      log.removeAttribute("aria-busy");
+    };
+  }
 
   // --- start-up ----------------------------------------------------------------------------
   function start() { window.supportWidget = new Widget(); }
