@@ -16,7 +16,7 @@ from pytest_django import Settings
 from support.answering import AnswerModelError, GeneratedAnswer
 from support.answering.openai import OpenAIChatProvider, partial_answer
 from support.models import AnswerPolicy, Question
-from tests.fake_openai import CHAT, FakeOpenAI, chat_reply, error, fake_openai  # noqa: F401
+from tests.fake_openai import CHAT, FakeOpenAI, chat_reply, error
 from tests.support.test_api_security import fresh_ip
 from tests.support.test_openai_chat import SOURCES
 
@@ -51,7 +51,7 @@ def ask_streamed(client: Client, text: str, **extra: Any) -> tuple[Any, list[tup
 
 
 @pytest.fixture
-def llm(fake_openai: FakeOpenAI, settings: Settings) -> FakeOpenAI:  # noqa: F811
+def llm(fake_openai: FakeOpenAI, settings: Settings) -> FakeOpenAI:
     fake_openai.apply_settings(settings, timeout=2.0, max_retries=0)
     fake_openai.tokens_per_second = 0  # as fast as it can: these tests check order, not pace
     settings.CHAT_PROVIDER = "openai"
@@ -207,3 +207,30 @@ def test_provider_stream_reports_how_a_reply_ended(llm: FakeOpenAI) -> None:
         with pytest.raises(AnswerModelError) as failed:
             list(provider.answer_stream(question="q", sources=SOURCES, term_weights={}, language="en"))
         assert failed.value.code == code
+
+
+def test_the_ask_page_streams_for_its_script_and_the_session_owns_the_question(
+    client: Client, sample_articles: dict[str, Any], settings: Settings
+) -> None:
+    settings.CHAT_PROVIDER = "extractive"
+    response = client.post("/", {"question": "How long is the password reset link valid?"}, **SSE)
+    assert response.streaming and response["Content-Type"] == "text/event-stream"
+    events = events_of(b"".join(response.streaming_content))
+    assert [name for name, _ in events] == ["sources", "delta", "done"]
+    done = events[-1][1]
+    page = client.get(f"/questions/{done['id']}/")  # the session was marked before the stream started
+    assert page.status_code == 200 and done["answer"] in page.content.decode()
+    follow = client.post(f"/questions/{done['id']}/follow-up/", {"question": "And after an hour?"}, **SSE)
+    assert follow.streaming
+    follow_done = events_of(b"".join(follow.streaming_content))[-1][1]
+    assert follow_done["conversation_id"] == done["conversation_id"]
+    assert client.get(f"/questions/{follow_done['id']}/").status_code == 200
+    assert Client().get(f"/questions/{follow_done['id']}/").status_code == 404  # another session: no
+    invalid = client.post("/", {"question": "  "}, **SSE)  # form errors: the page, as without the script
+    assert not invalid.streaming and invalid.status_code == 200
+
+
+def test_the_pages_load_the_script_and_its_korean_strings(client: Client, db: None) -> None:
+    page = client.get("/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert '<script src="/static/support/ask-stream.js" defer></script>' in page
+    assert "data-stream" in page and "도움말 문서를 찾아보고 있습니다…" in page and "답변을 작성하고 있습니다…" in page
