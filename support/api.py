@@ -26,10 +26,12 @@ from rest_framework.views import APIView
 from support.api_schema import (
     ANSWER_EXAMPLE,
     DETAIL,
+    EVENT_STREAM_RESPONSE,
     QUESTION_EXAMPLE,
     RETRY_AFTER,
     TICKET_EXAMPLE,
     error_responses,
+    json_only,
 )
 from support.feedback import FeedbackInvalid, FeedbackNotAllowed, feedback_record
 from support.models import Question, Ticket
@@ -128,12 +130,16 @@ class QuestionCreateApi(APIView):
         summary="Ask a question",
         description="Answers from the published help articles, with the sources and a confidence. When the portal "
         "is not sure, `answer` is empty and `escalation_recommended` is true: offer POST /api/v1/tickets/ with the "
-        "returned `id` and `token`.",
+        "returned `id` and `token`. Send `Accept: text/event-stream` to receive the answer as Server-Sent Events "
+        "while it is written (the text/event-stream 200 response); errors are JSON either way.",
         tags=["questions"],
         request=QuestionInSerializer,
         responses={
-            201: OpenApiResponse(QuestionOutSerializer, "Stored and answered, or stored with escalation recommended."),
-            **error_responses(400, 404, 413, 415, 429, 503),
+            (201, "application/json"): OpenApiResponse(
+                QuestionOutSerializer, "Stored and answered, or stored with escalation recommended."
+            ),
+            (200, EVENT_STREAM): EVENT_STREAM_RESPONSE,
+            **json_only(error_responses(400, 404, 413, 415, 429, 503)),
         },
         parameters=[RETRY_AFTER],
         examples=[QUESTION_EXAMPLE, ANSWER_EXAMPLE],
