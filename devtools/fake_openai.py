@@ -307,10 +307,10 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextmanager
-def running_fake_openai(**options: Any) -> Iterator[FakeOpenAI]:
-    """A fake OpenAI server on 127.0.0.1 (a free port) for the ``with`` block; ``options`` set
-    ``FakeOpenAI`` fields (e.g. ``tokens_per_second``)."""
-    server = _Server(("127.0.0.1", 0), _Handler)
+def running_fake_openai(*, port: int = 0, **options: Any) -> Iterator[FakeOpenAI]:
+    """A fake OpenAI server on 127.0.0.1:``port`` (0: a free one) for the ``with`` block;
+    ``options`` set ``FakeOpenAI`` fields (e.g. ``tokens_per_second``)."""
+    server = _Server(("127.0.0.1", port), _Handler)
     fake = FakeOpenAI(base_url=f"http://127.0.0.1:{server.server_address[1]}/v1", **options)
     server.fake = fake
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
