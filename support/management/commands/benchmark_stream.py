@@ -17,10 +17,10 @@ how the gunicorn thread count was measured (README, "Streaming").
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import math
-import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -73,37 +73,34 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def ask_streamed(base_url: str, question: str, timeout: float = 120.0) -> Timing:
-    """POST one question with ``Accept: text/event-stream`` over a raw socket; times its events."""
+    """POST one question with ``Accept: text/event-stream``; times its events as they arrive
+    (``http.client`` reads chunked bodies, as gunicorn sends them, piece by piece)."""
     url = urlsplit(base_url)
-    body = json.dumps({"question": question}).encode()
-    head = (
-        f"POST /api/v1/questions/ HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: application/json\r\n"
-        f"Accept: text/event-stream\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-    )
+    body = json.dumps({"question": question})
+    headers = {"Content-Type": "application/json", "Accept": "text/event-stream", "Connection": "close"}
     timing, buffer = Timing(), b""
     started = time.perf_counter()
-    with socket.create_connection((url.hostname, url.port or 80), timeout=timeout) as sock:
-        sock.sendall(head.encode() + body)
-        while timing.done_ms is None:
-            received = sock.recv(65536)
-            if not received:
-                break
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port or 80, timeout=timeout)
+    try:
+        conn.request("POST", "/api/v1/questions/", body, headers)
+        response = conn.getresponse()
+        while received := response.read1(65536):
             buffer += received
             now = (time.perf_counter() - started) * 1000
-            if (
-                timing.sources_ms is None
-                and b"event: sources\ndata: " in buffer
-                and b"\n\n" in buffer.split(b"event: sources", 1)[1]
-            ):
+            frames = buffer.split(b"\n\n")[:-1]  # complete frames only
+            names = [frame.split(b"\n", 1)[0] for frame in frames]
+            if timing.sources_ms is None and b"event: sources" in names:
                 timing.sources_ms = now
-            if timing.delta_ms is None and b"event: delta\n" in buffer:
+            if timing.delta_ms is None and b"event: delta" in names:
                 timing.delta_ms = now
-            if b"event: done\n" in buffer and buffer.endswith(b"\n\n"):
+            if b"event: done" in names:
                 timing.done_ms = now
-                done = buffer.rsplit(b"event: done\ndata: ", 1)[1]
-                timing.status = str(json.loads(done)["status"])
+                timing.status = str(json.loads(frames[names.index(b"event: done")].split(b"data: ", 1)[1])["status"])
+                break
+    finally:
+        conn.close()
     if timing.done_ms is None:
-        timing.status = buffer[:200].decode(errors="replace")
+        timing.status = f"no done: HTTP {response.status} {buffer[:100]!r}"
     return timing
 
 
