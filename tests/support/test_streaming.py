@@ -7,6 +7,7 @@ import json
 import socket
 import time
 from typing import Any
+from unittest import mock
 from urllib.parse import urlsplit
 
 import pytest
@@ -181,6 +182,15 @@ def test_errors_stay_json_with_their_status_codes(
     b"".join(ok.streaming_content)
     limited = post(json.dumps({"question": "refund?"}), ip=ip)
     assert limited.status_code == 429 and limited["Retry-After"]
+
+
+def test_a_busy_database_is_a_json_503_before_the_stream_starts(client: Client, db: None) -> None:
+    from tests.support.test_middleware import _busy
+
+    with mock.patch("support.api.question_answer_events", side_effect=_busy()):
+        response = client.post(QUESTIONS, {"question": "refund?"}, content_type="application/json", **SSE)
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+    assert not response.streaming and response["Content-Type"] == "application/json"
 
 
 def test_without_the_accept_header_nothing_changes(client: Client, sample_articles: dict[str, Any]) -> None:
