@@ -7,6 +7,19 @@ the cores busy; gthread parks idle keep-alive connections instead of tying up a 
 Database connections per process are bounded by ``DB_POOL_MAX_SIZE`` (portal/settings.py),
 which should be at least ``GUNICORN_THREADS`` so a thread never waits on its own siblings.
 
+Streamed answers (``Accept: text/event-stream``, issue 9) keep gthread. A stream holds its
+thread until ``done`` (the chat model's whole reply, ~1.5 s at 50 tokens/s for a 66-token
+reply), so threads per worker = concurrent streams per worker; the next one waits for a
+thread before it even gets its sources. Measured with ``manage.py benchmark_stream --url``
+against this file on 2 shared cores (README, "Streaming"): 1 worker × 4 threads, 4 streams:
+first sources p50 142 ms; 8 streams: 1,733 ms (half of them queued behind a whole answer);
+1 worker × 8 threads, 8 streams: 316 ms. Hence 8 threads by default: a stream mostly waits
+on the model, and its database connection goes back to the pool during that wait
+(``support.services``), so 8 threads fit in the default pool of 8. ASGI (uvicorn) was not
+chosen: it is not installed here, the views and the ORM are synchronous, and Django's ASGI
+handler consumes a synchronous streaming iterator whole (``sync_to_async(list)``) before
+sending it, i.e. no streaming without rewriting the answer path as async code.
+
 Sources: https://docs.gunicorn.org/en/stable/settings.html, .../design.html#how-many-workers
 """
 
@@ -16,7 +29,7 @@ from typing import Any
 bind = os.environ.get("GUNICORN_BIND", f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}")
 worker_class = "gthread"
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))  # one per core; each holds its own model (~600 MiB)
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))  # = concurrent streamed answers per worker (above)
 # A question takes well under a second; 60 s leaves room for the chat model's timeout
 # (OPENAI_TIMEOUT_SECONDS 20 s, retried) before the arbiter kills a stuck worker.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))

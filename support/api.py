@@ -10,12 +10,15 @@ unknown id, so ids reveal nothing.
 ownership. All are throttled per client (:mod:`support.throttling`): 429 with ``Retry-After``.
 """
 
+from typing import Any
+
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,22 +26,28 @@ from rest_framework.views import APIView
 from support.api_schema import (
     ANSWER_EXAMPLE,
     DETAIL,
+    EVENT_STREAM_RESPONSE,
     QUESTION_EXAMPLE,
     RETRY_AFTER,
     TICKET_EXAMPLE,
     error_responses,
+    json_only,
 )
 from support.feedback import FeedbackInvalid, FeedbackNotAllowed, feedback_record
 from support.models import Question, Ticket
 from support.services import (
+    AnswerOutcome,
+    QuestionAnswerOptions,
     QuestionInvalid,
     TicketExists,
     TicketInvalid,
     conversation_for_token,
     question_answer,
+    question_answer_events,
     question_token_matches,
     ticket_create,
 )
+from support.streaming import EVENT_STREAM, answer_event_stream, event_stream_response, first_event
 from support.throttling import ScopedThrottle, client_ip
 
 QUESTION_NOT_FOUND = "No question with this id and token."
@@ -93,10 +102,27 @@ class QuestionOutSerializer(serializers.Serializer):
     sources = SourceOutSerializer(many=True, help_text="The articles the answer comes from, best first.")
 
 
+class EventStreamRenderer(BaseRenderer):
+    """Lets ``Accept: text/event-stream`` through content negotiation; the view streams itself
+    (:mod:`support.streaming`) and never renders data with this."""
+
+    media_type = EVENT_STREAM
+    format = "sse"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        raise NotImplementedError("QuestionCreateApi streams its events itself")  # pragma: no cover
+
+
 class QuestionCreateApi(APIView):
-    """``POST /api/v1/questions/ {"question": "..."}`` → 201 with the answer, confidence, sources and ``token``."""
+    """``POST /api/v1/questions/ {"question": "..."}`` → 201 with the answer, confidence, sources and ``token``.
+
+    With ``Accept: text/event-stream`` the answer comes as Server-Sent Events instead
+    (:mod:`support.streaming`: ``sources``, ``delta``…, ``done`` = the 201 body); errors
+    are the same JSON responses either way.
+    """
 
     throttle_classes = [ScopedThrottle]
+    renderer_classes = [JSONRenderer, EventStreamRenderer]
     throttle_scope = "questions"
 
     @extend_schema(
@@ -104,12 +130,16 @@ class QuestionCreateApi(APIView):
         summary="Ask a question",
         description="Answers from the published help articles, with the sources and a confidence. When the portal "
         "is not sure, `answer` is empty and `escalation_recommended` is true: offer POST /api/v1/tickets/ with the "
-        "returned `id` and `token`.",
+        "returned `id` and `token`. Send `Accept: text/event-stream` to receive the answer as Server-Sent Events "
+        "while it is written (the text/event-stream 200 response); errors are JSON either way.",
         tags=["questions"],
         request=QuestionInSerializer,
         responses={
-            201: OpenApiResponse(QuestionOutSerializer, "Stored and answered, or stored with escalation recommended."),
-            **error_responses(400, 404, 413, 415, 429, 503),
+            (201, "application/json"): OpenApiResponse(
+                QuestionOutSerializer, "Stored and answered, or stored with escalation recommended."
+            ),
+            (200, EVENT_STREAM): EVENT_STREAM_RESPONSE,
+            **json_only(error_responses(400, 404, 413, 415, 429, 503)),
         },
         parameters=[RETRY_AFTER],
         examples=[QUESTION_EXAMPLE, ANSWER_EXAMPLE],
@@ -122,21 +152,46 @@ class QuestionCreateApi(APIView):
             conversation = conversation_for_token(values["conversation_id"], values["token"])
             if conversation is None:
                 raise NotFound(QUESTION_NOT_FOUND)
+        streaming = request.accepted_renderer.format == EventStreamRenderer.format
+        asked = QuestionAnswerOptions(
+            text=values["question"], channel="api", conversation=conversation, token=values["token"], stream=streaming
+        )
         try:
-            outcome = question_answer(
-                text=values["question"], channel="api", conversation=conversation, token=values["token"]
-            )
+            if streaming:
+                events = question_answer_events(**asked)
+                first = first_event(events)  # validation errors and 503s happen here, before the stream
+                return event_stream_response(
+                    answer_event_stream(first, events, sources=sources_payload, done=question_payload)
+                )
+            outcome = question_answer(**asked)
         except QuestionInvalid as exc:
             return Response({"question": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
-        q = outcome.question
-        payload = {
-            "id": q.pk, "conversation_id": q.conversation_id, "token": outcome.token,
-            "answer": "" if q.escalation_recommended else q.answer,  # no guess when not confident
-            "answer_kind": q.answer_kind, "confidence": q.confidence,
-            "answer_span": None if q.escalation_recommended or not q.answer_span else q.answer_span,
-            "escalation_recommended": q.escalation_recommended, "status": q.status, "sources": q.sources,
-        }  # fmt: skip
-        return Response(QuestionOutSerializer(payload).data, status=status.HTTP_201_CREATED)
+        return Response(question_payload(outcome), status=status.HTTP_201_CREATED)
+
+    def finalize_response(self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any) -> Any:
+        # Errors (400, 404, 415, 429) stay JSON when the client asked for an event stream.
+        renderer = getattr(request, "accepted_renderer", None)
+        if isinstance(response, Response) and renderer is not None and renderer.format == EventStreamRenderer.format:
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+def question_payload(outcome: AnswerOutcome) -> dict[str, Any]:
+    """The 201 body of ``POST /api/v1/questions/`` (and the ``done`` event of its stream)."""
+    q = outcome.question
+    payload = {
+        "id": q.pk, "conversation_id": q.conversation_id, "token": outcome.token,
+        "answer": "" if q.escalation_recommended else q.answer,  # no guess when not confident
+        "answer_kind": q.answer_kind, "confidence": q.confidence,
+        "answer_span": None if q.escalation_recommended or not q.answer_span else q.answer_span,
+        "escalation_recommended": q.escalation_recommended, "status": q.status, "sources": q.sources,
+    }  # fmt: skip
+    return dict(QuestionOutSerializer(payload).data)
+
+
+def sources_payload(sources: list[dict[str, Any]]) -> list[Any]:
+    """``sources`` as the API shows them (the ``sources`` field, and the stream's ``sources`` event)."""
+    return list(SourceOutSerializer(sources, many=True).data)
 
 
 class TicketInSerializer(serializers.Serializer):

@@ -68,6 +68,50 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: described[code] for code in codes}
 
 
+# One Server-Sent Event, as SSE-aware tools (schemathesis) read the stream: event name and data line.
+SSE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["sources", "delta", "done"]},
+        "data": {
+            "type": "string",
+            "description": 'One line of JSON: sources -> a list of Source; delta -> {"text": string}; '
+            "done -> QuestionOut.",
+        },
+    },
+}
+
+EVENT_STREAM_RESPONSE = OpenApiResponse(
+    SSE_EVENT,
+    "With `Accept: text/event-stream`: status 200 (as EventSource-style clients expect) and Server-Sent Events, "
+    "each `data` one line of JSON. "
+    "`event: sources` first (a list shaped like `sources` below), then zero or more `event: delta` with "
+    '`{"text": "..."}`: pieces of the answer as the chat model writes it (the extractive answerer sends one), then '
+    "`event: done` whose data is exactly the `application/json` 201 body (`QuestionOut`). `done` is the "
+    "authority: when it has `escalation_recommended` (the model judged the sources insufficient, or failed "
+    "mid-reply) its `answer` is empty and the pieces shown must be dropped. Below the confidence threshold "
+    "`done` follows `sources` at once (no model call). Headers: `Cache-Control: no-cache`, "
+    "`X-Accel-Buffering: no`.",
+    examples=[
+        OpenApiExample(
+            "Streamed answer",
+            response_only=True,
+            status_codes=["200"],
+            media_type="text/event-stream",
+            value='event: sources\ndata: [{"title":"Refund policy","url":"/articles/refund/","excerpt":"...",'
+            '"score":0.87,"language":"en","kind":"article"}]\n\nevent: delta\ndata: {"text":"Refunds are "}\n\n'
+            'event: delta\ndata: {"text":"processed within 3 business days."}\n\nevent: done\ndata: {"id":42,...}\n\n',
+        )
+    ],
+)
+
+
+def json_only(responses: dict[int, OpenApiResponse]) -> dict[tuple[int, str], OpenApiResponse]:
+    """``responses`` as ``application/json`` only, for a view that can also stream (its errors never do)."""
+    return {(code, "application/json"): response for code, response in responses.items()}
+
+
 QUESTION_EXAMPLE = OpenApiExample("A question", value={"question": "How long does a refund take?"}, request_only=True)
 ANSWER_EXAMPLE = OpenApiExample(
     "Answered",

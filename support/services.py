@@ -12,12 +12,13 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Required, TypedDict, Unpack
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -26,7 +27,7 @@ from knowledge.embeddings import EmbeddingError, get_provider
 from knowledge.models import Article, KnowledgeBase
 from knowledge.selectors import Retrieval, retrieve
 from knowledge.services import knowledge_base_get_live
-from support.answering import AnswerModelError, ChatProvider, SourceExcerpt, get_chat_provider
+from support.answering import AnswerModelError, ChatProvider, GeneratedAnswer, SourceExcerpt, get_chat_provider
 from support.confidence import LLM_UNANSWERABLE_FACTOR, confidence_features, confidence_from_features
 from support.conversations import Turn, conversation_turns, standalone_query
 from support.models import AnswerPolicy, Conversation, EmailDelivery, Question, Ticket
@@ -99,7 +100,63 @@ def article_kinds(article_ids: set[int]) -> dict[int, str]:
     return dict(Article.objects.filter(pk__in=article_ids).values_list("pk", "kind"))
 
 
-def question_answer(
+@dataclass
+class AnswerSources:
+    """First event of :func:`question_answer_events`: the question (stored, with its ``pk``
+    when ``store``) and its ranked ``question.sources``, before any answer text."""
+
+    question: Question
+
+
+@dataclass
+class AnswerDelta:
+    """A piece of the answer text as the answerer produces it (provisional: the final
+    outcome may withhold the answer, e.g. when the model judged it unanswerable)."""
+
+    text: str
+
+
+AnswerEvent = AnswerSources | AnswerDelta | AnswerOutcome
+
+
+class AnswerRequest(TypedDict):
+    """What ``ChatProvider.answer``/``answer_stream`` are asked (their keyword arguments)."""
+
+    question: str
+    sources: list[SourceExcerpt]
+    term_weights: dict[str, float]
+    language: str
+    query_vector: list[float] | None
+
+
+class QuestionAnswerOptions(TypedDict, total=False):
+    """The keyword arguments of :func:`question_answer_events` (``text`` is required)."""
+
+    text: Required[str]
+    channel: str
+    knowledge_base: KnowledgeBase | None
+    provider: ChatProvider | None
+    threshold: float | None
+    store: bool
+    query_vector: list[float] | None
+    conversation: Conversation | None
+    token: str
+    history: Sequence[Turn] | None
+    context_method: str | None
+    stream: bool
+
+
+def question_answer(**options: Unpack[QuestionAnswerOptions]) -> AnswerOutcome:
+    """Answer one customer question and return the outcome: :func:`question_answer_events`
+    consumed to its end (the JSON API, the pages without JavaScript, evaluation).
+    Never raises for model failures; raises ``QuestionInvalid`` for empty or over-long text."""
+    for event in question_answer_events(**options):
+        if isinstance(event, AnswerOutcome):
+            return event
+    raise AssertionError("question_answer_events ended without an outcome")  # pragma: no cover
+
+
+def question_answer_events(
     *,
     text: str,
     channel: str = "web",
@@ -112,15 +169,27 @@ def question_answer(
     token: str = "",
     history: Sequence[Turn] | None = None,
     context_method: str | None = None,
-) -> AnswerOutcome:
-    """Answer one customer question from the knowledge base; never raises for model failures.
+    stream: bool = False,
+) -> Generator[AnswerEvent, None, None]:
+    """Answer one customer question from the knowledge base, step by step; never raises for model failures.
+
+    Yields, in this order: one :class:`AnswerSources` (the question stored, retrieval and
+    confidence done), then :class:`AnswerDelta` pieces of the answer text (only with
+    ``stream=True`` and only when an answer is generated, i.e. confidence is not below
+    the threshold; the extractive answerer sends its whole answer as one piece), then
+    exactly one :class:`AnswerOutcome` (the question saved in its final state). Raises
+    ``QuestionInvalid`` for empty or over-long text, on the first ``next()``, before
+    anything is stored. ``stream=False`` asks the answerer for the whole answer at once
+    (``ChatProvider.answer``); ``stream=True`` uses ``ChatProvider.answer_stream``.
 
     Steps: store the question → make the retrieval query standalone from the recent
     turns of ``conversation`` (``support.conversations.standalone_query``; the question
     itself when it is the first) → hybrid retrieval (top ``ANSWER_SOURCES`` chunks) →
     confidence → answer (extractive or LLM) to the standalone query. Status becomes
     ``answered``, ``not_confident`` (confidence < threshold), ``no_sources`` or
-    ``model_error``; the last three set ``escalation_recommended``.
+    ``model_error``; the last three set ``escalation_recommended``. A consumer that stops
+    early (``close()``: a streaming client went away) still leaves the question saved,
+    as ``model_error`` with error ``disconnected: …`` unless it was already complete.
 
     Without ``conversation`` a new one is started whose secret is the new question's
     ``token``. With one, the caller has checked ownership (``token``, the secret it was
@@ -129,7 +198,6 @@ def question_answer(
     (evaluation) keeps the rows unsaved and takes the earlier turns from ``history``
     (oldest first) instead of the database; ``context_method`` overrides
     ``CONVERSATION_OFFLINE_METHOD``; ``query_vector`` reuses an embedding of the query.
-    Raises ``QuestionInvalid`` for empty or over-long text.
     """
     text = question_clean(text)
     kb = knowledge_base or knowledge_base_get_live()
@@ -169,15 +237,30 @@ def question_answer(
     except EmbeddingError as exc:
         logger.warning("query embedding failed: %s", exc)
         question.status, question.error = Question.Status.MODEL_ERROR, f"embedding: {exc}"
-    if retrieval is not None:
-        if retrieval.query_vector:  # kept for similar past tickets (support.assist)
-            question.embedding, question.embedding_model = retrieval.query_vector, get_provider().name
-        _answer_from(question, retrieval, provider, threshold, timings, answer_to)
-    question.timings_ms = {k: round(v, 2) for k, v in timings.items()}
-    question.escalation_recommended = question.status != Question.Status.ANSWERED
-    if store:
-        question.save()
-    return AnswerOutcome(question=question, retrieval=retrieval, token=token)
+    finished = False
+    try:
+        if retrieval is None:
+            yield AnswerSources(question=question)
+        else:
+            if retrieval.query_vector:  # kept for similar past tickets (support.assist)
+                question.embedding, question.embedding_model = retrieval.query_vector, get_provider().name
+            started = time.perf_counter()
+            confidence = _rank_sources(question, retrieval)
+            yield AnswerSources(question=question)
+            if confidence is not None:
+                yield from _answer_from(question, retrieval, provider, threshold, confidence, answer_to, stream=stream)
+            timings["answer"] = (time.perf_counter() - started) * 1000
+        finished = True
+    finally:
+        if not finished:  # the consumer went away (GeneratorExit) or something broke: keep the question
+            question.status = Question.Status.MODEL_ERROR
+            question.error = question.error or "disconnected: the answer was not finished"
+            question.answer = ""
+        question.timings_ms = {k: round(v, 2) for k, v in timings.items()}
+        question.escalation_recommended = question.status != Question.Status.ANSWERED
+        if store:
+            question.save()
+    yield AnswerOutcome(question=question, retrieval=retrieval, token=token)
 
 
 @transaction.atomic
@@ -199,18 +282,11 @@ def _conversation_add(question: Question, conversation: Conversation | None) -> 
     return conversation
 
 
-def _answer_from(
-    question: Question,
-    retrieval: Retrieval,
-    provider: ChatProvider,
-    threshold: float,
-    timings: dict[str, float],
-    answer_to: str,
-) -> None:
-    started = time.perf_counter()
+def _rank_sources(question: Question, retrieval: Retrieval) -> float | None:
+    """Fill ``question.sources`` and ``features`` from ``retrieval``; the retrieval confidence,
+    or None (status ``no_sources``, sources cleared) when nothing relevant was found."""
     chunks = retrieval.chunks
     features = confidence_features(retrieval)
-    confidence = confidence_from_features(features)
     question.features = features
     kinds = article_kinds({c.article_id for c in chunks})
     question.sources = [
@@ -224,14 +300,28 @@ def _answer_from(
     if not chunks or features["coverage"] == 0.0 and features["dense"] == 0.0:
         question.status, question.confidence = Question.Status.NO_SOURCES, 0.0
         question.sources = []
-        return
-    if provider.calls_model and confidence < threshold:
+        return None
+    return confidence_from_features(features)
+
+
+def _answer_from(
+    question: Question,
+    retrieval: Retrieval,
+    provider: ChatProvider,
+    threshold: float,
+    confidence: float,
+    answer_to: str,
+    *,
+    stream: bool,
+) -> Iterator[AnswerDelta]:
+    """Answer ``question`` from its ranked sources; yields the answer text's pieces when ``stream``."""
+    if confidence < threshold and provider.calls_model:
         # Retrieval alone already says "not sure", and the model's verdict can only lower
         # confidence: calling it would cost the customer seconds (and money) for an answer
         # that is thrown away. The worker writes the staff draft if a ticket follows.
         question.status, question.confidence = Question.Status.NOT_CONFIDENT, confidence
-        timings["answer"] = (time.perf_counter() - started) * 1000
         return
+    chunks = retrieval.chunks
     excerpts = [
         SourceExcerpt(
             number=i, title=c.title, text=c.content, language=c.language, sentences=tuple(c.sentences),
@@ -239,11 +329,30 @@ def _answer_from(
         )
         for i, c in enumerate(chunks, 1)
     ]  # fmt: skip
+    asked = AnswerRequest(
+        question=answer_to, sources=excerpts, term_weights=retrieval.term_weights, language=question.language,
+        query_vector=retrieval.query_vector,
+    )  # fmt: skip
+    if provider.calls_model and not connection.in_atomic_block:
+        # The model takes seconds: hand the database connection back to the pool meanwhile
+        # (skipped inside a transaction, e.g. in tests); the save after it takes one again.
+        connection.close()
+    generated: GeneratedAnswer | None = None
     try:
-        generated = provider.answer(
-            question=answer_to, sources=excerpts, term_weights=retrieval.term_weights,
-            language=question.language, query_vector=retrieval.query_vector,
-        )  # fmt: skip
+        if stream and confidence >= threshold:  # below it (extractive only) the excerpt is not shown: no pieces
+            parts = provider.answer_stream(**asked)
+            try:
+                for part in parts:
+                    if isinstance(part, GeneratedAnswer):
+                        generated = part
+                    elif part:
+                        yield AnswerDelta(text=part)
+            finally:
+                parts.close()  # closes the model's HTTP stream when our consumer went away
+        else:
+            generated = provider.answer(**asked)
+        if generated is None:
+            raise AnswerModelError("invalid_output", "the answer stream ended without an answer")
     except AnswerModelError as exc:
         logger.warning("answer model failed (%s): %s", exc.code, exc)
         question.status, question.error, question.confidence = (
@@ -251,9 +360,8 @@ def _answer_from(
             f"{exc.code}: {exc}",
             confidence,
         )
+        question.answer = ""
         return
-    finally:
-        timings["answer"] = (time.perf_counter() - started) * 1000
     if not generated.answerable:
         confidence *= LLM_UNANSWERABLE_FACTOR
     question.confidence = confidence

@@ -8,7 +8,7 @@ the questions and tickets created in their own session (ids kept in
 from typing import Any
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -18,13 +18,21 @@ from django_ratelimit.decorators import ratelimit
 from knowledge.models import Article
 from knowledge.rendering import render_markdown
 from knowledge.services import knowledge_base_get_live
-from support.api import ask_rate
+from support.api import ask_rate, question_payload, sources_payload
 from support.feedback import FeedbackInvalid, feedback_allowed, feedback_record
 from support.forms import CustomerMessageForm, FeedbackForm, QuestionForm, TicketForm
 from support.links import KEY_PARAMETER, ticket_link_valid
-from support.models import Feedback, Question, Ticket
+from support.models import Conversation, Feedback, Question, Ticket
 from support.selectors import conversation_turns, ticket_conversation
-from support.services import QuestionInvalid, TicketExists, TicketInvalid, question_answer, ticket_create
+from support.services import (
+    QuestionInvalid,
+    TicketExists,
+    TicketInvalid,
+    question_answer,
+    question_answer_events,
+    ticket_create,
+)
+from support.streaming import answer_event_stream, event_stream_response, first_event, wants_event_stream
 from support.throttling import client_ip
 from support.workflow import TransitionInvalid, ticket_customer_message_add
 
@@ -52,8 +60,9 @@ def _too_many_requests(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @ratelimit(key="ip", rate=ask_rate, method="POST", block=False)
-def ask(request: HttpRequest) -> HttpResponse:
-    """GET: the question form. POST: answer the question and redirect to its page."""
+def ask(request: HttpRequest) -> HttpResponseBase:
+    """GET: the question form. POST: answer the question and redirect to its page (with
+    ``Accept: text/event-stream``, from the page's script: stream the answer instead)."""
     if request.method != "POST":
         return render(request, "support/ask.html", {"form": QuestionForm()})
     if getattr(request, "limited", False):
@@ -61,6 +70,8 @@ def ask(request: HttpRequest) -> HttpResponse:
     form = QuestionForm(request.POST)
     if form.is_valid():
         try:
+            if wants_event_stream(request):  # the page's script (support/ask-stream.js)
+                return _streamed(request, text=form.cleaned_data["question"])
             outcome = question_answer(text=form.cleaned_data["question"], channel="web")
         except QuestionInvalid:  # the form checks the same limits; only a settings change gets here
             form.add_error("question", _("Please check your question and try again."))
@@ -68,6 +79,19 @@ def ask(request: HttpRequest) -> HttpResponse:
             _remember(request, SESSION_QUESTIONS, outcome.question.pk)
             return redirect("support:question", question_id=outcome.question.pk)
     return render(request, "support/ask.html", {"form": form})
+
+
+def _streamed(request: HttpRequest, *, text: str, conversation: Conversation | None = None) -> HttpResponseBase:
+    """The answer as Server-Sent Events (:mod:`support.streaming`), in the API's shapes.
+
+    The question is stored and added to the session before the stream starts, so the
+    page the script then opens (``done``'s ``id``) is this visitor's, as after a redirect.
+    Raises ``QuestionInvalid`` before anything is sent.
+    """
+    events = question_answer_events(text=text, channel="web", conversation=conversation, stream=True)
+    first = first_event(events)
+    _remember(request, SESSION_QUESTIONS, first.question.pk)
+    return event_stream_response(answer_event_stream(first, events, sources=sources_payload, done=question_payload))
 
 
 def _own_page(url: object) -> str:
@@ -136,7 +160,7 @@ def question_detail(request: HttpRequest, question_id: int) -> HttpResponse:
 
 @require_POST
 @ratelimit(key="ip", rate=ask_rate, method="POST", block=False)
-def follow_up(request: HttpRequest, question_id: int) -> HttpResponse:
+def follow_up(request: HttpRequest, question_id: int) -> HttpResponseBase:
     """Ask the next question of ``question_id``'s conversation and redirect to its page.
 
     The session owns the conversation through its question; form errors re-render the
@@ -149,6 +173,8 @@ def follow_up(request: HttpRequest, question_id: int) -> HttpResponse:
     form = QuestionForm(request.POST, auto_id="id_follow_up_%s")
     if form.is_valid():
         try:
+            if wants_event_stream(request):  # the page's script (support/ask-stream.js)
+                return _streamed(request, text=form.cleaned_data["question"], conversation=question.conversation)
             outcome = question_answer(
                 text=form.cleaned_data["question"], channel="web", conversation=question.conversation
             )

@@ -1,3 +1,4 @@
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -68,3 +69,29 @@ class ChatProvider(Protocol):
     ) -> GeneratedAnswer:
         """Answer ``question`` from ``sources`` only. Raises ``AnswerModelError``."""
         ...
+
+    def answer_stream(
+        self,
+        *,
+        question: str,
+        sources: list[SourceExcerpt],
+        term_weights: dict[str, float],
+        language: str,
+        query_vector: list[float] | None = None,
+    ) -> "AnswerStream":
+        """``answer`` piece by piece: yields the answer text's new pieces (``str``) as they are
+        produced, then exactly one ``GeneratedAnswer``, equal to what ``answer`` returns for
+        the same reply. Raises ``AnswerModelError`` (possibly after some pieces). Closing the
+        generator early releases whatever it holds (the model's HTTP stream)."""
+        ...
+
+
+# Pieces of the answer text, then the whole answer (see ``ChatProvider.answer_stream``).
+AnswerStream = Generator[str | GeneratedAnswer, None, None]
+
+
+def whole_answer_stream(generated: GeneratedAnswer) -> AnswerStream:
+    """``answer_stream`` for an answerer that produces its answer at once: one piece, then the answer."""
+    if generated.text:
+        yield generated.text
+    yield generated

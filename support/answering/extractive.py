@@ -26,7 +26,7 @@ from django.conf import settings
 
 from knowledge.analysis import analyse
 from knowledge.chunking import plain_sentences
-from support.answering.base import GeneratedAnswer, SourceExcerpt
+from support.answering.base import AnswerStream, GeneratedAnswer, SourceExcerpt, whole_answer_stream
 from support.answering.span import answer_span
 
 RANK_BONUS = 0.1  # per rank step; keeps near-ties with the best-retrieved source
@@ -41,6 +41,23 @@ def _terms(sentence: str) -> frozenset[str]:
 class ExtractiveAnswerer:
     name = "extractive"
     calls_model = False  # a local excerpt: cheap, so computed below the threshold too (staff draft, calibration)
+
+    def answer_stream(
+        self,
+        *,
+        question: str,
+        sources: list[SourceExcerpt],
+        term_weights: dict[str, float],
+        language: str,
+        query_vector: list[float] | None = None,
+    ) -> AnswerStream:
+        """The whole excerpt as one piece: nothing is generated word by word."""
+        return whole_answer_stream(
+            self.answer(
+                question=question, sources=sources, term_weights=term_weights, language=language,
+                query_vector=query_vector,
+            )
+        )  # fmt: skip
 
     def answer(
         self,

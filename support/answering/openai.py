@@ -8,22 +8,26 @@ article stay quoted material. The model must reply with
 ``{"answer": str, "cited_sources": [int], "answerable": bool}`` (plus an optional
 ``"answer_span"``, kept only when it is a part of the answer); anything else, a reply
 cut short, or an API failure raises :class:`AnswerModelError` and no model text is kept.
+``answer_stream`` asks for the same reply with ``stream=True`` and hands out the
+``answer`` field's text while it grows; the finished reply goes through the same checks.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
+import jiter
 import openai
 from django.conf import settings
 from openai.types.chat import ChatCompletionMessageParam
 
 from knowledge.openai_client import client
 from knowledge.tokens import count_tokens, truncate_tokens
-from support.answering.base import AnswerModelError, GeneratedAnswer, SourceExcerpt
+from support.answering.base import AnswerModelError, AnswerStream, GeneratedAnswer, SourceExcerpt
 
 LANGUAGE_NAMES = {"ko": "Korean", "en": "English"}
 FENCE_TAG = re.compile(r"<(/?)\s*(sources?|question)\b", re.IGNORECASE)
@@ -124,6 +128,46 @@ def parse_reply(content: str | None, numbers: set[int]) -> tuple[str, list[int],
     return answer.strip(), [n for n in dict.fromkeys(cited) if n in numbers], answerable, span
 
 
+def generated_answer(
+    *, content: str | None, finish_reason: str | None, refusal: str | None, numbers: set[int], usage: dict[str, int]
+) -> GeneratedAnswer:
+    """The ``GeneratedAnswer`` of a finished reply (whole or streamed): checks how it ended, then
+    :func:`parse_reply`. Raises ``AnswerModelError`` (``truncated``, ``content_filter``, ``invalid_output``)."""
+    if finish_reason == "length":
+        raise AnswerModelError("truncated", f"reply cut at {settings.OPENAI_MAX_OUTPUT_TOKENS} output tokens")
+    if finish_reason == "content_filter" or refusal:
+        raise AnswerModelError("content_filter", f"reply withheld (finish_reason={finish_reason})")
+    if finish_reason != "stop":
+        raise AnswerModelError("invalid_output", f"unexpected finish_reason {finish_reason!r}")
+    text, cited, answerable, span = parse_reply(content, numbers)
+    return GeneratedAnswer(text=text, cited=cited, answerable=answerable, kind="llm", usage=usage, span=span)
+
+
+def partial_answer(content: str) -> str:
+    """The ``answer`` field of a JSON reply that is still arriving, stripped as :func:`parse_reply`
+    strips it ("" until it starts). jiter's ``trailing-strings`` mode reads the unfinished
+    string; an escape cut in half is left out until its next chunk arrives."""
+    try:
+        data = jiter.from_json(content.encode(), partial_mode="trailing-strings")
+    except ValueError:  # nothing parseable yet
+        return ""
+    answer = data.get("answer") if isinstance(data, dict) else None
+    return answer.strip() if isinstance(answer, str) else ""
+
+
+def _chunks(stream: Any) -> Iterator[Any]:
+    """The stream's chunks; failures while reading (the client wraps transport errors) become
+    ``AnswerModelError``."""
+    try:
+        yield from stream
+    except openai.APITimeoutError as exc:
+        raise AnswerModelError("timeout", f"no chunk within {settings.OPENAI_TIMEOUT_SECONDS}s") from exc
+    except openai.APIConnectionError as exc:
+        raise AnswerModelError("connection", f"reply stream broken: {exc!r}") from exc
+    except openai.APIError as exc:
+        raise AnswerModelError("api_error", f"chat API error in the stream: {exc}") from exc
+
+
 def _usage(response: Any) -> dict[str, int]:
     usage = getattr(response, "usage", None)
     if usage is None:
@@ -165,18 +209,51 @@ class OpenAIChatProvider:
             finish_reason, message = choice.finish_reason, choice.message
         except (AttributeError, IndexError, TypeError) as exc:
             raise AnswerModelError("invalid_output", f"response has no choice: {exc}") from exc
-        if finish_reason == "length":
-            raise AnswerModelError("truncated", f"reply cut at {settings.OPENAI_MAX_OUTPUT_TOKENS} output tokens")
-        if finish_reason == "content_filter" or getattr(message, "refusal", None):
-            raise AnswerModelError("content_filter", f"reply withheld (finish_reason={finish_reason})")
-        if finish_reason != "stop":
-            raise AnswerModelError("invalid_output", f"unexpected finish_reason {finish_reason!r}")
-        text, cited, answerable, span = parse_reply(getattr(message, "content", None), {s.number for s in shown})
-        return GeneratedAnswer(
-            text=text, cited=cited, answerable=answerable, kind="llm", usage=_usage(response), span=span
-        )
+        return generated_answer(
+            content=getattr(message, "content", None), finish_reason=finish_reason,
+            refusal=getattr(message, "refusal", None), numbers={s.number for s in shown}, usage=_usage(response),
+        )  # fmt: skip
 
-    def _complete(self, messages: list[ChatCompletionMessageParam]) -> Any:
+    def answer_stream(
+        self,
+        *,
+        question: str,
+        sources: list[SourceExcerpt],
+        term_weights: dict[str, float],
+        language: str,
+        query_vector: list[float] | None = None,
+    ) -> AnswerStream:
+        """``answer`` with ``stream=True``: yields the ``answer`` field's new text as the JSON
+        reply grows (parsed with jiter's partial mode), then the ``GeneratedAnswer`` that
+        :func:`generated_answer` makes of the whole reply, as ``answer`` does. A reply that
+        breaks off (connection dropped, no ``finish_reason``) raises ``AnswerModelError``
+        (``connection`` or ``timeout``). Closing the generator closes the HTTP stream."""
+        shown = fit_sources(sources, settings.OPENAI_CONTEXT_TOKENS, self.model)
+        stream = self._complete(build_messages(question=question, sources=shown, language=language), stream=True)
+        content, sent, refusal, finish_reason, usage = "", "", "", None, dict[str, int]()
+        try:
+            for chunk in _chunks(stream):
+                usage = _usage(chunk) or usage  # the last chunk (include_usage) has no choices
+                for choice in chunk.choices[:1]:
+                    delta = choice.delta
+                    content += delta.content or ""
+                    refusal += getattr(delta, "refusal", None) or ""
+                    finish_reason = choice.finish_reason or finish_reason
+                shown_so_far = partial_answer(content)
+                if len(shown_so_far) > len(sent) and shown_so_far.startswith(sent):
+                    yield shown_so_far[len(sent) :]
+                    sent = shown_so_far
+        finally:
+            stream.close()
+        if finish_reason is None:
+            raise AnswerModelError("connection", f"the reply stream ended early, after {len(content)} characters")
+        yield generated_answer(
+            content=content, finish_reason=finish_reason, refusal=refusal or None,
+            numbers={s.number for s in shown}, usage=usage,
+        )  # fmt: skip
+
+    def _complete(self, messages: list[ChatCompletionMessageParam], *, stream: bool = False) -> Any:
+        options: dict[str, Any] = {"stream": True, "stream_options": {"include_usage": True}} if stream else {}
         try:
             return client().chat.completions.create(
                 model=self.model,
@@ -184,6 +261,7 @@ class OpenAIChatProvider:
                 max_tokens=settings.OPENAI_MAX_OUTPUT_TOKENS,
                 temperature=0,
                 response_format={"type": "json_object"},
+                **options,
             )
         except openai.APITimeoutError as exc:
             raise AnswerModelError("timeout", f"no reply within {settings.OPENAI_TIMEOUT_SECONDS}s") from exc

@@ -55,7 +55,7 @@ def test_the_schema_documents_every_public_endpoint_and_its_errors(api_schema: A
     assert raw["openapi"].startswith("3.")
     documented = {path: sorted(raw["paths"][path]["post"]["responses"]) for path in raw["paths"]}
     assert documented == {
-        QUESTIONS: ["201", "400", "404", "413", "415", "429", "503"],
+        QUESTIONS: ["200", "201", "400", "404", "413", "415", "429", "503"],  # 200: the streamed answer
         TICKETS: ["201", "400", "404", "409", "413", "415", "429", "503"],
         FEEDBACK: ["200", "201", "400", "404", "409", "413", "415", "429", "503"],
     }
@@ -65,6 +65,11 @@ def test_the_schema_documents_every_public_endpoint_and_its_errors(api_schema: A
         "sources",
     }  # fmt: skip
     assert raw["paths"][QUESTIONS]["post"]["responses"]["429"]["headers"]["Retry-After"]["required"] is True
+    # The streamed answer (Accept: text/event-stream) is the 200; everything else is JSON only.
+    questions = raw["paths"][QUESTIONS]["post"]["responses"]
+    assert list(questions["200"]["content"]) == ["text/event-stream"]
+    assert "event: done" in questions["200"]["content"]["text/event-stream"]["examples"]["StreamedAnswer"]["value"]
+    assert all(list(questions[code]["content"]) == ["application/json"] for code in questions if code != "200")
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])

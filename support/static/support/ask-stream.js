@@ -1,0 +1,122 @@
+/* Streams the answer into the ask and follow-up pages (progressive enhancement).
+ *
+ * A form marked data-stream is posted by fetch() to its own action with
+ * "Accept: text/event-stream"; the view answers with Server-Sent Events (sources, delta...,
+ * done; see support/streaming.py). The sources and the answer text are shown as they
+ * arrive, then the question's page is opened (the view has already added the question to
+ * this session, as it does before a redirect). Without fetch streams, or when the reply is
+ * not an event stream (a form error, 429), the form is submitted the ordinary way. No
+ * inline script or style: the Content-Security-Policy allows neither.
+ */
+(function () {
+  "use strict";
+  var panel = document.getElementById("streamed");
+  if (!panel || !window.fetch || !window.TextDecoder || !window.ReadableStream) {
+    return;
+  }
+
+  function byId(id) {
+    return document.getElementById(id);
+  }
+
+  function showSources(sources) {
+    var list = byId("streamed-sources").querySelector("ul");
+    list.textContent = "";
+    sources.forEach(function (source) {
+      var item = document.createElement("li");
+      var title = document.createElement(source.url && source.url.charAt(0) === "/" ? "a" : "span");
+      if (title.tagName === "A") {
+        title.href = source.url;
+      }
+      title.textContent = source.title;
+      item.appendChild(title);
+      list.appendChild(item);
+    });
+    byId("streamed-sources").hidden = sources.length === 0;
+  }
+
+  function handle(name, data, state) {
+    if (name === "sources") {
+      showSources(data);
+      byId("streamed-status").textContent = panel.dataset.writing;
+    } else if (name === "delta") {
+      byId("streamed-answer").hidden = false;
+      byId("streamed-text").textContent += data.text;
+    } else if (name === "done") {
+      state.done = data;
+    }
+  }
+
+  function parseFrame(frame, state) {
+    var name = "", data = "";
+    frame.split("\n").forEach(function (line) {
+      if (line.indexOf("event: ") === 0) {
+        name = line.slice(7);
+      } else if (line.indexOf("data: ") === 0) {
+        data += line.slice(6);
+      }
+    });
+    if (name && data) {
+      handle(name, JSON.parse(data), state);
+    }
+  }
+
+  async function stream(form) {
+    var response;
+    try {
+      response = await fetch(form.action, {
+        method: "POST",
+        body: new FormData(form),
+        headers: { Accept: "text/event-stream" },
+        credentials: "same-origin",
+      });
+    } catch (error) {
+      form.submit();
+      return;
+    }
+    var type = response.headers.get("Content-Type") || "";
+    if (!response.ok || type.indexOf("text/event-stream") !== 0 || !response.body) {
+      form.submit(); // errors are the server's pages, as without JavaScript
+      return;
+    }
+    byId("streamed-question").textContent = form.querySelector("textarea[name=question]").value.trim();
+    panel.hidden = false;
+    form.hidden = true;
+    var reader = response.body.getReader();
+    var decoder = new TextDecoder();
+    var buffer = "";
+    var state = { done: null };
+    try {
+      for (;;) {
+        var chunk = await reader.read();
+        if (chunk.done) {
+          break;
+        }
+        buffer += decoder.decode(chunk.value, { stream: true });
+        var frames = buffer.split("\n\n");
+        buffer = frames.pop();
+        frames.forEach(function (frame) {
+          parseFrame(frame, state);
+        });
+      }
+    } catch (error) {
+      state.done = null;
+    }
+    if (state.done && state.done.id) {
+      byId("streamed-status").textContent = panel.dataset.opening;
+      window.location.assign(panel.dataset.questionUrl.replace("/0/", "/" + state.done.id + "/"));
+    } else {
+      byId("streamed-status").textContent = panel.dataset.interrupted;
+      form.hidden = false;
+      form.querySelector("button[type=submit]").disabled = false;
+    }
+  }
+
+  document.querySelectorAll("form[data-stream]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      form.querySelector("button[type=submit]").disabled = true;
+      stream(form);
+    });
+  });
+})();

@@ -1,0 +1,75 @@
+"""Answers as Server-Sent Events, for the API and the pages (``Accept: text/event-stream``).
+
+One stream per question, three event kinds, each ``data`` one line of JSON::
+
+    event: sources   data: [ {title, url, excerpt, score, language, kind}, ... ]
+    event: delta     data: {"text": "..."}        (zero or more: the answer as it is written)
+    event: done      data: {... the non-streaming 201 body: id, token, answer, status, ...}
+
+``done`` is the authority: deltas are provisional, and ``done`` may withhold the answer
+(``escalation_recommended``; e.g. the model judged the sources insufficient, or it failed
+mid-reply), in which case a client drops the text it showed. Everything that decides an
+error status (validation, 404, 413, 415, 429, 503) happens before the stream starts, so
+those stay ordinary JSON responses.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Generator, Iterator
+from typing import Any
+
+from django.http import HttpRequest, StreamingHttpResponse
+
+from support.services import AnswerDelta, AnswerEvent, AnswerOutcome, AnswerSources
+
+EVENT_STREAM = "text/event-stream"
+
+
+def wants_event_stream(request: HttpRequest) -> bool:
+    """True when the client lists ``text/event-stream`` in ``Accept`` (the pages' script does)."""
+    return EVENT_STREAM in request.headers.get("Accept", "")
+
+
+def sse_event(event: str, data: Any) -> bytes:
+    """One SSE frame; ``data`` as compact JSON, which never contains a raw newline."""
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n".encode()
+
+
+def answer_event_stream(
+    first: AnswerSources,
+    events: Generator[AnswerEvent, None, None],
+    *,
+    sources: Callable[[list[dict[str, Any]]], Any],
+    done: Callable[[AnswerOutcome], Any],
+) -> Iterator[bytes]:
+    """The frames of one answer: ``sources`` (shaped by ``sources``), ``delta``s, ``done``
+    (shaped by ``done``). Closing it (the client went away: the server closes the response)
+    closes ``events``, which closes the model's stream and saves the question."""
+    try:
+        yield sse_event("sources", sources(first.question.sources))
+        for event in events:
+            if isinstance(event, AnswerDelta):
+                yield sse_event("delta", {"text": event.text})
+            elif isinstance(event, AnswerOutcome):
+                yield sse_event("done", done(event))
+    finally:
+        events.close()
+
+
+def event_stream_response(frames: Iterator[bytes]) -> StreamingHttpResponse:
+    """``frames`` as ``text/event-stream``, unbuffered: ``X-Accel-Buffering: no`` stops nginx
+    from holding the answer back until it is complete."""
+    response = StreamingHttpResponse(frames, content_type=EVENT_STREAM)
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+def first_event(events: Generator[AnswerEvent, None, None]) -> AnswerSources:
+    """Run ``events`` to its first event (the question stored, sources ranked): errors such as
+    ``QuestionInvalid`` are raised here, before any response is started."""
+    first = next(events)
+    if not isinstance(first, AnswerSources):  # pragma: no cover - question_answer_events' contract
+        raise TypeError(f"expected AnswerSources first, got {type(first).__name__}")
+    return first

@@ -1,0 +1,61 @@
+"""The ask page streams its answer (support/ask-stream.js) in a real browser, then opens the question page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pytest_django import Settings
+
+from tests.browser.conftest import Tab
+from tests.fake_openai import CHAT, FakeOpenAI, chat_reply
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+
+ANSWER = (
+    "Open Settings and choose Forgot password. We email you a reset link, and the link stays valid for "
+    "30 minutes, so use it soon."
+)
+
+
+def test_the_answer_streams_in_with_its_sources_then_the_question_page_opens(
+    tab: Tab,
+    live_server: Any,
+    sample_articles: dict[str, Any],
+    fake_openai: FakeOpenAI,
+    settings: Settings,
+) -> None:
+    fake_openai.apply_settings(settings, timeout=5.0)
+    settings.CHAT_PROVIDER = "openai"
+    fake_openai.tokens_per_second = 12  # ~40 tokens: a few seconds to watch it arrive
+    reply = {"answer": ANSWER, "cited_sources": [1], "answerable": True}
+    fake_openai.script(
+        chat_reply(reply),
+        chat_reply({"question": "Is the password reset link still valid after an hour?"}),  # the follow-up rewrite
+        chat_reply(reply | {"answer": "No: it is valid for 30 minutes from the email."}),
+    )
+    page = tab.page
+    page.goto(f"{live_server.url}/")
+    page.fill("textarea[name=question]", "How do I reset my password?")
+    page.click("main button[type=submit]")
+    page.locator("#streamed-sources a").first.wait_for()
+    assert page.locator("#streamed-sources a").first.inner_text() == "Resetting your password"
+    page.locator("#streamed-answer").wait_for(state="visible")  # shown with the first piece
+    partial = page.locator("#streamed-text").inner_text()
+    assert partial and ANSWER.startswith(partial) and partial != ANSWER  # still arriving
+    assert "/questions/" not in page.url
+    tab.shot("answer-streaming-in")
+    page.wait_for_url("**/questions/*/")
+    assert ANSWER in page.locator("#answer").inner_text()
+    assert page.locator("#sources a").first.inner_text() == "Resetting your password"
+    tab.shot("question-page")
+    first_page = page.url
+    page.fill("#follow-up textarea[name=question]", "Is the link still valid after an hour?")
+    page.click("#follow-up button[type=submit]")
+    page.locator("#streamed-answer").wait_for(state="visible")
+    tab.shot("follow-up-streaming-in")
+    page.wait_for_url(lambda url: url != first_page and "/questions/" in url)
+    assert "30 minutes from the email" in page.locator("#answer").inner_text()
+    assert page.locator("#conversation").is_visible()  # the same conversation, in the same session
+    answers = [r for r in fake_openai.requests_to(CHAT) if r.body.get("stream")]
+    assert len(answers) == 2  # both answers were streamed
