@@ -30,15 +30,12 @@ from django.db.models import (
     Aggregate,
     Count,
     DurationField,
-    Exists,
     ExpressionWrapper,
     F,
     FloatField,
     Min,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
 )
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
@@ -136,24 +133,30 @@ def insights_for(period: Period, *, unhelpful_limit: int = 20) -> Insights:
     escalations by reason, tickets, citations (three), unhelpful answers.
     """
     result = Insights(period=period)
-    escalated = Exists(Ticket.objects.filter(question=OuterRef("pk")))
-    questions = period_questions(period).annotate(has_ticket=escalated)
+    # "Has a ticket" and "has feedback" are uncorrelated ``IN (SELECT question_id …)``
+    # tests: PostgreSQL builds each set once as a hashed SubPlan and probes it per row, so
+    # the grouped scan needs no join and no per-row subquery (a correlated EXISTS and a
+    # LEFT JOIN to feedback made this query the page's slowest; see benchmark_insights).
+    escalated = Q(pk__in=Ticket.objects.values("question_id"))
+    rated = Q(pk__in=Feedback.objects.values("question_id"))
+    helpful = Q(pk__in=Feedback.objects.filter(helpful=True).values("question_id"))
     answered = Q(status=Question.Status.ANSWERED)
     # One grouped scan gives every count per day; the period's totals are their sums
     # (a loop over days, never over questions).
     tz = timezone.get_current_timezone()
     counts = ("questions", "answered", "not_answered", "escalated", "deflected", "feedback", "helpful")
     rows = (
-        questions.annotate(day=TruncDate("created_at", tzinfo=tz))
+        period_questions(period)
+        .annotate(day=TruncDate("created_at", tzinfo=tz))
         .values("day")
         .annotate(
             n_questions=Count("pk"),
             n_answered=Count("pk", filter=answered),
             n_not_answered=Count("pk", filter=Q(escalation_recommended=True)),
-            n_escalated=Count("pk", filter=Q(has_ticket=True)),
-            n_deflected=Count("pk", filter=answered & Q(has_ticket=False)),
-            n_feedback=Count("feedback"),
-            n_helpful=Count("feedback", filter=Q(feedback__helpful=True)),
+            n_escalated=Count("pk", filter=escalated),
+            n_deflected=Count("pk", filter=answered & ~escalated),
+            n_feedback=Count("pk", filter=rated),
+            n_helpful=Count("pk", filter=helpful),
         )
         .order_by("day")
     )
@@ -184,8 +187,9 @@ def insights_for(period: Period, *, unhelpful_limit: int = 20) -> Insights:
 
     _tickets(result, period)
     _citations(result, period)
+    start, end = period.bounds()
     result.unhelpful = list(
-        Feedback.objects.filter(helpful=False, question__in=period_questions(period).values("pk"))
+        Feedback.objects.filter(helpful=False, question__created_at__gte=start, question__created_at__lt=end)
         .select_related("question")
         .order_by("-updated_at")[:unhelpful_limit]
     )
@@ -194,12 +198,9 @@ def insights_for(period: Period, *, unhelpful_limit: int = 20) -> Insights:
 
 def _tickets(result: Insights, period: Period) -> None:
     start, end = period.bounds()
-    first_reply = Subquery(
-        EmailDelivery.objects.filter(ticket=OuterRef("pk"), kind=EmailDelivery.Kind.REPLY)
-        .values("ticket")
-        .annotate(first=Min("created_at"))
-        .values("first")[:1]
-    )
+    # The first reply per ticket as a grouped LEFT JOIN (one pass over the replies), not a
+    # correlated subquery per ticket, which the aggregate below would evaluate twice.
+    first_reply = Min("deliveries__created_at", filter=Q(deliveries__kind=EmailDelivery.Kind.REPLY))
     tickets = Ticket.objects.filter(created_at__gte=start, created_at__lt=end).annotate(
         first_reply_at=Coalesce(first_reply, F("replied_at"))
     )
