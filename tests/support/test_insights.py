@@ -174,6 +174,13 @@ def test_period_choices_and_bad_dates(admin_client: Client, known: dict[str, Any
     assert "No questions were asked in this period." in admin_client.get(URL + "?days=7").content.decode()
 
 
+def test_period_choices_are_in_the_language_of_the_request(admin_client: Client) -> None:
+    admin_client.cookies["django_language"] = "en"
+    assert '<option value="7" selected>last 7 days</option>' in admin_client.get(URL + "?days=7").content.decode()
+    admin_client.cookies["django_language"] = "ko"
+    assert '<option value="7" selected>최근 7일</option>' in admin_client.get(URL + "?days=7").content.decode()
+
+
 def test_query_count_does_not_grow_with_questions(admin_client: Client, known: dict[str, Any]) -> None:
     with CaptureQueriesContext(connection) as few:
         admin_client.get(URL + PERIOD_QUERY)
