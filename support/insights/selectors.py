@@ -37,7 +37,7 @@ from django.db.models import (
     Q,
     QuerySet,
 )
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from knowledge.models import Article
@@ -62,6 +62,10 @@ class Percentile(Aggregate):
             raise ValueError(f"fraction must be in [0, 1], got {fraction}")
         extra.setdefault("output_field", FloatField())
         super().__init__(expression, fraction=repr(float(fraction)), **extra)
+
+
+# The per-day counts, named as the fields of Insights.
+COUNTS = ("questions", "answered", "not_answered", "escalated", "deflected", "feedback", "helpful")
 
 
 @dataclass(frozen=True)
@@ -133,41 +137,14 @@ def insights_for(period: Period, *, unhelpful_limit: int = 20) -> Insights:
     escalations by reason, tickets, citations (three), unhelpful answers.
     """
     result = Insights(period=period)
-    # "Has a ticket" and "has feedback" are uncorrelated ``IN (SELECT question_id …)``
-    # tests: PostgreSQL builds each set once as a hashed SubPlan and probes it per row, so
-    # the grouped scan needs no join and no per-row subquery (a correlated EXISTS and a
-    # LEFT JOIN to feedback made this query the page's slowest; see benchmark_insights).
-    escalated = Q(pk__in=Ticket.objects.values("question_id"))
-    rated = Q(pk__in=Feedback.objects.values("question_id"))
-    helpful = Q(pk__in=Feedback.objects.filter(helpful=True).values("question_id"))
-    answered = Q(status=Question.Status.ANSWERED)
-    # One grouped scan gives every count per day; the period's totals are their sums
-    # (a loop over days, never over questions).
-    tz = timezone.get_current_timezone()
-    counts = ("questions", "answered", "not_answered", "escalated", "deflected", "feedback", "helpful")
-    rows = (
-        period_questions(period)
-        .annotate(day=TruncDate("created_at", tzinfo=tz))
-        .values("day")
-        .annotate(
-            n_questions=Count("pk"),
-            n_answered=Count("pk", filter=answered),
-            n_not_answered=Count("pk", filter=Q(escalation_recommended=True)),
-            n_escalated=Count("pk", filter=escalated),
-            n_deflected=Count("pk", filter=answered & ~escalated),
-            n_feedback=Count("pk", filter=rated),
-            n_helpful=Count("pk", filter=helpful),
-        )
-        .order_by("day")
-    )
-    by_day: dict[dt.date, dict[str, Any]] = {row["day"]: dict(row) for row in rows}
-    empty = {f"n_{name}": 0 for name in counts}
+    by_day = _counts_per_day(period)
+    empty = {f"n_{name}": 0 for name in COUNTS}
     result.per_day = [
         {"day": day, "questions": row["n_questions"], "answered": row["n_answered"], "escalated": row["n_escalated"]}
         for day in period.dates()
         for row in [by_day.get(day, empty)]
     ]
-    for name in counts:
+    for name in COUNTS:
         setattr(result, name, sum(row[f"n_{name}"] for row in by_day.values()))
     result.deflection_rate = _ratio(result.deflected, result.questions)
     result.helpful_rate = _ratio(result.helpful, result.feedback)
@@ -194,6 +171,40 @@ def insights_for(period: Period, *, unhelpful_limit: int = 20) -> Insights:
         .order_by("-updated_at")[:unhelpful_limit]
     )
     return result
+
+
+def _counts_per_day(period: Period) -> dict[dt.date, dict[str, int]]:
+    """``{day: {"n_questions", "n_answered", …}}`` for the days of ``period`` that have questions.
+
+    One grouped scan of the period's questions (the period's totals are the sums of the
+    days: a loop over days, never over questions). "Has a ticket" and "has feedback" are
+    uncorrelated ``IN (SELECT question_id …)`` tests, which PostgreSQL turns into hash
+    tables built once per query, and each is evaluated once per row in the inner select
+    (``OFFSET 0`` keeps the planner from copying it into every ``FILTER``). The correlated
+    ``EXISTS`` per row and the join to feedback this replaces made it the page's slowest
+    query (``manage.py benchmark_insights --explain``).
+    """
+    start, end = period.bounds()
+    q, t, f = Question._meta.db_table, Ticket._meta.db_table, Feedback._meta.db_table
+    sql = f"""
+        SELECT day, count(*), count(*) FILTER (WHERE answered), count(*) FILTER (WHERE not_answered),
+               count(*) FILTER (WHERE escalated), count(*) FILTER (WHERE answered AND NOT escalated),
+               count(*) FILTER (WHERE rated), count(*) FILTER (WHERE helpful)
+        FROM (
+            SELECT (q.created_at AT TIME ZONE %s)::date AS day, q.status = %s AS answered,
+                   q.escalation_recommended AS not_answered,
+                   q.id IN (SELECT question_id FROM {t}) AS escalated,
+                   q.id IN (SELECT question_id FROM {f}) AS rated,
+                   q.id IN (SELECT question_id FROM {f} WHERE helpful) AS helpful
+            FROM {q} q WHERE q.created_at >= %s AND q.created_at < %s
+            OFFSET 0
+        ) AS per_question
+        GROUP BY day
+    """
+    tz = timezone.get_current_timezone_name()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [tz, Question.Status.ANSWERED.value, start, end])
+        return {day: {f"n_{n}": v for n, v in zip(COUNTS, values, strict=True)} for day, *values in cursor.fetchall()}
 
 
 def _tickets(result: Insights, period: Period) -> None:
