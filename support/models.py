@@ -328,6 +328,11 @@ class Feedback(models.Model):
     class Meta:
         verbose_name = _("answer feedback")
         verbose_name_plural = _("answer feedback")
+        # The dashboard's latest unhelpful answers: read newest first, stop after a page,
+        # instead of joining every question of the period.
+        indexes = [
+            models.Index(fields=["-updated_at"], condition=models.Q(helpful=False), name="feedback_unhelpful_recent")
+        ]
 
     def __str__(self) -> str:
         return f"{'+' if self.helpful else '-'} {self.question_id}"

@@ -27,4 +27,10 @@ class Migration(migrations.Migration):
             model_name="ticket",
             index=models.Index(fields=["created_at"], name="ticket_created_at"),
         ),
+        migrations.AddIndex(
+            model_name="feedback",
+            index=models.Index(
+                condition=models.Q(("helpful", False)), fields=["-updated_at"], name="feedback_unhelpful_recent"
+            ),
+        ),
     ]

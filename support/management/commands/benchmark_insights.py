@@ -229,7 +229,11 @@ class Command(BaseCommand):
             assert response.status_code == 200 and b'id="per-day"' in response.content, response.status_code
 
         first, first_queries = self._timed(page)
-        self.stdout.write(f"first request (cold): {first:.0f} ms, {len(first_queries)} SQL queries")
+        first_sql = sum(float(q["time"]) for q in first_queries) * 1000
+        self.stdout.write(
+            f"first request (cold): {first:.0f} ms, {len(first_queries)} SQL queries, SQL {first_sql:.0f} ms; "
+            f"{load_average()}"
+        )
         runs = [self._timed(page) for _ in range(repeat)]
         sql = [sum(float(q["time"]) for q in queries) * 1000 for _, queries in runs]
         self._report(
