@@ -7,6 +7,8 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from support.insights.selectors import Period
@@ -15,12 +17,21 @@ PRESET_DAYS = (7, 30, 90)
 DEFAULT_DAYS = 30
 
 
+def _last_days(days: int) -> str:
+    return gettext("last %(days)d days") % {"days": days}
+
+
+# Lazy so each request gets its own language: ``gettext_lazy(...) % ...`` would format once,
+# at import, in the default language (Korean on English pages).
+last_days_label = lazy(_last_days, str)
+
+
 class PeriodForm(forms.Form):
     """GET parameters ``days`` (7/30/90) or ``start`` and ``end`` (ISO dates, inclusive)."""
 
     days = forms.TypedChoiceField(
         label=_("Period"),
-        choices=[(str(d), _("last %(days)d days") % {"days": d}) for d in PRESET_DAYS] + [("", _("custom"))],
+        choices=[(str(d), last_days_label(d)) for d in PRESET_DAYS] + [("", _("custom"))],
         coerce=int,
         empty_value=None,
         required=False,

@@ -174,6 +174,13 @@ def test_period_choices_and_bad_dates(admin_client: Client, known: dict[str, Any
     assert "No questions were asked in this period." in admin_client.get(URL + "?days=7").content.decode()
 
 
+def test_period_choices_are_in_the_language_of_the_request(admin_client: Client) -> None:
+    admin_client.cookies["django_language"] = "en"
+    assert '<option value="7" selected>last 7 days</option>' in admin_client.get(URL + "?days=7").content.decode()
+    admin_client.cookies["django_language"] = "ko"
+    assert '<option value="7" selected>최근 7일</option>' in admin_client.get(URL + "?days=7").content.decode()
+
+
 def test_query_count_does_not_grow_with_questions(admin_client: Client, known: dict[str, Any]) -> None:
     with CaptureQueriesContext(connection) as few:
         admin_client.get(URL + PERIOD_QUERY)
@@ -186,13 +193,24 @@ def test_query_count_does_not_grow_with_questions(admin_client: Client, known: d
     assert "포인트 안내" in html.split('id="not-cited"')[0]  # now cited
 
 
-def test_benchmark_command_runs_and_leaves_nothing_behind(known: dict[str, Any]) -> None:
+def test_benchmark_command_runs_and_leaves_nothing_behind(known: dict[str, Any], tmp_path: Any) -> None:
+    import shutil
     from io import StringIO
 
+    from django.conf import settings
     from django.core.management import call_command
 
+    shutil.copy(settings.BASE_DIR / "samples" / "articles" / "refund-policy.md", tmp_path)  # one article: fast
     before = (Question.objects.count(), Ticket.objects.count(), Article.objects.count(), User.objects.count())
     out = StringIO()
-    call_command("benchmark_insights", questions=300, days=7, repeat=1, stdout=out)
-    assert "generated 300 questions" in out.getvalue() and "whole page (view + template): median" in out.getvalue()
+    call_command(
+        "benchmark_insights", questions=300, days=7, repeat=2, search_repeat=1, articles=tmp_path, explain=True,
+        stdout=out,
+    )  # fmt: skip
+    text = out.getvalue()
+    assert "generated 300 questions" in text and "whole page (view + template): median" in text
+    assert "first request (cold):" in text and " p95 " in text and "load average" in text
+    assert "EXPLAIN ANALYZE of the slowest query:" in text and "Execution Time" in text
+    assert "first query embedding" in text and "/admin/search/ (test client): median" in text
+    assert "hits for '환불은 어떻게 받나요?'" in text and ", 0 hits for" not in text
     assert (Question.objects.count(), Ticket.objects.count(), Article.objects.count(), User.objects.count()) == before
