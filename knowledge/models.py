@@ -6,6 +6,7 @@ from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from pgvector.django import VectorField
 
 LIVE_KNOWLEDGE_BASE = "help-centre"
@@ -22,6 +23,10 @@ class KnowledgeBase(models.Model):
     slug = models.SlugField(max_length=100, unique=True)
     name = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("knowledge base")
+        verbose_name_plural = _("knowledge bases")
 
     def __str__(self) -> str:
         return self.name
@@ -78,6 +83,8 @@ class Article(models.Model):
     chunk_count = models.PositiveIntegerField(_("chunks"), default=0, editable=False)
 
     class Meta:
+        verbose_name = _("article")
+        verbose_name_plural = pgettext_lazy("model", "articles")
         ordering = ["-published_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["knowledge_base", "slug"], name="article_unique_slug_per_kb"),

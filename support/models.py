@@ -26,6 +26,8 @@ class Conversation(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
         ordering = ["-updated_at"]
 
     def __str__(self) -> str:
@@ -79,6 +81,8 @@ class Question(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("question")
+        verbose_name_plural = _("questions")
         ordering = ["-created_at"]
         # The insights dashboard filters every figure on a period of created_at. The index
         # also carries the columns its counts read, so once VACUUM has marked the pages
@@ -175,6 +179,8 @@ class Ticket(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
         ordering = ["-created_at"]
         # created_at: the dashboard's tickets opened in a period.
         indexes = [
