@@ -33,7 +33,7 @@ from support.finetune import curated_answer_pairs, prepare
 from support.models import AnswerPolicy, EmailDelivery, Question, Ticket
 from support.outbox import email_delivery_resend
 from support.selectors import ticket_history, ticket_turns
-from support.services import TicketInvalid
+from support.tickets import TicketInvalid
 from support.workflow import (
     ticket_assign,
     ticket_next_statuses,

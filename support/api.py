@@ -39,16 +39,14 @@ from support.services import (
     AnswerOutcome,
     QuestionAnswerOptions,
     QuestionInvalid,
-    TicketExists,
-    TicketInvalid,
     conversation_for_token,
     question_answer,
     question_answer_events,
     question_token_matches,
-    ticket_create,
 )
 from support.streaming import EVENT_STREAM, answer_event_stream, event_stream_response, first_event
 from support.throttling import ScopedThrottle, client_ip
+from support.tickets import TicketExists, TicketInvalid, ticket_create
 
 QUESTION_NOT_FOUND = "No question with this id and token."
 

@@ -7,7 +7,7 @@ behaviour does not depend on this module. Where each error comes from:
   for a body that is not an object) or its JSON parser (``{"detail": "JSON parse error ..."}``);
   the services' own checks answer in the first shape.
 - 404: :func:`support.api.question_for_token`, the same body for an unknown id and a wrong token.
-- 409: :class:`support.services.TicketExists`.
+- 409: :class:`support.tickets.TicketExists`.
 - 413: :class:`support.middleware.RequestSizeLimitMiddleware`, before the body is read.
 - 415: DRF's parser negotiation (only ``application/json`` is parsed).
 - 429: :class:`support.throttling.ScopedThrottle`, with ``Retry-After`` in seconds.

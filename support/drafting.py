@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from support.answering import AnswerModelError, ChatProvider, SourceExcerpt, get_chat_provider
 from support.assist import AssistUnavailable, question_retrieve_now, retrieval_sources
 from support.models import Ticket, TicketEvent
-from support.services import TicketInvalid
+from support.tickets import TicketInvalid
 
 logger = logging.getLogger(__name__)
 

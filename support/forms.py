@@ -1,6 +1,6 @@
 """Customer forms: a question, an escalation to the support team, feedback on an answer, a message on a ticket.
 
-The limits mirror ``support.services.question_clean`` / ``ticket_create`` so customers get
+The limits mirror ``support.services.question_clean`` / ``support.tickets.ticket_create`` so customers get
 translated messages here; the services still enforce them for every other caller.
 """
 

@@ -24,16 +24,10 @@ from support.forms import CustomerMessageForm, FeedbackForm, QuestionForm, Ticke
 from support.links import KEY_PARAMETER, ticket_link_valid
 from support.models import Conversation, Feedback, Question, Ticket
 from support.selectors import conversation_turns, ticket_conversation
-from support.services import (
-    QuestionInvalid,
-    TicketExists,
-    TicketInvalid,
-    question_answer,
-    question_answer_events,
-    ticket_create,
-)
+from support.services import QuestionInvalid, question_answer, question_answer_events
 from support.streaming import answer_event_stream, event_stream_response, first_event, wants_event_stream
 from support.throttling import client_ip
+from support.tickets import TicketExists, TicketInvalid, ticket_create
 from support.workflow import TransitionInvalid, ticket_customer_message_add
 
 SESSION_QUESTIONS = "support_question_ids"

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from knowledge.curated import CuratedAnswerInvalid, curated_answer_create
 from support.models import EmailDelivery, Ticket, TicketEvent
 from support.outbox import email_delivery_enqueue
-from support.services import TicketInvalid
+from support.tickets import TicketInvalid
 
 Status = Ticket.Status
 

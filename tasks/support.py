@@ -24,8 +24,8 @@ def send_ticket_email(delivery_id: int, attempt: int | None = None) -> bool:
 
 @shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=30, retry_jitter=True, max_retries=3)
 def draft_question_answer(question_id: int) -> bool:
-    """Write the staff draft for an escalated question (``support.services.question_draft_answer``)."""
-    from support.services import question_draft_answer
+    """Write the staff draft for an escalated question (``support.tickets.question_draft_answer``)."""
+    from support.tickets import question_draft_answer
 
     return question_draft_answer(question_id=question_id)
 

@@ -17,7 +17,8 @@ from django.urls import reverse
 from knowledge.models import Article, CuratedAnswer
 from support.models import EmailDelivery, Question, Ticket
 from support.roles import CONTENT_EDITORS, SUPPORT_AGENTS
-from support.services import question_answer, ticket_create
+from support.services import question_answer
+from support.tickets import ticket_create
 from tests.html_forms import form_data
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

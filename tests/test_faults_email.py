@@ -22,7 +22,7 @@ from django.urls import reverse
 
 from support.emails import delivery_message_id
 from support.models import EmailDelivery, Question, Ticket
-from support.services import ticket_create
+from support.tickets import ticket_create
 from tests.conftest import Worker, beat
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

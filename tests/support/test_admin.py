@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from support.models import AnswerPolicy, EmailDelivery, Question, Ticket
-from support.services import ticket_create
+from support.tickets import ticket_create
 from tests.html_forms import form_data
 
 pytestmark = pytest.mark.django_db

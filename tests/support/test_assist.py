@@ -12,7 +12,8 @@ from knowledge.models import Article
 from support.assist import similar_tickets
 from support.drafting import ticket_draft_request, ticket_draft_write
 from support.models import Ticket
-from support.services import question_answer, ticket_create
+from support.services import question_answer
+from support.tickets import ticket_create
 from support.workflow import ticket_reply, ticket_reply_draft_save
 from tests.fake_openai import FakeOpenAI, error  # the fake_openai fixture is a conftest plugin
 

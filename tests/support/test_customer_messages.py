@@ -8,7 +8,7 @@ from django.urls import reverse
 from support.links import ticket_link_key
 from support.models import EmailDelivery, Question, Ticket, TicketEvent
 from support.outbox import email_delivery_send
-from support.services import ticket_create
+from support.tickets import ticket_create
 from support.workflow import ticket_reply, ticket_transition
 
 pytestmark = pytest.mark.django_db

@@ -265,7 +265,7 @@ def test_below_the_threshold_the_model_is_not_called(llm: FakeOpenAI, refund_art
 def test_the_staff_draft_for_an_escalated_question_is_written_by_the_worker_service(
     llm: FakeOpenAI, refund_article: Article, django_capture_on_commit_callbacks
 ) -> None:  # type: ignore[no-untyped-def]
-    from support.services import question_draft_answer, ticket_create
+    from support.tickets import question_draft_answer, ticket_create
 
     AnswerPolicy.objects.update_or_create(pk=AnswerPolicy.SINGLETON_PK, defaults={"confidence_threshold": 1.0})
     question = question_answer(text=QUESTION).question

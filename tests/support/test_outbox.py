@@ -23,7 +23,7 @@ from support.outbox import (
     email_delivery_send,
     email_retry_delay,
 )
-from support.services import ticket_create
+from support.tickets import ticket_create
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,8 @@ from django.core import mail
 
 from support.models import EmailDelivery, Question, Ticket
 from support.outbox import EmailSendFailed, email_delivery_send
-from support.services import QuestionInvalid, question_answer, ticket_create
+from support.services import QuestionInvalid, question_answer
+from support.tickets import ticket_create
 from support.workflow import ticket_reply
 
 pytestmark = pytest.mark.django_db

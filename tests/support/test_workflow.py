@@ -12,7 +12,7 @@ from django.utils import timezone, translation
 
 from support.models import EmailDelivery, Question, Ticket, TicketEvent
 from support.roles import SUPPORT_AGENTS
-from support.services import TicketInvalid, ticket_create
+from support.tickets import TicketInvalid, ticket_create
 from support.workflow import (
     TRANSITIONS,
     TransitionInvalid,
