@@ -44,7 +44,7 @@ from support.services import (
     question_answer_events,
     question_token_matches,
 )
-from support.streaming import EVENT_STREAM, answer_event_stream, event_stream_response, first_event
+from support.streaming import EVENT_STREAM, answer_event_stream, event_stream_response, first_event, wants_event_stream
 from support.throttling import ScopedThrottle, client_ip
 from support.tickets import TicketExists, TicketInvalid, ticket_create
 
@@ -150,7 +150,7 @@ class QuestionCreateApi(APIView):
             conversation = conversation_for_token(values["conversation_id"], values["token"])
             if conversation is None:
                 raise NotFound(QUESTION_NOT_FOUND)
-        streaming = request.accepted_renderer.format == EventStreamRenderer.format
+        streaming = wants_event_stream(request)  # as the pages decide; JSON is negotiated first when both are listed
         asked = QuestionAnswerOptions(
             text=values["question"], channel="api", conversation=conversation, token=values["token"], stream=streaming
         )

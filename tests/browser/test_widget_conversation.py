@@ -46,12 +46,23 @@ def test_widget_follows_up_in_one_conversation_kept_across_reloads(
 ) -> None:
     page = tab.page
     sent = record_questions(tab)
+    answered: list[tuple[int, str]] = []  # (status, content type) of the portal's answers
+    page.on(
+        "response",
+        lambda r: (
+            answered.append((r.status, r.headers.get("content-type", "")))
+            if r.request.method == "POST" and r.url.endswith("/api/v1/questions/")
+            else None
+        ),
+    )
     page.goto(f"{live_server.url}/widget/demo/?lang=en")
     open_widget_by_keyboard(tab)
     ask(tab, "How do I reset my password?")
     assert page.locator(f"{W} .reply .sources a").first.inner_text() == "Resetting your password"
     ask(tab, "How long does the reset link stay valid?")
     tab.shot("follow-up-answered")
+    # The live portal streamed both answers (200, Server-Sent Events) and the widget took them as answers.
+    assert [(s, t.split(";")[0]) for s, t in answered] == [(200, "text/event-stream")] * 2
 
     first, second = Question.objects.order_by("created_at")
     assert second.conversation_id == first.conversation_id and second.turn == 2
@@ -221,7 +232,7 @@ def test_widget_streams_an_answer_from_server_sent_events(tab: Tab, live_server:
 
     def fulfil(route: Any) -> None:
         seen.append(route.request.headers)
-        route.fulfill(status=201, headers={"Content-Type": "text/event-stream; charset=utf-8"}, body=b"".join(pieces))
+        route.fulfill(status=200, headers={"Content-Type": "text/event-stream; charset=utf-8"}, body=b"".join(pieces))
 
     page.add_init_script(PACED_FETCH)
     page.route("**/api/v1/questions/", fulfil)

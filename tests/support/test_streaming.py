@@ -244,3 +244,29 @@ def test_the_pages_load_the_script_and_its_korean_strings(client: Client, db: No
     page = client.get("/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
     assert '<script src="/static/support/ask-stream.js" defer></script>' in page
     assert "data-stream" in page and "도움말 문서를 찾아보고 있습니다…" in page and "답변을 작성하고 있습니다…" in page
+
+
+@pytest.mark.parametrize(
+    ("accept", "streams"),
+    [
+        ("text/event-stream, application/json", True),  # the widget: a stream when the portal has one
+        ("application/json, text/event-stream", True),  # the pages' rule: listed at all means streamed
+        ("application/json", False),
+        ("*/*", False),
+    ],
+)
+def test_a_listed_event_stream_is_streamed_whatever_else_accept_lists(
+    client: Client, sample_articles: dict[str, Any], settings: Settings, accept: str, streams: bool
+) -> None:
+    settings.CHAT_PROVIDER = "extractive"
+    response = client.post(
+        QUESTIONS, {"question": "How do I reset my password?"}, content_type="application/json",
+        HTTP_ACCEPT=accept, REMOTE_ADDR=fresh_ip(),
+    )  # fmt: skip
+    assert response.streaming is streams
+    if streams:
+        assert response.status_code == 200 and response["Content-Type"] == "text/event-stream"
+        names = [name for name, _ in events_of(b"".join(response.streaming_content))]
+        assert names[0] == "sources" and names[-1] == "done"
+    else:
+        assert response.status_code == 201 and response.json()["sources"]

@@ -152,11 +152,12 @@
       body: JSON.stringify(body),
     }).then(function (response) {
       var type = response.headers.get("Content-Type") || "";
-      var reading = onEvent && response.body && type.indexOf("text/event-stream") === 0
-        ? readEvents(response.body, onEvent)
-        : response.json().catch(function () { return {}; });
+      var streamed = Boolean(onEvent && response.body && type.indexOf("text/event-stream") === 0);
+      var reading = streamed ? readEvents(response.body, onEvent) : response.json().catch(function () { return {}; });
       return reading.then(function (data) {
-        return { status: response.status, data: data, retryAfter: response.headers.get("Retry-After") };
+        // A stream answers 200 with the created question in `done`: the same as the JSON 201.
+        var status = streamed && response.status === 200 ? 201 : response.status;
+        return { status: status, data: data, retryAfter: response.headers.get("Retry-After") };
       });
     }, function (error) {
       // A CORS refusal looks like a network error to scripts: say what to do about it.
