@@ -248,10 +248,15 @@ def question_answer_events(
                 yield from _answer_from(question, retrieval, provider, threshold, confidence, answer_to, stream=stream)
             timings["answer"] = (time.perf_counter() - started) * 1000
         finished = True
+    except GeneratorExit:  # the consumer went away (a streaming client hung up): keep the question
+        question.error = question.error or "disconnected: the answer was not finished"
+        raise
+    except Exception as exc:  # a bug or a database error: keep the question with what broke, then fail
+        question.error = f"internal: {exc!r}"[:500]
+        raise
     finally:
-        if not finished:  # the consumer went away (GeneratorExit) or something broke: keep the question
+        if not finished:
             question.status = Question.Status.MODEL_ERROR
-            question.error = question.error or "disconnected: the answer was not finished"
             question.answer = ""
         question.timings_ms = {k: round(v, 2) for k, v in timings.items()}
         question.escalation_recommended = question.status != Question.Status.ANSWERED
@@ -330,9 +335,10 @@ def _answer_from(
         question=answer_to, sources=excerpts, term_weights=retrieval.term_weights, language=question.language,
         query_vector=retrieval.query_vector,
     )  # fmt: skip
-    if provider.calls_model and not connection.in_atomic_block:
+    if provider.calls_model and settings.DB_POOL and not connection.in_atomic_block:
         # The model takes seconds: hand the database connection back to the pool meanwhile
-        # (skipped inside a transaction, e.g. in tests); the save after it takes one again.
+        # (skipped inside a transaction, e.g. in tests, and without a pool, where closing
+        # would mean a new connection per answer); the save after it takes one again.
         connection.close()
     generated: GeneratedAnswer | None = None
     try:

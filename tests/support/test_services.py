@@ -116,3 +116,16 @@ def test_staff_reply_answers_the_ticket_and_owes_a_reply_email(sample_articles, 
     assert ticket.status == Ticket.Status.ANSWERED and ticket.replied_by == admin_user
     assert email_delivery_send(delivery_id=delivery.pk) is True
     assert "다음 달에 발사합니다." in mail.outbox[0].body
+
+
+def test_a_failure_inside_answering_keeps_the_question_with_what_broke(sample_articles, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Not a client hanging up: the error says what broke, the question is kept, the exception propagates.
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("ranking broke")
+
+    monkeypatch.setattr("support.services._rank_sources", broken)
+    with pytest.raises(RuntimeError, match="ranking broke"):
+        question_answer(text="How long is the password reset link valid?")
+    stored = Question.objects.get()
+    assert stored.status == Question.Status.MODEL_ERROR and stored.escalation_recommended
+    assert stored.error == "internal: RuntimeError('ranking broke')"
