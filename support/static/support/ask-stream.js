@@ -71,12 +71,20 @@
         credentials: "same-origin",
       });
     } catch (error) {
-      form.submit();
+      // Not re-posted: the server may have stored the question already.
+      byId("streamed-status").textContent = panel.dataset.interrupted;
+      panel.hidden = false;
+      form.querySelector("button[type=submit]").disabled = false;
       return;
     }
     var type = response.headers.get("Content-Type") || "";
     if (!response.ok || type.indexOf("text/event-stream") !== 0 || !response.body) {
-      form.submit(); // errors are the server's pages, as without JavaScript
+      // The server answered with a page (form errors, 429, 503): show it as without
+      // JavaScript instead of posting again (a second post would count against the limit).
+      var page = await response.text();
+      document.open();
+      document.write(page);
+      document.close();
       return;
     }
     byId("streamed-question").textContent = form.querySelector("textarea[name=question]").value.trim();
