@@ -8,7 +8,8 @@ threaded HTTP server in this process (Django's runserver server class), and send
 that retrieval is confident about, in file order, repeated as needed) to
 ``POST /api/v1/questions/`` with ``Accept: text/event-stream``, ``--concurrency`` at a
 time. It prints p50/p95 of the time from sending the request to the first ``sources``
-event, the first ``delta`` and the ``done`` event, in milliseconds.
+event, the first ``delta`` and the ``done`` event, in milliseconds. The questions it asked
+are deleted afterwards, so they never show up as customer traffic on the dashboard.
 
 ``--url`` sends the questions to a server that is already running (e.g. gunicorn started
 with ``OPENAI_BASE_URL`` pointing at ``--fake-port``) instead of the in-process one: that is
@@ -41,7 +42,7 @@ from knowledge.models import Article
 from knowledge.services import article_index, knowledge_base_get_live
 from knowledge.warmup import models_warm
 from support.answering import get_chat_provider
-from support.models import Question
+from support.models import Conversation, Question
 from support.services import question_answer
 
 SAMPLES = Path(settings.BASE_DIR) / "samples"
@@ -59,6 +60,7 @@ class Timing:
     delta_ms: float | None = None
     done_ms: float | None = None
     status: str = ""
+    question_id: int = 0
 
 
 class QuietHandler(WSGIRequestHandler):
@@ -95,7 +97,8 @@ def ask_streamed(base_url: str, question: str, timeout: float = 120.0) -> Timing
                 timing.delta_ms = now
             if b"event: done" in names:
                 timing.done_ms = now
-                timing.status = str(json.loads(frames[names.index(b"event: done")].split(b"data: ", 1)[1])["status"])
+                done = json.loads(frames[names.index(b"event: done")].split(b"data: ", 1)[1])
+                timing.status, timing.question_id = str(done["status"]), int(done["id"])
                 break
     finally:
         conn.close()
@@ -136,13 +139,26 @@ class Command(BaseCommand):
                 thread.start()
                 try:
                     base = f"http://127.0.0.1:{server.server_address[1]}"
-                    ask_streamed(base, questions[0])  # warm-up: first-request costs are not what we measure
+                    warm = ask_streamed(base, questions[0])  # warm-up: first-request costs are not what we measure
                     timings = self._run(base, questions, opts["concurrency"])
                 finally:
                     server.shutdown()
                     server.server_close()
+                timings_all = [warm, *timings]
             answer_tokens = math.ceil(len(json.dumps({"answer": ANSWER})) / fake.chars_per_token)
         self._report(timings, opts, answer_tokens)
+        if not opts["url"]:
+            self._forget(timings_all)
+
+    def _forget(self, timings: list[Timing]) -> None:
+        """Delete the benchmark's questions (and their one-question conversations), so they never
+        count as customer traffic on the insights dashboard. ``--url`` runs are left alone: the
+        server there may be another database."""
+        ids = [t.question_id for t in timings if t.question_id]
+        conversations = list(Question.objects.filter(pk__in=ids).values_list("conversation_id", flat=True))
+        deleted, _ = Question.objects.filter(pk__in=ids).delete()
+        Conversation.objects.filter(pk__in=conversations, questions__isnull=True).delete()
+        self.stdout.write(f"deleted the benchmark's {deleted} stored rows (questions and what hangs on them)")
 
     def _index_samples(self) -> None:
         records, _ = read_records(SAMPLES / "articles")
