@@ -293,3 +293,14 @@ json_values = st.recursive(
 def test_fuzzed_bodies_never_get_a_5xx(sample_articles: dict[str, Any], body: Any, endpoint: str) -> None:
     response = Client().post(endpoint, json.dumps(body), content_type="application/json", REMOTE_ADDR=fresh_ip())
     assert response.status_code < 500, (body, response.content[:500])
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/nothing-here/", "/api/v1/questions/abc/feedback/", "/api/v1/questions/Y%C3%99%0A%03X/feedback/"],
+)
+def test_unknown_api_paths_get_a_json_404_even_with_a_newline_in_them(client: Client, path: str) -> None:
+    # schemathesis found the newline: ``.*`` stops at it, so Django's HTML 404 page answered.
+    response = client.post(path, {}, content_type="application/json")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json" and "detail" in response.json()
