@@ -25,7 +25,14 @@ from knowledge.embeddings import EmbeddingError, get_provider
 from knowledge.models import Article, KnowledgeBase
 from knowledge.selectors import Retrieval, retrieve
 from knowledge.services import knowledge_base_get_live
-from support.answering import AnswerModelError, ChatProvider, GeneratedAnswer, SourceExcerpt, get_chat_provider
+from support.answering import (
+    AnswerModelError,
+    AnswerRequest,
+    ChatProvider,
+    GeneratedAnswer,
+    SourceExcerpt,
+    get_chat_provider,
+)
 from support.confidence import LLM_UNANSWERABLE_FACTOR, confidence_features, confidence_from_features
 from support.conversations import Turn, conversation_turns, standalone_query
 from support.models import AnswerPolicy, Conversation, Question
@@ -114,16 +121,6 @@ class AnswerDelta:
 
 
 AnswerEvent = AnswerSources | AnswerDelta | AnswerOutcome
-
-
-class AnswerRequest(TypedDict):
-    """What ``ChatProvider.answer``/``answer_stream`` are asked (their keyword arguments)."""
-
-    question: str
-    sources: list[SourceExcerpt]
-    term_weights: dict[str, float]
-    language: str
-    query_vector: list[float] | None
 
 
 class QuestionAnswerOptions(TypedDict, total=False):

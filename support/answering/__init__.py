@@ -2,9 +2,24 @@
 
 from django.conf import settings
 
-from support.answering.base import AnswerModelError, AnswerStream, ChatProvider, GeneratedAnswer, SourceExcerpt
+from support.answering.base import (
+    AnswerModelError,
+    AnswerRequest,
+    AnswerStream,
+    ChatProvider,
+    GeneratedAnswer,
+    SourceExcerpt,
+)
 
-__all__ = ["AnswerModelError", "AnswerStream", "ChatProvider", "GeneratedAnswer", "SourceExcerpt", "get_chat_provider"]
+__all__ = [
+    "AnswerModelError",
+    "AnswerRequest",
+    "AnswerStream",
+    "ChatProvider",
+    "GeneratedAnswer",
+    "SourceExcerpt",
+    "get_chat_provider",
+]
 
 
 def get_chat_provider(name: str | None = None) -> ChatProvider:

@@ -1,6 +1,6 @@
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NotRequired, Protocol, TypedDict, Unpack
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,19 @@ class GeneratedAnswer:
     span: str = ""
 
 
+class AnswerRequest(TypedDict):
+    """What :meth:`ChatProvider.answer` and ``answer_stream`` are asked (their keyword
+    arguments): the ``question`` to answer, the numbered ``sources``, the BM25 idf of the
+    question's terms (``term_weights``), the customer's ``language`` and, when retrieval
+    had one, the question's embedding (``query_vector``)."""
+
+    question: str
+    sources: list[SourceExcerpt]
+    term_weights: dict[str, float]
+    language: str
+    query_vector: NotRequired[list[float] | None]
+
+
 class AnswerModelError(RuntimeError):
     """The answer model failed; ``code`` is one of timeout, connection, rate_limited,
     server_error, api_error, truncated, content_filter, invalid_output. The message is for
@@ -58,27 +71,11 @@ class ChatProvider(Protocol):
     name: str
     calls_model: bool
 
-    def answer(
-        self,
-        *,
-        question: str,
-        sources: list[SourceExcerpt],
-        term_weights: dict[str, float],
-        language: str,
-        query_vector: list[float] | None = None,
-    ) -> GeneratedAnswer:
+    def answer(self, **request: Unpack[AnswerRequest]) -> GeneratedAnswer:
         """Answer ``question`` from ``sources`` only. Raises ``AnswerModelError``."""
         ...
 
-    def answer_stream(
-        self,
-        *,
-        question: str,
-        sources: list[SourceExcerpt],
-        term_weights: dict[str, float],
-        language: str,
-        query_vector: list[float] | None = None,
-    ) -> "AnswerStream":
+    def answer_stream(self, **request: Unpack[AnswerRequest]) -> "AnswerStream":
         """``answer`` piece by piece: yields the answer text's new pieces (``str``) as they are
         produced, then exactly one ``GeneratedAnswer``, equal to what ``answer`` returns for
         the same reply. Raises ``AnswerModelError`` (possibly after some pieces). Closing the

@@ -20,13 +20,14 @@ and 53 % to 76 and 69 % (weight 0.5).
 """
 
 import functools
+from typing import Unpack
 
 import numpy as np
 from django.conf import settings
 
 from knowledge.analysis import analyse
 from knowledge.chunking import plain_sentences
-from support.answering.base import AnswerStream, GeneratedAnswer, SourceExcerpt, whole_answer_stream
+from support.answering.base import AnswerRequest, AnswerStream, GeneratedAnswer, SourceExcerpt, whole_answer_stream
 from support.answering.span import answer_span
 
 RANK_BONUS = 0.1  # per rank step; keeps near-ties with the best-retrieved source
@@ -42,32 +43,13 @@ class ExtractiveAnswerer:
     name = "extractive"
     calls_model = False  # a local excerpt: cheap, so computed below the threshold too (staff draft, calibration)
 
-    def answer_stream(
-        self,
-        *,
-        question: str,
-        sources: list[SourceExcerpt],
-        term_weights: dict[str, float],
-        language: str,
-        query_vector: list[float] | None = None,
-    ) -> AnswerStream:
+    def answer_stream(self, **request: Unpack[AnswerRequest]) -> AnswerStream:
         """The whole excerpt as one piece: nothing is generated word by word."""
-        return whole_answer_stream(
-            self.answer(
-                question=question, sources=sources, term_weights=term_weights, language=language,
-                query_vector=query_vector,
-            )
-        )  # fmt: skip
+        return whole_answer_stream(self.answer(**request))
 
-    def answer(
-        self,
-        *,
-        question: str,
-        sources: list[SourceExcerpt],
-        term_weights: dict[str, float],
-        language: str,
-        query_vector: list[float] | None = None,
-    ) -> GeneratedAnswer:
+    def answer(self, **request: Unpack[AnswerRequest]) -> GeneratedAnswer:
+        question, sources, term_weights = request["question"], request["sources"], request["term_weights"]
+        language, query_vector = request["language"], request.get("query_vector")
         terms = set(analyse(question, query=True))
         weights = {t: term_weights.get(t, 1.0) for t in terms}
         total = sum(weights.values()) or 1.0

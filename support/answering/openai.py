@@ -18,7 +18,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any
+from typing import Any, Unpack
 
 import jiter
 import openai
@@ -27,7 +27,7 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from knowledge.openai_client import client
 from knowledge.tokens import count_tokens, truncate_tokens
-from support.answering.base import AnswerModelError, AnswerStream, GeneratedAnswer, SourceExcerpt
+from support.answering.base import AnswerModelError, AnswerRequest, AnswerStream, GeneratedAnswer, SourceExcerpt
 
 LANGUAGE_NAMES = {"ko": "Korean", "en": "English"}
 FENCE_TAG = re.compile(r"<(/?)\s*(sources?|question)\b", re.IGNORECASE)
@@ -193,15 +193,8 @@ class OpenAIChatProvider:
         self.name = f"openai:{self.model}"
         self.calls_model = True
 
-    def answer(
-        self,
-        *,
-        question: str,
-        sources: list[SourceExcerpt],
-        term_weights: dict[str, float],
-        language: str,
-        query_vector: list[float] | None = None,
-    ) -> GeneratedAnswer:
+    def answer(self, **request: Unpack[AnswerRequest]) -> GeneratedAnswer:
+        question, sources, language = request["question"], request["sources"], request["language"]
         shown = fit_sources(sources, settings.OPENAI_CONTEXT_TOKENS, self.model)
         response = self._complete(build_messages(question=question, sources=shown, language=language))
         try:
@@ -214,20 +207,13 @@ class OpenAIChatProvider:
             refusal=getattr(message, "refusal", None), numbers={s.number for s in shown}, usage=_usage(response),
         )  # fmt: skip
 
-    def answer_stream(
-        self,
-        *,
-        question: str,
-        sources: list[SourceExcerpt],
-        term_weights: dict[str, float],
-        language: str,
-        query_vector: list[float] | None = None,
-    ) -> AnswerStream:
+    def answer_stream(self, **request: Unpack[AnswerRequest]) -> AnswerStream:
         """``answer`` with ``stream=True``: yields the ``answer`` field's new text as the JSON
         reply grows (parsed with jiter's partial mode), then the ``GeneratedAnswer`` that
         :func:`generated_answer` makes of the whole reply, as ``answer`` does. A reply that
         breaks off (connection dropped, no ``finish_reason``) raises ``AnswerModelError``
         (``connection`` or ``timeout``). Closing the generator closes the HTTP stream."""
+        question, sources, language = request["question"], request["sources"], request["language"]
         shown = fit_sources(sources, settings.OPENAI_CONTEXT_TOKENS, self.model)
         stream = self._complete(build_messages(question=question, sources=shown, language=language), stream=True)
         content, sent, refusal, finish_reason, usage = "", "", "", None, dict[str, int]()
