@@ -8,21 +8,29 @@ Features, all in [0, 1] (see :func:`confidence_features`):
 * ``dense`` — best cosine similarity between the question and a retrieved chunk,
   rescaled from E5's typical range: (cos − 0.7) / 0.25, clipped.
 * ``bm25`` — best BM25 score over the best possible one, ``(k1 + 1)·Σ idf``.
-* ``margin`` — fused score of the best chunk minus the second best's (1 with a single
-  chunk). A near-tie between two chunks is where a wrong chunk gets cited.
+* ``margin`` — fused score of the best chunk minus the second best's (its own score when it
+  is the only one: a lone candidate is no evidence of a clear winner, and with weight on
+  margin a convention of 1 let an unrelated question through in a one-article help
+  centre). A near-tie between two chunks is where a wrong chunk gets cited.
 * ``sentence`` — best cosine between the question and one sentence of the best chunk
-  (indexed sentence embeddings), rescaled like ``dense``. Unlike coverage and BM25 it does
-  not depend on the question sharing words with the article, so it carries short and
-  other-language questions.
+  (indexed sentence embeddings), rescaled like ``dense``; for an article in another language
+  than the question the cosine is raised by ``RETRIEVAL_CROSS_LANGUAGE_OFFSET`` first, as
+  dense retrieval does, so the feature means the same in both cases. Unlike coverage and
+  BM25 it does not depend on the question sharing words with the article, so it carries
+  short and other-language questions.
 * ``cross_language`` — 1 when the best chunk's article is in another language than the
   question: the lexical features are then near 0 by construction, and the weights can
   lean on the dense evidence instead.
 * ``agreement`` — 1 when the lexical and the dense retriever rank the same chunk first,
   0.5 the same article, else 0.
 
-Confidence = logistic(w0 + w1·coverage + w2·dense + w3·bm25 + w4·margin), weights from
-``settings.CONFIDENCE_WEIGHTS``; the shipped weights are fitted by ``manage.py calibrate``
-(logistic regression, in-scope vs out-of-scope questions) on KorQuAD — see README.
+Confidence = logistic(w0 + Σ wᵢ·featureᵢ) over ``FEATURES``, weights from
+``settings.CONFIDENCE_WEIGHTS``; the shipped weights are fitted by ``manage.py calibrate
+--fit-weights --balance-sources`` (logistic regression; 1 = in scope with the right chunk
+cited) jointly on KorQuAD and both help-centre question sets, cross-validated by article
+(README, answer quality). The fit leans on ``sentence`` and ``margin``, which keep their
+meaning for short and other-language questions, and ``cross_language`` offsets the
+lexical features that are 0 by construction there.
 An LLM that says the sources don't answer the question multiplies it by
 ``LLM_UNANSWERABLE_FACTOR``.
 """
@@ -50,7 +58,10 @@ def _best_sentence(retrieval: Retrieval) -> float:
     vectors = top.sentence_matrix
     if not len(vectors) or vectors.shape[1] != len(retrieval.query_vector):
         return 0.0
-    return _scaled_cosine(float((vectors @ np.asarray(retrieval.query_vector, dtype=np.float32)).max()))
+    best = float((vectors @ np.asarray(retrieval.query_vector, dtype=np.float32)).max())
+    if retrieval.language and top.language and retrieval.language != top.language:
+        best += settings.RETRIEVAL_CROSS_LANGUAGE_OFFSET  # as the chunk's own dense score (knowledge.selectors._dense)
+    return _scaled_cosine(best)
 
 
 def _agreement(retrieval: Retrieval) -> float:
@@ -78,7 +89,8 @@ def confidence_features(retrieval: Retrieval) -> dict[str, float]:
     ceiling = bm25_ceiling(weights) or 1.0
     bm25 = min(1.0, best_bm25 / ceiling) if settings.LEXICAL_SCORING == "bm25" else 0.0
     chunks = retrieval.chunks
-    margin = min(1.0, max(0.0, chunks[0].score - chunks[1].score)) if len(chunks) > 1 else 1.0
+    runner_up = chunks[1].score if len(chunks) > 1 else 0.0  # nothing else retrieved: a margin over nothing
+    margin = min(1.0, max(0.0, chunks[0].score - runner_up))
     cross = 1.0 if retrieval.language and top.language and retrieval.language != top.language else 0.0
     return {
         "coverage": coverage, "dense": dense, "bm25": bm25, "margin": margin,

@@ -76,11 +76,16 @@ def calibrate(
     fit_weights: bool = False,
     l2: float = DEFAULT_L2,
     balance_sources: bool = False,
+    target_source: str | None = None,
 ) -> Calibration:
-    """Threshold for ``target`` in-scope answered share, the curve, and fitted weights if asked."""
+    """Threshold for ``target`` in-scope answered share, the curve, and fitted weights if asked.
+
+    With ``target_source`` the share is measured on that source's questions only (see
+    :func:`threshold_for`); the curve and AUROC stay over all ``records``.
+    """
     weights = fit_confidence_weights(records, l2, balance_sources) if fit_weights else None
     items = scored_questions(records, weights)
-    threshold = pick_threshold(items, target)
+    threshold = threshold_for(records, weights, target, target_source)
     grid = set(threshold_grid(20)) | ({threshold} if threshold is not None else set())
     return Calibration(
         target=target,
@@ -90,6 +95,23 @@ def calibrate(
         chosen=operating_point(items, threshold) if threshold is not None else None,
         curve=[operating_point(items, t) for t in sorted(grid)],
     )
+
+
+def threshold_for(
+    records: Sequence[QuestionRecord], weights: list[float] | None, target: float, target_source: str | None = None
+) -> float | None:
+    """The highest threshold answering at least ``target`` of the in-scope questions
+    (``metrics.pick_threshold``), counted over ``records`` from ``target_source`` only when
+    given. Fitting jointly on KorQuAD and the help centres but holding KorQuAD's answered
+    share fixed keeps the operating point the long-question figures were agreed on, while
+    the weights adapt to short and other-language questions (README, answer quality).
+    Raises ``ValueError`` when ``target_source`` names no record's source.
+    """
+    chosen = records if target_source is None else [r for r in records if r.source == target_source]
+    if not chosen:
+        sources = ", ".join(sorted({r.source for r in records}))
+        raise ValueError(f"--target-source {target_source!r} is none of the inputs ({sources})")
+    return pick_threshold(scored_questions(chosen, weights), target)
 
 
 def weights_line(weights: Sequence[float]) -> str:
@@ -194,12 +216,13 @@ def cross_validate(
     l2: float = DEFAULT_L2,
     seed: int = 0,
     balance_sources: bool = False,
+    target_source: str | None = None,
 ) -> list[FoldResult]:
     """K-fold cross-validation of the gate: fit on K−1 folds, score the held-out one.
 
     For each fold, the weights (if ``fit_weights``; else those in force) and the
-    threshold for ``target`` in-scope answered share are chosen on the training folds
-    only, then AUROC, the operating point and the answered-correctly share are measured
+    threshold for ``target`` in-scope answered share (of ``target_source`` only, if given)
+    are chosen on the training folds only, then AUROC, the operating point and the answered-correctly share are measured
     on the held-out fold, overall and per ``source``. Folds group questions by article
     (:func:`fold_of`). Raises ``ValueError`` for fewer than 2 folds or a training split
     with one class only.
@@ -211,7 +234,7 @@ def cross_validate(
         train = [r for r in records if fold_of(r, folds, seed) != k]
         test = [r for r in records if fold_of(r, folds, seed) == k]
         weights = fit_confidence_weights(train, l2, balance_sources) if fit_weights else None
-        threshold = pick_threshold(scored_questions(train, weights), target)
+        threshold = threshold_for(train, weights, target, target_source)
         items = scored_questions(test, weights)
         held_auroc = auroc([q.confidence for q in items if q.in_scope], [q.confidence for q in items if not q.in_scope])
         point, correct = _held_out_figures(test, weights, threshold)

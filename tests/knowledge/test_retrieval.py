@@ -2,7 +2,8 @@ import pytest
 from django.db import connection
 
 from knowledge.models import Article
-from knowledge.selectors import fuse, retrieve
+from knowledge.selectors import RetrievedChunk, fuse, retrieve, sentence_rerank
+from knowledge.services import sentence_vectors_pack
 
 pytestmark = pytest.mark.django_db
 
@@ -93,3 +94,39 @@ def test_score_fusion_and_rrf() -> None:
     by_rrf = fuse(lexical, dense, method="rrf", dense_weight=0.5, rrf_k=60)
     assert by_rrf[0].chunk_id in (1, 2)
     assert by_rrf[0].score == pytest.approx(max(1 / 61 + 1 / 63, 1 / 62 + 1 / 61))
+
+
+def _chunk(chunk_id: int, score: float, sentences: list[list[float]], language: str = "ko") -> RetrievedChunk:
+    return RetrievedChunk(
+        chunk_id=chunk_id, article_id=chunk_id, score=score, language=language, dense_score=0.5,
+        sentence_vectors=sentence_vectors_pack(sentences), dimensions=2,
+    )  # fmt: skip
+
+
+def test_sentence_rerank_lifts_the_chunk_whose_one_sentence_says_it(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.RETRIEVAL_CROSS_LANGUAGE_OFFSET = 0.04
+    query = [1.0, 0.0]
+    wordy = _chunk(1, 0.9, [[0.6, 0.8], [0.0, 1.0]])  # shares words, no sentence on point (cos .6)
+    precise = _chunk(2, 0.7, [[0.0, 1.0], [0.98, 0.199]])  # one sentence says it (cos .98)
+    chunks = [wordy, precise]
+    sentence_rerank(chunks, query, "ko", weight=0.5)
+    assert [c.chunk_id for c in chunks] == [2, 1]
+    assert precise.score == pytest.approx(0.5 * 0.7 + 0.5 * 1.0) and wordy.score == pytest.approx(0.5 * 0.9)
+    unchanged = [_chunk(1, 0.9, [[0.6, 0.8]]), _chunk(2, 0.7, [[0.98, 0.199]])]
+    sentence_rerank(unchanged, query, "ko", weight=0.0)
+    assert [c.chunk_id for c in unchanged] == [1, 2]
+
+
+def test_sentence_rerank_raises_other_language_sentences_by_the_offset(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.RETRIEVAL_CROSS_LANGUAGE_OFFSET = 0.04
+    query = [1.0, 0.0]
+    # E5 scores the English sentence a little lower for a Korean question although it answers.
+    same = _chunk(1, 0.5, [[0.90, 0.436]], language="ko")
+    other = _chunk(2, 0.5, [[0.88, 0.475]], language="en")
+    chunks = [same, other]
+    sentence_rerank(chunks, query, "ko", weight=1.0)
+    assert [c.chunk_id for c in chunks] == [2, 1]
+    settings.RETRIEVAL_CROSS_LANGUAGE_OFFSET = 0.0
+    chunks = [_chunk(1, 0.5, [[0.90, 0.436]], "ko"), _chunk(2, 0.5, [[0.88, 0.475]], "en")]
+    sentence_rerank(chunks, query, "ko", weight=1.0)
+    assert [c.chunk_id for c in chunks] == [1, 2]

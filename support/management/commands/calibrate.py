@@ -43,6 +43,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--balance-sources", action="store_true", help="with --fit-weights: every input file weighs the same"
         )
+        parser.add_argument(
+            "--target-source", default=None,
+            help="measure --target-answered on this input only (its file name, e.g. the KorQuAD file)",
+        )  # fmt: skip
         parser.add_argument("--folds", type=int, default=0, help="cross-validate with K folds by article (K ≥ 2)")
         parser.add_argument("--store", action="store_true", help="write the threshold into the answer policy")
 
@@ -59,11 +63,12 @@ class Command(BaseCommand):
                 folds = cross_validate(
                     records, folds=options["folds"], target=target, fit_weights=options["fit_weights"],
                     l2=options["l2"], seed=options["seed"], balance_sources=options["balance_sources"],
+                    target_source=options["target_source"],
                 )  # fmt: skip
                 self.stdout.write(format_cross_validation(folds) + "\n")
             result = calibrate(
                 records, target=target, fit_weights=options["fit_weights"], l2=options["l2"],
-                balance_sources=options["balance_sources"],
+                balance_sources=options["balance_sources"], target_source=options["target_source"],
             )  # fmt: skip
         except ValueError as exc:
             raise CommandError(str(exc)) from exc

@@ -1,0 +1,45 @@
+"""Choosing the gate's threshold on one source while fitting on several (``calibrate --target-source``),
+and the margin feature the refitted gate leans on."""
+
+import pytest
+
+from support.evaluation.calibration import threshold_for
+from support.evaluation.runner import QuestionRecord
+
+
+def _record(source: str, confidence: float, in_scope: bool = True) -> QuestionRecord:
+    return QuestionRecord(
+        id=f"{source}-{confidence}", in_scope=in_scope, status="answered", confidence=confidence,
+        features={}, answerer_factor=1.0, has_answer=True, answer_kind="extractive", source=source,
+    )  # fmt: skip
+
+
+RECORDS = [
+    *(_record("long.json", c) for c in (0.95, 0.9, 0.85, 0.8)),
+    *(_record("short.json", c) for c in (0.6, 0.5, 0.4, 0.3)),
+    _record("short.json", 0.2, in_scope=False),
+]
+
+
+def test_the_target_share_is_counted_on_the_named_source_only() -> None:
+    # Half of all eight in-scope questions: the 4th highest confidence overall.
+    assert threshold_for(RECORDS, None, 0.5) == pytest.approx(0.8)
+    # Half of the long questions only: their 2nd highest, whatever the short ones score.
+    assert threshold_for(RECORDS, None, 0.5, "long.json") == pytest.approx(0.9)
+    assert threshold_for(RECORDS, None, 0.5, "short.json") == pytest.approx(0.5)
+
+
+def test_an_unknown_source_is_refused_with_the_known_ones() -> None:
+    with pytest.raises(ValueError, match=r"'other.json' is none of the inputs \(long.json, short.json\)"):
+        threshold_for(RECORDS, None, 0.5, "other.json")
+
+
+def test_a_lone_candidate_gets_no_margin_for_free() -> None:
+    from knowledge.selectors import Retrieval, RetrievedChunk
+    from support.confidence import confidence_features
+
+    lone = RetrievedChunk(chunk_id=1, article_id=1, score=0.0, dense_score=0.76, language="ko")
+    features = confidence_features(Retrieval(chunks=[lone], query_terms=[], term_weights={}, language="en"))
+    assert features["margin"] == 0.0 and features["cross_language"] == 1.0
+    pair = [RetrievedChunk(chunk_id=1, article_id=1, score=0.9), RetrievedChunk(chunk_id=2, article_id=2, score=0.6)]
+    assert confidence_features(Retrieval(chunks=pair, query_terms=[], term_weights={}))["margin"] == pytest.approx(0.3)
