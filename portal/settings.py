@@ -347,12 +347,8 @@ ANSWER_CONFIDENCE_THRESHOLD = envfloat("ANSWER_CONFIDENCE_THRESHOLD", "0.659874"
 # agreement] for support.confidence, fitted by the command above jointly on KorQuAD
 # 000-069 (--exclude-fraction 0.5, seed 0) and both help-centre question sets, each file
 # weighing the same; cross-validated by article in the README. Comma-separated floats.
-CONFIDENCE_WEIGHTS = [
-    float(x)
-    for x in os.environ.get("CONFIDENCE_WEIGHTS", "-10.0002,2.9229,1.6497,1.7685,5.3179,7.7265,2.7776,0.1122").split(
-        ","
-    )
-]
+_SHIPPED_CONFIDENCE_WEIGHTS = "-10.0002,2.9229,1.6497,1.7685,5.3179,7.7265,2.7776,0.1122"
+CONFIDENCE_WEIGHTS = [float(x) for x in os.environ.get("CONFIDENCE_WEIGHTS", _SHIPPED_CONFIDENCE_WEIGHTS).split(",")]
 if len(CONFIDENCE_WEIGHTS) != 8:
     raise ImproperlyConfigured(
         "CONFIDENCE_WEIGHTS must be 8 comma-separated numbers: intercept, coverage, dense, bm25, margin, "

@@ -222,10 +222,10 @@ def cross_validate(
 
     For each fold, the weights (if ``fit_weights``; else those in force) and the
     threshold for ``target`` in-scope answered share (of ``target_source`` only, if given)
-    are chosen on the training folds only, then AUROC, the operating point and the answered-correctly share are measured
-    on the held-out fold, overall and per ``source``. Folds group questions by article
-    (:func:`fold_of`). Raises ``ValueError`` for fewer than 2 folds or a training split
-    with one class only.
+    are chosen on the training folds only, then AUROC, the operating point and the
+    answered-correctly share are measured on the held-out fold, overall and per
+    ``source``. Folds group questions by article (:func:`fold_of`). Raises ``ValueError``
+    for fewer than 2 folds or a training split with one class only.
     """
     if folds < 2:
         raise ValueError("cross-validation needs at least 2 folds")
