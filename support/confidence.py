@@ -40,7 +40,7 @@ import math
 import numpy as np
 from django.conf import settings
 
-from knowledge.selectors import Retrieval, bm25_ceiling
+from knowledge.selectors import Retrieval, best_sentence_cosine, bm25_ceiling
 
 FEATURES = ("coverage", "dense", "bm25", "margin", "sentence", "cross_language", "agreement")
 LLM_UNANSWERABLE_FACTOR = 0.3
@@ -58,10 +58,8 @@ def _best_sentence(retrieval: Retrieval) -> float:
     vectors = top.sentence_matrix
     if not len(vectors) or vectors.shape[1] != len(retrieval.query_vector):
         return 0.0
-    best = float((vectors @ np.asarray(retrieval.query_vector, dtype=np.float32)).max())
-    if retrieval.language and top.language and retrieval.language != top.language:
-        best += settings.RETRIEVAL_CROSS_LANGUAGE_OFFSET  # as the chunk's own dense score (knowledge.selectors._dense)
-    return _scaled_cosine(best)
+    query = np.asarray(retrieval.query_vector, dtype=np.float32)
+    return _scaled_cosine(best_sentence_cosine(top, query, retrieval.language))  # the offset as in re-ranking
 
 
 def _agreement(retrieval: Retrieval) -> float:
