@@ -119,6 +119,13 @@ def morphemes(text: str) -> list["Token"]:
         return list(_kiwi().tokenize(text))
 
 
+def other_language(question_language: str, article_language: str) -> bool:
+    """Whether an article is in another language than the question (False when either is
+    unknown, ""). The one rule behind the cross-language offset in dense retrieval,
+    sentence re-ranking and extractive answers, and the ``cross_language`` feature."""
+    return bool(question_language and article_language and question_language != article_language)
+
+
 def detect_language(text: str) -> str:
     """``"ko"`` when Hangul syllables make up at least a third of the letters, else ``"en"``."""
     hangul = sum(1 for ch in text if "\uac00" <= ch <= "\ud7a3")

@@ -28,7 +28,7 @@ import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 
-from knowledge.analysis import analyse, detect_language
+from knowledge.analysis import analyse, detect_language, other_language
 from knowledge.embeddings import EmbeddingProvider, get_provider
 from knowledge.models import Article, Chunk
 from knowledge.services import sentence_vectors_unpack
@@ -301,8 +301,7 @@ def best_sentence_cosine(chunk: RetrievedChunk, query: np.ndarray, language: str
     if not len(vectors) or vectors.shape[1] != len(query):
         return chunk.dense_score
     best = float((vectors @ query).max())
-    foreign = bool(language and chunk.language and chunk.language != language)
-    return best + (settings.RETRIEVAL_CROSS_LANGUAGE_OFFSET if foreign else 0.0)
+    return best + (settings.RETRIEVAL_CROSS_LANGUAGE_OFFSET if other_language(language, chunk.language) else 0.0)
 
 
 def sentence_rerank(chunks: list[RetrievedChunk], vector: list[float], language: str, weight: float) -> None:
@@ -383,7 +382,8 @@ def retrieve(
         else ([], set())
     )
     timings["sql"] = (time.perf_counter() - started) * 1000
-    attached = False  # rows (content, sentences) loaded for the chunks
+    weight = settings.RETRIEVAL_SENTENCE_WEIGHT
+    rerank = mode == "hybrid" and bool(weight and vector) and settings.RETRIEVAL_FUSION == "score"
     if mode == "hybrid":
         ceiling, strength = 0.0, 0.0
         if settings.LEXICAL_SCORING == "bm25":
@@ -394,20 +394,15 @@ def retrieve(
             lexical, dense, method=settings.RETRIEVAL_FUSION,
             dense_weight=settings.RETRIEVAL_DENSE_WEIGHT, rrf_k=settings.RETRIEVAL_RRF_K, lexical_ceiling=ceiling,
             foreign=foreign, foreign_lexical=settings.RETRIEVAL_FOREIGN_LEXICAL, lexical_strength=strength,
-        )  # fmt: skip
-        weight = settings.RETRIEVAL_SENTENCE_WEIGHT
-        if weight and vector and settings.RETRIEVAL_FUSION == "score":
-            chunks = chunks[: max(limit, settings.RETRIEVAL_SENTENCE_CANDIDATES)]
-            _attach_rows(chunks)
-            sentence_rerank(chunks, vector, language, weight)
-            attached = True
-        chunks = chunks[:limit]
+        )[: max(limit, settings.RETRIEVAL_SENTENCE_CANDIDATES) if rerank else limit]  # fmt: skip
     else:  # a single retriever: its own order; a dense search keeps raw cosine as its score
         chunks = fuse(lexical, dense, method="score", dense_weight=1.0 if mode == "dense" else 0.0, rrf_k=0)[:limit]
         for c in chunks if mode == "dense" else ():
             c.score = c.dense_score
-    if not attached:
-        _attach_rows(chunks)
+    _attach_rows(chunks)  # content and sentence vectors, which the re-ranking reads
+    if rerank and vector:
+        sentence_rerank(chunks, vector, language, weight)
+        chunks = chunks[:limit]
     return Retrieval(
         chunks=chunks, query_terms=terms, term_weights=weights, timings_ms=timings,
         lexical_ranking=[cid for cid, _ in lexical], dense_ranking=[cid for cid, _ in dense],

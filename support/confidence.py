@@ -40,6 +40,7 @@ import math
 import numpy as np
 from django.conf import settings
 
+from knowledge.analysis import other_language
 from knowledge.selectors import Retrieval, best_sentence_cosine, bm25_ceiling
 
 FEATURES = ("coverage", "dense", "bm25", "margin", "sentence", "cross_language", "agreement")
@@ -89,7 +90,7 @@ def confidence_features(retrieval: Retrieval) -> dict[str, float]:
     chunks = retrieval.chunks
     runner_up = chunks[1].score if len(chunks) > 1 else 0.0  # nothing else retrieved: a margin over nothing
     margin = min(1.0, max(0.0, chunks[0].score - runner_up))
-    cross = 1.0 if retrieval.language and top.language and retrieval.language != top.language else 0.0
+    cross = 1.0 if other_language(retrieval.language, top.language) else 0.0
     return {
         "coverage": coverage, "dense": dense, "bm25": bm25, "margin": margin,
         "sentence": _best_sentence(retrieval), "cross_language": cross, "agreement": _agreement(retrieval),

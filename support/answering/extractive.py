@@ -28,7 +28,7 @@ from typing import Unpack
 import numpy as np
 from django.conf import settings
 
-from knowledge.analysis import analyse
+from knowledge.analysis import analyse, other_language
 from knowledge.chunking import plain_sentences
 from support.answering.base import AnswerRequest, AnswerStream, GeneratedAnswer, SourceExcerpt, whole_answer_stream
 from support.answering.span import answer_span
@@ -117,8 +117,8 @@ def _mix_dense(
     for k, ((sentences, _), source) in enumerate(zip(scored, sources, strict=True)):
         vectors = source.sentence_vectors
         if vectors is not None and len(vectors) == len(sentences) and len(sentences) and vectors.shape[1] == len(query):
-            foreign = bool(language and source.language and source.language != language)
-            cosines[k] = vectors @ query + (settings.RETRIEVAL_CROSS_LANGUAGE_OFFSET if foreign else 0.0)
+            offset = settings.RETRIEVAL_CROSS_LANGUAGE_OFFSET if other_language(language, source.language) else 0.0
+            cosines[k] = vectors @ query + offset
     if not cosines:
         return
     every = np.concatenate(list(cosines.values()))

@@ -1,5 +1,5 @@
 """Choosing the gate's threshold on one source while fitting on several (``calibrate --target-source``),
-and the margin feature the refitted gate leans on."""
+the margin feature the refitted gate leans on, and migration 0015 that moves the old default."""
 
 import pytest
 
@@ -43,3 +43,27 @@ def test_a_lone_candidate_gets_no_margin_for_free() -> None:
     assert features["margin"] == 0.0 and features["cross_language"] == 1.0
     pair = [RetrievedChunk(chunk_id=1, article_id=1, score=0.9), RetrievedChunk(chunk_id=2, article_id=2, score=0.6)]
     assert confidence_features(Retrieval(chunks=pair, query_terms=[], term_weights={}))["margin"] == pytest.approx(0.3)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("threshold", "note", "after"),
+    [
+        (0.731, "", "shipped"),  # the old default nobody touched: moved with the refitted weights
+        (0.731, "Calibrated 2026-11-20 on faq.jsonl …", 0.731),  # calibrated: kept
+        (0.8, "", 0.8),  # set by hand in admin: kept
+    ],
+)
+def test_migration_0015_moves_only_an_untouched_default(settings, threshold, note, after) -> None:  # type: ignore[no-untyped-def]
+    import importlib
+
+    from django.apps import apps
+
+    from support.models import AnswerPolicy
+
+    AnswerPolicy.objects.update_or_create(pk=1, defaults={"confidence_threshold": threshold, "calibration_note": note})
+    importlib.import_module("support.migrations.0015_recalibrated_threshold").move_default(apps, None)
+    expected = settings.ANSWER_CONFIDENCE_THRESHOLD if after == "shipped" else after
+    assert AnswerPolicy.objects.get(pk=1).confidence_threshold == pytest.approx(expected)
+    if after == "shipped":
+        assert expected != pytest.approx(threshold)  # it did move
