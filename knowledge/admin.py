@@ -41,10 +41,18 @@ class ArticleAdminForm(forms.ModelForm):
 
     class Meta:
         model = Article
-        fields = ["knowledge_base", "title", "slug", "language", "status", "published_at", "source_url", "body"]
+        fields = [
+            "knowledge_base", "title", "slug", "language", "status", "published_at", "source_url", "aliases", "body",
+        ]  # fmt: skip
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if "aliases" in self.fields:
+            self.fields["aliases"].help_text = _(
+                "Other ways customers ask for this article, one per line — for example its title and headings in "
+                "the other language, so Korean questions find an English article and the reverse. Searched, never "
+                "shown."
+            )
         if "knowledge_base" in self.fields:
             field = self.fields["knowledge_base"]
             field.required = False
@@ -117,6 +125,7 @@ class ArticleAdmin(admin.ModelAdmin):
     actions = ["publish", "unpublish", "reindex"]
     fieldsets = (
         (None, {"fields": ("knowledge_base", "title", "slug", "language", "status", "published_at", "source_url")}),
+        (_("Search"), {"fields": ("aliases",)}),
         (_("Body"), {"fields": ("body",)}),
         (_("Indexing details"), {"fields": INDEXING_FIELDS}),
     )

@@ -2,7 +2,9 @@
 
 Both indexing and querying call :func:`analyse`, so a chunk and a question are cut into
 the same units. The output is a list of lowercase terms made only of letters and digits,
-which PostgreSQL's ``simple`` text-search parser keeps as they are.
+which PostgreSQL's ``simple`` text-search parser keeps as they are. English words (Kiwi's
+``SL`` tokens) are reduced to their Snowball (Porter 2) stems with PyStemmer, as Kiwi
+reduces Korean verbs to their stems: "cancel", "cancelling" and "cancellation" meet.
 """
 
 import functools
@@ -76,7 +78,10 @@ QUERY_STOPWORDS = frozenset(
     ]
 )
 _NON_TERM = re.compile(r"[^\w]+|_")
+_LATIN_WORD = re.compile(r"[a-z]+")
 _lock = threading.Lock()
+# Part of every article's content hash (knowledge.services): a change here re-indexes.
+ANALYSIS_VERSION = "2"  # 2: English stems, sentence-final English words whole
 
 
 @functools.cache
@@ -86,24 +91,47 @@ def _kiwi() -> "Kiwi":
     return Kiwi()
 
 
+_stemmers = threading.local()  # a PyStemmer Stemmer is not safe to share between threads
+
+
+def _stem(word: str) -> str:
+    stemmer = getattr(_stemmers, "english", None)
+    if stemmer is None:
+        import Stemmer
+
+        stemmer = _stemmers.english = Stemmer.Stemmer("english")
+    return str(stemmer.stemWord(word))
+
+
 def analyse(text: str, *, query: bool = False) -> list[str]:
     """Return the search terms of ``text`` in order, duplicates kept (term frequency counts).
 
     Korean text is split into morphemes by Kiwi; verb/adjective stems are returned
-    without their endings (``받았다`` -> ``받``), so inflected forms match. ``query=True``
-    (questions) also drops ``QUERY_DROPPED_TAGS`` and ``QUERY_STOPWORDS``.
+    without their endings (``받았다`` -> ``받``), so inflected forms match; English words
+    are stemmed (``cancelling`` -> ``cancel``). ``query=True`` (questions) also drops
+    ``QUERY_DROPPED_TAGS`` and ``QUERY_STOPWORDS`` (matched before stemming).
     """
     if not text.strip():
         return []
     with _lock:  # one Kiwi instance per process; keep calls serial across threads
         tokens = _kiwi().tokenize(text)
-    terms: list[str] = []
+    # Kiwi cuts some English words that end a sentence ("Icheon." -> "I" + "cheon."):
+    # adjacent Latin pieces with nothing between them are one word again.
+    words: list[tuple[str, str]] = []
+    end = -1
     for token in tokens:
-        if not token.tag.startswith(KEPT_TAG_PREFIXES) or (query and token.tag.startswith(QUERY_DROPPED_TAGS)):
+        if token.tag == "SL" and words and words[-1][1] == "SL" and token.start == end:
+            words[-1] = (words[-1][0] + token.form, "SL")
+        else:
+            words.append((token.form, token.tag))
+        end = token.start + token.len
+    terms: list[str] = []
+    for form, tag in words:
+        if not tag.startswith(KEPT_TAG_PREFIXES) or (query and tag.startswith(QUERY_DROPPED_TAGS)):
             continue
-        for piece in _NON_TERM.split(token.form.lower()):
+        for piece in _NON_TERM.split(form.lower()):
             if piece and not (query and piece in QUERY_STOPWORDS):
-                terms.append(piece)
+                terms.append(_stem(piece) if tag == "SL" and _LATIN_WORD.fullmatch(piece) else piece)
     return terms
 
 

@@ -30,6 +30,7 @@ class ArticleRecord:
     language: str = "ko"
     slug: str = ""
     status: str = Article.Status.PUBLISHED
+    aliases: str = ""  # "also asked as", one per line (Article.aliases)
     location: str = ""  # where it came from, for messages
 
 
@@ -84,6 +85,11 @@ def record_from_mapping(data: Any, location: str) -> ArticleRecord:
     status = str(data.get("status") or Article.Status.PUBLISHED).strip().lower()
     if status not in Article.Status.values:
         raise ValueError(f"status {status!r} is not one of {', '.join(Article.Status.values)}")
+    aliases = data.get("aliases") or ""
+    if isinstance(aliases, list):
+        aliases = "\n".join(str(a).strip() for a in aliases if str(a).strip())
+    elif not isinstance(aliases, str):
+        raise ValueError("aliases must be a string or a list of strings")
     return ArticleRecord(
         title=title[:300],
         body=body,
@@ -92,6 +98,7 @@ def record_from_mapping(data: Any, location: str) -> ArticleRecord:
         language=language,
         slug=str(data.get("slug") or "").strip(),
         status=status,
+        aliases=aliases.strip(),
         location=location,
     )
 
@@ -217,6 +224,7 @@ def articles_import(
         fields = {
             "title": record.title, "body": record.body, "published_at": record.published_at,
             "source_url": record.url, "language": record.language, "status": record.status,
+            "aliases": record.aliases,
         }  # fmt: skip
         with transaction.atomic():
             article = Article.objects.select_for_update().filter(knowledge_base=knowledge_base, slug=slug).first()

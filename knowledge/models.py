@@ -62,6 +62,8 @@ class Article(models.Model):
     # A support answer is the published form of a CuratedAnswer (knowledge.curated): the
     # title is the customer's question, ``aliases`` other ways of asking it (one per line),
     # indexed with the title but never shown. Customers see it cited as "Support answer".
+    # Any article may have aliases: staff add its title and headings in the other language
+    # so that cross-language questions match it lexically too (README, cross-language).
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.ARTICLE)
     aliases = models.TextField(_("also asked as"), blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from knowledge.analysis import analyse
+from knowledge.analysis import ANALYSIS_VERSION, analyse
 from knowledge.chunking import SENTENCES_VERSION, chunk_text, plain_sentences
 from knowledge.embeddings import EmbeddingProvider, get_provider
 from knowledge.models import LIVE_KNOWLEDGE_BASE, Article, Chunk, KnowledgeBase
@@ -35,13 +35,15 @@ class ArticleTooLarge(ValueError):
 
 
 def article_content_hash(article: Article) -> str:
-    """SHA-256 over what gets indexed (title, date, body) plus the chunking settings and tokenizer."""
+    """SHA-256 over what gets indexed (title, date, body, aliases) plus the chunking settings, tokenizer,
+    sentence splitting and lexical analysis versions."""
     date = article.published_at.date().isoformat() if article.published_at else ""
     material = "\x1f".join(
         [
             article.title, date, article.body,
             str(settings.CHUNK_TOKENS), str(settings.CHUNK_OVERLAP_TOKENS), settings.CHUNK_TOKENIZER,
             f"sentences-{SENTENCES_VERSION}" if settings.SENTENCE_EMBEDDINGS else "",
+            f"analysis-{ANALYSIS_VERSION}",
         ]
         # Only when present, so articles without aliases keep the hash they were indexed under.
         + ([f"aliases:{article.aliases}"] if article.aliases else [])

@@ -342,12 +342,12 @@ CHAT_PROVIDER = envchoice(
 # in-scope questions with the weights below. It seeds the admin-editable answer policy
 # (support > answer policy) when the database is created (migration 0015 moves a policy
 # still at the earlier default 0.731).
-ANSWER_CONFIDENCE_THRESHOLD = envfloat("ANSWER_CONFIDENCE_THRESHOLD", "0.659874")
+ANSWER_CONFIDENCE_THRESHOLD = envfloat("ANSWER_CONFIDENCE_THRESHOLD", "0.734259")
 # Logistic weights [intercept, coverage, dense, bm25, margin, sentence, cross_language,
 # agreement] for support.confidence, fitted by the command above jointly on KorQuAD
 # 000-069 (--exclude-fraction 0.5, seed 0) and both help-centre question sets, each file
 # weighing the same; cross-validated by article in the README. Comma-separated floats.
-_SHIPPED_CONFIDENCE_WEIGHTS = "-10.0002,2.9229,1.6497,1.7685,5.3179,7.7265,2.7776,0.1122"
+_SHIPPED_CONFIDENCE_WEIGHTS = "-9.5824,3.1447,1.0419,1.8208,4.4471,7.4956,2.4755,1.0595"
 CONFIDENCE_WEIGHTS = [float(x) for x in os.environ.get("CONFIDENCE_WEIGHTS", _SHIPPED_CONFIDENCE_WEIGHTS).split(",")]
 if len(CONFIDENCE_WEIGHTS) != 8:
     raise ImproperlyConfigured(

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from support.answering import AnswerModelError, ChatProvider, SourceExcerpt, get_chat_provider
+from support.answering import AnswerModelError, ChatProvider, get_chat_provider, source_excerpts
 from support.assist import AssistUnavailable, question_retrieve_now, retrieval_sources
 from support.models import Ticket, TicketEvent
 from support.tickets import TicketInvalid
@@ -83,13 +83,7 @@ def ticket_draft_write(*, ticket_id: int, provider: ChatProvider | None = None) 
         )
         return False
     sources = retrieval_sources(retrieval)
-    excerpts = [
-        SourceExcerpt(
-            number=s["number"], title=c.title, text=c.content, language=c.language, sentences=tuple(c.sentences),
-            sentence_vectors=c.sentence_matrix,
-        )
-        for s, c in zip(sources, retrieval.chunks, strict=True)
-    ]  # fmt: skip
+    excerpts = source_excerpts(retrieval.chunks)  # numbered as ``sources``
     provider = provider or get_chat_provider()
     try:
         generated = provider.answer(

@@ -30,8 +30,8 @@ from support.answering import (
     AnswerRequest,
     ChatProvider,
     GeneratedAnswer,
-    SourceExcerpt,
     get_chat_provider,
+    source_excerpts,
 )
 from support.confidence import LLM_UNANSWERABLE_FACTOR, confidence_features, confidence_from_features
 from support.conversations import Turn, conversation_turns, standalone_query
@@ -321,13 +321,7 @@ def _answer_from(
         question.status, question.confidence = Question.Status.NOT_CONFIDENT, confidence
         return
     chunks = retrieval.chunks
-    excerpts = [
-        SourceExcerpt(
-            number=i, title=c.title, text=c.content, language=c.language, sentences=tuple(c.sentences),
-            sentence_vectors=c.sentence_matrix,
-        )
-        for i, c in enumerate(chunks, 1)
-    ]  # fmt: skip
+    excerpts = source_excerpts(chunks)
     asked = AnswerRequest(
         question=answer_to, sources=excerpts, term_weights=retrieval.term_weights, language=question.language,
         query_vector=retrieval.query_vector,

@@ -9,6 +9,7 @@ from support.answering.base import (
     ChatProvider,
     GeneratedAnswer,
     SourceExcerpt,
+    source_excerpts,
 )
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "GeneratedAnswer",
     "SourceExcerpt",
     "get_chat_provider",
+    "source_excerpts",
 ]
 
 

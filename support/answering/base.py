@@ -1,6 +1,9 @@
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NotRequired, Protocol, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, NotRequired, Protocol, TypedDict, Unpack
+
+if TYPE_CHECKING:
+    from knowledge.selectors import RetrievedChunk
 
 
 @dataclass(frozen=True)
@@ -17,6 +20,18 @@ class SourceExcerpt:
     language: str = ""
     sentences: tuple[str, ...] = ()
     sentence_vectors: Any = None
+    article_id: int = 0  # 0: unknown (stored tickets, fine-tuning examples)
+
+
+def source_excerpts(chunks: "Sequence[RetrievedChunk]") -> list[SourceExcerpt]:
+    """Retrieved chunks as the numbered sources (1-based, in rank order) an answerer is handed."""
+    return [
+        SourceExcerpt(
+            number=i, title=c.title, text=c.content, language=c.language, sentences=tuple(c.sentences),
+            sentence_vectors=c.sentence_matrix, article_id=c.article_id,
+        )
+        for i, c in enumerate(chunks, 1)
+    ]  # fmt: skip
 
 
 @dataclass

@@ -5,6 +5,10 @@ terms it contains (the same BM25 idf the lexical retriever uses) and, when the c
 sentence embeddings were indexed, by the cosine between the question and the sentence
 (min-max scaled over the candidate sentences), mixed with weight
 ``EXTRACTIVE_SENTENCE_DENSE_WEIGHT``; minus ``RANK_BONUS`` per rank step of its source.
+Only chunks of the first source's article compete (``OTHER_ARTICLE_PENALTY``): the
+confidence gate judged that article, and a lower-ranked article in the question's language
+that merely shares a word ("password") had been cited instead of the right article in the
+other language, at 0.997 confidence.
 Meaning finds "Dawn delivery costs ₩4,000" for "how much is dawn delivery", and a
 sentence in another language than the question, where shared words can't.
 
@@ -34,6 +38,7 @@ from support.answering.base import AnswerRequest, AnswerStream, GeneratedAnswer,
 from support.answering.span import answer_span
 
 RANK_BONUS = 0.1  # per rank step; keeps near-ties with the best-retrieved source
+OTHER_ARTICLE_PENALTY = 1.0  # sentence scores are in [0, 1]: another article's sentence never wins
 
 
 @functools.lru_cache(maxsize=50_000)
@@ -62,10 +67,13 @@ class ExtractiveAnswerer:
             scored.append((sentences, [sum(weights[t] for t in _terms(s) & terms) / total for s in sentences]))
         _mix_dense(scored, sources, query_vector, settings.EXTRACTIVE_SENTENCE_DENSE_WEIGHT, language)
         best: tuple[float, int, int] | None = None  # (score, source index, sentence index)
+        top_article = sources[0].article_id if sources else 0
         for s_index, (_, scores) in enumerate(scored):
+            other = bool(top_article) and sources[s_index].article_id != top_article
+            penalty = OTHER_ARTICLE_PENALTY if other else RANK_BONUS * s_index
             for i, score in enumerate(scores):
-                if best is None or score - RANK_BONUS * s_index > best[0]:
-                    best = (score - RANK_BONUS * s_index, s_index, i)
+                if best is None or score - penalty > best[0]:
+                    best = (score - penalty, s_index, i)
         if best is None:
             return GeneratedAnswer(text="", cited=[], answerable=False, kind="extractive")
         _, s_index, i = best

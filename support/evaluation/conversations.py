@@ -12,6 +12,8 @@ offline method of :data:`support.conversations.OFFLINE_METHODS` (plus ``rewrite`
 a chat model is configured). Figures are over follow-up turns (turn ≥ 2):
 
 * **top source right** — the first (cited) source is a chunk of the expected article;
+* **answered, right article** — answered at the threshold and top source right (issue 9's
+  "cites the right article and answers");
 * **answered right** — answered at the threshold, top source right, and the answer
   contains one of the turn's facts (``metrics.contains_answer``).
 """
@@ -93,7 +95,8 @@ class Tally:
     followups: int = 0
     top_source_right: int = 0
     answered: int = 0
-    answered_right: int = 0
+    answered_cited_right: int = 0  # answered, first source the expected article (the issue's measure)
+    answered_right: int = 0  # … and the answer holds the fact
     misses: list[str] = field(default_factory=list)
 
     def shares(self) -> dict[str, Any]:
@@ -102,6 +105,7 @@ class Tally:
             "followups": self.followups,
             "top_source_right": round(self.top_source_right / n, 4),
             "answered": round(self.answered / n, 4),
+            "answered_cited_right": round(self.answered_cited_right / n, 4),
             "answered_right": round(self.answered_right / n, 4),
         }
 
@@ -136,6 +140,7 @@ def conversation_ask(
             tally.followups += 1
             tally.top_source_right += top_right
             tally.answered += answered
+            tally.answered_cited_right += answered and top_right
             tally.answered_right += right
             if not top_right and key == "all":
                 tally.misses.append(f"{case.id}#{number}")
@@ -184,12 +189,13 @@ def format_conversations(report: dict[str, Any]) -> str:
     lines = [
         f"{report['conversations']} conversations · threshold {report['threshold']:.3f} · {report['chat_provider']}",
         "",
-        f"{'context':<22}{'lang':<6}{'follow-ups':>11}{'top source right':>18}{'answered':>10}{'answered right':>16}",
+        f"{'context':<22}{'lang':<6}{'follow-ups':>11}{'top source right':>18}{'answered':>10}"
+        f"{'answered, right article':>25}{'answered right':>16}",
     ]
     for method, by_language in report["methods"].items():
         for language, s in by_language.items():
             lines.append(
                 f"{method:<22}{language:<6}{s['followups']:>11}{s['top_source_right']:>18.1%}"
-                f"{s['answered']:>10.1%}{s['answered_right']:>16.1%}"
+                f"{s['answered']:>10.1%}{s['answered_cited_right']:>25.1%}{s['answered_right']:>16.1%}"
             )
     return "\n".join(lines)

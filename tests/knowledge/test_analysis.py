@@ -11,8 +11,20 @@ def test_inflected_forms_share_a_stem() -> None:
     assert set(analyse("신청했습니다")) & set(analyse("신청하려면"))
 
 
-def test_english_and_numbers_go_through_the_same_path_lowercased() -> None:
-    assert analyse("Reset your PASSWORD in 30 minutes") == ["reset", "your", "password", "in", "30", "minutes"]
+def test_english_and_numbers_go_through_the_same_path_lowercased_and_stemmed() -> None:
+    assert analyse("Reset your PASSWORD in 30 minutes") == ["reset", "your", "password", "in", "30", "minut"]
+
+
+def test_english_inflections_meet_as_korean_ones_do() -> None:
+    assert analyse("cancelling", query=True) == analyse("Cancelled", query=True) == analyse("cancel", query=True)
+    assert analyse("shipping fees") == analyse("ship fee")
+    assert analyse("How do I cancel?", query=True) == ["cancel"]  # stop words are dropped before stemming
+
+
+def test_a_sentence_final_english_word_stays_whole() -> None:
+    # Kiwi cuts "Icheon." into "I" + "cheon." and "shipping." into "shipp" + "ing.".
+    assert analyse("We ship from Icheon.") == ["we", "ship", "from", "icheon"]
+    assert analyse("Free before shipping. 무료 배송")[:3] == ["free", "befor", "ship"]
 
 
 def test_terms_are_safe_for_the_simple_tsquery_parser() -> None:

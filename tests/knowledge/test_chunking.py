@@ -1,4 +1,4 @@
-from knowledge.chunking import chunk_text
+from knowledge.chunking import chunk_text, split_sentences
 from knowledge.tokens import count_tokens, truncate_tokens
 
 
@@ -64,4 +64,21 @@ def test_table_rows_become_sentences_that_name_their_columns() -> None:
         "Plan: Basic; Price: Free; Points: 1%",
         "Plan: Plus; Price: ₩4,900; Points: 3%",
         "Cancel any time.",
+    ]
+
+
+def test_sentences_do_not_break_at_abbreviations_or_decimals_in_either_language() -> None:
+    text = (
+        "Group bookings run from 10 a.m. to 4 p.m. on weekdays. The price is ₩1,500 per bike, e.g. for a school. "
+        "Batteries last 2.5 hours."
+    )
+    assert split_sentences(text) == [
+        "Group bookings run from 10 a.m. to 4 p.m. on weekdays.",
+        "The price is ₩1,500 per bike, e.g. for a school.",
+        "Batteries last 2.5 hours.",
+    ]
+    assert split_sentences("평일 오전 9시부터 운영합니다. 주말에는 쉽니다! 환불은 3.5일 걸리나요?") == [
+        "평일 오전 9시부터 운영합니다.",
+        "주말에는 쉽니다!",
+        "환불은 3.5일 걸리나요?",
     ]

@@ -1,5 +1,5 @@
 """Choosing the gate's threshold on one source while fitting on several (``calibrate --target-source``),
-the margin feature the refitted gate leans on, and migration 0015 that moves the old default."""
+the margin feature the refitted gate leans on, and migrations 0015/0016 that move an untouched old default."""
 
 import pytest
 
@@ -46,24 +46,27 @@ def test_a_lone_candidate_gets_no_margin_for_free() -> None:
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("migration", ["0015_recalibrated_threshold", "0016_recalibrated_threshold"])
 @pytest.mark.parametrize(
-    ("threshold", "note", "after"),
+    ("note", "by_hand", "moves"),
     [
-        (0.731, "", "shipped"),  # the old default nobody touched: moved with the refitted weights
-        (0.731, "Calibrated 2026-11-20 on faq.jsonl …", 0.731),  # calibrated: kept
-        (0.8, "", 0.8),  # set by hand in admin: kept
+        ("", False, True),  # the previous default nobody touched: moved with the refitted weights
+        ("Calibrated 2026-11-20 on faq.jsonl …", False, False),  # calibrated: kept
+        ("", True, False),  # set by hand in admin: kept
     ],
 )
-def test_migration_0015_moves_only_an_untouched_default(settings, threshold, note, after) -> None:  # type: ignore[no-untyped-def]
+def test_threshold_migrations_move_only_an_untouched_default(settings, migration, note, by_hand, moves) -> None:  # type: ignore[no-untyped-def]
     import importlib
 
     from django.apps import apps
 
     from support.models import AnswerPolicy
 
+    module = importlib.import_module(f"support.migrations.{migration}")
+    threshold = 0.8 if by_hand else module.PREVIOUS_DEFAULT
     AnswerPolicy.objects.update_or_create(pk=1, defaults={"confidence_threshold": threshold, "calibration_note": note})
-    importlib.import_module("support.migrations.0015_recalibrated_threshold").move_default(apps, None)
-    expected = settings.ANSWER_CONFIDENCE_THRESHOLD if after == "shipped" else after
+    module.move_default(apps, None)
+    expected = settings.ANSWER_CONFIDENCE_THRESHOLD if moves else threshold
     assert AnswerPolicy.objects.get(pk=1).confidence_threshold == pytest.approx(expected)
-    if after == "shipped":
+    if moves:
         assert expected != pytest.approx(threshold)  # it did move

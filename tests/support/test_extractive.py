@@ -23,3 +23,33 @@ def test_window_grows_towards_the_better_neighbour(
     scores: list[float], best: int, size: int, window: tuple[int, int]
 ) -> None:
     assert excerpt_window(scores, best, size) == window
+
+
+def test_the_answer_comes_from_the_article_the_confidence_is_about() -> None:
+    """A Korean top source shares no words with an English question; a lower-ranked English
+    article that shares "password" must not be cited in its place (it was, at 0.997 confidence)."""
+    from support.answering.base import SourceExcerpt
+    from support.answering.extractive import ExtractiveAnswerer
+
+    reset = SourceExcerpt(
+        number=1, title="비밀번호 재설정", text="로그인 화면에서 비밀번호 찾기를 누르세요.", language="ko", article_id=7
+    )
+    reset_more = SourceExcerpt(
+        number=2, title="비밀번호 재설정", text="인증번호는 5분 동안 유효합니다.", language="ko", article_id=7
+    )
+    delete = SourceExcerpt(
+        number=3, title="Delete your account", text="Enter your password and tap Delete my account.", language="en",
+        article_id=9,
+    )  # fmt: skip
+    answer = ExtractiveAnswerer().answer(
+        question="How do I reset my password?", sources=[reset, reset_more, delete],
+        term_weights={"reset": 2.0, "password": 1.5}, language="en", query_vector=None,
+    )  # fmt: skip
+    assert answer.cited == [1]
+    # Without article ids (stored tickets) the rank penalty alone decides, as before.
+    unknown = [SourceExcerpt(number=s.number, title=s.title, text=s.text, language=s.language) for s in (reset, delete)]
+    answer = ExtractiveAnswerer().answer(
+        question="How do I reset my password?", sources=unknown, term_weights={"reset": 2.0, "password": 1.5},
+        language="en", query_vector=None,
+    )  # fmt: skip
+    assert answer.cited == [delete.number]
