@@ -5,17 +5,15 @@ of KorQuAD" only under the old weights. A threshold someone set or calibrated
 (``calibrate --store`` leaves a note) is left as it is.
 """
 
-from django.conf import settings
 from django.db import migrations
+
+from support.threshold_migration import move_untouched_threshold
 
 PREVIOUS_DEFAULT = 0.731
 
 
 def move_default(apps, schema_editor):
-    AnswerPolicy = apps.get_model("support", "AnswerPolicy")
-    AnswerPolicy.objects.filter(pk=1, confidence_threshold=PREVIOUS_DEFAULT, calibration_note="").update(
-        confidence_threshold=settings.ANSWER_CONFIDENCE_THRESHOLD
-    )
+    move_untouched_threshold(apps, PREVIOUS_DEFAULT)
 
 
 class Migration(migrations.Migration):

@@ -1,22 +1,21 @@
 """Move an answer policy still at the previous default threshold to the refitted one.
 
-The confidence weights were refitted after sentence splitting by pysbd, cross-language
-aliases and answers cited from the top source's article (README, answer quality); 0.659874
+The confidence weights were refitted after sentence splitting by pysbd, English stems,
+cross-language aliases and answers cited from the top source's article (README, answer
+quality); 0.659874
 meant "answer 90 % of KorQuAD" only under the previous weights. A threshold someone set or
 calibrated (``calibrate --store`` leaves a note) is left as it is.
 """
 
-from django.conf import settings
 from django.db import migrations
+
+from support.threshold_migration import move_untouched_threshold
 
 PREVIOUS_DEFAULT = 0.659874
 
 
 def move_default(apps, schema_editor):
-    AnswerPolicy = apps.get_model("support", "AnswerPolicy")
-    AnswerPolicy.objects.filter(pk=1, confidence_threshold=PREVIOUS_DEFAULT, calibration_note="").update(
-        confidence_threshold=settings.ANSWER_CONFIDENCE_THRESHOLD
-    )
+    move_untouched_threshold(apps, PREVIOUS_DEFAULT)
 
 
 class Migration(migrations.Migration):
