@@ -36,14 +36,14 @@ class ArticleTooLarge(ValueError):
 
 def article_content_hash(article: Article) -> str:
     """SHA-256 over what gets indexed (title, date, body, aliases) plus the chunking settings, tokenizer,
-    sentence splitting and lexical analysis versions."""
+    sentence splitting and lexical analysis versions and the title's weight in the lexical terms."""
     date = article.published_at.date().isoformat() if article.published_at else ""
     material = "\x1f".join(
         [
             article.title, date, article.body,
             str(settings.CHUNK_TOKENS), str(settings.CHUNK_OVERLAP_TOKENS), settings.CHUNK_TOKENIZER,
             f"sentences-{SENTENCES_VERSION}" if settings.SENTENCE_EMBEDDINGS else "",
-            f"analysis-{ANALYSIS_VERSION}",
+            f"analysis-{ANALYSIS_VERSION}", f"title-weight-{settings.LEXICAL_TITLE_WEIGHT}",
         ]
         # Only when present, so articles without aliases keep the hash they were indexed under.
         + ([f"aliases:{article.aliases}"] if article.aliases else [])
@@ -201,7 +201,8 @@ def _embed_sentences(builds: list["ChunkBuild"], title: str, provider: Embedding
 
 
 def article_build_chunks(article: Article) -> list[ChunkBuild]:
-    """The chunks of ``article``: each carries the title (and date) ahead of its content.
+    """The chunks of ``article``: each carries the title (and date) ahead of its content; the
+    title and aliases count ``LEXICAL_TITLE_WEIGHT`` times in each chunk's lexical terms.
 
     Chunk bodies are at most ``CHUNK_TOKENS`` tokens of ``CHUNK_TOKENIZER`` with
     ``CHUNK_OVERLAP_TOKENS`` of overlap; see :mod:`knowledge.chunking`.
@@ -217,7 +218,7 @@ def article_build_chunks(article: Article) -> list[ChunkBuild]:
     header = article.title
     if article.published_at:
         header += f"\n{article.published_at.date().isoformat()}"
-    if article.aliases:  # other ways of asking a support answer: searchable, never shown
+    if article.aliases:  # other ways of asking for the article: searchable, never shown
         header += "\n" + article.aliases
     title_terms = analyse(article.title + ("\n" + article.aliases if article.aliases else ""))
     return [
@@ -225,7 +226,7 @@ def article_build_chunks(article: Article) -> list[ChunkBuild]:
             content=d.content,
             text=f"{header}\n\n{d.content}",
             token_count=d.token_count,
-            lexemes=title_terms + analyse(d.content),
+            lexemes=title_terms * settings.LEXICAL_TITLE_WEIGHT + analyse(d.content),
             sentences=plain_sentences(d.content),
         )
         for d in drafts

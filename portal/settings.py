@@ -312,6 +312,10 @@ LEXICAL_SCORING = envchoice("LEXICAL_SCORING", "bm25", ("bm25", "ts_rank_cd"))
 BM25_K1 = envfloat("BM25_K1", "1.2")  # Robertson & Zaragoza 2009, usual defaults
 BM25_B = envfloat("BM25_B", "0.75")
 HNSW_EF_SEARCH = envint("HNSW_EF_SEARCH", "100")
+# How many times the title and "also asked as" lines count in each chunk's lexical terms
+# (a field weight in the manner of BM25F, Robertson et al. 2004); part of the content hash.
+# 1: 2 and 3 gained on both help-centre sets but cost KorQuAD recall@1 (README, lever table).
+LEXICAL_TITLE_WEIGHT = max(1, envint("LEXICAL_TITLE_WEIGHT", "1"))
 # Added to the cosine of chunks whose article is in another language than the question
 # (knowledge.selectors._dense); 0 searches all languages as one.
 # 0.04: the gap measured on both help-centre question sets (README, answer quality).

@@ -86,3 +86,16 @@ def test_article_saved_while_the_broker_is_down_is_kept_pending_and_swept_later(
     assert "broker unavailable" in caplog.text
     Article.objects.filter(pk=article.pk).update(index_requested_at=timezone.now() - timezone.timedelta(minutes=5))
     assert articles_enqueue_pending() == 1  # the sweeper finds it (its own enqueue fails too, safely)
+
+
+def test_title_and_aliases_weigh_lexical_title_weight_times_and_the_weight_is_in_the_hash(settings) -> None:  # type: ignore[no-untyped-def]
+    from knowledge.services import article_build_chunks
+
+    article = Article(title="Shipping times", aliases="배송 기간", body="Orders leave the warehouse the same day.")
+    settings.LEXICAL_TITLE_WEIGHT = 3
+    terms = article_build_chunks(article)[0].lexemes
+    assert terms.count("ship") == 3 and terms.count("배송") == 3 and terms.count("warehous") == 1
+    weighted = article_content_hash(article)
+    settings.LEXICAL_TITLE_WEIGHT = 1
+    assert article_build_chunks(article)[0].lexemes.count("ship") == 1
+    assert article_content_hash(article) != weighted  # a new weight re-indexes
