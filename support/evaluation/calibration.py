@@ -11,7 +11,7 @@ Two steps, both on records alone (no question is asked again):
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -180,6 +180,16 @@ class FoldResult:
     point: OperatingPoint | None  # held-out figures at the fitted threshold
     answered_correctly: float  # held-out in-scope questions answered with a hit citation and the gold text
     by_source: dict[str, dict[str, float]]
+    outcomes: list[tuple[str, str, str]] = field(default_factory=list)  # (source, group, held_out_outcome)
+
+
+def held_out_outcome(record: QuestionRecord, weights: list[float] | None, threshold: float) -> str:
+    """``"right"`` (:meth:`QuestionRecord.answered_right`), ``"wrong"`` (answered otherwise,
+    in scope or not) or ``"escalated"``, for ``record`` scored with ``weights`` at ``threshold``."""
+    if record.answered_right(threshold, weights):
+        return "right"
+    answered = record.has_answer and record.confidence_for(weights) >= threshold
+    return "wrong" if answered else "escalated"
 
 
 def fold_of(record: QuestionRecord, folds: int, seed: int) -> int:
@@ -249,10 +259,13 @@ def cross_validate(
                     "wrong_citation": p.wrong_citation,
                     "answered_correctly": c,
                 }
+        outcomes = []
+        if threshold is not None:
+            outcomes = [(r.source, r.group, held_out_outcome(r, weights, threshold)) for r in test]
         results.append(
             FoldResult(
                 fold=k, train=len(train), held_out=len(test), weights=weights, threshold=threshold,
-                auroc=held_auroc, point=point, answered_correctly=correct, by_source=by_source,
+                auroc=held_auroc, point=point, answered_correctly=correct, by_source=by_source, outcomes=outcomes,
             )
         )  # fmt: skip
     return results
@@ -305,4 +318,27 @@ def format_cross_validation(results: Sequence[FoldResult]) -> str:
                 f"wrong citation {_mean_sd([x['wrong_citation'] for x in rows])} · "
                 f"answered right {_mean_sd([x['answered_correctly'] for x in rows])}"
             )
-    return "\n".join(lines)
+    return "\n".join([*lines, *format_pooled_pairs(results)])
+
+
+def format_pooled_pairs(results: Sequence[FoldResult]) -> list[str]:
+    """Per source and language pair, every question scored once by the fold that held it out
+    (weights and threshold fitted without its article): right / wrong / escalated shares.
+    Pooled rather than averaged over folds, since a fold holds few questions of one pair."""
+    table: dict[tuple[str, str], Counter[str]] = {}
+    for result in results:
+        for source, group, outcome in result.outcomes:
+            table.setdefault((source, group), Counter())[outcome] += 1
+    if not table:
+        return []
+    lines = [
+        "  per language pair, every question held out once (pooled over folds):",
+        f"    {'source':<42}{'pair':<7}{'questions':>10}{'right':>8}{'wrong':>8}{'escalated':>11}",
+    ]
+    for (source, group), counts in sorted(table.items()):
+        n = sum(counts.values())
+        lines.append(
+            f"    {source:<42}{group:<7}{n:>10}{100 * counts['right'] / n:>7.1f}%"
+            f"{100 * counts['wrong'] / n:>7.1f}%{100 * counts['escalated'] / n:>10.1f}%"
+        )
+    return lines

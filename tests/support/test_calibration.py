@@ -29,6 +29,39 @@ def test_the_target_share_is_counted_on_the_named_source_only() -> None:
     assert threshold_for(RECORDS, None, 0.5, "short.json") == pytest.approx(0.5)
 
 
+def test_every_question_is_scored_once_held_out_and_reported_by_language_pair() -> None:
+    from dataclasses import replace
+
+    from support.evaluation.calibration import cross_validate, fold_of, format_cross_validation, held_out_outcome
+
+    records = [
+        replace(
+            _record("hc.jsonl", c, in_scope=in_scope), id=f"q{i}", article=f"a{i % 6}" if in_scope else "",
+            group=group, top_hit=right, contains_gold=right,
+        )
+        for i, (c, in_scope, group, right) in enumerate(
+            [(0.9, True, "ko-ko", True), (0.8, True, "ko-ko", False), (0.3, True, "ko-en", True),
+             (0.85, True, "ko-en", True), (0.7, True, "en-en", True), (0.6, True, "en-en", True),
+             (0.2, False, "ko", False), (0.75, False, "en", False), (0.1, False, "en", False)]
+        )
+    ]  # fmt: skip
+    results = cross_validate(records, folds=2, target=0.5, fit_weights=False)
+    outcomes = [o for r in results for o in r.outcomes]
+    assert len(outcomes) == len(records)  # each question held out exactly once
+    for result in results:  # ... at the threshold fitted on the other fold
+        held = [r for r in records if fold_of(r, 2, 0) == result.fold]
+        assert result.threshold is not None and held
+        assert result.outcomes == [(r.source, r.group, held_out_outcome(r, None, result.threshold)) for r in held]
+    by_pair: dict[str, list[str]] = {}
+    for _source, group, outcome in outcomes:
+        by_pair.setdefault(group, []).append(outcome)
+    assert set(by_pair) == {"ko-ko", "ko-en", "en-en", "ko", "en"}
+    assert all(o != "right" for o in by_pair["en"] + by_pair["ko"])  # unanswerable: wrong or escalated only
+    report = format_cross_validation(results)
+    assert "per language pair, every question held out once" in report
+    assert report.count("hc.jsonl ") == 5  # one row per pair
+
+
 def test_an_unknown_source_is_refused_with_the_known_ones() -> None:
     with pytest.raises(ValueError, match=r"'other.json' is none of the inputs \(long.json, short.json\)"):
         threshold_for(RECORDS, None, 0.5, "other.json")
