@@ -44,9 +44,8 @@ def article_content_hash(article: Article) -> str:
             str(settings.CHUNK_TOKENS), str(settings.CHUNK_OVERLAP_TOKENS), settings.CHUNK_TOKENIZER,
             f"sentences-{SENTENCES_VERSION}" if settings.SENTENCE_EMBEDDINGS else "",
             f"analysis-{ANALYSIS_VERSION}", f"title-weight-{settings.LEXICAL_TITLE_WEIGHT}",
+            f"aliases:{article.aliases}",
         ]
-        # Only when present, so articles without aliases keep the hash they were indexed under.
-        + ([f"aliases:{article.aliases}"] if article.aliases else [])
     )  # fmt: skip
     return hashlib.sha256(material.encode()).hexdigest()
 

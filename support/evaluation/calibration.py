@@ -180,16 +180,8 @@ class FoldResult:
     point: OperatingPoint | None  # held-out figures at the fitted threshold
     answered_correctly: float  # held-out in-scope questions answered with a hit citation and the gold text
     by_source: dict[str, dict[str, float]]
-    outcomes: list[tuple[str, str, str]] = field(default_factory=list)  # (source, group, held_out_outcome)
-
-
-def held_out_outcome(record: QuestionRecord, weights: list[float] | None, threshold: float) -> str:
-    """``"right"`` (:meth:`QuestionRecord.answered_right`), ``"wrong"`` (answered otherwise,
-    in scope or not) or ``"escalated"``, for ``record`` scored with ``weights`` at ``threshold``."""
-    if record.answered_right(threshold, weights):
-        return "right"
-    answered = record.has_answer and record.confidence_for(weights) >= threshold
-    return "wrong" if answered else "escalated"
+    # (source, group, QuestionRecord.outcome) of every held-out question, at this fold's fit
+    outcomes: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def fold_of(record: QuestionRecord, folds: int, seed: int) -> int:
@@ -261,7 +253,7 @@ def cross_validate(
                 }
         outcomes = []
         if threshold is not None:
-            outcomes = [(r.source, r.group, held_out_outcome(r, weights, threshold)) for r in test]
+            outcomes = [(r.source, r.group, r.outcome(threshold, weights)) for r in test]
         results.append(
             FoldResult(
                 fold=k, train=len(train), held_out=len(test), weights=weights, threshold=threshold,

@@ -72,7 +72,7 @@ def retrieval_figures(records: Sequence[QuestionRecord], retrievers: Sequence[st
 
 
 def answer_figures(records: Sequence[QuestionRecord], threshold: float, answerer: str) -> dict[str, Any]:
-    answered = [r for r in records if r.in_scope and r.has_answer and r.confidence >= threshold]
+    answered = [r for r in records if r.in_scope and r.answered(threshold)]
     n = len(answered)
     kinds = Counter(r.answer_kind for r in records if r.answer_kind)
     return {
@@ -109,15 +109,14 @@ def group_figures(records: Sequence[QuestionRecord], threshold: float) -> dict[s
     figures: dict[str, dict[str, float | int]] = {}
     for group in sorted({r.group for r in records}):
         rows = [r for r in records if r.group == group]
-        answered = [r for r in rows if r.has_answer and r.confidence >= threshold]
-        correct = [r for r in answered if r.answered_right(threshold)]
+        outcomes = Counter(r.outcome(threshold) for r in rows)
         n = len(rows)
         figures[group] = {
             "questions": n,
             "answerable": sum(r.in_scope for r in rows),
-            "answered_correctly": len(correct) / n if n else 0.0,
-            "answered_wrongly": (len(answered) - len(correct)) / n if n else 0.0,
-            "escalated": (n - len(answered)) / n if n else 0.0,
+            "answered_correctly": outcomes["right"] / n if n else 0.0,
+            "answered_wrongly": outcomes["wrong"] / n if n else 0.0,
+            "escalated": outcomes["escalated"] / n if n else 0.0,
         }
     return figures
 

@@ -255,13 +255,21 @@ class QuestionRecord:
     article: str = ""  # title of the question's article ("" if none answers it): cross-validation folds
     source: str = ""  # which evaluation file it came from (set when records are loaded for calibration)
 
+    def answered(self, threshold: float, weights: list[float] | None = None) -> bool:
+        """An answer was given at ``threshold`` (confidence with ``weights``), not an escalation."""
+        return self.has_answer and self.confidence_for(weights) >= threshold
+
     def answered_right(self, threshold: float, weights: list[float] | None = None) -> bool:
         """Answered at ``threshold`` (confidence with ``weights``), in scope, the top cited chunk a
         hit and the answer containing a gold answer: what a customer counts as a right answer."""
-        return (
-            self.in_scope and self.has_answer and self.top_hit and self.contains_gold
-            and self.confidence_for(weights) >= threshold
-        )  # fmt: skip
+        return self.in_scope and self.top_hit and self.contains_gold and self.answered(threshold, weights)
+
+    def outcome(self, threshold: float, weights: list[float] | None = None) -> str:
+        """What the customer got: ``"right"`` (:meth:`answered_right`), ``"wrong"`` (answered
+        otherwise, in scope or not) or ``"escalated"``."""
+        if self.answered_right(threshold, weights):
+            return "right"
+        return "wrong" if self.answered(threshold, weights) else "escalated"
 
     def confidence_for(self, weights: list[float] | None) -> float:
         """The confidence the answering service would give with ``weights`` (None: as asked)."""

@@ -12,10 +12,6 @@ from support.threshold_migration import move_untouched_threshold
 PREVIOUS_DEFAULT = 0.731
 
 
-def move_default(apps, schema_editor):
-    move_untouched_threshold(apps, PREVIOUS_DEFAULT)
-
-
 class Migration(migrations.Migration):
     dependencies = [("support", "0014_verbose_names")]
-    operations = [migrations.RunPython(move_default, migrations.RunPython.noop)]
+    operations = [move_untouched_threshold(PREVIOUS_DEFAULT)]

@@ -2,9 +2,8 @@
 
 The confidence weights were refitted after sentence splitting by pysbd, English stems,
 cross-language aliases and answers cited from the top source's article (README, answer
-quality); 0.659874
-meant "answer 90 % of KorQuAD" only under the previous weights. A threshold someone set or
-calibrated (``calibrate --store`` leaves a note) is left as it is.
+quality); 0.659874 meant "answer 90 % of KorQuAD" only under the previous weights. A
+threshold someone set or calibrated (``calibrate --store`` leaves a note) is left as it is.
 """
 
 from django.db import migrations
@@ -14,10 +13,6 @@ from support.threshold_migration import move_untouched_threshold
 PREVIOUS_DEFAULT = 0.659874
 
 
-def move_default(apps, schema_editor):
-    move_untouched_threshold(apps, PREVIOUS_DEFAULT)
-
-
 class Migration(migrations.Migration):
     dependencies = [("support", "0015_recalibrated_threshold")]
-    operations = [migrations.RunPython(move_default, migrations.RunPython.noop)]
+    operations = [move_untouched_threshold(PREVIOUS_DEFAULT)]

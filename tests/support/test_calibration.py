@@ -32,7 +32,7 @@ def test_the_target_share_is_counted_on_the_named_source_only() -> None:
 def test_every_question_is_scored_once_held_out_and_reported_by_language_pair() -> None:
     from dataclasses import replace
 
-    from support.evaluation.calibration import cross_validate, fold_of, format_cross_validation, held_out_outcome
+    from support.evaluation.calibration import cross_validate, fold_of, format_cross_validation
 
     records = [
         replace(
@@ -51,7 +51,7 @@ def test_every_question_is_scored_once_held_out_and_reported_by_language_pair() 
     for result in results:  # ... at the threshold fitted on the other fold
         held = [r for r in records if fold_of(r, 2, 0) == result.fold]
         assert result.threshold is not None and held
-        assert result.outcomes == [(r.source, r.group, held_out_outcome(r, None, result.threshold)) for r in held]
+        assert result.outcomes == [(r.source, r.group, r.outcome(result.threshold)) for r in held]
     by_pair: dict[str, list[str]] = {}
     for _source, group, outcome in outcomes:
         by_pair.setdefault(group, []).append(outcome)
@@ -98,7 +98,7 @@ def test_threshold_migrations_move_only_an_untouched_default(settings, migration
     module = importlib.import_module(f"support.migrations.{migration}")
     threshold = 0.8 if by_hand else module.PREVIOUS_DEFAULT
     AnswerPolicy.objects.update_or_create(pk=1, defaults={"confidence_threshold": threshold, "calibration_note": note})
-    module.move_default(apps, None)
+    module.Migration.operations[0].code(apps, None)
     expected = settings.ANSWER_CONFIDENCE_THRESHOLD if moves else threshold
     assert AnswerPolicy.objects.get(pk=1).confidence_threshold == pytest.approx(expected)
     if moves:
