@@ -335,6 +335,9 @@ ANSWER_SOURCES = envint("ANSWER_SOURCES", "3")
 EXTRACTIVE_SENTENCE_DENSE_WEIGHT = envfloat("EXTRACTIVE_SENTENCE_DENSE_WEIGHT", "0.5")
 # Extractive answers: how many contiguous sentences around the best one (1–5).
 EXTRACTIVE_ANSWER_SENTENCES = min(5, max(1, envint("EXTRACTIVE_ANSWER_SENTENCES", "3")))
+# Added to a sentence's score (in [0, 1]) when it holds the kind of token the question asks
+# for (a number for "how much"/"얼마", a phone number for "전화번호"); 0 turns it off.
+EXTRACTIVE_ANSWER_TYPE_BONUS = envfloat("EXTRACTIVE_ANSWER_TYPE_BONUS", "0.2")
 
 # --- Answering, escalation --------------------------------------------------------------
 CHAT_PROVIDER = envchoice(
@@ -378,6 +381,9 @@ CONVERSATION_OFFLINE_METHOD = envchoice(
     "previous_terms_title",
     ("none", "previous_question", "previous_terms", "previous_title", "previous_terms_title"),
 )
+# Offline context only: a follow-up that the confidence gate would answer on its own is
+# retrieved on its own (the customer changed topic); "evaluate --conversations" measures it.
+CONVERSATION_TOPIC_CHANGE = envbool("CONVERSATION_TOPIC_CHANGE", "1")
 CONVERSATION_HISTORY_TURNS = envint("CONVERSATION_HISTORY_TURNS", "6")
 CONVERSATION_HISTORY_TOKENS = envint("CONVERSATION_HISTORY_TOKENS", "1000")
 CONVERSATION_REWRITE_MAX_TOKENS = envint("CONVERSATION_REWRITE_MAX_TOKENS", "120")

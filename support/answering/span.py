@@ -23,6 +23,8 @@ were chosen on, EM 0.33 / F1 0.48 on the other 1,199. A length penalty of 0.15 p
 morpheme (EM 0.27) and no type/head cues (EM 0.31) did worse.
 """
 
+import functools
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -92,6 +94,30 @@ def _cues(question: str) -> _Cues:
             wants = _KIND_WORDS[form]
     head = next((t.form for t in reversed(tokens) if t.tag in ("NNG", "NNP") and t.form not in _WANTS), "")
     return _Cues(words=words - _WANTS.keys(), wants=wants, after=after, head=head.lower())
+
+
+@functools.lru_cache(maxsize=4096)
+def expected_answer_type(question: str) -> str:
+    """What kind of token would answer ``question``: ``"number"`` (언제/몇/얼마/when/how many/
+    how much/how long), ``"person"``, one of Kiwi's ``W_EMAIL``/``W_URL``/``W_SERIAL`` (a
+    question naming an e-mail, link or phone number), or ``""`` (no expectation)."""
+    return _cues(question).wants
+
+
+_TYPE_PATTERNS = {
+    "number": re.compile(r"\d"),
+    "W_EMAIL": re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+"),
+    "W_URL": re.compile(r"https?://|www\.", re.IGNORECASE),
+    "W_SERIAL": re.compile(r"\d{2,}[-‐–]\d{3,}"),
+}
+
+
+def has_answer_type(sentence: str, wants: str) -> bool:
+    """``sentence`` holds a token of the kind ``wants`` (:func:`expected_answer_type`): a digit,
+    an e-mail address, a link or a dashed serial such as 1588-0000. ``False`` for ``""`` and
+    ``"person"`` (no surface pattern tells a name)."""
+    pattern = _TYPE_PATTERNS.get(wants)
+    return bool(pattern and pattern.search(sentence))
 
 
 def answer_span(question: str, sentence: str) -> str:

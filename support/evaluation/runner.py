@@ -254,6 +254,8 @@ class QuestionRecord:
     group: str = "ko-ko"  # language pair (question-article); the question's language when out of scope
     article: str = ""  # title of the question's article ("" if none answers it): cross-validation folds
     source: str = ""  # which evaluation file it came from (set when records are loaded for calibration)
+    question: str = ""  # as asked, and the answer text shown (or drafted): for reading misses in the JSON
+    answer: str = ""
 
     def answered(self, threshold: float, weights: list[float] | None = None) -> bool:
         """An answer was given at ``threshold`` (confidence with ``weights``), not an escalation."""
@@ -361,6 +363,8 @@ def _record_from(
         answerer_factor=round(confidence / base, 6) if base > 0 and confidence > 0 else 1.0,
         has_answer=question.status in WITH_ANSWER,
         answer_kind=question.answer_kind,
+        question=q.question,
+        answer=question.answer if question.status in WITH_ANSWER else "",
     )
     if in_scope and record.has_answer:
         record.contains_gold = contains_answer(question.answer, q.answers)

@@ -53,3 +53,20 @@ def test_the_answer_comes_from_the_article_the_confidence_is_about() -> None:
         language="en", query_vector=None,
     )  # fmt: skip
     assert answer.cited == [delete.number]
+
+
+@pytest.mark.parametrize(("bonus", "picked"), [(0.0, 0), (0.2, 1)])
+def test_a_question_wanting_a_number_picks_the_sentence_with_one(settings, bonus: float, picked: int) -> None:  # type: ignore[no-untyped-def]
+    """Both sentences share the question's words equally; "how long" wants a number, so with
+    the answer-type bonus the sentence holding "1–2 business days" is the answer."""
+    from support.answering.base import SourceExcerpt
+    from support.answering.extractive import ExtractiveAnswerer
+
+    settings.EXTRACTIVE_ANSWER_SENTENCES = 1
+    settings.EXTRACTIVE_ANSWER_TYPE_BONUS = bonus
+    sentences = ["Standard delivery is handled by CJ Logistics.", "Standard delivery: 1–2 business days."]
+    source = SourceExcerpt(number=1, title="Shipping", text=" ".join(sentences), language="en", article_id=3)
+    answer = ExtractiveAnswerer().answer(
+        question="How long is standard delivery?", sources=[source], term_weights={}, language="en", query_vector=None
+    )
+    assert answer.text == sentences[picked]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from support.answering.span import answer_span
+from support.answering.span import answer_span, expected_answer_type, has_answer_type
 from support.views import answer_parts
 
 
@@ -43,3 +43,34 @@ def test_answer_parts_split_around_the_span_for_highlighting() -> None:
     assert answer_parts("배송은 2~3일 걸립니다.", "2~3일") == ("배송은 ", "2~3일", " 걸립니다.")
     assert answer_parts("배송은 2~3일 걸립니다.", "") == ("배송은 2~3일 걸립니다.", "", "")
     assert answer_parts("배송은 2~3일 걸립니다.", "없는 말") == ("배송은 2~3일 걸립니다.", "", "")
+
+
+@pytest.mark.parametrize(
+    ("question", "wants"),
+    [
+        ("나비플러스 얼마예요?", "number"),
+        ("How long does shipping take?", "number"),
+        ("포인트 언제 들어와요?", "number"),
+        ("고객센터 전화번호 좀 알려주세요", "W_SERIAL"),
+        ("What is your email address?", "W_EMAIL"),
+        ("which card companies do you accept", ""),
+    ],
+)
+def test_the_expected_answer_type_follows_the_interrogative(question: str, wants: str) -> None:
+    assert expected_answer_type(question) == wants
+
+
+@pytest.mark.parametrize(
+    ("sentence", "wants", "has"),
+    [
+        ("Plan: Plus monthly; Price: ₩4,900 per month", "number", True),
+        ("Nabi Plus is our paid membership.", "number", False),
+        ("전화: 1588-0000 (평일 9:00~18:00)", "W_SERIAL", True),
+        ("평일 9:00~18:00에 답변합니다.", "W_SERIAL", False),
+        ("이메일: help@nabimarket.example", "W_EMAIL", True),
+        ("Anything at all", "", False),
+        ("Kim Minji answers", "person", False),
+    ],
+)
+def test_a_sentence_has_the_answer_type_by_its_surface(sentence: str, wants: str, has: bool) -> None:
+    assert has_answer_type(sentence, wants) is has
