@@ -8,8 +8,9 @@ The file holds one conversation per line (``samples/conversations/nabi-market.js
 Each conversation is asked turn by turn through ``question_answer`` (unsaved), in the
 isolated collection of the articles folder (:func:`support.evaluation.runner.collection_import`),
 once per context method: ``none`` (every turn alone: "without context") and each
-offline method of :data:`support.conversations.OFFLINE_METHODS` (plus ``rewrite`` when
-a chat model is configured). Figures are over follow-up turns (turn ≥ 2):
+offline method of :data:`support.conversations.OFFLINE_METHODS`, without and with the
+topic-change check (``+topic``: a follow-up the gate answers alone is retrieved alone),
+plus ``rewrite`` when a chat model is configured. Figures are over follow-up turns (turn ≥ 2):
 
 * **top source right** — the first (cited) source is a chunk of the expected article;
 * **answered, right article** — answered at the threshold and top source right (issue 9's
@@ -37,6 +38,8 @@ from support.evaluation.runner import (
 )
 from support.models import Question
 from support.services import question_answer
+
+TOPIC_SUFFIX = "+topic"  # the method with CONVERSATION_TOPIC_CHANGE on (without the suffix: off)
 
 
 @dataclass(frozen=True)
@@ -121,11 +124,12 @@ def conversation_ask(
     """Ask ``case`` turn by turn with context ``method``; add its follow-ups to ``tallies`` (by language and "all")."""
     history: list[Turn] = []
     chat = get_chat_provider()
+    context, topic, _ = method.partition(TOPIC_SUFFIX)
     for number, turn in enumerate(case.turns, 1):
-        context = None if method == "rewrite" else method
         outcome = question_answer(
             text=turn.question, knowledge_base=collection.knowledge_base, provider=chat, threshold=threshold,
-            store=False, history=history if method != "none" else [], context_method=context,
+            store=False, history=history if method != "none" else [],
+            context_method=None if method == "rewrite" else context, topic_change=bool(topic),
         )  # fmt: skip
         q = outcome.question
         history.append(turn_from_question(q))
@@ -162,7 +166,8 @@ def conversations_evaluate(
     cases = read_conversations(conversations_path, set(collection.title_by_slug))
     collection_index(collection=collection, provider=get_provider(), progress=progress)
     threshold = answer_threshold() if threshold is None else threshold
-    methods = ["none", *(m for m in OFFLINE_METHODS if m != "none")]
+    offline = [m for m in OFFLINE_METHODS if m != "none"]
+    methods = ["none", *offline, *(m + TOPIC_SUFFIX for m in offline)]
     if get_chat_provider().calls_model:
         methods.append("rewrite")
     results: dict[str, Any] = {}
@@ -189,13 +194,13 @@ def format_conversations(report: dict[str, Any]) -> str:
     lines = [
         f"{report['conversations']} conversations · threshold {report['threshold']:.3f} · {report['chat_provider']}",
         "",
-        f"{'context':<22}{'lang':<6}{'follow-ups':>11}{'top source right':>18}{'answered':>10}"
+        f"{'context':<28}{'lang':<6}{'follow-ups':>11}{'top source right':>18}{'answered':>10}"
         f"{'answered, right article':>25}{'answered right':>16}",
     ]
     for method, by_language in report["methods"].items():
         for language, s in by_language.items():
             lines.append(
-                f"{method:<22}{language:<6}{s['followups']:>11}{s['top_source_right']:>18.1%}"
+                f"{method:<28}{language:<6}{s['followups']:>11}{s['top_source_right']:>18.1%}"
                 f"{s['answered']:>10.1%}{s['answered_cited_right']:>25.1%}{s['answered_right']:>16.1%}"
             )
     return "\n".join(lines)

@@ -109,6 +109,25 @@ def test_a_korean_follow_up_in_context(sample_articles: dict[str, Any]) -> None:
     assert follow_up.token_hash == first.question.token_hash and follow_up.turn == 2
 
 
+@pytest.mark.parametrize("topic_change", [True, False])
+def test_a_follow_up_on_a_new_topic_is_retrieved_on_its_own(
+    settings: Settings, sample_articles: dict[str, Any], topic_change: bool
+) -> None:
+    """After a password question, a self-contained refund question: the gate answers it alone,
+    so it is not mixed with the password article's carried terms (unless the check is off)."""
+    settings.CONVERSATION_TOPIC_CHANGE = topic_change
+    alone = question_answer(text=FIRST_KO).question
+    assert alone.status == Question.Status.ANSWERED
+    first = question_answer(text=FIRST_EN)
+    follow_up = question_answer(text=FIRST_KO, conversation=first.question.conversation).question
+    if topic_change:
+        assert follow_up.retrieval_query == FIRST_KO
+        assert follow_up.sources[0]["article_id"] == sample_articles["refund"].pk
+        assert follow_up.answer == alone.answer and follow_up.confidence == pytest.approx(alone.confidence)
+    else:
+        assert follow_up.retrieval_query != FIRST_KO and "password" in follow_up.retrieval_query
+
+
 # --- the history budget and the chat model's rewrite -----------------------------------------
 
 
