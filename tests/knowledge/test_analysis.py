@@ -21,6 +21,15 @@ def test_english_inflections_meet_as_korean_ones_do() -> None:
     assert analyse("How do I cancel?", query=True) == ["cancel"]  # stop words are dropped before stemming
 
 
+def test_question_words_and_light_verbs_are_not_query_terms() -> None:
+    """ "much" and "get" appear in no article, so as query terms they carried the highest idf
+    and halved the coverage of "How much is Nabi Plus?" and "Can I get a refund?"."""
+    assert analyse("How much is Nabi Plus?", query=True) == ["nabi", "plus"]
+    assert analyse("Can I get a refund?", query=True) == ["refund"]
+    assert analyse("How many points have I got?", query=True) == ["point"]
+    assert "much" in analyse("How much is Nabi Plus?")  # indexed text keeps every word
+
+
 def test_a_sentence_final_english_word_stays_whole() -> None:
     # Kiwi cuts "Icheon." into "I" + "cheon." and "shipping." into "shipp" + "ing.".
     assert analyse("We ship from Icheon.") == ["we", "ship", "from", "icheon"]
