@@ -82,6 +82,17 @@ def plain_sentences(markdown: str) -> list[str]:
     return out
 
 
+def heading_sentences(markdown: str) -> frozenset[str]:
+    """The sentences of :func:`plain_sentences` that come from Markdown heading lines (``## Cost``),
+    as the same plain strings: a heading names a section and never answers on its own."""
+    text = _MARKDOWN_INLINE.sub(lambda m: m.group(1) or "", markdown)
+    out: set[str] = set()
+    for line in text.splitlines():
+        if line.lstrip().startswith("#") and (plain := line.strip(" #*->|")):
+            out.update(split_sentences(plain))
+    return frozenset(out)
+
+
 SENTENCES_VERSION = "3"  # bump when plain_sentences changes: re-indexes every article
 
 

@@ -1,4 +1,4 @@
-from knowledge.chunking import chunk_text, split_sentences
+from knowledge.chunking import chunk_text, heading_sentences, plain_sentences, split_sentences
 from knowledge.tokens import count_tokens, truncate_tokens
 
 
@@ -82,3 +82,10 @@ def test_sentences_do_not_break_at_abbreviations_or_decimals_in_either_language(
         "주말에는 쉽니다!",
         "환불은 3.5일 걸리나요?",
     ]
+
+
+def test_heading_sentences_are_the_plain_sentences_of_heading_lines() -> None:
+    markdown = "Intro text.\n\n## Free **trial**\n\nNew members try Plus free.\n\n### Cost?\n\n- # not a heading"
+    headings = heading_sentences(markdown)
+    assert headings == {"Free trial", "Cost?"}
+    assert headings <= set(plain_sentences(markdown))  # the same strings the answerer picks from

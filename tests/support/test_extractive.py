@@ -70,3 +70,20 @@ def test_a_question_wanting_a_number_picks_the_sentence_with_one(settings, bonus
         question="How long is standard delivery?", sources=[source], term_weights={}, language="en", query_vector=None
     )
     assert answer.text == sentences[picked]
+
+
+def test_headings_take_no_place_in_the_excerpt(settings) -> None:  # type: ignore[no-untyped-def]
+    """The next section's title after the answer ("Shipping fees") is left out, so the
+    excerpt's places go to sentences; a heading that matches best starts its section."""
+    from support.answering.extractive import excerpt_sentences
+
+    settings.EXTRACTIVE_ANSWER_SENTENCES = 2
+    sentences = ["Delivery times", "Standard: 1–2 days.", "Islands: 2–4 days.", "Shipping fees", "Free over ₩30,000."]
+    headings = frozenset({"Delivery times", "Shipping fees"})
+    scores = [0.5, 0.3, 0.9, 0.7, 0.1]
+    assert excerpt_sentences(sentences, scores, 2, headings) == (["Standard: 1–2 days.", "Islands: 2–4 days."], 2)
+    # Without heading information the old window would have ended on the next section's title.
+    assert excerpt_sentences(sentences, scores, 2, frozenset()) == (["Islands: 2–4 days.", "Shipping fees"], 2)
+    # The best match is a heading: the answer is its section's first sentence (and its neighbour).
+    assert excerpt_sentences(sentences, scores, 3, headings) == (["Islands: 2–4 days.", "Free over ₩30,000."], 4)
+    assert excerpt_sentences(["Only a heading"], [1.0], 0, frozenset({"Only a heading"})) == (["Only a heading"], 0)
