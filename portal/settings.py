@@ -344,6 +344,8 @@ EXTRACTIVE_ANSWER_SENTENCES = min(5, max(1, envint("EXTRACTIVE_ANSWER_SENTENCES"
 # Added to a sentence's score (in [0, 1]) when it holds the kind of token the question asks
 # for (a number for "how much"/"얼마", a phone number for "전화번호"); 0 turns it off.
 EXTRACTIVE_ANSWER_TYPE_BONUS = envfloat("EXTRACTIVE_ANSWER_TYPE_BONUS", "0.2")
+# A "how do I …" question whose excerpt touches a numbered list gets the whole list.
+EXTRACTIVE_PROCEDURE_STEPS = envbool("EXTRACTIVE_PROCEDURE_STEPS", "1")
 
 # --- Answering, escalation --------------------------------------------------------------
 CHAT_PROVIDER = envchoice(

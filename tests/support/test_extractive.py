@@ -87,3 +87,43 @@ def test_headings_take_no_place_in_the_excerpt(settings) -> None:  # type: ignor
     # The best match is a heading: the answer is its section's first sentence (and its neighbour).
     assert excerpt_sentences(sentences, scores, 3, headings) == (["Islands: 2–4 days.", "Free over ₩30,000."], 4)
     assert excerpt_sentences(["Only a heading"], [1.0], 0, frozenset({"Only a heading"})) == (["Only a heading"], 0)
+
+
+STEPS = [
+    "If you forgot your password, set a new one in this order.",
+    "1. Tap Forgot password on the sign-in screen.",
+    "2. Enter your email address.",
+    "3. Enter the 6-digit code.",
+    "The code is valid for 10 minutes.",
+    "4. Enter the new password twice.",
+    "It needs at least 8 characters.",
+    "Contact us if nothing arrives.",
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "asks"),
+    [
+        ("How do I reset my password?", True),
+        ("how to delete my account", True),
+        ("회원 탈퇴 어떻게 해요?", True),
+        ("비밀번호 재설정 방법 알려주세요", True),
+        ("QR 찍고 늦게 빼면 어떻게 돼요?", False),  # what happens, not how to
+        ("How long does shipping take?", False),
+    ],
+)
+def test_a_procedure_question_is_told_by_its_interrogative(question: str, asks: bool) -> None:
+    from support.answering.extractive import asks_how
+
+    assert asks_how(question) is asks
+
+
+def test_a_procedure_excerpt_is_the_whole_numbered_list() -> None:
+    from support.answering.extractive import procedure_excerpt
+
+    assert procedure_excerpt(STEPS, 5) == STEPS[1:6]  # step 4 matched: steps 1–4 with step 3's second line
+    assert procedure_excerpt(STEPS, 0) == STEPS[0:6]  # the introduction matched: it stays first
+    assert procedure_excerpt(STEPS, 6) == STEPS[1:7]  # the line after the list matched: kept last
+    assert procedure_excerpt(STEPS, 7) is None  # too far from the list: the ordinary excerpt
+    assert procedure_excerpt(["No list here.", "Still none."], 0) is None
+    assert procedure_excerpt(["1. Only one step.", "Then text."], 0) is None  # one numbered line is no list
