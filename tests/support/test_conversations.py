@@ -128,6 +128,35 @@ def test_a_follow_up_on_a_new_topic_is_retrieved_on_its_own(
         assert follow_up.retrieval_query != FIRST_KO and "password" in follow_up.retrieval_query
 
 
+def test_the_topic_change_check_failing_to_embed_keeps_the_contextual_answer(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, sample_articles: dict[str, Any]
+) -> None:
+    """The check embeds the follow-up alone; if that call fails (an embedding API down), the
+    follow-up is still answered from the contextual retrieval, never lost."""
+    import knowledge.selectors
+    from knowledge.embeddings import EmbeddingError, get_provider
+
+    real = get_provider()
+
+    class FailsOnTheFollowUpAlone:
+        name, dimensions = real.name, real.dimensions
+
+        def embed_passages(self, texts: list[str]) -> list[list[float]]:
+            return real.embed_passages(texts)
+
+        def embed_query(self, text: str) -> list[float]:
+            if text == FIRST_KO:
+                raise EmbeddingError("embedding API unreachable")
+            return real.embed_query(text)
+
+    first = question_answer(text=FIRST_EN)
+    monkeypatch.setattr(knowledge.selectors, "get_provider", lambda: FailsOnTheFollowUpAlone())
+    follow_up = question_answer(text=FIRST_KO, conversation=first.question.conversation).question
+    assert follow_up.pk and follow_up.status != Question.Status.MODEL_ERROR
+    assert follow_up.retrieval_query != FIRST_KO and follow_up.sources  # the contextual retrieval stood
+    assert "topic-change check skipped" in caplog.text
+
+
 # --- the history budget and the chat model's rewrite -----------------------------------------
 
 
