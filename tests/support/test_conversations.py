@@ -287,7 +287,9 @@ def test_offline_methods_carry_the_previous_turn_forward_without_repeating_terms
     assert standalone_query_offline(text, [], "previous_terms_title") == text
     assert standalone_query_offline(text, history, "none") == text
     assert standalone_query_offline(text, history, "previous_question") == f"How much is Nabi Plus? {text}"
-    assert standalone_query_offline(text, history, "previous_terms") == f"{text} nabi plus"  # "much" is a query stop word
+    assert (
+        standalone_query_offline(text, history, "previous_terms") == f"{text} nabi plus"
+    )  # "much" is a query stop word
     assert standalone_query_offline(text, history, "previous_terms_title") == f"{text} nabi plus membership"
     with pytest.raises(ValueError, match="unknown offline method"):
         standalone_query_offline(text, history, "magic")
