@@ -7,8 +7,9 @@ whole paragraphs/sentences of the previous one, up to ``overlap_tokens``, so an 
 that straddles a boundary is whole in at least one chunk.
 """
 
+import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pysbd
@@ -58,6 +59,23 @@ def _table_sentences(rows: list[str]) -> list[str]:
     return out
 
 
+def _sentence_lines(markdown: str) -> Iterator[tuple[list[str], bool]]:
+    """``(sentences, is_heading)`` per Markdown line (a table: per whole table), in order, as
+    :func:`plain_sentences` describes; the one place both it and :func:`heading_sentences` read."""
+    text = _MARKDOWN_INLINE.sub(lambda m: m.group(1) or "", markdown)
+    table: list[str] = []
+    for line in [*text.splitlines(), ""]:
+        if line.strip().startswith("|"):
+            table.append(line)
+            continue
+        if table:
+            yield _table_sentences(table), False
+            table = []
+        plain = line.strip(" #*->|")
+        if plain:
+            yield split_sentences(plain), line.lstrip().startswith("#")
+
+
 def plain_sentences(markdown: str) -> list[str]:
     """Plain-text sentences of a Markdown chunk, in order: emphasis, code ticks and link
     targets dropped, each line (heading, list item) split at sentence ends, and each
@@ -66,31 +84,15 @@ def plain_sentences(markdown: str) -> list[str]:
     The extractive answerer picks from these, and indexing embeds the same list
     (``SENTENCES_VERSION`` is part of the content hash).
     """
-    text = _MARKDOWN_INLINE.sub(lambda m: m.group(1) or "", markdown)
-    out: list[str] = []
-    table: list[str] = []
-    for line in [*text.splitlines(), ""]:
-        if line.strip().startswith("|"):
-            table.append(line)
-            continue
-        if table:
-            out.extend(_table_sentences(table))
-            table = []
-        line = line.strip(" #*->|")
-        if line:
-            out.extend(split_sentences(line))
-    return out
+    return [sentence for sentences, _ in _sentence_lines(markdown) for sentence in sentences]
 
 
+@functools.lru_cache(maxsize=10_000)
 def heading_sentences(markdown: str) -> frozenset[str]:
     """The sentences of :func:`plain_sentences` that come from Markdown heading lines (``## Cost``),
-    as the same plain strings: a heading names a section and never answers on its own."""
-    text = _MARKDOWN_INLINE.sub(lambda m: m.group(1) or "", markdown)
-    out: set[str] = set()
-    for line in text.splitlines():
-        if line.lstrip().startswith("#") and (plain := line.strip(" #*->|")):
-            out.update(split_sentences(plain))
-    return frozenset(out)
+    as the same plain strings: a heading names a section and never answers on its own.
+    Cached: the extractive answerer asks for the same popular chunks question after question."""
+    return frozenset(s for sentences, heading in _sentence_lines(markdown) if heading for s in sentences)
 
 
 SENTENCES_VERSION = "3"  # bump when plain_sentences changes: re-indexes every article

@@ -234,7 +234,7 @@ def question_answer_events(
             query_vector=query_vector if question.retrieval_query == text else None,
         )  # fmt: skip
         timings.update(retrieval.timings_ms)
-        if how not in ("as_asked", "rewrite") and question.retrieval_query != text and topic_change:
+        if topic_change and how != "rewrite" and question.retrieval_query != text:  # offline context was added
             started = time.perf_counter()
             retrieval = _topic_change(question, retrieval, text, kb.pk, threshold, query_vector)
             timings["topic_change"] = (time.perf_counter() - started) * 1000
