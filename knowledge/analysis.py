@@ -126,6 +126,15 @@ def analyse(text: str, *, query: bool = False) -> list[str]:
     are stemmed (``cancelling`` -> ``cancel``). ``query=True`` (questions) also drops
     ``QUERY_DROPPED_TAGS`` and ``QUERY_STOPWORDS`` (matched before stemming).
     """
+    return [term for _, term in analysed_words(text, query=query)]
+
+
+def analysed_words(text: str, *, query: bool = False) -> list[tuple[str, str]]:
+    """``(word, term)`` for each search term of :func:`analyse`, in the same order: ``word`` is
+    the lowercase piece the term came from before stemming (``cancelling`` for ``cancel``;
+    a Korean morpheme is its own word). For text that is embedded as well as searched
+    (a follow-up's carried context), where stems such as ``delet`` would mean nothing to
+    the embedding model."""
     if not text.strip():
         return []
     with _lock:  # one Kiwi instance per process; keep calls serial across threads
@@ -140,14 +149,14 @@ def analyse(text: str, *, query: bool = False) -> list[str]:
         else:
             words.append((token.form, token.tag))
         end = token.start + token.len
-    terms: list[str] = []
+    pairs: list[tuple[str, str]] = []
     for form, tag in words:
         if not tag.startswith(KEPT_TAG_PREFIXES) or (query and tag.startswith(QUERY_DROPPED_TAGS)):
             continue
         for piece in _NON_TERM.split(form.lower()):
             if piece and not (query and piece in QUERY_STOPWORDS):
-                terms.append(_stem(piece) if tag == "SL" and _LATIN_WORD.fullmatch(piece) else piece)
-    return terms
+                pairs.append((piece, _stem(piece) if tag == "SL" and _LATIN_WORD.fullmatch(piece) else piece))
+    return pairs
 
 
 def morphemes(text: str) -> list["Token"]:

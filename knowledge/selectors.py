@@ -389,11 +389,15 @@ def retrieve(
     limit: int = 5,
     provider: EmbeddingProvider | None = None,
     query_vector: list[float] | None = None,
+    language: str | None = None,
 ) -> Retrieval:
     """Top ``limit`` published chunks of knowledge base ``kb_id`` for ``question``.
 
     ``query_vector`` skips embedding the question (the evaluation reuses one vector for
-    several retrievers). Candidate depth per retriever is ``RETRIEVAL_CANDIDATES``.
+    several retrievers). ``language`` is the question's (``"ko"``/``"en"``; detected from
+    ``question`` when None): a follow-up's query carries words of the earlier turns and
+    their cited title, which may be in the other language and must not flip which
+    articles count as foreign. Candidate depth per retriever is ``RETRIEVAL_CANDIDATES``.
     Raises ``EmbeddingError`` when the query can't be embedded (dense/hybrid only).
     """
     timings: dict[str, float] = {}
@@ -409,7 +413,7 @@ def retrieve(
     started = time.perf_counter()
     weights, avgdl = _term_weights(kb_id, distinct) if distinct else ({}, 1.0)
     lexical = _lexical(kb_id, distinct, weights, avgdl, depth) if mode != "dense" else []
-    language = detect_language(question)
+    language = language or detect_language(question)
     dense, foreign = (
         _dense(kb_id, vector, provider or get_provider(), depth, language)
         if mode != "lexical" and vector

@@ -232,6 +232,7 @@ def question_answer_events(
         retrieval = retrieve(
             question=question.retrieval_query, kb_id=kb.pk, limit=settings.ANSWER_SOURCES,
             query_vector=query_vector if question.retrieval_query == text else None,
+            language=question.language,  # the customer's, not that of the carried context's words
         )  # fmt: skip
         timings.update(retrieval.timings_ms)
         if topic_change and how != "rewrite" and question.retrieval_query != text:  # offline context was added

@@ -101,6 +101,7 @@ class Tally:
     answered_cited_right: int = 0  # answered, first source the expected article (the issue's measure)
     answered_right: int = 0  # … and the answer holds the fact
     misses: list[str] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)  # every turn (first ones too), to read misses
 
     def shares(self) -> dict[str, Any]:
         n = max(self.followups, 1)
@@ -133,12 +134,21 @@ def conversation_ask(
         )  # fmt: skip
         q = outcome.question
         history.append(turn_from_question(q))
-        if number == 1:
-            continue
         expected = collection.article_by_title[collection.title_by_slug[turn.article]]
         top_right = _top_article(q) == expected
         answered = q.status == Question.Status.ANSWERED
         right = answered and top_right and contains_answer(q.answer, list(turn.facts))
+        sources = q.sources or []
+        tallies["all"].records.append(
+            {
+                "id": f"{case.id}#{number}", "question": turn.question, "query": q.retrieval_query,
+                "status": q.status, "confidence": round(q.confidence, 4),
+                "top_title": sources[0]["title"] if sources else "", "expected": turn.article,
+                "top_right": top_right, "right": right, "answer": q.answer,
+            }
+        )  # fmt: skip
+        if number == 1:
+            continue
         for key in (case.language, "all"):
             tally = tallies[key]
             tally.followups += 1
@@ -154,7 +164,8 @@ def conversations_evaluate(
     *, conversations_path: Path, articles_path: Path, write: Callable[[str], None], threshold: float | None = None
 ) -> dict[str, Any]:
     """Import and index the articles (isolated collection), ask every conversation with each
-    context method, and return ``{"methods": {method: {language|"all": shares}}, ...}``.
+    context method, and return ``{"methods": {method: {language|"all": shares}}, ...}``; its
+    ``"turns"`` holds every turn asked per method (query, status, confidence, top source) for reading misses.
 
     ``threshold`` defaults to the one in force. Raises ``FileNotFoundError``/``ValueError``
     for unreadable files.
@@ -172,6 +183,7 @@ def conversations_evaluate(
         methods.append("rewrite")
     results: dict[str, Any] = {}
     misses: dict[str, list[str]] = {}
+    records: dict[str, list[dict[str, Any]]] = {}
     for method in methods:
         tallies: dict[str, Tally] = defaultdict(Tally)
         for number, case in enumerate(cases, 1):
@@ -180,12 +192,14 @@ def conversations_evaluate(
         progress.finish(f"{method}: {len(cases)} conversations asked")
         results[method] = {key: tally.shares() for key, tally in sorted(tallies.items())}
         misses[method] = tallies["all"].misses
+        records[method] = tallies["all"].records
     return {
         "conversations": len(cases),
         "threshold": threshold,
         "chat_provider": get_chat_provider().name,
         "methods": results,
         "top_source_misses": misses,
+        "turns": records,
     }
 
 

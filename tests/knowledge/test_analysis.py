@@ -1,4 +1,4 @@
-from knowledge.analysis import analyse
+from knowledge.analysis import analyse, analysed_words
 
 
 def test_korean_morphemes_keep_nouns_and_stems_drop_particles_and_endings() -> None:
@@ -28,6 +28,14 @@ def test_question_words_and_light_verbs_are_not_query_terms() -> None:
     assert analyse("Can I get a refund?", query=True) == ["refund"]
     assert analyse("How many points have I got?", query=True) == ["point"]
     assert "much" in analyse("How much is Nabi Plus?")  # indexed text keeps every word
+
+
+def test_analysed_words_pair_each_term_with_the_word_it_came_from() -> None:
+    text = "Cancelling the delivery of 2 items? 배송을 취소했어요"
+    pairs = analysed_words(text, query=True)
+    assert [term for _, term in pairs] == analyse(text, query=True)
+    assert ("cancelling", "cancel") in pairs and ("delivery", "deliveri") in pairs and ("items", "item") in pairs
+    assert ("배송", "배송") in pairs and ("취소", "취소") in pairs  # a Korean morpheme is its own word
 
 
 def test_a_sentence_final_english_word_stays_whole() -> None:

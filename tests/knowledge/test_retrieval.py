@@ -25,6 +25,13 @@ def test_each_retriever_finds_the_right_article_in_korean_and_english(
     assert result.chunks[0].article_id == sample_articles[expected].pk
 
 
+def test_the_question_language_can_be_given_so_carried_words_do_not_flip_it(sample_articles, live_kb) -> None:  # type: ignore[no-untyped-def]
+    # A Korean follow-up carrying an English title's words: mostly Latin letters, still Korean.
+    query = "며칠 걸려요? exchanging an item for another size or colour"
+    assert retrieve(question=query, kb_id=live_kb.pk).language == "en"
+    assert retrieve(question=query, kb_id=live_kb.pk, language="ko").language == "ko"
+
+
 def test_unpublishing_hides_an_article_at_once_before_any_worker_runs(sample_articles, live_kb) -> None:  # type: ignore[no-untyped-def]
     refund = sample_articles["refund"]
     Article.objects.filter(pk=refund.pk).update(status=Article.Status.DRAFT)

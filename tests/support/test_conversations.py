@@ -291,6 +291,11 @@ def test_offline_methods_carry_the_previous_turn_forward_without_repeating_terms
         standalone_query_offline(text, history, "previous_terms") == f"{text} nabi plus"
     )  # "much" is a query stop word
     assert standalone_query_offline(text, history, "previous_terms_title") == f"{text} nabi plus membership"
+    # carried terms are written as words, not stems: the query is embedded as well as searched
+    deleting = [Turn(question="how do I delete my accounts", query="how do I delete my accounts", answer="",
+                     source_title="How to delete your account")]  # fmt: skip
+    follow_up = "Can I get it back later?"
+    assert standalone_query_offline(follow_up, deleting, "previous_terms_title") == f"{follow_up} delete accounts"
     with pytest.raises(ValueError, match="unknown offline method"):
         standalone_query_offline(text, history, "magic")
 
