@@ -142,7 +142,7 @@ def conversation_ask(
         tallies["all"].records.append(
             {
                 "id": f"{case.id}#{number}", "question": turn.question, "query": q.retrieval_query,
-                "status": q.status, "confidence": round(q.confidence, 4),
+                "status": q.status, "confidence": round(q.confidence or 0.0, 4),
                 "top_title": sources[0]["title"] if sources else "", "expected": turn.article,
                 "top_right": top_right, "right": right, "answer": q.answer,
             }
