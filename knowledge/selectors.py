@@ -21,6 +21,7 @@ import functools
 import json
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -357,6 +358,40 @@ def alias_rerank(chunks: list[RetrievedChunk], vector: list[float], weight: floa
     chunks.sort(key=lambda c: (-c.score, c.chunk_id))
 
 
+def term_proximity(lexemes: Sequence[str], weights: dict[str, float], window: int) -> float:
+    """Share in [0, 1] of the question's term pairs that occur within ``window`` terms of each
+    other in ``lexemes`` (a chunk's analysed terms in order, title and *also asked as*
+    lines first), each pair weighing the smaller idf of its two terms; 0 with fewer than
+    two query terms. "cancel … order" side by side in *Cancelling or changing an order*
+    counts, a "cancel" and an "order" three sentences apart do not: the proximity evidence
+    of BM25TP (Rasolofo & Savoy 2003) and Tao & Zhai (2007), as a share.
+    """
+    terms = [t for t in weights if weights[t] > 0]
+    if len(terms) < 2:
+        return 0.0
+    positions: dict[str, list[int]] = {t: [] for t in terms}
+    for i, lexeme in enumerate(lexemes):
+        if lexeme in positions:
+            positions[lexeme].append(i)
+    found = total = 0.0
+    for a_index, a in enumerate(terms):
+        for b in terms[a_index + 1 :]:
+            pair = min(weights[a], weights[b])
+            total += pair
+            near = any(abs(i - j) <= window for i in positions[a] for j in positions[b])
+            found += pair if near else 0.0
+    return found / total if total else 0.0
+
+
+def proximity_rerank(chunks: list[RetrievedChunk], weights: dict[str, float], weight: float, window: int) -> None:
+    """Re-rank ``chunks`` in place by ``score + weight·proximity`` (:func:`term_proximity`)."""
+    if len(chunks) < 2 or len(weights) < 2:
+        return
+    for c in chunks:
+        c.score += weight * term_proximity(c.lexemes.split(), weights, window)
+    chunks.sort(key=lambda c: (-c.score, c.chunk_id))
+
+
 def _attach_rows(chunks: list[RetrievedChunk]) -> None:
     if not chunks:
         return
@@ -440,6 +475,8 @@ def retrieve(
     _attach_rows(chunks)  # content and sentence vectors, which the re-ranking reads
     if rerank and vector:
         sentence_rerank(chunks, vector, language, weight)
+        if settings.RETRIEVAL_PROXIMITY_WEIGHT:
+            proximity_rerank(chunks, weights, settings.RETRIEVAL_PROXIMITY_WEIGHT, settings.RETRIEVAL_PROXIMITY_WINDOW)
         if settings.RETRIEVAL_ALIAS_WEIGHT:
             alias_rerank(chunks, vector, settings.RETRIEVAL_ALIAS_WEIGHT)
         chunks = chunks[:limit]

@@ -322,6 +322,10 @@ LEXICAL_TITLE_WEIGHT = max(1, envint("LEXICAL_TITLE_WEIGHT", "1"))
 # but, with the gate refitted, unanswerable Nabi Market questions escalated 3–4 points less
 # (README, lever table).
 RETRIEVAL_ALIAS_WEIGHT = envfloat("RETRIEVAL_ALIAS_WEIGHT", "0")
+# Hybrid retrieval, after sentence re-ranking: weight of the share of the question's term
+# pairs found within RETRIEVAL_PROXIMITY_WINDOW terms of each other (knowledge.selectors.term_proximity).
+RETRIEVAL_PROXIMITY_WEIGHT = envfloat("RETRIEVAL_PROXIMITY_WEIGHT", "0")
+RETRIEVAL_PROXIMITY_WINDOW = envint("RETRIEVAL_PROXIMITY_WINDOW", "5")
 # Added to the cosine of chunks whose article is in another language than the question
 # (knowledge.selectors._dense); 0 searches all languages as one.
 # 0.04: the gap measured on both help-centre question sets (README, answer quality).

@@ -2,7 +2,15 @@ import pytest
 from django.db import connection
 
 from knowledge.models import Article
-from knowledge.selectors import RetrievedChunk, alias_rerank, fuse, retrieve, sentence_rerank
+from knowledge.selectors import (
+    RetrievedChunk,
+    alias_rerank,
+    fuse,
+    proximity_rerank,
+    retrieve,
+    sentence_rerank,
+    term_proximity,
+)
 from knowledge.services import sentence_vectors_pack
 
 pytestmark = pytest.mark.django_db
@@ -137,6 +145,26 @@ def test_sentence_rerank_raises_other_language_sentences_by_the_offset(settings)
     chunks = [_chunk(1, 0.5, [[0.90, 0.436]], "ko"), _chunk(2, 0.5, [[0.88, 0.475]], "en")]
     sentence_rerank(chunks, query, "ko", weight=1.0)
     assert [c.chunk_id for c in chunks] == [1, 2]
+
+
+def test_term_proximity_weighs_the_pairs_of_query_terms_found_near_each_other() -> None:
+    weights = {"cancel": 0.9, "order": 0.5, "refund": 0.7}
+    side_by_side = ["cancel", "chang", "order", "주문", "취소"]
+    apart = ["cancel", *["x"] * 10, "order"]
+    assert term_proximity(side_by_side, weights, window=5) == pytest.approx(0.5 / (0.5 + 0.7 + 0.5))
+    assert term_proximity(apart, weights, window=5) == 0.0
+    assert term_proximity(apart, weights, window=11) == pytest.approx(0.5 / 1.7)
+    assert term_proximity(side_by_side, {"cancel": 0.9}, window=5) == 0.0  # one term: no pair
+
+
+def test_proximity_rerank_lifts_the_chunk_where_the_question_s_words_stand_together() -> None:
+    weights = {"cancel": 0.9, "order": 0.5}
+    membership = RetrievedChunk(chunk_id=1, article_id=1, score=0.88, lexemes="cancel plus " * 5 + "x " * 20 + "order")
+    orders = RetrievedChunk(chunk_id=2, article_id=2, score=0.87, lexemes="cancel or chang an order 주문 취소")
+    chunks = [membership, orders]
+    proximity_rerank(chunks, weights, weight=0.1, window=5)
+    assert [c.chunk_id for c in chunks] == [2, 1]
+    assert orders.score == pytest.approx(0.97) and membership.score == pytest.approx(0.88)
 
 
 def test_alias_rerank_lifts_the_article_asked_about_in_other_words() -> None:
