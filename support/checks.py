@@ -24,6 +24,7 @@ def confidence_configuration() -> dict[str, str]:
         "retrieval_dense_weight": f"{settings.RETRIEVAL_DENSE_WEIGHT:g}",
         "retrieval_sentence_weight": f"{settings.RETRIEVAL_SENTENCE_WEIGHT:g}",
         "retrieval_alias_weight": f"{settings.RETRIEVAL_ALIAS_WEIGHT:g}",
+        "retrieval_proximity_weight": f"{settings.RETRIEVAL_PROXIMITY_WEIGHT:g}",
         "lexical_scoring": str(settings.LEXICAL_SCORING),
         "chunk_tokens": str(settings.CHUNK_TOKENS),
         "chunk_tokenizer": str(settings.CHUNK_TOKENIZER),
