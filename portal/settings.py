@@ -365,12 +365,12 @@ CHAT_PROVIDER = envchoice(
 # in-scope questions with the weights below. It seeds the admin-editable answer policy
 # (support > answer policy) when the database is created (migration 0015 moves a policy
 # still at the earlier default 0.731).
-ANSWER_CONFIDENCE_THRESHOLD = envfloat("ANSWER_CONFIDENCE_THRESHOLD", "0.707124")
+ANSWER_CONFIDENCE_THRESHOLD = envfloat("ANSWER_CONFIDENCE_THRESHOLD", "0.706641")
 # Logistic weights [intercept, coverage, dense, bm25, margin, sentence, cross_language,
 # agreement] for support.confidence, fitted by the command above jointly on KorQuAD
 # 000-069 (--exclude-fraction 0.5, seed 0) and both help-centre question sets, each file
 # weighing the same; cross-validated by article in the README. Comma-separated floats.
-_SHIPPED_CONFIDENCE_WEIGHTS = "-9.6538,2.7277,1.4415,1.5376,4.9302,7.3657,2.4472,1.0178"
+_SHIPPED_CONFIDENCE_WEIGHTS = "-9.5551,2.8745,1.3876,1.1506,4.9022,7.2656,2.4745,1.0975"
 CONFIDENCE_WEIGHTS = [float(x) for x in os.environ.get("CONFIDENCE_WEIGHTS", _SHIPPED_CONFIDENCE_WEIGHTS).split(",")]
 if len(CONFIDENCE_WEIGHTS) != 8:
     raise ImproperlyConfigured(

@@ -1,7 +1,8 @@
 """Move an answer policy still at the previous default threshold to the refitted one.
 
 The confidence weights were refitted with term-proximity re-ranking on
-(``RETRIEVAL_PROXIMITY_WEIGHT`` 0.1; README, answer quality); 0.734259 meant "answer 90 % of
+(``RETRIEVAL_PROXIMITY_WEIGHT`` 0.1) and interrogatives (며칠, 얼마, how long …) dropped from
+queries (README, answer quality); 0.734259 meant "answer 90 % of
 KorQuAD" only under the previous weights. A threshold someone set or calibrated
 (``calibrate --store`` leaves a note) is left as it is.
 """

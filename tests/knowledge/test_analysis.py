@@ -30,6 +30,18 @@ def test_question_words_and_light_verbs_are_not_query_terms() -> None:
     assert "much" in analyse("How much is Nabi Plus?")  # indexed text keeps every word
 
 
+def test_the_interrogatives_of_how_long_and_how_much_are_not_query_terms_in_either_language() -> None:
+    """ "How long does shipping take?" went to an article where "how long … takes" stood
+    together, and "반품은 며칠 안에 해야 돼요?" looked half uncovered: 며칠, 얼마 and 어떻(게) are
+    nouns and an adjective to Kiwi, so the tag filter kept them."""
+    assert analyse("How long does shipping take?", query=True) == ["ship", "take"]
+    assert analyse("How often and how soon?", query=True) == []
+    assert analyse("반품은 며칠 안에 해야 돼요?", query=True) == ["반품", "안"]
+    assert analyse("배송비 얼마예요?", query=True) == ["배송비"]
+    assert analyse("탈퇴는 어떻게 해요?", query=True) == ["탈퇴"]
+    assert "며칠" in analyse("반품은 며칠 안에 해야 돼요?")  # indexed text keeps every word
+
+
 def test_analysed_words_pair_each_term_with_the_word_it_came_from() -> None:
     text = "Cancelling the delivery of 2 items? 배송을 취소했어요"
     pairs = analysed_words(text, query=True)
