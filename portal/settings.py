@@ -363,8 +363,8 @@ CHAT_PROVIDER = envchoice(
 # --balance-sources --target-answered 0.90 --target-source korquad_v1.0_dev_articles_000-069.json``
 # (README, answer quality): the highest threshold that still answers 90 % of KorQuAD's
 # in-scope questions with the weights below. It seeds the admin-editable answer policy
-# (support > answer policy) when the database is created (migration 0015 moves a policy
-# still at the earlier default 0.731).
+# (support > answer policy) when the database is created (migrations 0015, 0016 and 0017
+# move a policy still at an earlier default: 0.731, 0.659874, 0.734259).
 ANSWER_CONFIDENCE_THRESHOLD = envfloat("ANSWER_CONFIDENCE_THRESHOLD", "0.706641")
 # Logistic weights [intercept, coverage, dense, bm25, margin, sentence, cross_language,
 # agreement] for support.confidence, fitted by the command above jointly on KorQuAD
