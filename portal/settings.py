@@ -347,8 +347,11 @@ RETRIEVAL_SENTENCE_CANDIDATES = envint("RETRIEVAL_SENTENCE_CANDIDATES", "20")
 ANSWER_SOURCES = envint("ANSWER_SOURCES", "3")
 # Extractive answers: weight of the question–sentence cosine against shared terms (0–1).
 EXTRACTIVE_SENTENCE_DENSE_WEIGHT = envfloat("EXTRACTIVE_SENTENCE_DENSE_WEIGHT", "0.5")
-# Extractive answers: how many contiguous sentences around the best one (1–5).
+# Extractive answers: how many sentences the excerpt quotes (1–5) and how they are chosen:
+# "best" — the best sentence and the next best-scoring ones of its chunk, in document order;
+# "window" — the best sentence and its contiguous neighbours (shipped until 5 December 2026).
 EXTRACTIVE_ANSWER_SENTENCES = min(5, max(1, envint("EXTRACTIVE_ANSWER_SENTENCES", "3")))
+EXTRACTIVE_EXCERPT = envchoice("EXTRACTIVE_EXCERPT", "best", ("best", "window"))
 # Added to a sentence's score (in [0, 1]) when it holds the kind of token the question asks
 # for (a number for "how much"/"얼마", a phone number for "전화번호"); 0 turns it off.
 EXTRACTIVE_ANSWER_TYPE_BONUS = envfloat("EXTRACTIVE_ANSWER_TYPE_BONUS", "0.2")

@@ -143,6 +143,7 @@ def configuration(run: EvaluationRun) -> dict[str, Any]:
         "retrieval_sentence_weight": settings.RETRIEVAL_SENTENCE_WEIGHT,
         "retrieval_cross_language_offset": settings.RETRIEVAL_CROSS_LANGUAGE_OFFSET,
         "extractive_answer_sentences": settings.EXTRACTIVE_ANSWER_SENTENCES,
+        "extractive_excerpt": settings.EXTRACTIVE_EXCERPT,
         "retrieval_candidates": settings.RETRIEVAL_CANDIDATES,
         "retrieval_rrf_k": settings.RETRIEVAL_RRF_K,
         "lexical_scoring": settings.LEXICAL_SCORING,

@@ -1,4 +1,4 @@
-"""The extractive answer's excerpt: contiguous sentences around the best one."""
+"""The extractive answer's excerpt: the best sentences of the chunk, or the window around the best one."""
 
 import pytest
 
@@ -78,6 +78,7 @@ def test_headings_take_no_place_in_the_excerpt(settings) -> None:  # type: ignor
     from support.answering.extractive import excerpt_sentences
 
     settings.EXTRACTIVE_ANSWER_SENTENCES = 2
+    settings.EXTRACTIVE_EXCERPT = "window"
     sentences = ["Delivery times", "Standard: 1–2 days.", "Islands: 2–4 days.", "Shipping fees", "Free over ₩30,000."]
     headings = frozenset({"Delivery times", "Shipping fees"})
     scores = [0.5, 0.3, 0.9, 0.7, 0.1]
@@ -87,6 +88,45 @@ def test_headings_take_no_place_in_the_excerpt(settings) -> None:  # type: ignor
     # The best match is a heading: the answer is its section's first sentence (and its neighbour).
     assert excerpt_sentences(sentences, scores, 3, headings) == (["Islands: 2–4 days.", "Free over ₩30,000."], 4)
     assert excerpt_sentences(["Only a heading"], [1.0], 0, frozenset({"Only a heading"})) == (["Only a heading"], 0)
+
+
+SHIPPING = [
+    "Delivery times",  # 0, a heading
+    "Standard delivery: 1–2 business days after dispatch.",  # 1
+    "Dawn delivery: order before 11 p.m. and it arrives by 7 a.m.",  # 2
+    "Dawn delivery is not available on Saturday nights.",  # 3
+    "Jeju and other islands: 2–4 business days after dispatch.",  # 4
+    "International shipping takes 7–14 business days.",  # 5
+]
+
+
+def test_the_excerpt_quotes_the_best_sentences_in_document_order(settings) -> None:  # type: ignore[no-untyped-def]
+    """For "How long does shipping take?" the best sentence (international) and the next best
+    ones, wherever they stand in the chunk, in the article's order; the window around the
+    best sentence quoted Jeju and international and missed standard delivery."""
+    from support.answering.extractive import excerpt_sentences
+
+    settings.EXTRACTIVE_ANSWER_SENTENCES = 3
+    headings = frozenset({"Delivery times"})
+    scores = [0.4, 0.8, 0.5, 0.2, 0.85, 0.9]
+    settings.EXTRACTIVE_EXCERPT = "best"
+    assert excerpt_sentences(SHIPPING, scores, 5, headings) == ([SHIPPING[1], SHIPPING[4], SHIPPING[5]], 5)
+    settings.EXTRACTIVE_EXCERPT = "window"
+    assert excerpt_sentences(SHIPPING, scores, 5, headings) == ([SHIPPING[3], SHIPPING[4], SHIPPING[5]], 5)
+
+
+def test_a_one_word_sentence_is_quoted_only_with_the_sentence_it_answers(settings) -> None:  # type: ignore[no-untyped-def]
+    """A short cosine-friendly "No." (another question's answer) is not picked on its own;
+    "Yes." stays with the sentence after it, and a best "Yes." brings its sentence."""
+    from support.answering.extractive import best_sentences
+
+    faq = ["Yes.", "Choose Sign up with email and pay with a card issued abroad.", "Visitor passes are day passes.",
+           "No.", "Each phone number can be linked to one account only."]  # fmt: skip
+    body = list(range(len(faq)))
+    assert best_sentences(faq, [0.8, 0.6, 0.9, 0.85, 0.1], 2, body, 2) == [0, 1, 2]
+    # A best "Yes." brings its sentence; a picked sentence keeps its own "No." before it.
+    assert best_sentences(faq, [0.9, 0.1, 0.2, 0.8, 0.3], 0, body, 2) == [0, 1, 3, 4]
+    assert best_sentences(faq, [0.1, 0.2, 0.9, 0.3, 0.1], 2, body, 1) == [2]
 
 
 STEPS = [
