@@ -20,10 +20,10 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from knowledge.analysis import detect_language
+from knowledge.analysis import detect_language, other_language
 from knowledge.embeddings import EmbeddingError, get_provider
 from knowledge.models import Article, KnowledgeBase
-from knowledge.selectors import Retrieval, retrieve
+from knowledge.selectors import Retrieval, retrieve, sentence_centroid
 from knowledge.services import knowledge_base_get_live
 from support.answering import (
     AnswerModelError,
@@ -356,9 +356,13 @@ def _answer_from(
         return
     chunks = retrieval.chunks
     excerpts = source_excerpts(chunks)
+    centroid = None
+    if chunks and retrieval.query_vector and other_language(question.language, chunks[0].language):
+        found = sentence_centroid(retrieval.kb_id, question.language)
+        centroid = found.tolist() if found is not None else None
     asked = AnswerRequest(
         question=answer_to, sources=excerpts, term_weights=retrieval.term_weights, language=question.language,
-        query_vector=retrieval.query_vector,
+        query_vector=retrieval.query_vector, language_centroid=centroid,
     )  # fmt: skip
     if provider.calls_model and settings.DB_POOL and not connection.in_atomic_block:
         # The model takes seconds: hand the database connection back to the pool meanwhile

@@ -57,13 +57,16 @@ class AnswerRequest(TypedDict):
     """What :meth:`ChatProvider.answer` and ``answer_stream`` are asked (their keyword
     arguments): the ``question`` to answer, the numbered ``sources``, the BM25 idf of the
     question's terms (``term_weights``), the customer's ``language`` and, when retrieval
-    had one, the question's embedding (``query_vector``)."""
+    had one, the question's embedding (``query_vector``) and, when the first source is in
+    the other language, the mean sentence embedding of the customer's language in this
+    knowledge base (``language_centroid``, :func:`knowledge.selectors.sentence_centroid`)."""
 
     question: str
     sources: list[SourceExcerpt]
     term_weights: dict[str, float]
     language: str
     query_vector: NotRequired[list[float] | None]
+    language_centroid: NotRequired[list[float] | None]
 
 
 class AnswerModelError(RuntimeError):

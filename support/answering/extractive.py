@@ -82,7 +82,10 @@ class ExtractiveAnswerer:
         for source in sources:
             sentences = list(source.sentences) or plain_sentences(source.text)
             scored.append((sentences, [sum(weights[t] for t in _terms(s) & terms) / total for s in sentences]))
-        _mix_dense(scored, sources, query_vector, settings.EXTRACTIVE_SENTENCE_DENSE_WEIGHT, language)
+        _mix_dense(
+            scored, sources, query_vector, settings.EXTRACTIVE_SENTENCE_DENSE_WEIGHT, language,
+            request.get("language_centroid"),
+        )  # fmt: skip
         wants, bonus = expected_answer_type(question), settings.EXTRACTIVE_ANSWER_TYPE_BONUS
         if wants and bonus:
             for sentences, scores in scored:
@@ -232,31 +235,40 @@ def _mix_dense(
     query_vector: list[float] | None,
     weight: float,
     language: str = "",
+    centroid: list[float] | None = None,
 ) -> None:
     """Blend sentence cosines into ``scored`` in place: ``(1 − weight)·lexical + weight·dense``.
 
     Cosines are min-max scaled over every candidate sentence that has a vector; a source
     without indexed sentence vectors (or whose sentences differ in number) keeps its
     lexical scores. Sentences of a source in another language than the question
-    (``language``) get ``RETRIEVAL_CROSS_LANGUAGE_OFFSET`` added, as in dense retrieval.
+    (``language``) get ``RETRIEVAL_CROSS_LANGUAGE_OFFSET`` added, as in dense retrieval;
+    with ``centroid`` (the mean sentence embedding of the question's language,
+    :func:`knowledge.selectors.sentence_centroid`) they are instead ranked by the
+    dot product with the query minus that centroid, min-max scaled among themselves.
     No-op without a query vector or with ``weight`` 0.
     """
     if query_vector is None or not weight:
         return
     query = np.asarray(query_vector, dtype=np.float32)
-    cosines: dict[int, np.ndarray] = {}
+    centred = None if centroid is None or len(centroid) != len(query) else query - np.asarray(centroid, np.float32)
+    groups: tuple[dict[int, np.ndarray], dict[int, np.ndarray]] = ({}, {})  # as is; centred
     for k, ((sentences, _), source) in enumerate(zip(scored, sources, strict=True)):
         vectors = source.sentence_vectors
         if vectors is not None and len(vectors) == len(sentences) and len(sentences) and vectors.shape[1] == len(query):
-            offset = settings.RETRIEVAL_CROSS_LANGUAGE_OFFSET if other_language(language, source.language) else 0.0
-            cosines[k] = vectors @ query + offset
-    if not cosines:
-        return
-    every = np.concatenate(list(cosines.values()))
-    low, span = float(every.min()), float(every.max() - every.min()) or 1.0
-    for k, cos in cosines.items():
-        lexical = scored[k][1]
-        scored[k] = (
-            scored[k][0],
-            [(1 - weight) * lex + weight * (c - low) / span for lex, c in zip(lexical, cos, strict=True)],
-        )
+            foreign = other_language(language, source.language)
+            if foreign and centred is not None:
+                groups[1][k] = vectors @ centred
+            else:
+                groups[0][k] = vectors @ query + (settings.RETRIEVAL_CROSS_LANGUAGE_OFFSET if foreign else 0.0)
+    for cosines in groups:
+        if not cosines:
+            continue
+        every = np.concatenate(list(cosines.values()))
+        low, span = float(every.min()), float(every.max() - every.min()) or 1.0
+        for k, cos in cosines.items():
+            lexical = scored[k][1]
+            scored[k] = (
+                scored[k][0],
+                [(1 - weight) * lex + weight * (c - low) / span for lex, c in zip(lexical, cos, strict=True)],
+            )

@@ -216,3 +216,33 @@ def test_alias_vectors_are_not_embedded_while_the_re_ranking_is_off(make_article
     off = article_content_hash(article)
     settings.RETRIEVAL_ALIAS_WEIGHT = 0.3
     assert article_content_hash(article) != off  # turning it on re-indexes
+
+
+def test_the_sentence_centroid_is_the_mean_of_one_language_s_published_sentence_vectors(
+    sample_articles, live_kb
+) -> None:  # type: ignore[no-untyped-def]
+    """Per language, over published chunks' indexed sentence vectors; an unpublished article
+    leaves it (a new cache key, as the chunk count changes); a language with none gives None."""
+    import numpy as np
+
+    from knowledge.models import Article, Chunk
+    from knowledge.selectors import sentence_centroid
+    from knowledge.services import sentence_vectors_unpack
+
+    def expected(language: str) -> np.ndarray:
+        rows = [
+            sentence_vectors_unpack(bytes(c.sentence_vectors), c.embedding_dimensions)
+            for c in Chunk.objects.filter(
+                knowledge_base=live_kb, article__language=language, article__status=Article.Status.PUBLISHED
+            )
+        ]
+        return np.concatenate(rows).mean(axis=0)
+
+    korean = sentence_centroid(live_kb.pk, "ko")
+    assert korean is not None and korean.shape == (expected("ko").shape[0],)
+    assert np.allclose(korean, expected("ko"), atol=1e-5)
+    assert not np.allclose(korean, sentence_centroid(live_kb.pk, "en"), atol=1e-3)
+    Article.objects.filter(pk=sample_articles["shipping"].pk).update(status=Article.Status.DRAFT)
+    assert np.allclose(sentence_centroid(live_kb.pk, "ko"), expected("ko"), atol=1e-5)
+    assert not np.allclose(sentence_centroid(live_kb.pk, "ko"), korean, atol=1e-4)
+    assert sentence_centroid(live_kb.pk, "ja") is None

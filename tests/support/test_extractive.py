@@ -167,3 +167,35 @@ def test_a_procedure_excerpt_is_the_whole_numbered_list() -> None:
     assert procedure_excerpt(STEPS, 7) is None  # too far from the list: the ordinary excerpt
     assert procedure_excerpt(["No list here.", "Still none."], 0) is None
     assert procedure_excerpt(["1. Only one step.", "Then text."], 0) is None  # one numbered line is no list
+
+
+def test_other_language_sentences_are_ranked_by_the_query_minus_its_language_centroid(settings) -> None:  # type: ignore[no-untyped-def]
+    """Synthetic 3-d vectors [language, meaning x, meaning y]: the raw cosine prefers the
+    English sentence that shares the Korean query's language component; with the Korean
+    centroid taken off the query, the sentence that shares its meaning is quoted."""
+    import numpy as np
+
+    from support.answering.base import SourceExcerpt
+    from support.answering.extractive import ExtractiveAnswerer
+
+    settings.EXTRACTIVE_ANSWER_SENTENCES = 1
+    sentences = ("Exchanges are free the first time.", "Earrings cannot be exchanged.")
+    vectors = np.array([[0.8, 0.5, 0.0], [0.1, 0.0, 0.99]], dtype=np.float32)
+    source = SourceExcerpt(
+        number=1, title="Exchanges", text=" ".join(sentences), language="en", sentences=sentences,
+        sentence_vectors=vectors, article_id=4,
+    )  # fmt: skip
+    asked = {"question": "귀걸이도 교환 돼요?", "sources": [source], "term_weights": {}, "language": "ko"}
+    query = [0.9, 0.0, 0.4]
+    assert ExtractiveAnswerer().answer(**asked, query_vector=query).text == sentences[0]
+    centred = ExtractiveAnswerer().answer(**asked, query_vector=query, language_centroid=[0.9, 0.1, 0.1])
+    assert centred.text == sentences[1]
+    # A same-language source ignores the centroid.
+    korean = SourceExcerpt(
+        number=1, title="교환", text=" ".join(sentences), language="ko", sentences=sentences, sentence_vectors=vectors,
+        article_id=4,
+    )  # fmt: skip
+    same = ExtractiveAnswerer().answer(
+        **(asked | {"sources": [korean]}), query_vector=query, language_centroid=[0.9, 0.1, 0.1]
+    )
+    assert same.text == sentences[0]
