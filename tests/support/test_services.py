@@ -35,6 +35,29 @@ def test_answerable_korean_and_english_questions_are_answered_with_citations(sam
     assert 0 <= en.confidence <= 1 and set(en.timings_ms) >= {"embed", "sql", "answer"}
 
 
+def test_the_answerer_gets_the_customer_language_centroid_only_for_an_other_language_source(sample_articles) -> None:  # type: ignore[no-untyped-def]
+    """The request an answerer receives: with an English first source for a Korean question,
+    the Korean sentence centroid of this knowledge base (as long as the query vector); with a
+    Korean first source, none."""
+    from knowledge.models import Chunk
+    from support.answering.extractive import ExtractiveAnswerer
+
+    class Recording(ExtractiveAnswerer):
+        requests: list[dict] = []  # type: ignore[type-arg]
+
+        def answer(self, **request):  # type: ignore[no-untyped-def]
+            self.requests.append(request)
+            return super().answer(**request)
+
+    recording = Recording()
+    foreign = question_answer(text="비밀번호 재설정 링크는 몇 분 동안 유효해요?", provider=recording).question
+    assert foreign.sources[0]["article_id"] == sample_articles["password"].pk
+    centroid = recording.requests[-1]["language_centroid"]
+    assert centroid is not None and len(centroid) == Chunk.objects.first().embedding_dimensions  # type: ignore[union-attr]
+    question_answer(text="환불은 결제 후 며칠 이내에 가능한가요?", provider=recording)
+    assert recording.requests[-1]["language_centroid"] is None
+
+
 def test_an_unrelated_question_is_not_answered_but_escalated(sample_articles) -> None:  # type: ignore[no-untyped-def]
     q = question_answer(text="화성 탐사선의 발사 일정은 언제인가요?").question
     assert q.status in (Question.Status.NOT_CONFIDENT, Question.Status.NO_SOURCES)
