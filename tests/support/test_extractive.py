@@ -101,9 +101,9 @@ SHIPPING = [
 
 
 def test_the_excerpt_quotes_the_best_sentences_in_document_order(settings) -> None:  # type: ignore[no-untyped-def]
-    """For "How long does shipping take?" the best sentence (international) and the next best
-    ones, wherever they stand in the chunk, in the article's order; the window around the
-    best sentence quoted Jeju and international and missed standard delivery."""
+    """Synthetic scores for a delivery-times section: the best sentence (international) and
+    the next best ones (standard, Jeju), wherever they stand, in the article's order; the
+    window takes the best sentence's neighbours instead (the Saturday line, Jeju)."""
     from support.answering.extractive import excerpt_sentences
 
     settings.EXTRACTIVE_ANSWER_SENTENCES = 3
