@@ -42,6 +42,15 @@ def test_the_interrogatives_of_how_long_and_how_much_are_not_query_terms_in_eith
     assert "며칠" in analyse("반품은 며칠 안에 해야 돼요?")  # indexed text keeps every word
 
 
+def test_english_conjunctions_and_determiners_are_not_query_terms() -> None:
+    """ "if", "while", "that", "any" … are in no help article's topic; in a dozen articles
+    BM25 gave them weight anyway. Articles keep them."""
+    assert analyse("how much do i pay if i lose an electric bike", query=True) == ["pay", "lose", "electr", "bike"]
+    assert analyse("can i lock the bike while i grab a coffee", query=True) == ["lock", "bike", "grab", "coffe"]
+    assert analyse("is that refund available at any time", query=True) == ["refund", "avail", "time"]
+    assert "if" in analyse("Refunds are sent if the item is unused.")
+
+
 def test_analysed_words_pair_each_term_with_the_word_it_came_from() -> None:
     text = "Cancelling the delivery of 2 items? 배송을 취소했어요"
     pairs = analysed_words(text, query=True)
