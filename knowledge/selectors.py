@@ -97,7 +97,7 @@ def _sql(query: str) -> str:
     )
 
 
-SENTENCE_CENTROID_SECONDS = 300  # a centroid over hundreds of sentences barely moves when one article changes
+SENTENCE_CENTROID_SECONDS = 24 * 3600  # the key changes with the chunks; the indexing task computes it first
 
 
 def sentence_centroid(kb_id: int, language: str) -> np.ndarray | None:
@@ -114,7 +114,9 @@ def sentence_centroid(kb_id: int, language: str) -> np.ndarray | None:
     fact's sentence ranked first for 26 → 35 and in the top three for 44 → 53 (λ = 1, not
     tuned; the centroid of chunk embeddings instead did not help: 25 / 43). Cached for
     ``SENTENCE_CENTROID_SECONDS`` per knowledge base, language and state of its chunks
-    (their number, last id and last indexing time).
+    (their number, last id and last indexing time); the indexing task computes it after
+    each article (``knowledge.services.sentence_centroid_warm``), so a request only reads
+    the state (one aggregate query) and the cache.
     """
     provider = get_provider()
     chunks = Chunk.objects.filter(

@@ -13,7 +13,12 @@ from celery import shared_task
     retry_jitter=True,
 )
 def index_article(article_id: int, content_hash: str | None = None) -> bool:
-    """Index version ``content_hash`` of one article (``knowledge.services.article_index``)."""
-    from knowledge.services import article_index
+    """Index version ``content_hash`` of one article (``knowledge.services.article_index``),
+    then compute its language's sentence centroid into the cache
+    (``knowledge.selectors.sentence_centroid``), so that no customer's request does."""
+    from knowledge.services import article_index, sentence_centroid_warm
 
-    return article_index(article_id=article_id, content_hash=content_hash)
+    done = article_index(article_id=article_id, content_hash=content_hash)
+    if done:
+        sentence_centroid_warm(article_id=article_id)
+    return done

@@ -246,3 +246,20 @@ def test_the_sentence_centroid_is_the_mean_of_one_language_s_published_sentence_
     assert np.allclose(sentence_centroid(live_kb.pk, "ko"), expected("ko"), atol=1e-5)
     assert not np.allclose(sentence_centroid(live_kb.pk, "ko"), korean, atol=1e-4)
     assert sentence_centroid(live_kb.pk, "ja") is None
+
+
+def test_the_indexing_task_computes_the_centroid_so_a_request_only_reads_it(
+    make_article, live_kb, django_assert_num_queries
+) -> None:  # type: ignore[no-untyped-def]
+    """The task runs in-process here (called, not queued); afterwards the request path's
+    call is the state query alone, the vectors coming from the cache."""
+    from knowledge.selectors import sentence_centroid
+    from tasks.knowledge import index_article
+
+    article = make_article(
+        "Shipping to Jeju", "Jeju and other islands take 2–4 business days.", language="en", index=False
+    )
+    assert index_article(article.pk) is True
+    with django_assert_num_queries(1):
+        centroid = sentence_centroid(live_kb.pk, "en")
+    assert centroid is not None and centroid.shape[0] > 0
