@@ -115,7 +115,7 @@ def sentence_centroid(kb_id: int, language: str) -> np.ndarray | None:
     tuned; the centroid of chunk embeddings instead did not help: 25 / 43). Cached for
     ``SENTENCE_CENTROID_SECONDS`` per knowledge base, language and state of its chunks
     (their number, last id and last indexing time); the indexing task computes it after
-    each article (``knowledge.services.sentence_centroid_warm``), so a request only reads
+    each article (``tasks.knowledge.index_article``), so a request only reads
     the state (one aggregate query) and the cache.
     """
     provider = get_provider()

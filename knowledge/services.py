@@ -11,7 +11,6 @@ overwrites a newer one; a claim whose worker died is taken over after
 """
 
 import hashlib
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,7 +27,6 @@ from knowledge.embeddings import EmbeddingProvider, get_provider
 from knowledge.models import LIVE_KNOWLEDGE_BASE, Article, Chunk, KnowledgeBase
 from knowledge.tokens import chunk_encoding, count_tokens, truncate_tokens
 
-logger = logging.getLogger(__name__)
 ProgressCallback = Callable[[int, int], None]  # (done, total) embedded chunks
 
 
@@ -254,21 +252,6 @@ def article_build_chunks(article: Article) -> list[ChunkBuild]:
         )
         for d in drafts
     ]
-
-
-def sentence_centroid_warm(*, article_id: int) -> None:
-    """Compute (and cache) the sentence centroid of the article's knowledge base and
-    language after it was indexed (``knowledge.selectors.sentence_centroid``). A failure
-    is logged, not raised: the index is already stored, and a request computes it then."""
-    from knowledge.selectors import sentence_centroid  # selectors imports this module
-
-    article = Article.objects.filter(pk=article_id).values("knowledge_base_id", "language").first()
-    if article is None:
-        return
-    try:
-        sentence_centroid(article["knowledge_base_id"], article["language"])
-    except Exception:  # the cache or the database: the request path computes it instead
-        logger.exception("sentence centroid for article %s not computed", article_id)
 
 
 def article_index(

@@ -1,4 +1,8 @@
+import logging
+
 from celery import shared_task
+
+logger = logging.getLogger(__name__)
 
 
 # Celery retries exceptions (an embedding provider that is down) with exponential backoff
@@ -15,10 +19,17 @@ from celery import shared_task
 def index_article(article_id: int, content_hash: str | None = None) -> bool:
     """Index version ``content_hash`` of one article (``knowledge.services.article_index``),
     then compute its language's sentence centroid into the cache
-    (``knowledge.selectors.sentence_centroid``), so that no customer's request does."""
-    from knowledge.services import article_index, sentence_centroid_warm
+    (``knowledge.selectors.sentence_centroid``), so that no customer's request does. A
+    failure there is logged, not retried: the index is stored, and a request computes it."""
+    from knowledge.models import Article
+    from knowledge.selectors import sentence_centroid
+    from knowledge.services import article_index
 
     done = article_index(article_id=article_id, content_hash=content_hash)
-    if done:
-        sentence_centroid_warm(article_id=article_id)
+    article = Article.objects.filter(pk=article_id).values("knowledge_base_id", "language").first() if done else None
+    if article is not None:
+        try:
+            sentence_centroid(article["knowledge_base_id"], article["language"])
+        except Exception:  # the cache or the database
+            logger.exception("sentence centroid after indexing article %s not computed", article_id)
     return done
