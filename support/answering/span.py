@@ -28,7 +28,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from knowledge.analysis import QUERY_STOPWORDS, morphemes
+from knowledge.analysis import QUERY_STOPWORDS, QUESTION_FRAME_WORDS, morphemes
 
 MAX_SPAN_MORPHEMES = 6
 QUESTION_WORD_PENALTY = 0.5
@@ -41,7 +41,7 @@ LENGTH_TIEBREAK = 0.01  # per extra morpheme: of two equally placed runs, the wh
 _NOUNISH = ("NNG", "NNP", "NNB", "NR", "SN", "SL", "SH", "XPN", "XSN", "MM", "W_")
 # English words Kiwi tags SL but that never start or end an answer: they break a run.
 # fmt: off
-_ENGLISH_FUNCTION_WORDS = QUERY_STOPWORDS | frozenset([
+_ENGLISH_FUNCTION_WORDS = (QUERY_STOPWORDS - QUESTION_FRAME_WORDS) | frozenset([
     "about", "after", "all", "also", "any", "as", "at", "been", "before", "being", "but", "by", "cost", "costs",
     "each", "every", "get", "gets", "got", "has", "have", "had", "if", "into", "its", "just", "more", "most", "no",
     "not", "only", "over", "per", "so", "take", "takes", "than", "that", "then", "these", "they", "those", "until",

@@ -36,7 +36,9 @@ def test_the_interrogatives_of_how_long_and_how_much_are_not_query_terms_in_eith
     nouns and an adjective to Kiwi, so the tag filter kept them."""
     assert analyse("How long does shipping take?", query=True) == ["ship", "take"]
     assert analyse("How often and how soon?", query=True) == []
-    assert analyse("반품은 며칠 안에 해야 돼요?", query=True) == ["반품", "안"]
+    assert analyse("반품은 며칠 안에 해야 돼요?", query=True) == [
+        "반품"
+    ]  # 안 ("within") too, since the seventh session
     assert analyse("배송비 얼마예요?", query=True) == ["배송비"]
     assert analyse("탈퇴는 어떻게 해요?", query=True) == ["탈퇴"]
     assert "며칠" in analyse("반품은 며칠 안에 해야 돼요?")  # indexed text keeps every word
@@ -49,6 +51,17 @@ def test_english_conjunctions_and_determiners_are_not_query_terms() -> None:
     assert analyse("can i lock the bike while i grab a coffee", query=True) == ["lock", "bike", "grab", "coffe"]
     assert analyse("is that refund available at any time", query=True) == ["refund", "avail", "time"]
     assert "if" in analyse("Refunds are sent if the item is unused.")
+
+
+def test_korean_bound_nouns_and_light_verbs_of_a_question_are_not_query_terms() -> None:
+    """수 and 가능 ("can"), 거/것 ("thing"), 안 ("within"), 알리- ("tell me"), 걸리- ("take",
+    of how long) and 몇 ("how many") carry no topic: "반품은 며칠 안에 해야 돼요?" matched the
+    cancellation article on 안 and escalated. Articles keep them."""
+    assert analyse("교환 가능해요?", query=True) == ["교환"]
+    assert analyse("포인트로 결제할 수 있나요? 알려주세요", query=True) == ["포인트", "결제"]
+    assert analyse("배송 얼마나 걸려요?", query=True) == ["배송"]
+    assert analyse("인증번호 유효시간 몇 분이에요?", query=True) == ["인증", "번호", "유효", "시간", "분"]
+    assert {"수", "가능", "걸리"} <= set(analyse("처리에 3일 걸릴 수 있으며, 교환도 가능합니다."))
 
 
 def test_analysed_words_pair_each_term_with_the_word_it_came_from() -> None:
