@@ -59,6 +59,14 @@ _WANTS = {
 }  # fmt: skip
 
 
+# A question about a price wants an amount of money, not just any number (seventh session):
+# "배송비 얼마예요?" quoted the delivery times, digits too, above the fees.
+_PRICE_WORDS = frozenset([
+    "가격", "요금", "비용", "금액", "수수료", "배송비", "값", "위약금", "배상금",
+    "price", "prices", "cost", "costs", "fee", "fees", "charge", "charges", "surcharge", "fare", "fares",
+])  # fmt: skip
+_MONEY_INTERROGATIVES = frozenset(["얼마", "much"])  # not 얼마나 (how long / how far)
+
 # A question naming one of these wants a token of that kind (Kiwi's W_ tags).
 _KIND_WORDS = {
     "email": "W_EMAIL", "e-mail": "W_EMAIL", "이메일": "W_EMAIL", "메일": "W_EMAIL",
@@ -92,20 +100,25 @@ def _cues(question: str) -> _Cues:
     for form in words if not wants else ():  # "how long is the link valid" still wants a number
         if form in _KIND_WORDS:
             wants = _KIND_WORDS[form]
+    asked = next((t.form.lower() for t in tokens if t.form.lower() in _MONEY_INTERROGATIVES), "")
+    if wants in ("", "number") and (asked or words & _PRICE_WORDS):
+        wants = "money"
     head = next((t.form for t in reversed(tokens) if t.tag in ("NNG", "NNP") and t.form not in _WANTS), "")
     return _Cues(words=words - _WANTS.keys(), wants=wants, after=after, head=head.lower())
 
 
 @functools.lru_cache(maxsize=4096)
 def expected_answer_type(question: str) -> str:
-    """What kind of token would answer ``question``: ``"number"`` (언제/몇/얼마/when/how many/
-    how much/how long), ``"person"``, one of Kiwi's ``W_EMAIL``/``W_URL``/``W_SERIAL`` (a
-    question naming an e-mail, link or phone number), or ``""`` (no expectation)."""
+    """What kind of token would answer ``question``: ``"money"`` (얼마/how much, or a price
+    word such as 요금/배송비/fee/price), ``"number"`` (언제/몇/얼마나/when/how many/how long),
+    ``"person"``, one of Kiwi's ``W_EMAIL``/``W_URL``/``W_SERIAL`` (a question naming an
+    e-mail, link or phone number), or ``""`` (no expectation)."""
     return _cues(question).wants
 
 
 _TYPE_PATTERNS = {
     "number": re.compile(r"\d"),
+    "money": re.compile(r"[₩$€£]\s?\d|\d\s?(?:만\s?)?원|\d\s?(?:won|dollars?|krw|usd)\b", re.IGNORECASE),
     "W_EMAIL": re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+"),
     "W_URL": re.compile(r"https?://|www\.", re.IGNORECASE),
     "W_SERIAL": re.compile(r"\d{2,}[-‐–]\d{3,}"),
@@ -114,8 +127,9 @@ _TYPE_PATTERNS = {
 
 def has_answer_type(sentence: str, wants: str) -> bool:
     """``sentence`` holds a token of the kind ``wants`` (:func:`expected_answer_type`): a digit,
-    an e-mail address, a link or a dashed serial such as 1588-0000. ``False`` for ``""`` and
-    ``"person"`` (no surface pattern tells a name)."""
+    an amount of money (₩3,000, 5,000원, 10만 원, $5), an e-mail address, a link or a dashed
+    serial such as 1588-0000. ``False`` for ``""`` and ``"person"`` (no surface pattern tells
+    a name)."""
     pattern = _TYPE_PATTERNS.get(wants)
     return bool(pattern and pattern.search(sentence))
 
@@ -152,7 +166,7 @@ def answer_span(question: str, sentence: str) -> str:
             if len(cues.after) > 1 and len(following) > 1 and following[1] == cues.after[1]:
                 score += CONTEXT_BONUS / 2
         has_number = any(t.tag in ("SN", "W_SERIAL") for t in tokens[a : b + 1])
-        if cues.wants == "number":
+        if cues.wants in ("number", "money"):
             score += TYPE_BONUS if has_number else -TYPE_BONUS
         elif cues.wants.startswith("W_"):
             score += TYPE_BONUS if any(t.tag == cues.wants for t in tokens[a : b + 1]) else 0.0

@@ -72,6 +72,25 @@ def test_a_question_wanting_a_number_picks_the_sentence_with_one(settings, bonus
     assert answer.text == sentences[picked]
 
 
+def test_a_question_about_a_price_picks_the_amount_over_other_numbers(settings) -> None:  # type: ignore[no-untyped-def]
+    """ "배송비 얼마예요?" wants money: the fee sentence, not the delivery times that hold
+    digits too. With no amount in the sources it wants any number, as before."""
+    from support.answering.base import SourceExcerpt
+    from support.answering.extractive import ExtractiveAnswerer
+
+    settings.EXTRACTIVE_ANSWER_SENTENCES = 1
+    sentences = ["Standard delivery: 1–2 business days.", "Standard delivery costs ₩3,000 per order."]
+    source = SourceExcerpt(number=1, title="Shipping", text=" ".join(sentences), language="en", article_id=3)
+    ask = {"sources": [source], "term_weights": {}, "language": "ko", "query_vector": None}
+    assert ExtractiveAnswerer().answer(question="배송비 얼마예요?", **ask).text == sentences[1]
+    without_amount = SourceExcerpt(
+        number=1, title="Shipping", text="Delivery is handled by CJ Logistics. It takes 1–2 business days.",
+        language="en", article_id=3,
+    )  # fmt: skip
+    answer = ExtractiveAnswerer().answer(question="배송비 얼마예요?", **{**ask, "sources": [without_amount]})
+    assert answer.text == "It takes 1–2 business days."
+
+
 def test_headings_take_no_place_in_the_excerpt(settings) -> None:  # type: ignore[no-untyped-def]
     """The next section's title after the answer ("Shipping fees") is left out, so the
     excerpt's places go to sentences; a heading that matches best starts its section."""

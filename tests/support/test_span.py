@@ -48,7 +48,10 @@ def test_answer_parts_split_around_the_span_for_highlighting() -> None:
 @pytest.mark.parametrize(
     ("question", "wants"),
     [
-        ("나비플러스 얼마예요?", "number"),
+        ("나비플러스 얼마예요?", "money"),
+        ("배송비는요?", "money"),  # a price word without an interrogative
+        ("shipping fee?", "money"),
+        ("배송 얼마나 걸려요?", "number"),  # 얼마나: how long, not how much
         ("How long does shipping take?", "number"),
         ("포인트 언제 들어와요?", "number"),
         ("고객센터 전화번호 좀 알려주세요", "W_SERIAL"),
@@ -65,6 +68,9 @@ def test_the_expected_answer_type_follows_the_interrogative(question: str, wants
     [
         ("Plan: Plus monthly; Price: ₩4,900 per month", "number", True),
         ("Nabi Plus is our paid membership.", "number", False),
+        ("Standard delivery costs ₩3,000 per order", "money", True),
+        ("자기부담금은 10만 원입니다", "money", True),
+        ("Standard delivery: 1–2 business days", "money", False),
         ("전화: 1588-0000 (평일 9:00~18:00)", "W_SERIAL", True),
         ("평일 9:00~18:00에 답변합니다.", "W_SERIAL", False),
         ("이메일: help@nabimarket.example", "W_EMAIL", True),
