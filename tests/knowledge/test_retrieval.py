@@ -100,6 +100,20 @@ def test_foreign_chunk_gets_dense_in_place_of_lexical_unless_the_same_language_m
     assert [c.chunk_id for c in strong] == [c.chunk_id for c in plain]
 
 
+def test_a_foreign_chunk_sharing_a_word_never_scores_below_one_sharing_none() -> None:
+    """A Korean article's English *also asked as* line ("How to request a refund") gave it a
+    weak lexical score that replaced the imputed one: matching a word lowered it. The
+    foreign chunk now keeps the larger of the two."""
+    lexical = [(1, 4.0), (2, 0.8)]  # 2 (other language) shares one light word through an alias line
+    dense = [(2, 0.90), (1, 0.80), (3, 0.70)]
+    kwargs = {"method": "score", "dense_weight": 0.4, "rrf_k": 60, "foreign_lexical": 1.0, "lexical_strength": 0.2}
+    with_word = {c.chunk_id: c.score for c in fuse(lexical, dense, foreign={2}, **kwargs)}
+    without = {c.chunk_id: c.score for c in fuse(lexical[:1], dense, foreign={2}, **kwargs)}
+    assert with_word[2] == pytest.approx(without[2]) == pytest.approx(0.4 + 0.6 * 0.8)  # imputed .8 > 0.8/4
+    strong = {c.chunk_id: c.score for c in fuse(lexical, dense, foreign={2}, **{**kwargs, "lexical_strength": 1.0})}
+    assert strong[2] == pytest.approx(0.4 + 0.6 * 0.2)  # nothing imputed: its own lexical share counts
+
+
 def test_score_fusion_and_rrf() -> None:
     lexical = [(1, 10.0), (2, 5.0)]
     dense = [(2, 0.9), (3, 0.8), (1, 0.7)]
