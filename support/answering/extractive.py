@@ -35,7 +35,9 @@ KorQuAD contains-gold 94.4 → 94.5 %, span EM/F1 29.1/43.6 → 29.2/43.8 %. A q
 price (얼마, "how much", 요금, 배송비, fee …) wants an amount of money, not any digit
 (seventh session): "배송비 얼마예요?" had quoted the delivery times above the fees. Answered
 right Nabi Market 92 → 93, Gureum Bike 38 → 39 questions, KorQuAD unchanged; cross-validated
-held out Nabi 43.7 → 44.2 %, Gureum 47.8 → 50.3 %.
+held out Nabi 43.7 → 44.2 %, Gureum 47.8 → 50.3 %. A "when" question wants a time, which may
+be a word ("구매 확정을 한 다음 날", "immediately"), and "how far / fast / old" a number:
+Nabi Market 93 → 94 in-sample ("포인트 언제 들어와요?"), held out and KorQuAD unchanged.
 
 A "how do I …" question whose excerpt touches a numbered list gets the whole list
 (:func:`procedure_excerpt`): "How do I reset my password?" had quoted step 3's second half

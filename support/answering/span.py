@@ -52,11 +52,13 @@ _CONTENT = ("NNG", "NNP", "SL", "SH", "SN", "NR", "W_")  # W_: serials (phone nu
 _QUESTION_WORD_TAGS = ("NN", "SL", "SH", "SN", "VV", "VA", "XR", "NR")
 _PARTICLES = ("J", "VCP", "ETM", "E")
 _WANTS = {
-    "언제": "number", "몇": "number", "얼마": "number", "누구": "person", "누가": "person",
-    "when": "number", "many": "number", "much": "number", "long": "number", "who": "person",
+    "언제": "time", "몇": "number", "얼마": "number", "누구": "person", "누가": "person",
+    "when": "time", "many": "number", "much": "number", "long": "number", "who": "person",
+    "far": "number", "fast": "number", "old": "number", "often": "number", "soon": "time",
     "어디": "", "무엇": "", "뭐": "", "무슨": "", "어느": "", "어떤": "",
     "what": "", "where": "", "which": "",
 }  # fmt: skip
+_AFTER_HOW = frozenset(["far", "fast", "old", "often", "soon"])  # interrogative only as "how far" …
 
 
 # A question about a price wants an amount of money, not just any number (seventh session):
@@ -93,6 +95,8 @@ def _cues(question: str) -> _Cues:
     wants, after = "", ()
     for i, t in enumerate(tokens):
         form = t.form.lower()
+        if form in _AFTER_HOW and (i == 0 or tokens[i - 1].form.lower() != "how"):
+            continue  # "my old password", "fast delivery": no interrogative
         if form in _WANTS or form.startswith(("몇", "얼마")):
             wants = _WANTS.get(form, "number")
             after = tuple(x.form for x in tokens[i + 1 : i + 3])
@@ -101,8 +105,8 @@ def _cues(question: str) -> _Cues:
         if form in _KIND_WORDS:
             wants = _KIND_WORDS[form]
     asked = next((t.form.lower() for t in tokens if t.form.lower() in _MONEY_INTERROGATIVES), "")
-    if wants in ("", "number") and (asked or words & _PRICE_WORDS):
-        wants = "money"
+    if (asked and wants in ("", "number")) or (not wants and words & _PRICE_WORDS):
+        wants = "money"  # a price word only where no interrogative set the type: "how far … one charge"
     head = next((t.form for t in reversed(tokens) if t.tag in ("NNG", "NNP") and t.form not in _WANTS), "")
     return _Cues(words=words - _WANTS.keys(), wants=wants, after=after, head=head.lower())
 
@@ -118,6 +122,10 @@ def expected_answer_type(question: str) -> str:
 
 _TYPE_PATTERNS = {
     "number": re.compile(r"\d"),
+    # A time is a number or a word for one: "구매 확정을 한 다음 날", "즉시 재적립", "immediately".
+    "time": re.compile(
+        r"\d|다음\s?날|익일|당일|즉시|곧바로|next (?:business )?day|same day|immediately|right away", re.I
+    ),
     "money": re.compile(r"[₩$€£]\s?\d|\d\s?(?:만\s?)?원|\d\s?(?:won|dollars?|krw|usd)\b", re.IGNORECASE),
     "W_EMAIL": re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+"),
     "W_URL": re.compile(r"https?://|www\.", re.IGNORECASE),
@@ -165,8 +173,11 @@ def answer_span(question: str, sentence: str) -> str:
             score += CONTEXT_BONUS
             if len(cues.after) > 1 and len(following) > 1 and following[1] == cues.after[1]:
                 score += CONTEXT_BONUS / 2
-        has_number = any(t.tag in ("SN", "W_SERIAL") for t in tokens[a : b + 1])
-        if cues.wants in ("number", "money"):
+        has_number = any(t.tag in ("SN", "W_SERIAL") for t in tokens[a : b + 1]) or (
+            cues.wants == "time"
+            and bool(_TYPE_PATTERNS["time"].search(sentence[tokens[a].start : tokens[b].start + tokens[b].len]))
+        )
+        if cues.wants in ("number", "money", "time"):
             score += TYPE_BONUS if has_number else -TYPE_BONUS
         elif cues.wants.startswith("W_"):
             score += TYPE_BONUS if any(t.tag == cues.wants for t in tokens[a : b + 1]) else 0.0

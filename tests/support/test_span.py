@@ -27,6 +27,13 @@ def test_span_is_the_answering_phrase_in_korean_and_english(question: str, sente
     assert answer_span(question, sentence) == span
 
 
+def test_a_when_question_takes_a_time_spelled_without_digits() -> None:
+    """ "언제" wants a time, which 다음 날 ("the next day") is; as a plain number it lost to any
+    phrase and the excerpt to any sentence holding a digit."""
+    span = answer_span("포인트 언제 들어와요?", "포인트는 상품을 받고 구매 확정을 한 다음 날 적립됩니다.")
+    assert span.startswith("다음 날")
+
+
 def test_a_span_is_always_a_slice_of_the_sentence() -> None:
     sentence = "김이수는 1982년 대전지방법원 판사로 임관하였다."
     span = answer_span("김이수가 판사로 임관한 법원은?", sentence)
@@ -52,8 +59,11 @@ def test_answer_parts_split_around_the_span_for_highlighting() -> None:
         ("배송비는요?", "money"),  # a price word without an interrogative
         ("shipping fee?", "money"),
         ("배송 얼마나 걸려요?", "number"),  # 얼마나: how long, not how much
+        ("포인트 언제 들어와요?", "time"),
+        ("how fast do the e-bikes go", "number"),
+        ("how far can an ebike go on one charge", "number"),  # "charge" of a battery: the interrogative decides
+        ("can i reuse my old password", ""),  # "old" without "how" asks nothing
         ("How long does shipping take?", "number"),
-        ("포인트 언제 들어와요?", "number"),
         ("고객센터 전화번호 좀 알려주세요", "W_SERIAL"),
         ("What is your email address?", "W_EMAIL"),
         ("which card companies do you accept", ""),
@@ -71,6 +81,9 @@ def test_the_expected_answer_type_follows_the_interrogative(question: str, wants
         ("Standard delivery costs ₩3,000 per order", "money", True),
         ("자기부담금은 10만 원입니다", "money", True),
         ("Standard delivery: 1–2 business days", "money", False),
+        ("포인트는 구매 확정을 한 다음 날 적립됩니다.", "time", True),  # a time without a digit
+        ("Your account is deactivated immediately.", "time", True),
+        ("포인트는 상품을 사면 쌓이는 적립금입니다.", "time", False),
         ("전화: 1588-0000 (평일 9:00~18:00)", "W_SERIAL", True),
         ("평일 9:00~18:00에 답변합니다.", "W_SERIAL", False),
         ("이메일: help@nabimarket.example", "W_EMAIL", True),
