@@ -1,4 +1,4 @@
-"""Shared by the data migrations that follow a refit of the confidence gate (0015, 0016)."""
+"""Shared by the data migrations that follow a refit of the confidence gate (0015–0018)."""
 
 from typing import Any
 

@@ -1,5 +1,5 @@
 """Choosing the gate's threshold on one source while fitting on several (``calibrate --target-source``),
-the margin feature the refitted gate leans on, and migrations 0015–0017 that move an untouched old default."""
+the margin feature the refitted gate leans on, and migrations 0015–0018 that move an untouched old default."""
 
 import pytest
 
@@ -80,7 +80,13 @@ def test_a_lone_candidate_gets_no_margin_for_free() -> None:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "migration", ["0015_recalibrated_threshold", "0016_recalibrated_threshold", "0017_recalibrated_threshold"]
+    "migration",
+    [
+        "0015_recalibrated_threshold",
+        "0016_recalibrated_threshold",
+        "0017_recalibrated_threshold",
+        "0018_recalibrated_threshold",
+    ],
 )
 @pytest.mark.parametrize(
     ("note", "by_hand", "moves"),
