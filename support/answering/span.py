@@ -9,8 +9,9 @@ the question's words; cf. Harabagiu et al., "FALCON", TREC-9, 2000):
   at least one content morpheme and not made only of question words;
 * each scores the sum of ``1 / (1 + distance)`` to the question's words found in the
   sentence, minus ``QUESTION_WORD_PENALTY`` per question word it contains itself;
-* the interrogative sets an expected type: 언제/몇/얼마/when/how many/how much/how long
-  want a number (``TYPE_BONUS`` if it has one, minus it if not), 누구/who favour proper
+* the interrogative sets an expected type: 몇/얼마/how many/how much/how long want a
+  number, 언제/when a number or a word for a time (다음 날, immediately) (``TYPE_BONUS``
+  if it has one, minus it if not), 누구/who favour proper
   nouns (half the bonus); otherwise a question naming an e-mail, a link or a phone number
   favours a token of that kind;
 * the particles after the interrogative in the question (``누구의 제자로``) matched after
@@ -58,7 +59,7 @@ _WANTS = {
     "어디": "", "무엇": "", "뭐": "", "무슨": "", "어느": "", "어떤": "",
     "what": "", "where": "", "which": "",
 }  # fmt: skip
-_AFTER_HOW = frozenset(["far", "fast", "old", "often", "soon"])  # interrogative only as "how far" …
+_AFTER_HOW = frozenset(["far", "fast", "long", "many", "much", "old", "often", "soon"])  # only as "how far" …
 
 
 # A question about a price wants an amount of money, not just any number (seventh session):
@@ -67,7 +68,6 @@ _PRICE_WORDS = frozenset([
     "가격", "요금", "비용", "금액", "수수료", "배송비", "값", "위약금", "배상금",
     "price", "prices", "cost", "costs", "fee", "fees", "charge", "charges", "surcharge", "fare", "fares",
 ])  # fmt: skip
-_MONEY_INTERROGATIVES = frozenset(["얼마", "much"])  # not 얼마나 (how long / how far)
 
 # A question naming one of these wants a token of that kind (Kiwi's W_ tags).
 _KIND_WORDS = {
@@ -104,7 +104,10 @@ def _cues(question: str) -> _Cues:
     for form in words if not wants else ():  # "how long is the link valid" still wants a number
         if form in _KIND_WORDS:
             wants = _KIND_WORDS[form]
-    asked = next((t.form.lower() for t in tokens if t.form.lower() in _MONEY_INTERROGATIVES), "")
+    asked = any(
+        t.form == "얼마" or (t.form.lower() == "much" and i and tokens[i - 1].form.lower() == "how")
+        for i, t in enumerate(tokens)
+    )  # not 얼마나 (how long, how far) nor "thanks so much"
     if (asked and wants in ("", "number")) or (not wants and words & _PRICE_WORDS):
         wants = "money"  # a price word only where no interrogative set the type: "how far … one charge"
     head = next((t.form for t in reversed(tokens) if t.tag in ("NNG", "NNP") and t.form not in _WANTS), "")
@@ -114,9 +117,10 @@ def _cues(question: str) -> _Cues:
 @functools.lru_cache(maxsize=4096)
 def expected_answer_type(question: str) -> str:
     """What kind of token would answer ``question``: ``"money"`` (얼마/how much, or a price
-    word such as 요금/배송비/fee/price), ``"number"`` (언제/몇/얼마나/when/how many/how long),
-    ``"person"``, one of Kiwi's ``W_EMAIL``/``W_URL``/``W_SERIAL`` (a question naming an
-    e-mail, link or phone number), or ``""`` (no expectation)."""
+    word such as 요금/배송비/fee/price), ``"time"`` (언제/when/how soon), ``"number"``
+    (몇/얼마나/how many/how long/how far/how fast), ``"person"``, one of Kiwi's
+    ``W_EMAIL``/``W_URL``/``W_SERIAL`` (a question naming an e-mail, link or phone number),
+    or ``""`` (no expectation)."""
     return _cues(question).wants
 
 
@@ -173,10 +177,9 @@ def answer_span(question: str, sentence: str) -> str:
             score += CONTEXT_BONUS
             if len(cues.after) > 1 and len(following) > 1 and following[1] == cues.after[1]:
                 score += CONTEXT_BONUS / 2
-        has_number = any(t.tag in ("SN", "W_SERIAL") for t in tokens[a : b + 1]) or (
-            cues.wants == "time"
-            and bool(_TYPE_PATTERNS["time"].search(sentence[tokens[a].start : tokens[b].start + tokens[b].len]))
-        )
+        has_number = any(t.tag in ("SN", "W_SERIAL") for t in tokens[a : b + 1])
+        if cues.wants == "time" and not has_number:  # "다음 날": a time without a digit
+            has_number = has_answer_type(sentence[tokens[a].start : tokens[b].start + tokens[b].len], "time")
         if cues.wants in ("number", "money", "time"):
             score += TYPE_BONUS if has_number else -TYPE_BONUS
         elif cues.wants.startswith("W_"):

@@ -63,6 +63,7 @@ def test_answer_parts_split_around_the_span_for_highlighting() -> None:
         ("how fast do the e-bikes go", "number"),
         ("how far can an ebike go on one charge", "number"),  # "charge" of a battery: the interrogative decides
         ("can i reuse my old password", ""),  # "old" without "how" asks nothing
+        ("thanks so much, when does it arrive", "time"),  # nor "much"
         ("How long does shipping take?", "number"),
         ("고객센터 전화번호 좀 알려주세요", "W_SERIAL"),
         ("What is your email address?", "W_EMAIL"),
