@@ -98,17 +98,14 @@ def _cues(question: str) -> _Cues:
         if form in _AFTER_HOW and (i == 0 or tokens[i - 1].form.lower() != "how"):
             continue  # "my old password", "fast delivery": no interrogative
         if form in _WANTS or form.startswith(("몇", "얼마")):
-            wants = _WANTS.get(form, "number")
+            # 얼마 and "how much" ask a price; 얼마나 (how long, how far) a number
+            wants = "money" if form in ("얼마", "much") else _WANTS.get(form, "number")
             after = tuple(x.form for x in tokens[i + 1 : i + 3])
             break
     for form in words if not wants else ():  # "how long is the link valid" still wants a number
         if form in _KIND_WORDS:
             wants = _KIND_WORDS[form]
-    asked = any(
-        t.form == "얼마" or (t.form.lower() == "much" and i and tokens[i - 1].form.lower() == "how")
-        for i, t in enumerate(tokens)
-    )  # not 얼마나 (how long, how far) nor "thanks so much"
-    if (asked and wants in ("", "number")) or (not wants and words & _PRICE_WORDS):
+    if not wants and words & _PRICE_WORDS:
         wants = "money"  # a price word only where no interrogative set the type: "how far … one charge"
     head = next((t.form for t in reversed(tokens) if t.tag in ("NNG", "NNP") and t.form not in _WANTS), "")
     return _Cues(words=words - _WANTS.keys(), wants=wants, after=after, head=head.lower())
