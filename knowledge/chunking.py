@@ -59,9 +59,14 @@ def _table_sentences(rows: list[str]) -> list[str]:
     return out
 
 
-def _sentence_lines(markdown: str) -> Iterator[tuple[list[str], bool]]:
-    """``(sentences, is_heading)`` per Markdown line (a table: per whole table), in order, as
-    :func:`plain_sentences` describes; the one place both it and :func:`heading_sentences` read."""
+_BULLET = re.compile(r"^\s*[-*]\s")
+
+
+def _sentence_lines(markdown: str) -> Iterator[tuple[list[str], str]]:
+    """``(sentences, kind)`` per Markdown line (a table: per whole table), in order, as
+    :func:`plain_sentences` describes; ``kind`` is "heading", "item" (a bulleted line),
+    "table" or "text". The one place :func:`plain_sentences`, :func:`heading_sentences` and
+    :func:`list_groups` read."""
     text = _MARKDOWN_INLINE.sub(lambda m: m.group(1) or "", markdown)
     table: list[str] = []
     for line in [*text.splitlines(), ""]:
@@ -69,11 +74,12 @@ def _sentence_lines(markdown: str) -> Iterator[tuple[list[str], bool]]:
             table.append(line)
             continue
         if table:
-            yield _table_sentences(table), False
+            yield _table_sentences(table), "table"
             table = []
         plain = line.strip(" #*->|")
         if plain:
-            yield split_sentences(plain), line.lstrip().startswith("#")
+            kind = "heading" if line.lstrip().startswith("#") else "item" if _BULLET.match(line) else "text"
+            yield split_sentences(plain), kind
 
 
 def plain_sentences(markdown: str) -> list[str]:
@@ -92,7 +98,30 @@ def heading_sentences(markdown: str) -> frozenset[str]:
     """The sentences of :func:`plain_sentences` that come from Markdown heading lines (``## Cost``),
     as the same plain strings: a heading names a section and never answers on its own.
     Cached: the extractive answerer asks for the same popular chunks question after question."""
-    return frozenset(s for sentences, heading in _sentence_lines(markdown) if heading for s in sentences)
+    return frozenset(s for sentences, kind in _sentence_lines(markdown) if kind == "heading" for s in sentences)
+
+
+@functools.lru_cache(maxsize=10_000)
+def list_groups(markdown: str) -> tuple[tuple[str, ...], ...]:
+    """The sentences of each bulleted list (consecutive ``- …`` lines) and each table of a
+    Markdown chunk, one tuple per list in order, as the plain strings of
+    :func:`plain_sentences`: the items of one list answer one question together ("Delivery
+    times: standard …, dawn …, islands …, international …"). Cached like
+    :func:`heading_sentences`."""
+    groups: list[tuple[str, ...]] = []
+    run: list[str] = []
+    for sentences, kind in _sentence_lines(markdown):
+        if kind == "item":
+            run.extend(sentences)
+            continue
+        if run:
+            groups.append(tuple(run))
+            run = []
+        if kind == "table" and sentences:
+            groups.append(tuple(sentences))
+    if run:
+        groups.append(tuple(run))
+    return tuple(groups)
 
 
 SENTENCES_VERSION = "3"  # bump when plain_sentences changes: re-indexes every article

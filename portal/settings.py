@@ -357,6 +357,10 @@ EXTRACTIVE_EXCERPT = envchoice("EXTRACTIVE_EXCERPT", "best", ("best", "window"))
 EXTRACTIVE_ANSWER_TYPE_BONUS = envfloat("EXTRACTIVE_ANSWER_TYPE_BONUS", "0.2")
 # A "how do I …" question whose excerpt touches a numbered list gets the whole list.
 EXTRACTIVE_PROCEDURE_STEPS = envbool("EXTRACTIVE_PROCEDURE_STEPS", "1")
+# An excerpt whose best sentence is an item of a bulleted list or a table row also quotes
+# the rest of that list or table (at most 8 sentences): "How long does shipping take?"
+# matched the international item best and left out the standard one above it.
+EXTRACTIVE_LIST_EXCERPT = envbool("EXTRACTIVE_LIST_EXCERPT", "1")
 
 # --- Answering, escalation --------------------------------------------------------------
 CHAT_PROVIDER = envchoice(

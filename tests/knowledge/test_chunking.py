@@ -1,4 +1,4 @@
-from knowledge.chunking import chunk_text, heading_sentences, plain_sentences, split_sentences
+from knowledge.chunking import chunk_text, heading_sentences, list_groups, plain_sentences, split_sentences
 from knowledge.tokens import count_tokens, truncate_tokens
 
 
@@ -89,3 +89,19 @@ def test_heading_sentences_are_the_plain_sentences_of_heading_lines() -> None:
     headings = heading_sentences(markdown)
     assert headings == {"Free trial", "Cost?"}
     assert headings <= set(plain_sentences(markdown))  # the same strings the answerer picks from
+
+
+def test_list_groups_are_the_sentences_of_each_bulleted_list_and_table() -> None:
+    markdown = (
+        "Intro. Two sentences.\n\n## Delivery times\n\n- **Standard**: 1–2 days.\n* Dawn: by 7 a.m. Not on Saturdays.\n"
+        "- Islands: 2–4 days.\n\nA paragraph ends the list.\n\n- A second list.\n\n- Its item after a blank line.\n\n"
+        "| Plan | Price |\n|---|---|\n| Monthly | ₩4,900 |\n| Yearly | ₩49,000 |\n\n1. A numbered step is no bullet."
+    )
+    groups = list_groups(markdown)
+    assert groups == (
+        ("Standard: 1–2 days.", "Dawn: by 7 a.m.", "Not on Saturdays.", "Islands: 2–4 days."),
+        ("A second list.", "Its item after a blank line."),
+        ("Plan: Monthly; Price: ₩4,900", "Plan: Yearly; Price: ₩49,000"),
+    )
+    assert {s for g in groups for s in g} <= set(plain_sentences(markdown))  # the answerer's strings
+    assert list_groups("No list. Only text.") == ()

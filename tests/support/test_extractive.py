@@ -177,6 +177,51 @@ def test_a_procedure_question_is_told_by_its_interrogative(question: str, asks: 
     assert asks_how(question) is asks
 
 
+SHIPPING_ARTICLE = (
+    "Orders paid before 2 p.m. leave the same day.\n\n## Delivery times\n\n"
+    "- **Standard delivery**: 1–2 business days after dispatch.\n"
+    "- **Jeju and other islands**: 2–4 business days after dispatch.\n"
+    "- **International shipping**: delivery takes 7–14 business days.\n\n"
+    "## Shipping fees\n\nInternational shipping is ₩15,000 per order."
+)
+
+
+@pytest.mark.parametrize("on", [False, True])
+def test_a_list_item_answer_quotes_its_whole_list(settings, on: bool) -> None:  # type: ignore[no-untyped-def]
+    """ "How long does shipping take?" matches the international item best (it holds "shipping"
+    and "takes"); the customer needs the standard line above it, so the whole list is quoted,
+    with the other picked sentence ("₩15,000") kept, in the article's order."""
+    from support.answering.base import SourceExcerpt
+    from support.answering.extractive import ExtractiveAnswerer
+
+    settings.EXTRACTIVE_LIST_EXCERPT = on
+    settings.EXTRACTIVE_ANSWER_SENTENCES = 2
+    source = SourceExcerpt(number=1, title="Shipping", text=SHIPPING_ARTICLE, language="en", article_id=1)
+    answer = ExtractiveAnswerer().answer(
+        question="How long does shipping take?", sources=[source], term_weights={"ship": 1.0, "take": 1.0},
+        language="en", query_vector=None,
+    )  # fmt: skip
+    standard = "Standard delivery: 1–2 business days after dispatch."
+    assert answer.span == "7–14 business days"  # the best sentence's span either way
+    assert (standard in answer.text) is on
+    if on:
+        assert answer.text == (
+            f"{standard} Jeju and other islands: 2–4 business days after dispatch. International shipping: "
+            "delivery takes 7–14 business days. International shipping is ₩15,000 per order."
+        )
+
+
+def test_a_list_excerpt_needs_a_list_of_several_sentences_and_not_too_many() -> None:
+    from support.answering.extractive import MAX_LIST_SENTENCES, list_excerpt
+
+    sentences = ["Intro.", "A.", "B.", "After."]
+    assert list_excerpt(sentences, ["After."], "A.", (("A.", "B."),)) == ["A.", "B.", "After."]
+    assert list_excerpt(sentences, ["Intro."], "Intro.", (("A.", "B."),)) == ["Intro."]  # best not in a list
+    assert list_excerpt(sentences, ["A."], "A.", (("A.",),)) == ["A."]  # a one-sentence list adds nothing
+    long = tuple(f"{k}." for k in range(MAX_LIST_SENTENCES + 1))
+    assert list_excerpt(list(long), ["0."], "0.", (long,)) == ["0."]
+
+
 def test_a_procedure_excerpt_is_the_whole_numbered_list() -> None:
     from support.answering.extractive import procedure_excerpt
 
