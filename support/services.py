@@ -290,7 +290,7 @@ def _topic_change(
     except EmbeddingError as exc:
         logger.warning("topic-change check skipped, the follow-up alone could not be embedded: %s", exc)
         return contextual
-    if alone.chunks and confidence_from_features(confidence_features(alone)) >= threshold:
+    if alone.chunks and confidence_from_features(confidence_features(alone, text)) >= threshold:
         question.retrieval_query = text
         return alone
     return contextual
@@ -319,7 +319,7 @@ def _rank_sources(question: Question, retrieval: Retrieval) -> float | None:
     """Fill ``question.sources`` and ``features`` from ``retrieval``; the retrieval confidence,
     or None (status ``no_sources``, sources cleared) when nothing relevant was found."""
     chunks = retrieval.chunks
-    features = confidence_features(retrieval)
+    features = confidence_features(retrieval, question.text)
     question.features = features
     kinds = article_kinds({c.article_id for c in chunks})
     question.sources = [

@@ -1,5 +1,5 @@
 """Choosing the gate's threshold on one source while fitting on several (``calibrate --target-source``),
-the margin feature the refitted gate leans on, and migrations 0015–0018 that move an untouched old default."""
+the margin feature the refitted gate leans on, and migrations 0015–0019 that move an untouched old default."""
 
 import pytest
 
@@ -78,6 +78,30 @@ def test_a_lone_candidate_gets_no_margin_for_free() -> None:
     assert confidence_features(Retrieval(chunks=pair, query_terms=[], term_weights={}))["margin"] == pytest.approx(0.3)
 
 
+@pytest.mark.parametrize(
+    ("question", "content", "expected"),
+    [
+        ("How much is dawn delivery?", "Dawn delivery costs ₩4,000 per order.", 1.0),  # an amount, asked for
+        ("배송비 얼마예요?", "배송은 1~2일 걸립니다.", 1.0),  # no amount: any number, as the excerpt falls back
+        ("When do points arrive?", "Points arrive the next day.", 1.0),  # a time in words
+        ("How long does shipping take?", "We ship from Icheon.", 0.0),  # a number asked for, none there
+        ("고객센터 전화번호 알려주세요", "카카오톡으로 문의해 주세요.", 0.0),  # a phone number asked for, none there
+        ("고객센터 전화번호 알려주세요", "전화: 1588-0000", 1.0),
+        ("Do you sell gift cards?", "Gift cards cost ₩10,000.", 0.0),  # a yes/no question asks for no kind
+    ],
+)
+def test_answer_type_is_1_when_the_best_chunk_holds_what_the_question_asks_for(
+    question: str, content: str, expected: float
+) -> None:
+    from knowledge.selectors import Retrieval, RetrievedChunk
+    from support.confidence import confidence_features
+
+    top = RetrievedChunk(chunk_id=1, article_id=1, score=0.9, content=content)
+    retrieval = Retrieval(chunks=[top], query_terms=[], term_weights={})
+    assert confidence_features(retrieval, question)["answer_type"] == expected
+    assert confidence_features(retrieval)["answer_type"] == 0.0  # without the question's text: no evidence
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "migration",
@@ -86,6 +110,7 @@ def test_a_lone_candidate_gets_no_margin_for_free() -> None:
         "0016_recalibrated_threshold",
         "0017_recalibrated_threshold",
         "0018_recalibrated_threshold",
+        "0019_recalibrated_threshold",
     ],
 )
 @pytest.mark.parametrize(
