@@ -28,8 +28,12 @@ import functools
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from knowledge.analysis import QUERY_STOPWORDS, QUESTION_FRAME_WORDS, morphemes
+
+if TYPE_CHECKING:
+    from kiwipiepy import Token
 
 MAX_SPAN_MORPHEMES = 6
 QUESTION_WORD_PENALTY = 0.5
@@ -60,6 +64,10 @@ _WANTS = {
     "what": "", "where": "", "which": "",
 }  # fmt: skip
 _AFTER_HOW = frozenset(["far", "fast", "long", "many", "much", "old", "often", "soon"])  # only as "how far" …
+# A Korean interrogative followed by a concessive particle is an indefinite: 언제든(지) /
+# 언제라도 "any time", 누구나 "anyone", 뭐든 "anything". "해지는 언제든 돼요?" (can I cancel at
+# any time?) had wanted a time and quoted the price table's digits (eighth session).
+_INDEFINITE = frozenset(["든", "든지", "이든", "이든지", "라도", "이라도", "나", "이나"])
 
 
 # A question about a price wants an amount of money, not just any number (seventh session):
@@ -85,6 +93,16 @@ class _Cues:
     head: str  # the question's last noun
 
 
+def _indefinite(tokens: "list[Token]", i: int) -> bool:
+    """Token ``i`` is a Korean interrogative used as an indefinite (:data:`_INDEFINITE`); Kiwi
+    splits 언제든 into 언제 + 이 (copula) + 든, and 언제든지 into 언제 + 든지. Not 얼마: 얼마나
+    asks how long."""
+    if tokens[i].form not in ("언제", "누구", "뭐", "무엇", "어디"):
+        return False
+    following = [t.form for t in tokens[i + 1 : i + 3] if t.tag != "VCP"]
+    return bool(following) and following[0] in _INDEFINITE
+
+
 def _cues(question: str) -> _Cues:
     tokens = morphemes(question)
     words = frozenset(
@@ -97,6 +115,8 @@ def _cues(question: str) -> _Cues:
         form = t.form.lower()
         if form in _AFTER_HOW and (i == 0 or tokens[i - 1].form.lower() != "how"):
             continue  # "my old password", "fast delivery": no interrogative
+        if _indefinite(tokens, i):
+            continue
         if form in _WANTS or form.startswith(("몇", "얼마")):
             # 얼마 and "how much" ask a price; 얼마나 (how long, how far) a number
             wants = "money" if form in ("얼마", "much") else _WANTS.get(form, "number")

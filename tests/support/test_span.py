@@ -60,6 +60,10 @@ def test_answer_parts_split_around_the_span_for_highlighting() -> None:
         ("shipping fee?", "money"),
         ("배송 얼마나 걸려요?", "number"),  # 얼마나: how long, not how much
         ("포인트 언제 들어와요?", "time"),
+        ("언제까지 반품돼요?", "time"),  # 까지: until when, still a question
+        ("해지는 언제든 돼요?", ""),  # 언제든: any time, an indefinite, asks for no time
+        ("언제든지 취소할 수 있나요?", ""),
+        ("누구나 가입할 수 있어요?", ""),
         ("how fast do the e-bikes go", "number"),
         ("how far can an ebike go on one charge", "number"),  # "charge" of a battery: the interrogative decides
         ("can i reuse my old password", ""),  # "old" without "how" asks nothing
