@@ -177,14 +177,17 @@ def test_record_confidence_recomputed_with_other_weights() -> None:
         id="q", in_scope=True, status="answered", confidence=0.3, answerer_factor=0.3, has_answer=True,
         answer_kind="llm", features={"coverage": 1.0, "dense": 0.0, "bm25": 0.0, "margin": 0.0},
     )  # fmt: skip
+    from support.confidence import FEATURES
+
+    n = len(FEATURES)  # one weight per feature after the intercept
     assert record.confidence_for(None) == 0.3
-    assert record.confidence_for([0.0] * 8) == pytest.approx(0.5 * 0.3)
-    assert record.confidence_for([-1.0, 1.0] + [0.0] * 6) == pytest.approx(0.5 * 0.3)
+    assert record.confidence_for([0.0] * (n + 1)) == pytest.approx(0.5 * 0.3)
+    assert record.confidence_for([-1.0, 1.0] + [0.0] * (n - 1)) == pytest.approx(0.5 * 0.3)
     escalated = QuestionRecord(
         id="r", in_scope=False, status="no_sources", confidence=0.0, answerer_factor=1.0, has_answer=False,
         answer_kind="", features={"coverage": 0.0, "dense": 0.0, "bm25": 0.0, "margin": 0.0},
     )  # fmt: skip
-    assert escalated.confidence_for([5.0] + [0.0] * 7) == 0.0
+    assert escalated.confidence_for([5.0] + [0.0] * n) == 0.0
 
 
 def test_percentiles_interpolate_linearly() -> None:
