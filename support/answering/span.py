@@ -65,8 +65,9 @@ _WANTS = {
 }  # fmt: skip
 _AFTER_HOW = frozenset(["far", "fast", "long", "many", "much", "old", "often", "soon"])  # only as "how far" …
 # A Korean interrogative followed by a concessive particle is an indefinite: 언제든(지) /
-# 언제라도 "any time", 누구나 "anyone", 뭐든 "anything". "해지는 언제든 돼요?" (can I cancel at
-# any time?) had wanted a time and quoted the price table's digits (eighth session).
+# 언제라도 "any time", 누구나 "anyone", 뭐든 "anything". The follow-up "언제든 해지 가능해요?"
+# (can I cancel at any time?) had wanted a time and quoted the price table's digits (eighth
+# session; follow-ups answered right 72.3 → 73.9 %, README).
 _INDEFINITE = frozenset(["든", "든지", "이든", "이든지", "라도", "이라도", "나", "이나"])
 
 
