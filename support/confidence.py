@@ -52,7 +52,7 @@ from django.conf import settings
 
 from knowledge.analysis import other_language
 from knowledge.selectors import Retrieval, best_sentence_cosine, bm25_ceiling
-from support.answering.span import expected_answer_type, has_answer_type
+from support.answering.span import answer_type_in, expected_answer_type, has_answer_type
 
 FEATURES = ("coverage", "dense", "bm25", "margin", "sentence", "cross_language", "agreement", "answer_type")
 LLM_UNANSWERABLE_FACTOR = 0.3
@@ -85,15 +85,9 @@ def _agreement(retrieval: Retrieval) -> float:
 
 
 def _answer_type(retrieval: Retrieval, question: str) -> float:
-    wants = expected_answer_type(question) if question else ""
-    if not wants:
-        return 0.0
     text = retrieval.chunks[0].content
-    if has_answer_type(text, wants):
-        return 1.0
-    # An amount asked for but none there: any number, as the extractive answer falls back
-    # ("얼마" of a population in KorQuAD).
-    return 1.0 if wants == "money" and has_answer_type(text, "number") else 0.0
+    wants = answer_type_in(expected_answer_type(question), [text]) if question else ""
+    return 1.0 if wants and has_answer_type(text, wants) else 0.0
 
 
 def confidence_features(retrieval: Retrieval, question: str = "") -> dict[str, float]:

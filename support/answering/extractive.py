@@ -66,7 +66,7 @@ from django.conf import settings
 from knowledge.analysis import analyse, other_language
 from knowledge.chunking import heading_sentences, list_groups, plain_sentences
 from support.answering.base import AnswerRequest, AnswerStream, GeneratedAnswer, SourceExcerpt, whole_answer_stream
-from support.answering.span import answer_span, expected_answer_type, has_answer_type
+from support.answering.span import answer_span, answer_type_in, expected_answer_type, has_answer_type
 
 RANK_BONUS = 0.1  # per rank step; keeps near-ties with the best-retrieved source
 OTHER_ARTICLE_PENALTY = 1.0  # sentence scores are in [0, 1]: another article's sentence never wins
@@ -100,9 +100,8 @@ class ExtractiveAnswerer:
             scored, sources, query_vector, settings.EXTRACTIVE_SENTENCE_DENSE_WEIGHT, language,
             request.get("language_centroid"),
         )  # fmt: skip
-        wants, bonus = expected_answer_type(question), settings.EXTRACTIVE_ANSWER_TYPE_BONUS
-        if wants == "money" and not any(has_answer_type(x, wants) for sentences, _ in scored for x in sentences):
-            wants = "number"  # no amount in the sources ("얼마" of a population): any number, as before
+        bonus = settings.EXTRACTIVE_ANSWER_TYPE_BONUS
+        wants = answer_type_in(expected_answer_type(question), (x for sentences, _ in scored for x in sentences))
         if wants and bonus:
             for sentences, scores in scored:
                 scores[:] = [v + bonus * has_answer_type(x, wants) for x, v in zip(sentences, scores, strict=True)]

@@ -27,6 +27,7 @@ morpheme (EM 0.27) and no type/head cues (EM 0.31) did worse.
 import functools
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -153,6 +154,16 @@ _TYPE_PATTERNS = {
     "W_URL": re.compile(r"https?://|www\.", re.IGNORECASE),
     "W_SERIAL": re.compile(r"\d{2,}[-‐–]\d{3,}"),
 }
+
+
+def answer_type_in(wants: str, texts: "Iterable[str]") -> str:
+    """``wants`` as it applies to ``texts``: an amount of money asked for where none of the
+    texts holds one becomes any number ("얼마" of a population in KorQuAD, "배송비 얼마예요?"
+    over an article without prices); every other type unchanged. The one rule the extractive
+    answer's type cue and the gate's ``answer_type`` feature share."""
+    if wants == "money" and not any(has_answer_type(text, wants) for text in texts):
+        return "number"
+    return wants
 
 
 def has_answer_type(sentence: str, wants: str) -> bool:

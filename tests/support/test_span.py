@@ -2,7 +2,7 @@
 
 import pytest
 
-from support.answering.span import answer_span, expected_answer_type, has_answer_type
+from support.answering.span import answer_span, answer_type_in, expected_answer_type, has_answer_type
 from support.views import answer_parts
 
 
@@ -98,3 +98,11 @@ def test_the_expected_answer_type_follows_the_interrogative(question: str, wants
 )
 def test_a_sentence_has_the_answer_type_by_its_surface(sentence: str, wants: str, has: bool) -> None:
     assert has_answer_type(sentence, wants) is has
+
+
+def test_an_amount_asked_for_where_the_texts_hold_none_becomes_any_number() -> None:
+    assert answer_type_in("money", ["Standard delivery costs ₩3,000.", "It takes 1–2 days."]) == "money"
+    assert answer_type_in("money", ["인구는 약 1,000명이다."]) == "number"  # "얼마" of a population
+    assert answer_type_in("money", []) == "number"
+    assert answer_type_in("time", ["No digits here."]) == "time"  # only money falls back
+    assert answer_type_in("", ["₩3,000"]) == ""
