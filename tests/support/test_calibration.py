@@ -1,5 +1,6 @@
 """Choosing the gate's threshold on one source while fitting on several (``calibrate --target-source``),
-the margin feature the refitted gate leans on, and migrations 0015–0019 that move an untouched old default."""
+the margin feature the refitted gate leans on, its second-order terms, and migrations 0015–0020 that move an
+untouched old default."""
 
 import pytest
 
@@ -78,6 +79,23 @@ def test_a_lone_candidate_gets_no_margin_for_free() -> None:
     assert confidence_features(Retrieval(chunks=pair, query_terms=[], term_weights={}))["margin"] == pytest.approx(0.3)
 
 
+def test_the_second_order_features_are_the_best_sentence_squared_and_times_the_margin() -> None:
+    from knowledge.selectors import Retrieval, RetrievedChunk
+    from knowledge.services import sentence_vectors_pack
+    from support.confidence import confidence_features
+
+    query = [1.0, 0.0, 0.0]
+    sentences = sentence_vectors_pack([[0.9, 0.43589, 0.0], [0.0, 1.0, 0.0]])  # cosines 0.9 and 0
+    top = RetrievedChunk(chunk_id=1, article_id=1, score=0.8, sentence_vectors=sentences, dimensions=3)
+    second = RetrievedChunk(chunk_id=2, article_id=2, score=0.5)
+    features = confidence_features(Retrieval(chunks=[top, second], query_terms=[], term_weights={}, query_vector=query))
+    assert features["sentence"] == pytest.approx((0.9 - 0.7) / 0.25, abs=1e-3)  # E5's range rescaled
+    assert features["sentence_squared"] == pytest.approx(features["sentence"] ** 2)
+    assert features["sentence_margin"] == pytest.approx(features["sentence"] * 0.3)
+    nothing = confidence_features(Retrieval(chunks=[], query_terms=[], term_weights={}))
+    assert nothing["sentence_squared"] == nothing["sentence_margin"] == 0.0
+
+
 @pytest.mark.parametrize(
     ("question", "content", "expected"),
     [
@@ -111,6 +129,7 @@ def test_answer_type_is_1_when_the_best_chunk_holds_what_the_question_asks_for(
         "0017_recalibrated_threshold",
         "0018_recalibrated_threshold",
         "0019_recalibrated_threshold",
+        "0020_recalibrated_threshold",
     ],
 )
 @pytest.mark.parametrize(
