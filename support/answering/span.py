@@ -211,8 +211,9 @@ def answer_span(question: str, sentence: str) -> str:
             has_number = has_answer_type(sentence[tokens[a].start : tokens[b].start + tokens[b].len], "time")
         if cues.wants in ("number", "money", "time"):
             score += TYPE_BONUS if has_number else -TYPE_BONUS
-        elif cues.wants.startswith("W_"):
-            score += TYPE_BONUS if any(t.tag == cues.wants for t in tokens[a : b + 1]) else 0.0
+        elif cues.wants.startswith("W_"):  # by the surface, as has_answer_type: Kiwi tags "9:00" W_SERIAL too
+            text = sentence[tokens[a].start : tokens[b].start + tokens[b].len]
+            score += TYPE_BONUS if has_answer_type(text, cues.wants) else 0.0
         elif cues.wants == "person" and any(t.tag == "NNP" or t.form[:1].isupper() for t in tokens[a : b + 1]):
             score += TYPE_BONUS / 2
         if cues.head and len(forms) > 1 and forms[-1] == cues.head:

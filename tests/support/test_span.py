@@ -21,6 +21,8 @@ from support.views import answer_parts
             "30 minutes",
         ),
         ("What is the support email?", "You can write to help@nabi.example any time.", "help@nabi.example"),
+        # Kiwi tags a clock time "9:00" W_SERIAL like a phone number: the span is the number's shape
+        ("고객센터 전화번호 알려주세요", "전화: 1588-0000 (평일 9:00~18:00)", "1588-0000"),
     ],
 )
 def test_span_is_the_answering_phrase_in_korean_and_english(question: str, sentence: str, span: str) -> None:
