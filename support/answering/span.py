@@ -79,11 +79,15 @@ _PRICE_WORDS = frozenset([
     "price", "prices", "cost", "costs", "fee", "fees", "charge", "charges", "surcharge", "fare", "fares",
 ])  # fmt: skip
 
-# A question naming one of these wants a token of that kind (Kiwi's W_ tags).
+# A question naming one of these wants a token of that kind (Kiwi's W_ tags), or a time:
+# "What are your customer service hours?" asks no interrogative's kind and marked "그 외 시간"
+# ("outside those hours") rather than the hours themselves (ninth session). Not Korean 시간,
+# which names time limits and durations as often ("시간제한", "걸린 시간").
 _KIND_WORDS = {
     "email": "W_EMAIL", "e-mail": "W_EMAIL", "이메일": "W_EMAIL", "메일": "W_EMAIL",
     "url": "W_URL", "website": "W_URL", "link": "W_URL", "홈페이지": "W_URL", "링크": "W_URL",
     "phone": "W_SERIAL", "number": "W_SERIAL", "전화": "W_SERIAL", "전화번호": "W_SERIAL", "번호": "W_SERIAL",
+    "hours": "time",
 }  # fmt: skip
 
 
@@ -241,7 +245,8 @@ def _nounish(token) -> bool:
 def _candidates(tokens: list) -> list[tuple[int, int]]:
     """``(first, last)`` token indices of noun-like runs of 1..``MAX_SPAN_MORPHEMES`` morphemes.
 
-    ``의`` joins two nouns into one run; a symbol glued to a number (``₩4,000``, ``2–3``) too.
+    ``의`` joins two nouns into one run; a symbol glued to a number (``₩4,000``, ``2–3``,
+    ``9:00~18:00``) too.
     """
     runs: list[list[int]] = []
     run: list[int] = []
@@ -249,7 +254,10 @@ def _candidates(tokens: list) -> list[tuple[int, int]]:
         after = tokens[i + 1] if i + 1 < len(tokens) else None
         genitive_inside = t.tag == "JKG" and run and after is not None and _nounish(after)
         symbol_of_number = (
-            t.tag in ("SW", "SO") and after is not None and after.tag == "SN" and t.start + t.len == after.start
+            t.tag in ("SW", "SO")
+            and after is not None
+            and after.tag in ("SN", "W_SERIAL")  # Kiwi tags a clock time "18:00" W_SERIAL
+            and t.start + t.len == after.start
         )
         if _nounish(t) or genitive_inside or symbol_of_number:
             run.append(i)

@@ -23,6 +23,7 @@ from support.views import answer_parts
         ("What is the support email?", "You can write to help@nabi.example any time.", "help@nabi.example"),
         # Kiwi tags a clock time "9:00" W_SERIAL like a phone number: the span is the number's shape
         ("고객센터 전화번호 알려주세요", "전화: 1588-0000 (평일 9:00~18:00)", "1588-0000"),
+        ("What are your customer service hours?", "전화: 1588-0000 (평일 9:00~18:00)", "평일 9:00~18:00"),
     ],
 )
 def test_span_is_the_answering_phrase_in_korean_and_english(question: str, sentence: str, span: str) -> None:
@@ -74,6 +75,9 @@ def test_answer_parts_split_around_the_span_for_highlighting() -> None:
         ("고객센터 전화번호 좀 알려주세요", "W_SERIAL"),
         ("What is your email address?", "W_EMAIL"),
         ("which card companies do you accept", ""),
+        ("What are your customer service hours?", "time"),  # opening hours, no interrogative's kind
+        ("how many hours can I ride", "number"),  # the interrogative decides first
+        ("시간제한이 있는 대국은 무엇이 적용되었나?", ""),  # Korean 시간 names limits and durations too
     ],
 )
 def test_the_expected_answer_type_follows_the_interrogative(question: str, wants: str) -> None:
