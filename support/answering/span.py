@@ -140,7 +140,7 @@ def _cues(question: str) -> _Cues:
 @functools.lru_cache(maxsize=4096)
 def expected_answer_type(question: str) -> str:
     """What kind of token would answer ``question``: ``"money"`` (얼마/how much, or a price
-    word such as 요금/배송비/fee/price), ``"time"`` (언제/when/how soon), ``"number"``
+    word such as 요금/배송비/fee/price), ``"time"`` (언제/when/how soon, or "hours"), ``"number"``
     (몇/얼마나/how many/how long/how far/how fast), ``"person"``, one of Kiwi's
     ``W_EMAIL``/``W_URL``/``W_SERIAL`` (a question naming an e-mail, link or phone number),
     or ``""`` (no expectation)."""
@@ -210,13 +210,13 @@ def answer_span(question: str, sentence: str) -> str:
             score += CONTEXT_BONUS
             if len(cues.after) > 1 and len(following) > 1 and following[1] == cues.after[1]:
                 score += CONTEXT_BONUS / 2
+        text = sentence[tokens[a].start : tokens[b].start + tokens[b].len]
         has_number = any(t.tag in ("SN", "W_SERIAL") for t in tokens[a : b + 1])
         if cues.wants == "time" and not has_number:  # "다음 날": a time without a digit
-            has_number = has_answer_type(sentence[tokens[a].start : tokens[b].start + tokens[b].len], "time")
+            has_number = has_answer_type(text, "time")
         if cues.wants in ("number", "money", "time"):
             score += TYPE_BONUS if has_number else -TYPE_BONUS
         elif cues.wants.startswith("W_"):  # by the surface, as has_answer_type: Kiwi tags "9:00" W_SERIAL too
-            text = sentence[tokens[a].start : tokens[b].start + tokens[b].len]
             score += TYPE_BONUS if has_answer_type(text, cues.wants) else 0.0
         elif cues.wants == "person" and any(t.tag == "NNP" or t.form[:1].isupper() for t in tokens[a : b + 1]):
             score += TYPE_BONUS / 2
