@@ -1,0 +1,45 @@
+"""The hand-written question sets in ``samples/questions/`` hold what their README promises:
+every fact of an answerable question stands in the article it names, and every ``pair``
+says the question's language and that article's language. A set whose facts drifted from
+its articles would count right answers as wrong without anyone noticing."""
+
+from pathlib import Path
+
+import pytest
+
+from knowledge.analysis import detect_language
+from knowledge.importers import read_records
+from support.evaluation.metrics import contains_answer
+from support.evaluation.questionset import read_question_set
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+# Each question file and the articles folder it asks about (samples/questions/README.md).
+SETS = {
+    "nabi-market.jsonl": SAMPLES / "articles",
+    "nabi-market-holdout.jsonl": SAMPLES / "articles",
+    "gureum-bike.jsonl": SAMPLES / "helpcentres" / "gureum-bike" / "articles",
+}
+
+
+def test_every_question_file_is_listed() -> None:
+    assert {p.name for p in (SAMPLES / "questions").glob("*.jsonl")} == set(SETS)
+
+
+@pytest.mark.parametrize("name", sorted(SETS))
+def test_facts_stand_in_the_named_article_and_pairs_name_both_languages(name: str) -> None:
+    records, errors = read_records(SETS[name])
+    assert not errors
+    articles = {r.slug: r for r in records}
+    questions = read_question_set(SAMPLES / "questions" / name, {slug: r.title for slug, r in articles.items()})
+    title_to_slug = {r.title: slug for slug, r in articles.items()}
+    answerable = [q for q in questions if q.article_title]
+    assert len(answerable) >= 40 and len(questions) - len(answerable) >= 20
+    for q in questions:
+        assert detect_language(q.question) == q.group[:2], q.id
+        if not q.article_title:
+            assert q.group in ("ko", "en") and not q.answers, q.id
+            continue
+        article = articles[title_to_slug[q.article_title]]
+        assert q.group[3:] == article.language, q.id
+        missing = [fact for fact in q.answers if not contains_answer(article.body, [fact])]
+        assert not missing, (q.id, missing)
