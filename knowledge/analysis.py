@@ -138,11 +138,30 @@ QUERY_STOPWORDS = QUESTION_FRAME_WORDS | frozenset(
         "your",
     ]
 )
+# Everyday Korean abbreviations and spelling variants a customer types for the word a help
+# article writes: a noun Kiwi reads as one of these becomes that word's search terms, at
+# indexing and in questions alike, so "비번 까먹었어요" shares 비밀번호 with the password
+# article (equivalence classing of terms: Manning, Raghavan & Schütze 2008, *Introduction
+# to Information Retrieval*, §2.2.3). Only forms with one meaning (not 폰, a phone in a support
+# question but the pawn in KorQuAD's chess article; not 결재 "approval" for 결제; nor
+# synonyms such as 적립금/포인트 that a help centre may tell apart). Mapped after Kiwi's own
+# segmentation: as a Kiwi user word, "비번" was read in "비번 까먹었어요" but not in
+# "비번이 뭐였지", and a higher weight cut "이메일로" into 이 + 메일.
+KOREAN_VARIANTS: dict[str, tuple[str, ...]] = {
+    "비번": ("비밀번호",),
+    "카톡": ("카카오톡",),
+    "핸드폰": ("휴대폰",),
+    "멤버쉽": ("멤버십",),
+    "어플": ("앱",),
+    "애플리케이션": ("앱",),
+    "어플리케이션": ("앱",),
+    "무배": ("무료", "배송"),
+}
 _NON_TERM = re.compile(r"[^\w]+|_")
 _LATIN_WORD = re.compile(r"[a-z]+")
 _lock = threading.Lock()
 # Part of every article's content hash (knowledge.services): a change here re-indexes.
-ANALYSIS_VERSION = "2"  # 2: English stems, sentence-final English words whole
+ANALYSIS_VERSION = "3"  # 2: English stems, sentence-final English words whole; 3: KOREAN_VARIANTS
 
 
 @functools.cache
@@ -196,13 +215,41 @@ def analysed_words(text: str, *, query: bool = False) -> list[tuple[str, str]]:
             words.append((token.form, token.tag))
         end = token.start + token.len
     pairs: list[tuple[str, str]] = []
-    for form, tag in words:
+    for form, tag in _standard_words(words):
         if not tag.startswith(KEPT_TAG_PREFIXES) or (query and tag.startswith(QUERY_DROPPED_TAGS)):
             continue
         for piece in _NON_TERM.split(form.lower()):
             if piece and not (query and piece in QUERY_STOPWORDS):
                 pairs.append((piece, _stem(piece) if tag == "SL" and _LATIN_WORD.fullmatch(piece) else piece))
     return pairs
+
+
+def _standard_words(words: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``words`` with each noun of ``KOREAN_VARIANTS`` replaced by the words it stands for."""
+    out: list[tuple[str, str]] = []
+    for form, tag in words:
+        standard = KOREAN_VARIANTS.get(form) if tag.startswith("NN") else None
+        if standard:
+            out.extend((word, "NNG") for word in standard)
+        else:
+            out.append((form, tag))
+    return out
+
+
+def standard_text(text: str) -> str:
+    """``text`` with each noun of ``KOREAN_VARIANTS`` written as the words it stands for
+    ("비번 까먹었어요" → "비밀번호 까먹었어요"): what a question is embedded as, so the dense
+    side reads the article's word as the lexical side does. ``text`` itself when it has none.
+    """
+    if not any(form in text for form in KOREAN_VARIANTS):
+        return text
+    out = text
+    for token in reversed(morphemes(text)):
+        standard = KOREAN_VARIANTS.get(token.form) if token.tag.startswith("NN") else None
+        end = token.start + token.len
+        if standard and text[token.start : end] == token.form:
+            out = out[: token.start] + " ".join(standard) + out[end:]
+    return out
 
 
 def morphemes(text: str) -> list["Token"]:

@@ -31,7 +31,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count, Max
 
-from knowledge.analysis import analyse, detect_language, other_language
+from knowledge.analysis import analyse, detect_language, other_language, standard_text
 from knowledge.embeddings import EmbeddingProvider, get_provider
 from knowledge.models import Article, Chunk
 from knowledge.services import sentence_vectors_unpack
@@ -488,7 +488,9 @@ def retrieve(
     ``question`` when None): a follow-up's query carries words of the earlier turns and
     their cited title, which may be in the other language and must not flip which
     articles count as foreign. Candidate depth per retriever is ``RETRIEVAL_CANDIDATES``.
-    Raises ``EmbeddingError`` when the query can't be embedded (dense/hybrid only).
+    The question is embedded as :func:`knowledge.analysis.standard_text` ("비번" read as
+    비밀번호, as its search terms are). Raises ``EmbeddingError`` when the query can't be
+    embedded (dense/hybrid only).
     """
     timings: dict[str, float] = {}
     terms = analyse(question, query=True)
@@ -498,7 +500,7 @@ def retrieve(
     if mode != "lexical" and vector is None:
         provider = provider or get_provider()
         started = time.perf_counter()
-        vector = provider.embed_query(question)
+        vector = provider.embed_query(standard_text(question))
         timings["embed"] = (time.perf_counter() - started) * 1000
     started = time.perf_counter()
     weights, avgdl = _term_weights(kb_id, distinct) if distinct else ({}, 1.0)

@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from pgvector.django import CosineDistance
 
+from knowledge.analysis import standard_text
 from knowledge.embeddings import EmbeddingError, get_provider
 from knowledge.models import Article
 from knowledge.selectors import Retrieval, retrieve
@@ -33,7 +34,7 @@ def question_vector(question: Question) -> list[float]:
     if question.embedding is not None and question.embedding_model == provider.name:
         return [float(x) for x in question.embedding]
     try:
-        return provider.embed_query(question.text)
+        return provider.embed_query(standard_text(question.text))  # as retrieve() embeds it
     except EmbeddingError as exc:
         raise AssistUnavailable(f"The embedding model is unavailable: {exc}") from exc
 

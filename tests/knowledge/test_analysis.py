@@ -1,4 +1,4 @@
-from knowledge.analysis import analyse, analysed_words
+from knowledge.analysis import analyse, analysed_words, standard_text
 
 
 def test_korean_morphemes_keep_nouns_and_stems_drop_particles_and_endings() -> None:
@@ -90,3 +90,22 @@ def test_language_is_korean_when_hangul_is_at_least_a_third_of_the_letters() -> 
     assert detect_language("Refund 정책 안내") == "ko"
     assert detect_language("How do I get a refund for my 나비 order?") == "en"
     assert detect_language("12345 ?!") == "en"
+
+
+def test_everyday_korean_abbreviations_are_searched_as_the_words_articles_write() -> None:
+    """ "비번 까먹었어요" shared no term with the password article, which writes 비밀번호."""
+    assert analyse("비번 까먹었어요", query=True) == ["비밀번호", "까먹"]
+    assert analyse("비번이 뭐였지", query=True) == ["비밀번호"]  # also where Kiwi's user words were not read
+    assert analyse("핸드폰 번호 바꿨어요", query=True) == ["휴대폰", "번호", "바꾸"]
+    assert analyse("폰이 전진하면", query=True)[0] == "폰"  # a pawn in KorQuAD's chess article
+    assert analyse("카톡 상담", query=True) == analyse("카카오톡 상담", query=True)
+    assert analyse("무배 기준", query=True) == ["무료", "배송", "기준"]
+    assert analyse("스마트폰 이어폰 핸드폰") == ["스마트폰", "이어폰", "휴대폰"]  # whole words only
+    assert analysed_words("비번 변경", query=True)[0] == ("비밀번호", "비밀번호")
+
+
+def test_a_question_is_embedded_with_the_same_words_written_out() -> None:
+    assert standard_text("예전에 쓰던 비번 다시 써도 되나요") == "예전에 쓰던 비밀번호 다시 써도 되나요"
+    assert standard_text("무배예요?") == "무료 배송예요?"
+    assert standard_text("스마트폰으로 주문") == "스마트폰으로 주문"
+    assert standard_text("How do I reset my password?") == "How do I reset my password?"

@@ -277,3 +277,16 @@ def test_the_indexing_task_computes_the_centroid_so_a_request_only_reads_it(
     with django_assert_num_queries(1):
         centroid = sentence_centroid(live_kb.pk, "en")
     assert centroid is not None and centroid.shape[0] > 0
+
+
+def test_a_korean_abbreviation_finds_the_article_that_writes_the_word_out(make_article) -> None:  # type: ignore[no-untyped-def]
+    """ "비번" (비밀번호) shared no search term with the password article; both retrievers now
+    read it as the article's word (knowledge.analysis.KOREAN_VARIANTS)."""
+    password = make_article(
+        "비밀번호 재설정", "비밀번호가 기억나지 않으면 로그인 화면에서 비밀번호 찾기를 누르세요.", slug="password-ko"
+    )
+    make_article("배송 기간", "주문하신 상품은 보통 이틀 안에 도착합니다. 늦어지면 알려 드립니다.", slug="delivery-ko")
+    for mode in ("lexical", "hybrid"):
+        found = retrieve(question="비번 까먹었어요", kb_id=password.knowledge_base_id, mode=mode)  # type: ignore[arg-type]
+        assert found.chunks[0].article_id == password.pk
+        assert found.query_terms == ["비밀번호", "까먹"]
