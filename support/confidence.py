@@ -25,7 +25,8 @@ Features, all in [0, 1] (see :func:`confidence_features`):
   0.5 the same article, else 0.
 * ``answer_type`` — 1 when the question asks for a kind of answer (an amount, a time, a
   number, an e-mail address, a link or a phone number: ``support.answering.span.expected_answer_type``)
-  and the best chunk holds one, else 0 (no such question, or nothing of that kind there).
+  and the best chunk holds one, else 0 (no such question, or nothing of that kind there; a
+  menu path for a "where" question does not count, as most help-centre chunks hold one).
   The answer-type check of factoid QA (Moldovan et al. 2000, "The structure and performance
   of an open-domain question answering system") as evidence for the gate: a "how much"
   question whose best chunk names an amount is likely answered by it, and the near-topic
@@ -95,10 +96,16 @@ def _agreement(retrieval: Retrieval) -> float:
     return 0.5 if lexical is not None and lexical == dense else 0.0
 
 
+# Answer types the gate does not count: most help-centre chunks hold a menu path, so one
+# there says little about a "where" question (with it, "나비마켓 채용 공고는 어디서 봐요",
+# which no article answers, crossed the threshold; tenth session, README).
+_NOT_GATE_EVIDENCE = frozenset(["path"])
+
+
 def _answer_type(retrieval: Retrieval, question: str) -> float:
     text = retrieval.chunks[0].content
     wants = answer_type_in(expected_answer_type(question), [text]) if question else ""
-    return 1.0 if wants and has_answer_type(text, wants) else 0.0
+    return 1.0 if wants and wants not in _NOT_GATE_EVIDENCE and has_answer_type(text, wants) else 0.0
 
 
 def confidence_features(retrieval: Retrieval, question: str = "") -> dict[str, float]:

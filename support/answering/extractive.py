@@ -38,6 +38,10 @@ right Nabi Market 92 → 93, Gureum Bike 38 → 39 questions, KorQuAD unchanged;
 held out Nabi 43.7 → 44.2 %, Gureum 47.8 → 50.3 %. A "when" question wants a time, which may
 be a word ("구매 확정을 한 다음 날", "immediately"), and "how far / fast / old" a number:
 Nabi Market 93 → 94 in-sample ("포인트 언제 들어와요?"), held out and KorQuAD unchanged.
+A "where" question (어디 / where) wants a menu path, "My page > Orders > Receipt" (tenth
+session): "카드 영수증 어디서 뽑아요" and "플러스 해지는 어디서 해요" had quoted the right article
+without the path. Nabi Market 101 → 103 in-sample, Gureum Bike and KorQuAD unchanged;
+held out (three fold seeds) Nabi 47.5 / 58.2 / 48.5 → 48.5 / 59.0 / 49.2 %.
 
 A "how do I …" question whose excerpt touches a numbered list gets the whole list
 (:func:`procedure_excerpt`): "How do I reset my password?" had quoted step 3's second half

@@ -13,7 +13,8 @@ the question's words; cf. Harabagiu et al., "FALCON", TREC-9, 2000):
   number, 언제/when a number or a word for a time (다음 날, immediately) (``TYPE_BONUS``
   if it has one, minus it if not), 누구/who favour proper
   nouns (half the bonus); otherwise a question naming an e-mail, a link or a phone number
-  favours a token of that kind;
+  favours a token of that kind; 어디/where takes a menu path whole when the sentence has
+  one ("My page > Orders > Receipt", :func:`_path_span`);
 * the particles after the interrogative in the question (``누구의 제자로``) matched after
   a candidate add ``CONTEXT_BONUS``; ending in the question's head noun (``방송사는?`` →
   ``ABC방송사``) or being followed by it adds ``HEAD_BONUS``.
@@ -61,8 +62,8 @@ _WANTS = {
     "언제": "time", "몇": "number", "얼마": "number", "누구": "person", "누가": "person",
     "when": "time", "many": "number", "much": "number", "long": "number", "who": "person",
     "far": "number", "fast": "number", "old": "number", "often": "number", "soon": "time",
-    "어디": "", "무엇": "", "뭐": "", "무슨": "", "어느": "", "어떤": "",
-    "what": "", "where": "", "which": "",
+    "어디": "path", "무엇": "", "뭐": "", "무슨": "", "어느": "", "어떤": "",
+    "what": "", "where": "path", "which": "",
 }  # fmt: skip
 _AFTER_HOW = frozenset(["far", "fast", "long", "many", "much", "old", "often", "soon"])  # only as "how far" …
 # A Korean interrogative followed by a concessive particle is an indefinite: 언제든(지) /
@@ -94,7 +95,7 @@ _KIND_WORDS = {
 @dataclass(frozen=True)
 class _Cues:
     words: frozenset[str]  # the question's content morphemes, lower-cased
-    wants: str  # "number", "person", a W_ tag (e-mail, URL, serial number) or ""
+    wants: str  # "number", "money", "time", "person", "path", a W_ tag (e-mail, URL, serial number) or ""
     after: tuple[str, ...]  # up to two morphemes after the interrogative
     head: str  # the question's last noun
 
@@ -128,9 +129,9 @@ def _cues(question: str) -> _Cues:
             wants = "money" if form in ("얼마", "much") else _WANTS.get(form, "number")
             after = tuple(x.form for x in tokens[i + 1 : i + 3])
             break
-    for form in words if not wants else ():  # "how long is the link valid" still wants a number
+    for form in words if wants in ("", "path") else ():  # "how long is the link valid" still wants a number
         if form in _KIND_WORDS:
-            wants = _KIND_WORDS[form]
+            wants = _KIND_WORDS[form]  # "where do I find your e-mail address": the address
     if not wants and words & _PRICE_WORDS:
         wants = "money"  # a price word only where no interrogative set the type: "how far … one charge"
     head = next((t.form for t in reversed(tokens) if t.tag in ("NNG", "NNP") and t.form not in _WANTS), "")
@@ -141,9 +142,10 @@ def _cues(question: str) -> _Cues:
 def expected_answer_type(question: str) -> str:
     """What kind of token would answer ``question``: ``"money"`` (얼마/how much, or a price
     word such as 요금/배송비/fee/price), ``"time"`` (언제/when/how soon, or "hours"), ``"number"``
-    (몇/얼마나/how many/how long/how far/how fast), ``"person"``, one of Kiwi's
-    ``W_EMAIL``/``W_URL``/``W_SERIAL`` (a question naming an e-mail, link or phone number),
-    or ``""`` (no expectation)."""
+    (몇/얼마나/how many/how long/how far/how fast), ``"person"``, ``"path"`` (어디/where: in a
+    help centre, where to do something is a menu path, "My page > Orders > Receipt"), one of
+    Kiwi's ``W_EMAIL``/``W_URL``/``W_SERIAL`` (a question naming an e-mail, link or phone
+    number), or ``""`` (no expectation)."""
     return _cues(question).wants
 
 
@@ -157,7 +159,10 @@ _TYPE_PATTERNS = {
     "W_EMAIL": re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+"),
     "W_URL": re.compile(r"https?://|www\.", re.IGNORECASE),
     "W_SERIAL": re.compile(r"\d{2,}[-‐–]\d{3,}"),
+    # A menu path: "My page > Orders > Receipt", "마이페이지 > 주문 내역".
+    "path": re.compile(r"\w\s*[>›]\s*\w"),
 }
+_PATH_SIGNS = frozenset([">", "›"])
 
 
 def answer_type_in(wants: str, texts: "Iterable[str]") -> str:
@@ -187,6 +192,8 @@ def answer_span(question: str, sentence: str) -> str:
     """
     cues = _cues(question)
     tokens = morphemes(sentence)
+    if cues.wants == "path" and (path := _path_span(sentence, tokens)):
+        return path
     matched = [i for i, t in enumerate(tokens) if t.form.lower() in cues.words]
 
     def glued(i: int, j: int) -> bool:  # tokens i and j are written without a space between
@@ -235,6 +242,57 @@ def answer_span(question: str, sentence: str) -> str:
     end = tokens[b].start + tokens[b].len
     while end > tokens[a].start and unicodedata.category(sentence[end - 1]).startswith("P"):
         end -= 1  # Kiwi keeps a full stop on a sentence's last English word ("days.")
+    return sentence[tokens[a].start : end]
+
+
+PATH_EDGE_WORDS = 3  # words taken before a menu path's first ">" and after its last
+
+
+def _path_span(sentence: str, tokens: list) -> str:
+    """The first menu path in ``sentence`` ("My page > Orders > Receipt"), ``""`` if none:
+    the steps between the ">" signs, and up to ``PATH_EDGE_WORDS`` noun-like or capitalised
+    words (tokens written together count as one) before the first sign and after the last,
+    an English first step starting with a capital ("open *My page*"). Markdown's bold
+    marks the steps in an article, but sentences are plain text, so the edges are a guess:
+    "… > Receipt right after payment" gives "… > Receipt right"."""
+    signs = [i for i, t in enumerate(tokens) if t.form in _PATH_SIGNS]
+    if not signs:
+        return ""
+
+    def step_word(t) -> bool:  # a capital keeps "My" of "My page", which is a function word
+        return _nounish(t) or (t.tag == "SL" and t.form[:1].isupper())
+
+    first = last = signs[0]
+    for i in signs[1:]:  # the signs of one path have only step words between them
+        if all(step_word(t) for t in tokens[last + 1 : i]):
+            last = i
+        else:
+            break
+
+    def edge(i: int, step: int) -> int:  # the furthest token of up to PATH_EDGE_WORDS words from sign i
+        words, j, end = 0, i + step, i
+        while 0 <= j < len(tokens) and step_word(tokens[j]):
+            near = tokens[j - step] if step > 0 else tokens[j + 1]
+            joined = near.form not in _PATH_SIGNS and (
+                tokens[j - 1].start + tokens[j - 1].len == tokens[j].start
+                if step > 0
+                else tokens[j].start + tokens[j].len == tokens[j + 1].start
+            )
+            if not joined:
+                words += 1
+                if words > PATH_EDGE_WORDS:
+                    break
+            end, j = j, j + step
+        return end
+
+    a, b = edge(first, -1), edge(last, 1)
+    while a < first - 1 and tokens[a].tag == "SL" and not tokens[a].form[:1].isupper():
+        a += 1  # an English first step starts with a capital: "open *My page*"
+    if a == first or b == last or not (tokens[first - 1].form.isalpha() and tokens[last + 1].form[:1].isalpha()):
+        return ""  # no step on a side, or a comparison ("x > 3")
+    end = tokens[b].start + tokens[b].len
+    while end > tokens[a].start and unicodedata.category(sentence[end - 1]).startswith("P"):
+        end -= 1
     return sentence[tokens[a].start : end]
 
 

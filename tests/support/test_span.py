@@ -78,6 +78,9 @@ def test_answer_parts_split_around_the_span_for_highlighting() -> None:
         ("What are your customer service hours?", "time"),  # opening hours, no interrogative's kind
         ("how many hours can I ride", "number"),  # the interrogative decides first
         ("시간제한이 있는 대국은 무엇이 적용되었나?", ""),  # Korean 시간 names limits and durations too
+        ("플러스 해지는 어디서 해요", "path"),  # where to do something: a menu path
+        ("Where can I get a receipt?", "path"),
+        ("where do I find your email address", "W_EMAIL"),  # the thing named is more precise
     ],
 )
 def test_the_expected_answer_type_follows_the_interrogative(question: str, wants: str) -> None:
@@ -98,6 +101,10 @@ def test_the_expected_answer_type_follows_the_interrogative(question: str, wants
         ("전화: 1588-0000 (평일 9:00~18:00)", "W_SERIAL", True),
         ("평일 9:00~18:00에 답변합니다.", "W_SERIAL", False),
         ("이메일: help@nabimarket.example", "W_EMAIL", True),
+        ("It is in My page > Orders > Receipt.", "path", True),
+        ("마이페이지 > 주문 내역에서 확인", "path", True),
+        ("If x > 3, stop.", "path", True),  # the surface only: answer_span checks more
+        ("Receipts are emailed.", "path", False),
         ("Anything at all", "", False),
         ("Kim Minji answers", "person", False),
     ],
@@ -112,3 +119,34 @@ def test_an_amount_asked_for_where_the_texts_hold_none_becomes_any_number() -> N
     assert answer_type_in("money", []) == "number"
     assert answer_type_in("time", ["No digits here."]) == "time"  # only money falls back
     assert answer_type_in("", ["₩3,000"]) == ""
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "span"),
+    [
+        (
+            "플러스 해지는 어디서 해요",
+            "You can cancel Plus at any time in My page > Membership > Cancel membership.",
+            "My page > Membership > Cancel membership",
+        ),
+        (
+            "반품 신청 어디서 해요?",
+            "반품 신청은 앱 또는 웹사이트의 마이페이지 > 주문 내역 > 반품 신청에서 할 수 있으며",
+            "마이페이지 > 주문 내역 > 반품 신청",
+        ),
+        ("where can I track it", "You can also open My page > Orders and tap Track delivery.", "My page > Orders"),
+        (
+            "where do I leave",
+            "Go to Settings > My account > Leave Gureum Bike.",
+            "Settings > My account > Leave Gureum Bike",
+        ),
+    ],
+)
+def test_a_where_question_marks_the_whole_menu_path(question: str, sentence: str, span: str) -> None:
+    """ "플러스 해지는 어디서 해요" had marked a noun near the question's words; in a help centre
+    "where" is where to tap, and the path's steps are written between ">" signs."""
+    assert answer_span(question, sentence) == span
+
+
+def test_a_comparison_is_not_a_menu_path() -> None:
+    assert answer_span("어디서 멈춰요?", "값이 x > 3 이면 멈춥니다.") != "x > 3"
