@@ -272,14 +272,9 @@ def _path_span(sentence: str, tokens: list) -> str:
     def edge(i: int, step: int) -> int:  # the furthest token of up to PATH_EDGE_WORDS words from sign i
         words, j, end = 0, i + step, i
         while 0 <= j < len(tokens) and step_word(tokens[j]):
-            near = tokens[j - step] if step > 0 else tokens[j + 1]
-            joined = near.form not in _PATH_SIGNS and (
-                tokens[j - 1].start + tokens[j - 1].len == tokens[j].start
-                if step > 0
-                else tokens[j].start + tokens[j].len == tokens[j + 1].start
-            )
-            if not joined:
-                words += 1
+            before, after = tokens[min(j, j - step)], tokens[max(j, j - step)]  # j and the token visited before it
+            if j - step == i or before.start + before.len != after.start:
+                words += 1  # a new word, not written together with the one before
                 if words > PATH_EDGE_WORDS:
                     break
             end, j = j, j + step
