@@ -239,9 +239,15 @@ def answer_span(question: str, sentence: str) -> str:
     if best is None:
         return ""
     _, a, b = best
+    return _slice(sentence, tokens, a, b)
+
+
+def _slice(sentence: str, tokens: list, a: int, b: int) -> str:
+    """The text of ``sentence`` from token ``a`` to token ``b``, without trailing punctuation:
+    Kiwi keeps a full stop on a sentence's last English word ("days.")."""
     end = tokens[b].start + tokens[b].len
     while end > tokens[a].start and unicodedata.category(sentence[end - 1]).startswith("P"):
-        end -= 1  # Kiwi keeps a full stop on a sentence's last English word ("days.")
+        end -= 1
     return sentence[tokens[a].start : end]
 
 
@@ -285,10 +291,7 @@ def _path_span(sentence: str, tokens: list) -> str:
         a += 1  # an English first step starts with a capital: "open *My page*"
     if a == first or b == last or not (tokens[first - 1].form.isalpha() and tokens[last + 1].form[:1].isalpha()):
         return ""  # no step on a side, or a comparison ("x > 3")
-    end = tokens[b].start + tokens[b].len
-    while end > tokens[a].start and unicodedata.category(sentence[end - 1]).startswith("P"):
-        end -= 1
-    return sentence[tokens[a].start : end]
+    return _slice(sentence, tokens, a, b)
 
 
 def _nounish(token) -> bool:
