@@ -1,5 +1,5 @@
 """Choosing the gate's threshold on one source while fitting on several (``calibrate --target-source``),
-the margin feature the refitted gate leans on, its second-order terms, and migrations 0015–0020 that move an
+the margin feature the refitted gate leans on, its second-order terms, and migrations 0015–0021 that move an
 untouched old default."""
 
 import pytest
@@ -130,6 +130,7 @@ def test_answer_type_is_1_when_the_best_chunk_holds_what_the_question_asks_for(
         "0018_recalibrated_threshold",
         "0019_recalibrated_threshold",
         "0020_recalibrated_threshold",
+        "0021_recalibrated_threshold",
     ],
 )
 @pytest.mark.parametrize(
