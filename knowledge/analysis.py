@@ -224,11 +224,16 @@ def analysed_words(text: str, *, query: bool = False) -> list[tuple[str, str]]:
     return pairs
 
 
+def _variant(form: str, tag: str) -> tuple[str, ...]:
+    """The words a noun of ``KOREAN_VARIANTS`` stands for; ``()`` for any other morpheme."""
+    return KOREAN_VARIANTS.get(form, ()) if tag.startswith("NN") else ()
+
+
 def _standard_words(words: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """``words`` with each noun of ``KOREAN_VARIANTS`` replaced by the words it stands for."""
     out: list[tuple[str, str]] = []
     for form, tag in words:
-        standard = KOREAN_VARIANTS.get(form) if tag.startswith("NN") else None
+        standard = _variant(form, tag)
         if standard:
             out.extend((word, "NNG") for word in standard)
         else:
@@ -245,7 +250,7 @@ def standard_text(text: str) -> str:
         return text
     out = text
     for token in reversed(morphemes(text)):
-        standard = KOREAN_VARIANTS.get(token.form) if token.tag.startswith("NN") else None
+        standard = _variant(token.form, token.tag)
         end = token.start + token.len
         if standard and text[token.start : end] == token.form:
             out = out[: token.start] + " ".join(standard) + out[end:]

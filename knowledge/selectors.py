@@ -471,6 +471,14 @@ def _attach_rows(chunks: list[RetrievedChunk]) -> None:
         c.alias_vectors = bytes(row[10] or b"")
 
 
+def embed_question(provider: EmbeddingProvider, question: str) -> list[float]:
+    """The query embedding of a customer's ``question``, as retrieval searches with it: the
+    text with Korean abbreviations written out (:func:`knowledge.analysis.standard_text`).
+    Every caller that embeds a question to search or compare (the evaluation, answer-assist)
+    goes through here. Raises ``EmbeddingError`` as the provider does."""
+    return provider.embed_query(standard_text(question))
+
+
 def retrieve(
     *,
     question: str,
@@ -488,8 +496,8 @@ def retrieve(
     ``question`` when None): a follow-up's query carries words of the earlier turns and
     their cited title, which may be in the other language and must not flip which
     articles count as foreign. Candidate depth per retriever is ``RETRIEVAL_CANDIDATES``.
-    The question is embedded as :func:`knowledge.analysis.standard_text` ("비번" read as
-    비밀번호, as its search terms are). Raises ``EmbeddingError`` when the query can't be
+    The question is embedded by :func:`embed_question` ("비번" read as 비밀번호, as its
+    search terms are). Raises ``EmbeddingError`` when the query can't be
     embedded (dense/hybrid only).
     """
     timings: dict[str, float] = {}
@@ -500,7 +508,7 @@ def retrieve(
     if mode != "lexical" and vector is None:
         provider = provider or get_provider()
         started = time.perf_counter()
-        vector = provider.embed_query(standard_text(question))
+        vector = embed_question(provider, question)
         timings["embed"] = (time.perf_counter() - started) * 1000
     started = time.perf_counter()
     weights, avgdl = _term_weights(kb_id, distinct) if distinct else ({}, 1.0)

@@ -12,10 +12,9 @@ from typing import Any
 from django.conf import settings
 from pgvector.django import CosineDistance
 
-from knowledge.analysis import standard_text
 from knowledge.embeddings import EmbeddingError, get_provider
 from knowledge.models import Article
-from knowledge.selectors import Retrieval, retrieve
+from knowledge.selectors import Retrieval, embed_question, retrieve
 from knowledge.services import knowledge_base_get_live
 from support.models import Question, Ticket
 from support.services import article_kinds
@@ -34,7 +33,7 @@ def question_vector(question: Question) -> list[float]:
     if question.embedding is not None and question.embedding_model == provider.name:
         return [float(x) for x in question.embedding]
     try:
-        return provider.embed_query(standard_text(question.text))  # as retrieve() embeds it
+        return embed_question(provider, question.text)
     except EmbeddingError as exc:
         raise AssistUnavailable(f"The embedding model is unavailable: {exc}") from exc
 

@@ -149,6 +149,7 @@ def expected_answer_type(question: str) -> str:
     return _cues(question).wants
 
 
+_PATH_SIGNS = frozenset([">", "›"])  # between the steps of a menu path
 _TYPE_PATTERNS = {
     "number": re.compile(r"\d"),
     # A time is a number or a word for one: "구매 확정을 한 다음 날", "즉시 재적립", "immediately".
@@ -160,9 +161,8 @@ _TYPE_PATTERNS = {
     "W_URL": re.compile(r"https?://|www\.", re.IGNORECASE),
     "W_SERIAL": re.compile(r"\d{2,}[-‐–]\d{3,}"),
     # A menu path: "My page > Orders > Receipt", "마이페이지 > 주문 내역".
-    "path": re.compile(r"\w\s*[>›]\s*\w"),
+    "path": re.compile(rf"\w\s*[{''.join(sorted(_PATH_SIGNS))}]\s*\w"),
 }
-_PATH_SIGNS = frozenset([">", "›"])
 
 
 def answer_type_in(wants: str, texts: "Iterable[str]") -> str:

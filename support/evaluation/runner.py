@@ -28,11 +28,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from knowledge.analysis import standard_text
 from knowledge.embeddings import EmbeddingProvider, get_provider
 from knowledge.importers import articles_import, read_records
 from knowledge.models import Article, Chunk, KnowledgeBase
-from knowledge.selectors import Mode, retrieve
+from knowledge.selectors import Mode, embed_question, retrieve
 from knowledge.services import article_index, article_needs_indexing
 from support.answering import ChatProvider, get_chat_provider
 from support.confidence import confidence_from_features
@@ -314,7 +313,7 @@ def question_evaluate(q: SquadQuestion, asker: Asker) -> QuestionRecord | None:
     if article_id is None and q.article_title:
         return None  # names an article the file does not have
     in_scope = article_id is not None and article_id not in collection.excluded
-    vector = asker.embedder.embed_query(standard_text(q.question))  # as retrieve() embeds it
+    vector = embed_question(asker.embedder, q.question)
     timings = {"embed": _ms(started)}
     ranks: dict[str, int | None] = {}
     if in_scope and article_id is not None and asker.retrievers:
