@@ -60,7 +60,25 @@ def test_every_question_is_scored_once_held_out_and_reported_by_language_pair() 
     assert all(o != "right" for o in by_pair["en"] + by_pair["ko"])  # unanswerable: wrong or escalated only
     report = format_cross_validation(results)
     assert "per language pair, every question held out once" in report
-    assert report.count("hc.jsonl ") == 5  # one row per pair
+    assert report.count("hc.jsonl ") == 7  # one row per pair, then answerable and unanswerable together
+    answerable = next(line for line in report.splitlines() if "hc.jsonl" in line and "answerable" in line.split())
+    right = sum(o == "right" for _s, group, o in outcomes if "-" in group)
+    assert f"{100 * right / 6:.1f}%" in answerable  # six answerable questions, pooled
+
+
+def test_a_fold_without_answerable_questions_of_a_source_has_no_answered_right_share() -> None:
+    """Counted as 0 %, such a fold had pulled a help centre's mean over folds down (eleventh session)."""
+    from support.evaluation.calibration import _over_folds, held_out_figures
+
+    unanswerable = [_record("hc.jsonl", c, in_scope=False) for c in (0.9, 0.2)]
+    figures = held_out_figures(unanswerable, None, 0.5)
+    assert figures == {"out_of_scope_escalated": 0.5, "wrong_citation": 1.0}
+    answerable = held_out_figures([_record("hc.jsonl", 0.9), _record("hc.jsonl", 0.2)], None, 0.5)
+    assert answerable["in_scope_answered"] == 0.5 and "out_of_scope_escalated" not in answerable
+    assert held_out_figures(unanswerable, None, None) == {}
+    assert _over_folds([{"answered_correctly": 0.6}, {"answered_correctly": 0.4}, figures], "answered_correctly") == (
+        "50.0 ± 14.1% (2 of 3 folds)"
+    )
 
 
 def test_an_unknown_source_is_refused_with_the_known_ones() -> None:
