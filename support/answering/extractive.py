@@ -185,12 +185,16 @@ MAX_LIST_SENTENCES = 8  # a longer list or table keeps the ordinary excerpt
 
 def list_excerpt(sentences: list[str], picked: list[str], best: str, groups: tuple[tuple[str, ...], ...]) -> list[str]:
     """``picked`` (an excerpt of ``sentences``) with the rest of the bulleted list or table
-    (:func:`knowledge.chunking.list_groups`) that holds the best sentence ``best``, in
-    document order; ``picked`` unchanged when ``best`` is in no list, or its list has a
-    single sentence or more than ``MAX_LIST_SENTENCES``.
+    (:func:`knowledge.chunking.list_groups`) that holds the best sentence ``best``, or that
+    ``best`` introduces (it ends with a colon and the list starts right after it: "Nabi
+    Market accepts the following payment methods:"), in document order; ``picked`` unchanged
+    when ``best`` is in no list and introduces none, or the list has a single sentence or
+    more than ``MAX_LIST_SENTENCES``.
     """
+    at = sentences.index(best) if best in sentences else -1
+    introduced = sentences[at + 1] if best.rstrip().endswith((":", "：")) and 0 <= at < len(sentences) - 1 else None
     for group in groups:
-        if best in group and 2 <= len(group) <= MAX_LIST_SENTENCES:
+        if (best in group or group[0] == introduced) and 2 <= len(group) <= MAX_LIST_SENTENCES:
             wanted = set(picked) | set(group)
             return [s for s in sentences if s in wanted]
     return picked

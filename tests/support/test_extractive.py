@@ -222,6 +222,24 @@ def test_a_list_excerpt_needs_a_list_of_several_sentences_and_not_too_many() -> 
     assert list_excerpt(list(long), ["0."], "0.", (long,)) == ["0."]
 
 
+def test_a_sentence_ending_in_a_colon_brings_the_list_it_introduces() -> None:
+    """ "What payment methods do you accept?" matched the lead-in "… the following payment
+    methods:" best and quoted two sentences after the list without the methods (eleventh
+    session's demo)."""
+    from support.answering.extractive import list_excerpt
+
+    sentences = ["We accept the following methods:", "Cards.", "KakaoPay.", "Points combine with the others."]
+    groups = (("Cards.", "KakaoPay."),)
+    lead = sentences[0]
+    picked = [lead, "Points combine with the others."]
+    assert list_excerpt(sentences, picked, lead, groups) == sentences
+    not_a_lead = ["We accept several methods.", "Cards.", "KakaoPay."]
+    assert list_excerpt(not_a_lead, [not_a_lead[0]], not_a_lead[0], groups) == [not_a_lead[0]]
+    # a colon whose next sentence is not the list's first: nothing added
+    elsewhere = ["Note:", "Cards are checked.", "Cards.", "KakaoPay."]
+    assert list_excerpt(elsewhere, ["Note:"], "Note:", groups) == ["Note:"]
+
+
 def test_a_procedure_excerpt_is_the_whole_numbered_list() -> None:
     from support.answering.extractive import procedure_excerpt
 
