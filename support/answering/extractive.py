@@ -124,7 +124,8 @@ class ExtractiveAnswerer:
         picked, i = excerpt_sentences(sentences, scores, i, heading_sentences(sources[s_index].text))
         if settings.EXTRACTIVE_LIST_EXCERPT:
             picked = list_excerpt(sentences, picked, sentences[i], list_groups(sources[s_index].text))
-        if settings.EXTRACTIVE_PROCEDURE_STEPS and asks_how(question):
+        leads_to_steps = i + 1 < len(sentences) and introduces(sentences[i]) and bool(_STEP.match(sentences[i + 1]))
+        if settings.EXTRACTIVE_PROCEDURE_STEPS and (asks_how(question) or leads_to_steps):
             picked = procedure_excerpt(sentences, i) or picked
         return GeneratedAnswer(
             text=" ".join(picked), cited=[sources[s_index].number], answerable=True, kind="extractive",
@@ -183,16 +184,27 @@ def procedure_excerpt(sentences: list[str], best: int) -> list[str] | None:
 MAX_LIST_SENTENCES = 8  # a longer list or table keeps the ordinary excerpt
 
 
+_LEAD_IN = re.compile(r"[:：]\s*$|아래|다음과 같|\bthe following\b|\bas follows\b|\bbelow\b", re.IGNORECASE)
+
+
+def introduces(sentence: str) -> bool:
+    """``sentence`` announces what follows it: it ends with a colon, or says "아래" (below),
+    "다음과 같" (as follows), "the following", "as follows" or "below" ("비밀번호가 기억나지
+    않으면 아래 순서대로 새 비밀번호를 설정할 수 있습니다."). Whether a list does follow is
+    for the caller to check."""
+    return bool(_LEAD_IN.search(sentence))
+
+
 def list_excerpt(sentences: list[str], picked: list[str], best: str, groups: tuple[tuple[str, ...], ...]) -> list[str]:
     """``picked`` (an excerpt of ``sentences``) with the rest of the bulleted list or table
     (:func:`knowledge.chunking.list_groups`) that holds the best sentence ``best``, or that
-    ``best`` introduces (it ends with a colon and the list starts right after it: "Nabi
+    ``best`` introduces (:func:`introduces`, and the list starts right after it: "Nabi
     Market accepts the following payment methods:"), in document order; ``picked`` unchanged
     when ``best`` is in no list and introduces none, or the list has a single sentence or
     more than ``MAX_LIST_SENTENCES``.
     """
     at = sentences.index(best) if best in sentences else -1
-    introduced = sentences[at + 1] if best.rstrip().endswith((":", "：")) and 0 <= at < len(sentences) - 1 else None
+    introduced = sentences[at + 1] if introduces(best) and 0 <= at < len(sentences) - 1 else None
     for group in groups:
         if (best in group or group[0] == introduced) and 2 <= len(group) <= MAX_LIST_SENTENCES:
             wanted = set(picked) | set(group)

@@ -240,6 +240,34 @@ def test_a_sentence_ending_in_a_colon_brings_the_list_it_introduces() -> None:
     assert list_excerpt(elsewhere, ["Note:"], "Note:", groups) == ["Note:"]
 
 
+PASSWORD_ARTICLE = (
+    "비밀번호가 기억나지 않으면 아래 순서대로 새 비밀번호를 설정할 수 있습니다.\n\n"
+    "1. 로그인 화면에서 **비밀번호 찾기**를 누릅니다.\n"
+    "2. 가입할 때 사용한 이메일 주소를 입력합니다.\n"
+    "3. 새 비밀번호를 두 번 입력하고 **변경하기**를 누릅니다.\n\n"
+    "## 로그인 5회 실패 시\n\n비밀번호를 5번 연속으로 틀리면 계정이 30분 동안 잠깁니다."
+)
+
+
+def test_a_sentence_announcing_steps_brings_them_whatever_the_question(settings) -> None:  # type: ignore[no-untyped-def]
+    """ "비밀번호 잊어버렸어요" asks no "how", but its best sentence says the steps follow ("아래
+    순서대로"): the answer quotes them all, not the lead-in with step 3 and the lock-out rule."""
+    from support.answering.base import SourceExcerpt
+    from support.answering.extractive import ExtractiveAnswerer, introduces
+
+    assert introduces("비밀번호가 기억나지 않으면 아래 순서대로 새 비밀번호를 설정할 수 있습니다.")
+    assert not introduces("새 비밀번호를 두 번 입력합니다.")
+    settings.EXTRACTIVE_PROCEDURE_STEPS = True
+    source = SourceExcerpt(number=1, title="비밀번호", text=PASSWORD_ARTICLE, language="ko", article_id=1)
+    answer = ExtractiveAnswerer().answer(
+        question="비밀번호 잊어버렸어요", sources=[source], term_weights={"비밀": 1.0, "번호": 1.0},
+        language="ko", query_vector=None,
+    )  # fmt: skip
+    assert answer.text.startswith("비밀번호가 기억나지 않으면 아래 순서대로")
+    assert "1. 로그인 화면에서" in answer.text and "3. 새 비밀번호를" in answer.text
+    assert "30분" not in answer.text
+
+
 def test_a_procedure_excerpt_is_the_whole_numbered_list() -> None:
     from support.answering.extractive import procedure_excerpt
 
