@@ -122,15 +122,18 @@ class ExtractiveAnswerer:
         _, s_index, i = best
         sentences, scores = scored[s_index]
         picked, i = excerpt_sentences(sentences, scores, i, heading_sentences(sources[s_index].text))
+        chosen = len(picked)
         if settings.EXTRACTIVE_LIST_EXCERPT:
             picked = list_excerpt(sentences, picked, sentences[i], list_groups(sources[s_index].text))
-        leads_to_steps = i + 1 < len(sentences) and introduces(sentences[i]) and bool(_STEP.match(sentences[i + 1]))
+        lead_in = introduces(sentences[i])
+        leads_to_steps = lead_in and i + 1 < len(sentences) and bool(_STEP.match(sentences[i + 1]))
         if settings.EXTRACTIVE_PROCEDURE_STEPS and (asks_how(question) or leads_to_steps):
             picked = procedure_excerpt(sentences, i) or picked
+        # A lead-in that brought its list holds no answer itself: a span there marked "following"
+        span = "" if lead_in and len(picked) > chosen else answer_span(question, sentences[i])
         return GeneratedAnswer(
-            text=" ".join(picked), cited=[sources[s_index].number], answerable=True, kind="extractive",
-            span=answer_span(question, sentences[i]),
-        )  # fmt: skip
+            text=" ".join(picked), cited=[sources[s_index].number], answerable=True, kind="extractive", span=span
+        )
 
 
 _HOW = re.compile(

@@ -266,6 +266,7 @@ def test_a_sentence_announcing_steps_brings_them_whatever_the_question(settings)
     assert answer.text.startswith("비밀번호가 기억나지 않으면 아래 순서대로")
     assert "1. 로그인 화면에서" in answer.text and "3. 새 비밀번호를" in answer.text
     assert "30분" not in answer.text
+    assert answer.span == ""  # the steps are the answer; "아래 순서" was marked
 
 
 def test_a_procedure_excerpt_is_the_whole_numbered_list() -> None:
