@@ -341,10 +341,9 @@ def format_pooled_pairs(results: Sequence[FoldResult]) -> list[str]:
             table.setdefault((source, group), Counter())[outcome] += 1
     if not table:
         return []
-    for source in {source for source, _ in table}:  # every pair of a source together, by kind
-        for (s, group), counts in list(table.items()):
-            if s == source:  # answerable questions' groups are pairs ("ko-en"), the others languages
-                table.setdefault((source, "answerable" if "-" in group else "unanswerable"), Counter()).update(counts)
+    for (source, group), counts in list(table.items()):  # and every pair of a source together, by kind:
+        kind = "answerable" if "-" in group else "unanswerable"  # answerable groups are pairs ("ko-en")
+        table.setdefault((source, kind), Counter()).update(counts)
     lines = [
         "  per language pair, every question held out once (pooled over folds):",
         f"    {'source':<42}{'pair':<13}{'questions':>10}{'right':>8}{'wrong':>8}{'escalated':>11}",
