@@ -124,13 +124,13 @@ class ExtractiveAnswerer:
         picked, i = excerpt_sentences(sentences, scores, i, heading_sentences(sources[s_index].text))
         chosen = len(picked)
         if settings.EXTRACTIVE_LIST_EXCERPT:
-            picked = list_excerpt(sentences, picked, sentences[i], list_groups(sources[s_index].text))
-        lead_in = introduces(sentences[i])
-        leads_to_steps = lead_in and i + 1 < len(sentences) and bool(_STEP.match(sentences[i + 1]))
+            picked = list_excerpt(sentences, picked, i, list_groups(sources[s_index].text))
+        introduced = _introduced(sentences, i)
+        leads_to_steps = introduced is not None and bool(_STEP.match(introduced))
         if settings.EXTRACTIVE_PROCEDURE_STEPS and (asks_how(question) or leads_to_steps):
             picked = procedure_excerpt(sentences, i) or picked
         # A lead-in that brought its list holds no answer itself: a span there marked "following"
-        span = "" if lead_in and len(picked) > chosen else answer_span(question, sentences[i])
+        span = "" if introduced is not None and len(picked) > chosen else answer_span(question, sentences[i])
         return GeneratedAnswer(
             text=" ".join(picked), cited=[sources[s_index].number], answerable=True, kind="extractive", span=span
         )
@@ -198,18 +198,22 @@ def introduces(sentence: str) -> bool:
     return bool(_LEAD_IN.search(sentence))
 
 
-def list_excerpt(sentences: list[str], picked: list[str], best: str, groups: tuple[tuple[str, ...], ...]) -> list[str]:
+def _introduced(sentences: list[str], at: int) -> str | None:
+    """The sentence after ``sentences[at]`` when that one :func:`introduces` it, else None."""
+    return sentences[at + 1] if at + 1 < len(sentences) and introduces(sentences[at]) else None
+
+
+def list_excerpt(sentences: list[str], picked: list[str], best: int, groups: tuple[tuple[str, ...], ...]) -> list[str]:
     """``picked`` (an excerpt of ``sentences``) with the rest of the bulleted list or table
-    (:func:`knowledge.chunking.list_groups`) that holds the best sentence ``best``, or that
-    ``best`` introduces (:func:`introduces`, and the list starts right after it: "Nabi
+    (:func:`knowledge.chunking.list_groups`) that holds the best sentence (index ``best``), or
+    that it introduces (:func:`introduces`, and the list starts right after it: "Nabi
     Market accepts the following payment methods:"), in document order; ``picked`` unchanged
-    when ``best`` is in no list and introduces none, or the list has a single sentence or
-    more than ``MAX_LIST_SENTENCES``.
+    when the best sentence is in no list and introduces none, or the list has a single
+    sentence or more than ``MAX_LIST_SENTENCES``.
     """
-    at = sentences.index(best) if best in sentences else -1
-    introduced = sentences[at + 1] if introduces(best) and 0 <= at < len(sentences) - 1 else None
+    sentence, introduced = sentences[best], _introduced(sentences, best)
     for group in groups:
-        if (best in group or group[0] == introduced) and 2 <= len(group) <= MAX_LIST_SENTENCES:
+        if (sentence in group or group[0] == introduced) and 2 <= len(group) <= MAX_LIST_SENTENCES:
             wanted = set(picked) | set(group)
             return [s for s in sentences if s in wanted]
     return picked

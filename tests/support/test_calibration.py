@@ -63,7 +63,9 @@ def test_every_question_is_scored_once_held_out_and_reported_by_language_pair() 
     assert report.count("hc.jsonl ") == 7  # one row per pair, then answerable and unanswerable together
     answerable = next(line for line in report.splitlines() if "hc.jsonl" in line and "answerable" in line.split())
     right = sum(o == "right" for _s, group, o in outcomes if "-" in group)
-    assert f"{100 * right / 6:.1f}%" in answerable  # six answerable questions, pooled
+    _source, _kind, questions, right_share, *_rest = answerable.split()
+    assert f"{100 * right / 6:.1f}%" == right_share  # six answerable questions, pooled
+    assert questions == "6"
 
 
 def test_a_fold_without_answerable_questions_of_a_source_has_no_answered_right_share() -> None:

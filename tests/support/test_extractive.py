@@ -215,11 +215,11 @@ def test_a_list_excerpt_needs_a_list_of_several_sentences_and_not_too_many() -> 
     from support.answering.extractive import MAX_LIST_SENTENCES, list_excerpt
 
     sentences = ["Intro.", "A.", "B.", "After."]
-    assert list_excerpt(sentences, ["After."], "A.", (("A.", "B."),)) == ["A.", "B.", "After."]
-    assert list_excerpt(sentences, ["Intro."], "Intro.", (("A.", "B."),)) == ["Intro."]  # best not in a list
-    assert list_excerpt(sentences, ["A."], "A.", (("A.",),)) == ["A."]  # a one-sentence list adds nothing
+    assert list_excerpt(sentences, ["After."], 1, (("A.", "B."),)) == ["A.", "B.", "After."]
+    assert list_excerpt(sentences, ["Intro."], 0, (("A.", "B."),)) == ["Intro."]  # best not in a list
+    assert list_excerpt(sentences, ["A."], 1, (("A.",),)) == ["A."]  # a one-sentence list adds nothing
     long = tuple(f"{k}." for k in range(MAX_LIST_SENTENCES + 1))
-    assert list_excerpt(list(long), ["0."], "0.", (long,)) == ["0."]
+    assert list_excerpt(list(long), ["0."], 0, (long,)) == ["0."]
 
 
 def test_a_sentence_ending_in_a_colon_brings_the_list_it_introduces() -> None:
@@ -232,12 +232,12 @@ def test_a_sentence_ending_in_a_colon_brings_the_list_it_introduces() -> None:
     groups = (("Cards.", "KakaoPay."),)
     lead = sentences[0]
     picked = [lead, "Points combine with the others."]
-    assert list_excerpt(sentences, picked, lead, groups) == sentences
+    assert list_excerpt(sentences, picked, 0, groups) == sentences
     not_a_lead = ["We accept several methods.", "Cards.", "KakaoPay."]
-    assert list_excerpt(not_a_lead, [not_a_lead[0]], not_a_lead[0], groups) == [not_a_lead[0]]
+    assert list_excerpt(not_a_lead, [not_a_lead[0]], 0, groups) == [not_a_lead[0]]
     # a colon whose next sentence is not the list's first: nothing added
     elsewhere = ["Note:", "Cards are checked.", "Cards.", "KakaoPay."]
-    assert list_excerpt(elsewhere, ["Note:"], "Note:", groups) == ["Note:"]
+    assert list_excerpt(elsewhere, ["Note:"], 0, groups) == ["Note:"]
 
 
 PASSWORD_ARTICLE = (
