@@ -98,6 +98,7 @@ class _Cues:
     wants: str  # "number", "money", "time", "person", "path", a W_ tag (e-mail, URL, serial number) or ""
     after: tuple[str, ...]  # up to two morphemes after the interrogative
     head: str  # the question's last noun
+    asks: bool  # the question asks for a phrase (:func:`asks_for_phrase`)
 
 
 def _indefinite(tokens: "list[Token]", i: int) -> bool:
@@ -117,7 +118,7 @@ def _cues(question: str) -> _Cues:
         for t in tokens
         if t.tag.startswith(_QUESTION_WORD_TAGS) and t.form.lower() not in _ENGLISH_FUNCTION_WORDS
     )
-    wants, after = "", ()
+    wants, after, interrogative = "", (), False
     for i, t in enumerate(tokens):
         form = t.form.lower()
         if form in _AFTER_HOW and (i == 0 or tokens[i - 1].form.lower() != "how"):
@@ -128,6 +129,7 @@ def _cues(question: str) -> _Cues:
             # 얼마 and "how much" ask a price; 얼마나 (how long, how far) a number
             wants = "money" if form in ("얼마", "much") else _WANTS.get(form, "number")
             after = tuple(x.form for x in tokens[i + 1 : i + 3])
+            interrogative = True
             break
     for form in words if wants in ("", "path") else ():  # "how long is the link valid" still wants a number
         if form in _KIND_WORDS:
@@ -135,7 +137,64 @@ def _cues(question: str) -> _Cues:
     if not wants and words & _PRICE_WORDS:
         wants = "money"  # a price word only where no interrogative set the type: "how far … one charge"
     head = next((t.form for t in reversed(tokens) if t.tag in ("NNG", "NNP") and t.form not in _WANTS), "")
-    return _Cues(words=words - _WANTS.keys(), wants=wants, after=after, head=head.lower())
+    asks = interrogative or bool(wants) or _noun_phrase_question(tokens) or _asks_otherwise(question)
+    return _Cues(words=words - _WANTS.keys(), wants=wants, after=after, head=head.lower(), asks=asks)
+
+
+# A Korean question ending in one of these nouns asks yes or no: "교환 가능?", "환불 불가?"
+_YES_NO_NOUNS = frozenset(["가능", "불가", "불가능", "여부", "ㅇㅇ"])
+# An English question starting with one of these asks yes or no, for steps, or states a
+# problem: "do you ship to canada", "how do i delete my account", "i forgot my password".
+_NOT_ASKING_STARTS = frozenset([
+    "do", "does", "did", "didnt", "dont", "don't", "can", "cant", "can't", "could", "is", "isnt", "are", "am",
+    "was", "were", "will", "would", "should", "shall", "may", "might", "have", "has", "how", "i", "i'm", "im",
+    "my", "please", "help", "if", "it", "why",
+])  # fmt: skip
+
+
+def _noun_phrase_question(tokens: "list[Token]") -> bool:
+    """A question with no interrogative that still asks for a phrase: in Korean, it ends in a
+    noun ("성웅 이순신의 아버지 이름은?", "배송비?"); in English, it does not open like a yes/no,
+    how-to or problem statement ("free shipping minimum", "international shipping cost")."""
+    words = [t for t in tokens if not (t.tag.startswith("S") and t.tag not in ("SL", "SH", "SN"))]
+    if not words:
+        return False
+    if any(t.tag.startswith(("NN", "V", "XS", "E", "J")) for t in words):  # Korean
+        last = next((t for t in reversed(words) if not t.tag.startswith("J")), None)
+        return (
+            last is not None
+            and last.tag.startswith(("NN", "NR", "SN", "SL", "SH", "XSN"))
+            and (last.form not in _YES_NO_NOUNS)
+        )
+    return words[0].form.lower() not in _NOT_ASKING_STARTS
+
+
+# Korean interrogatives as written: Kiwi cuts 어떤 and 어떻게 into a verb and an ending, and
+# reads 며칠 (how many days) as a noun. "어떻게 돼요" asks what something is, not how to.
+# Not as an indefinite (:data:`_INDEFINITE`): "언제든 해지 가능해요?" asks yes or no.
+_KOREAN_ASKING = re.compile(
+    r"(?:무엇|뭐|누구|언제|어디)(?!이?(?:든|라도|나))|무슨|어느|어떤|어떠|어떻게\s*(?:되|돼)|며칠|누가|몇|얼마"
+)
+# "…의 이름은?", "인생작은?": a topic with nothing after it asks for the phrase it names.
+_TOPIC_ONLY = re.compile(r"[가-힣](?:은|는)\s*\??\s*$")
+
+
+def _asks_otherwise(question: str) -> bool:
+    """The Korean interrogatives above, a bare topic ("…은?") or an exam's "…을 적으시오"
+    (write down …) ask for a phrase too."""
+    text = question.strip()
+    return bool(_KOREAN_ASKING.search(text) or _TOPIC_ONLY.search(text)) or text.rstrip(" .?").endswith("시오")
+
+
+def asks_for_phrase(question: str) -> bool:
+    """Whether ``question`` asks for a phrase the span can mark: it has an interrogative
+    (무엇, 언제, 얼마, what, which, how much …), names a kind of answer (a price, a phone number,
+    opening hours: :func:`expected_answer_type`) or is a noun phrase (:func:`_noun_phrase_question`).
+    Not a yes/no question ("교환 돼요?", "do you ship to canada"), a how-to ("how do i delete
+    my account") or a statement ("반품하고 싶어요"): their answer is the sentence, and the span
+    rules (nearest noun phrase to the question's words) marked stray words there ("경우 등",
+    "tap", "make sure"; twelfth session, README)."""
+    return _cues(question).asks
 
 
 @functools.lru_cache(maxsize=4096)
@@ -191,6 +250,8 @@ def answer_span(question: str, sentence: str) -> str:
     ``sentence`` (so a page can find and highlight it). Deterministic; raises nothing.
     """
     cues = _cues(question)
+    if not cues.asks:
+        return ""
     tokens = morphemes(sentence)
     if cues.wants == "path" and (path := _path_span(sentence, tokens)):
         return path

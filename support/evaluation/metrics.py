@@ -115,6 +115,18 @@ def contains_answer(text: str, golds: Sequence[str], normalized_text: str | None
     return any((n := normalize_answer(g)) and n in norm for g in golds)
 
 
+def span_on_answer(span: str, golds: Sequence[str]) -> bool:
+    """Whether a marked ``span`` points at a gold answer: it holds one, or lies inside one
+    (after :func:`normalize_answer`). False for no span. The help-centre sets' facts are not
+    gold spans (a fact may be "₩5,000 birthday coupon" and the span "₩5,000"), so character
+    F1 there credits any span sharing letters with the fact; this counts a highlight a
+    customer would find on the answer."""
+    norm = normalize_answer(span)
+    if not norm:
+        return False
+    return contains_answer(span, golds, norm) or any(norm in normalize_answer(g) for g in golds)
+
+
 # --- Escalation -----------------------------------------------------------------------------
 
 

@@ -83,6 +83,8 @@ def answer_figures(records: Sequence[QuestionRecord], threshold: float, answerer
         "f1": sum(r.f1 for r in answered) / n if n else 0.0,
         "span_exact_match": sum(r.span_exact_match for r in answered) / n if n else 0.0,
         "span_f1": sum(r.span_f1 for r in answered) / n if n else 0.0,
+        "spans_marked": sum(1 for r in answered if r.span),
+        "spans_on_answer": sum(r.span_on_answer for r in answered),
     }
 
 
@@ -229,7 +231,8 @@ def format_table(report: dict[str, Any]) -> str:
         "",
         f"Answers ({a['answerer']}; {a['answered_in_scope']} in-scope questions answered)",
         f"  contains a gold answer {_pct(a['contains_gold'])} · EM {_pct(a['exact_match'])} · F1 {_pct(a['f1'])}",
-        f"  answer span (answer_span): EM {_pct(a.get('span_exact_match', 0.0))} · F1 {_pct(a.get('span_f1', 0.0))}",
+        f"  answer span (answer_span): EM {_pct(a.get('span_exact_match', 0.0))} · F1 {_pct(a.get('span_f1', 0.0))}"
+        f" · marked on {a.get('spans_marked', 0)} answers, {a.get('spans_on_answer', 0)} of them on a gold answer",
         "",
         f"Escalation (threshold {e['threshold']:.4f})",
         f"  AUROC, in-scope vs out-of-scope confidence (Mann–Whitney): {auc}",

@@ -35,7 +35,14 @@ from knowledge.selectors import Mode, embed_question, retrieve
 from knowledge.services import article_index, article_needs_indexing
 from support.answering import ChatProvider, get_chat_provider
 from support.confidence import confidence_from_features
-from support.evaluation.metrics import contains_answer, exact_match, f1_score, first_hit_rank, normalize_answer
+from support.evaluation.metrics import (
+    contains_answer,
+    exact_match,
+    f1_score,
+    first_hit_rank,
+    normalize_answer,
+    span_on_answer,
+)
 from support.evaluation.questionset import read_question_set
 from support.evaluation.squad import SquadQuestion, file_sha256, read_questions
 from support.models import Question
@@ -230,7 +237,8 @@ class QuestionRecord:
     no hit; empty out of scope). ``answerer_factor``: confidence ÷ logistic(features) —
     1, or the LLM-unanswerable factor — so confidences can be recomputed for other
     weights. Answer scores (``contains_gold``, ``exact_match``, ``f1`` of the whole answer;
-    ``span_exact_match``, ``span_f1`` of its ``answer_span``) are set for
+    ``span_exact_match``, ``span_f1`` of its ``answer_span``, ``span_on_answer``:
+    :func:`~support.evaluation.metrics.span_on_answer`) are set for
     in-scope questions with an answer, whatever the threshold; ``top_hit``: the first
     cited source is a hit. Timings in ms.
     """
@@ -248,6 +256,7 @@ class QuestionRecord:
     f1: float = 0.0
     span_exact_match: float = 0.0
     span_f1: float = 0.0
+    span_on_answer: bool = False
     top_hit: bool = False
     ranks: dict[str, int | None] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
@@ -256,6 +265,7 @@ class QuestionRecord:
     source: str = ""  # which evaluation file it came from (set when records are loaded for calibration)
     question: str = ""  # as asked, and the answer text shown (or drafted): for reading misses in the JSON
     answer: str = ""
+    span: str = ""  # the answer's answer_span, as the page highlights it
 
     def answered(self, threshold: float, weights: list[float] | None = None) -> bool:
         """An answer was given at ``threshold`` (confidence with ``weights``), not an escalation."""
@@ -365,6 +375,7 @@ def _record_from(
         answer_kind=question.answer_kind,
         question=q.question,
         answer=question.answer if question.status in WITH_ANSWER else "",
+        span=question.answer_span if question.status in WITH_ANSWER else "",
     )
     if in_scope and record.has_answer:
         record.contains_gold = contains_answer(question.answer, q.answers)
@@ -372,6 +383,7 @@ def _record_from(
         record.f1 = round(f1_score(question.answer, q.answers), 6)
         record.span_exact_match = exact_match(question.answer_span, q.answers)
         record.span_f1 = round(f1_score(question.answer_span, q.answers), 6)
+        record.span_on_answer = span_on_answer(question.answer_span, q.answers)
     if in_scope and question.sources:
         record.top_hit = collection.is_hit(int(question.sources[0]["chunk_id"]), article_id, q.answers)
     return record

@@ -17,9 +17,23 @@ from support.evaluation.metrics import (
     percentiles,
     pick_threshold,
     recall_at_k,
+    span_on_answer,
     threshold_grid,
 )
 from support.evaluation.runner import QuestionRecord, excluded_titles
+
+@pytest.mark.parametrize(
+    ("span", "golds", "on"),
+    [
+        ("₩5,000", ["₩5,000 birthday coupon"], True),  # inside a fact
+        ("평일 9:00~21:00까지", ["9:00~21:00"], True),  # holds one
+        ("Nabi", ["cannot be recovered"], False),  # shares letters only: character F1 would credit it
+        ("", ["14일 이내"], False),  # no span marked
+    ],
+)
+def test_a_span_is_on_the_answer_when_it_holds_or_lies_inside_one(span: str, golds: list[str], on: bool) -> None:
+    assert span_on_answer(span, golds) is on
+
 
 # --- retrieval ---------------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from support.answering.span import answer_span, answer_type_in, expected_answer_type, has_answer_type
+from support.answering.span import answer_span, answer_type_in, asks_for_phrase, expected_answer_type, has_answer_type
 from support.views import answer_parts
 
 
@@ -35,6 +35,43 @@ def test_a_when_question_takes_a_time_spelled_without_digits() -> None:
     phrase and the excerpt to any sentence holding a digit."""
     span = answer_span("포인트 언제 들어와요?", "포인트는 상품을 받고 구매 확정을 한 다음 날 적립됩니다.")
     assert span.startswith("다음 날")
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence"),
+    [
+        # a statement: the nearest noun phrase to 반품 was "경우 등"
+        (
+            "반품하고 싶어요",
+            "단순 변심(사이즈·색상이 마음에 들지 않는 경우 등)으로 반품할 때는 왕복 배송비 6,000원을 부담합니다.",
+        ),
+        # a how-to: the steps answer, and "tap" was marked
+        ("How do I delete my account?", "Open Settings > Account and tap Delete account."),
+        # yes / no
+        ("사이즈 교환 가능한가요?", "Swimwear and earrings cannot be exchanged for hygiene reasons unless faulty."),
+        ("Can I exchange for a different size?", "Tap Request exchange and choose the new size."),
+        ("택 뗐는데 교환 가능?", "택을 제거한 상품은 교환할 수 없습니다."),
+        ("언제든 해지 가능해요?", "멤버십은 다음 결제일 전까지 해지할 수 있습니다."),
+    ],
+)
+def test_no_span_when_the_question_asks_for_no_phrase(question: str, sentence: str) -> None:
+    """Yes/no questions, how-tos and statements are answered by the sentence: the span rules
+    would mark whatever noun lies next to the question's words."""
+    assert not asks_for_phrase(question)
+    assert answer_span(question, sentence) == ""
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "나비플러스 혜택이 뭐예요?", "반품 기간이 어떻게 돼요?", "교환하면 며칠 걸려요", "free shipping minimum",
+        "진선규 연기 인생의 터닝 포인트이자 인생작은?", "1969년 닉슨 행정부가 수립된 후 미소관계는 어떤 시대로 돌입했는가?",
+        "김정남이 위원장을 맡은 곳을 적으시오.", "What is Nabi Plus?", "How long does shipping take?",
+        "고객센터 전화번호 알려주세요",
+    ],
+)  # fmt: skip
+def test_questions_that_name_what_they_want_ask_for_a_phrase(question: str) -> None:
+    assert asks_for_phrase(question)
 
 
 def test_a_span_is_always_a_slice_of_the_sentence() -> None:
