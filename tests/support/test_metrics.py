@@ -22,6 +22,7 @@ from support.evaluation.metrics import (
 )
 from support.evaluation.runner import QuestionRecord, excluded_titles
 
+
 @pytest.mark.parametrize(
     ("span", "golds", "on"),
     [

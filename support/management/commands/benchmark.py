@@ -30,6 +30,7 @@ from knowledge.embeddings import get_provider
 from knowledge.importers import articles_import, read_records
 from knowledge.models import Article, Chunk, KnowledgeBase
 from knowledge.services import article_build_chunks, article_index, articles_mark_for_reindexing
+from support.services import question_answer
 
 BENCH_KB, SYNTH_KB = "bench-sample", "bench-synthetic"
 GENERIC_QUESTIONS = [
@@ -102,8 +103,6 @@ class Command(BaseCommand):
         return kb
 
     def _latency(self, label: str, kb: KnowledgeBase, questions: list[str]) -> None:
-        from support.services import question_answer
-
         stages: dict[str, list[float]] = {"embed": [], "sql": [], "answer": [], "total": []}
         question_answer(text=questions[0], knowledge_base=kb, store=False)  # warm models
         for text in questions:
