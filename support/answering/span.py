@@ -142,7 +142,7 @@ def _cues(question: str) -> _Cues:
 
 
 # A Korean question ending in one of these nouns asks yes or no: "교환 가능?", "환불 불가?"
-_YES_NO_NOUNS = frozenset(["가능", "불가", "불가능", "여부", "ㅇㅇ"])
+_YES_NO_NOUNS = frozenset(["가능", "불가", "불가능", "여부"])
 # An English question starting with one of these asks yes or no, for steps, or states a
 # problem: "do you ship to canada", "how do i delete my account", "i forgot my password".
 _NOT_ASKING_STARTS = frozenset([
