@@ -137,7 +137,9 @@ class ExtractiveAnswerer:
 
 
 _HOW = re.compile(
-    r"\bhow (?:do|can|should|would|to)\b|\bhow i\b|\bsteps?\b|어떻게\s*(?:해|하)|방법|하려면", re.IGNORECASE
+    r"\bhow (?:do|can|should|would|to)\b|\bhow i\b|\bsteps?\b|어떻게\s*(?:해|하)|방법|하려면"
+    r"|싶어|싶은데|\b(?:want|wanna|would like|i'?d like|need) to\b",
+    re.IGNORECASE,
 )
 _STEP = re.compile(r"^(\d{1,2})[.)]\s")
 MAX_PROCEDURE_SENTENCES = 8  # a longer list keeps the ordinary excerpt
@@ -145,7 +147,9 @@ MAX_PROCEDURE_SENTENCES = 8  # a longer list keeps the ordinary excerpt
 
 def asks_how(question: str) -> bool:
     """The question asks for a procedure: "how do I …", "how to", "steps", "어떻게 해요", "방법",
-    "…하려면" (not "어떻게 돼요?", what happens)."""
+    "…하려면" (not "어떻게 돼요?", what happens), or says what the customer wants to do: "…하고
+    싶어요", "I want to …", "I'd like to …" ("비밀번호를 바꾸고 싶어요" quoted the lead-in and
+    step 4 of the reset steps; twelfth session: no answer changed on the three question files)."""
     return bool(_HOW.search(question))
 
 

@@ -169,6 +169,10 @@ STEPS = [
         ("비밀번호 재설정 방법 알려주세요", True),
         ("QR 찍고 늦게 빼면 어떻게 돼요?", False),  # what happens, not how to
         ("How long does shipping take?", False),
+        # wanting to do something asks how: "비밀번호를 바꾸고 싶어요" had quoted step 4 alone
+        ("비밀번호를 바꾸고 싶어요", True),
+        ("I want to change my shipping address", True),
+        ("I'd like to cancel my order", True),
     ],
 )
 def test_a_procedure_question_is_told_by_its_interrogative(question: str, asks: bool) -> None:
