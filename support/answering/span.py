@@ -92,6 +92,9 @@ _KIND_WORDS = {
 }  # fmt: skip
 
 
+_PASSWORD = re.compile(r"비밀\s*번호")
+
+
 @dataclass(frozen=True)
 class _Cues:
     words: frozenset[str]  # the question's content morphemes, lower-cased
@@ -131,7 +134,9 @@ def _cues(question: str) -> _Cues:
             after = tuple(x.form for x in tokens[i + 1 : i + 3])
             interrogative = True
             break
-    for form in words if wants in ("", "path") else ():  # "how long is the link valid" still wants a number
+    # Kiwi cuts 비밀번호 (password) into 비밀 + 번호 (number): not a question about a phone number
+    kinds = words - {"번호"} if _PASSWORD.search(question) else words
+    for form in kinds if wants in ("", "path") else ():  # "how long is the link valid" still wants a number
         if form in _KIND_WORDS:
             wants = _KIND_WORDS[form]  # "where do I find your e-mail address": the address
     if not wants and words & _PRICE_WORDS:

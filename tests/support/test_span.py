@@ -110,6 +110,8 @@ def test_answer_parts_split_around_the_span_for_highlighting() -> None:
         ("thanks so much, when does it arrive", "time"),  # nor "much"
         ("How long does shipping take?", "number"),
         ("고객센터 전화번호 좀 알려주세요", "W_SERIAL"),
+        ("비밀번호를 바꾸고 싶어요", ""),  # Kiwi: 비밀 + 번호; a password, not a phone number
+        ("공동현관 비밀번호는 어디에 적어요", "path"),
         ("What is your email address?", "W_EMAIL"),
         ("which card companies do you accept", ""),
         ("What are your customer service hours?", "time"),  # opening hours, no interrogative's kind
