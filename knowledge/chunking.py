@@ -82,6 +82,27 @@ def _sentence_lines(markdown: str) -> Iterator[tuple[list[str], str]]:
             yield split_sentences(plain), kind
 
 
+_LINE_MARKER = re.compile(r"^(?:#{1,6}\s+|>\s*|[-*+]\s+)")
+_TABLE_RULE = re.compile(r"^[\s|:-]+$")
+
+
+def plain_text(markdown: str) -> str:
+    """``markdown`` as plain lines for a snippet shown to customers ("**14 days**" and "## Cost"
+    showed as written under an answer's sources): emphasis, code ticks and link targets
+    dropped as in :func:`plain_sentences`, heading, quote and bullet markers taken off (a
+    numbered step keeps its number), a table row's cells joined by " · " and its rule line
+    dropped, blank lines dropped. No sentence splitting: cheap enough for every page view."""
+    lines = []
+    for line in _MARKDOWN_INLINE.sub(lambda m: m.group(1) or "", markdown).splitlines():
+        stripped = line.strip()
+        if stripped.startswith("|"):
+            if not _TABLE_RULE.match(stripped):
+                lines.append(" · ".join(cell.strip() for cell in stripped.strip("|").split("|") if cell.strip()))
+        elif plain := _LINE_MARKER.sub("", stripped).strip():
+            lines.append(plain)
+    return "\n".join(lines)
+
+
 def plain_sentences(markdown: str) -> list[str]:
     """Plain-text sentences of a Markdown chunk, in order: emphasis, code ticks and link
     targets dropped, each line (heading, list item) split at sentence ends, and each

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.decorators import ratelimit
 
+from knowledge.chunking import plain_text
 from knowledge.models import Article
 from knowledge.rendering import render_markdown
 from knowledge.services import knowledge_base_get_live
@@ -95,8 +96,12 @@ def _own_page(url: object) -> str:
 
 
 def _shown_sources(sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The stored sources, linking only to our own pages."""
-    return [source | {"url": _own_page(source.get("url"))} for source in sources]
+    """The stored sources, linking only to our own pages, each with its excerpt as plain text
+    (``excerpt_text``: :func:`knowledge.chunking.plain_text`) for the page to show."""
+    return [
+        source | {"url": _own_page(source.get("url")), "excerpt_text": plain_text(str(source.get("excerpt", "")))}
+        for source in sources
+    ]
 
 
 def _distinct_articles(sources: list[dict[str, Any]]) -> list[dict[str, Any]]:

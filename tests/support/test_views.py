@@ -190,6 +190,20 @@ def test_generated_answer_is_labelled_and_foreign_links_are_dropped(client: Clie
     assert "Evil" in html and "Elsewhere" in html  # still listed, just not linked
 
 
+def test_source_excerpts_show_as_plain_text_not_markdown(client: Client) -> None:
+    excerpt = "Exchange within **14 days of delivery**.\n\n## Cost\n\n- Your [first exchange](/x) is free.\n| Plan | Price |\n|---|---|\n| Plus | ₩4,900 |"
+    sources = [{"article_id": 1, "title": "Exchanges", "url": "/articles/exchanges/", "excerpt": excerpt, "score": 0.9}]
+    question = stored_question(
+        client, status=Question.Status.ANSWERED, answer="Exchange within 14 days of delivery.",
+        answer_kind="extractive", sources=sources,
+    )  # fmt: skip
+    html = page(client, question, HTTP_ACCEPT_LANGUAGE="en")
+    shown = html.split('<p class="excerpt">', 1)[1].split("</p>", 1)[0]
+    assert (
+        shown == "Exchange within 14 days of delivery.\nCost\nYour first exchange is free.\nPlan · Price\nPlus · ₩4,900"
+    )
+
+
 def test_the_answer_span_is_highlighted_and_escaped(client: Client) -> None:
     question = stored_question(
         client, status=Question.Status.ANSWERED, answer="Refunds take <b>14 days</b> after return.",
