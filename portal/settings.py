@@ -361,6 +361,10 @@ EXTRACTIVE_PROCEDURE_STEPS = envbool("EXTRACTIVE_PROCEDURE_STEPS", "1")
 # the rest of that list or table (at most 8 sentences): "How long does shipping take?"
 # matched the international item best and left out the standard one above it.
 EXTRACTIVE_LIST_EXCERPT = envbool("EXTRACTIVE_LIST_EXCERPT", "1")
+# A sentence also counts the question's terms found in its section's heading, times this
+# weight (0 turns it off): "Standard delivery costs ₩3,000" under "## Shipping fees" answers
+# "How much is shipping?" though it never says "shipping".
+EXTRACTIVE_HEADING_WEIGHT = envfloat("EXTRACTIVE_HEADING_WEIGHT", "1.0")
 
 # --- Answering, escalation --------------------------------------------------------------
 CHAT_PROVIDER = envchoice(

@@ -215,6 +215,41 @@ def test_a_list_item_answer_quotes_its_whole_list(settings, on: bool) -> None:  
         )
 
 
+FEES_ARTICLE = (
+    "## Delivery times\n\nStandard delivery takes 1–2 business days.\n\n"
+    "## Shipping fees\n\nStandard delivery costs ₩3,000 per order. Dawn delivery costs ₩4,000.\n\n"
+    "## Abroad\n\nWe ship abroad too: international shipping is ₩15,000 per order."
+)
+
+
+@pytest.mark.parametrize(("weight", "quoted"), [(0.0, "₩15,000"), (1.0, "₩3,000")])
+def test_a_sentence_counts_the_terms_of_its_section_heading(settings, weight: float, quoted: str) -> None:  # type: ignore[no-untyped-def]
+    """ "How much is shipping?": only the international sentence says "shipping"; the standard
+    fee sits under "## Shipping fees" and is the answer (the first of the equally placed)."""
+    from support.answering.base import SourceExcerpt
+    from support.answering.extractive import ExtractiveAnswerer
+
+    settings.EXTRACTIVE_HEADING_WEIGHT = weight
+    settings.EXTRACTIVE_ANSWER_SENTENCES = 1
+    source = SourceExcerpt(number=1, title="Shipping", text=FEES_ARTICLE, language="en", article_id=1)
+    answer = ExtractiveAnswerer().answer(
+        question="How much is shipping?", sources=[source], term_weights={"ship": 1.0}, language="en",
+        query_vector=None,
+    )  # fmt: skip
+    assert answer.span == quoted
+    assert answer.text.count("₩") == 1 and quoted in answer.text
+
+
+def test_section_terms_follow_the_heading_above_each_sentence() -> None:
+    from support.answering.extractive import section_terms
+
+    sentences = ["Intro.", "Shipping fees", "Standard costs ₩3,000.", "Refunds", "Within 14 days."]
+    sections = section_terms(sentences, frozenset(["Shipping fees", "Refunds"]))
+    assert sections[0] == frozenset() and sections[1] == frozenset()  # before any heading; a heading itself
+    assert "ship" in sections[2] and "fee" in sections[2]
+    assert "refund" in sections[4] and "ship" not in sections[4]
+
+
 def test_a_list_excerpt_needs_a_list_of_several_sentences_and_not_too_many() -> None:
     from support.answering.extractive import MAX_LIST_SENTENCES, list_excerpt
 
