@@ -365,6 +365,10 @@ EXTRACTIVE_LIST_EXCERPT = envbool("EXTRACTIVE_LIST_EXCERPT", "1")
 # weight (0 turns it off): "Standard delivery costs ₩3,000" under "## Shipping fees" answers
 # "How much is shipping?" though it never says "shipping".
 EXTRACTIVE_HEADING_WEIGHT = envfloat("EXTRACTIVE_HEADING_WEIGHT", "1.0")
+# The extractive answer marks a span only where the question asks for a phrase (an
+# interrogative, a kind of answer, a noun phrase; support.answering.span.asks_for_phrase):
+# 0 marks one for yes/no, how-to and statement questions too, as until the twelfth session.
+ANSWER_SPAN_ONLY_WHEN_ASKED = envbool("ANSWER_SPAN_ONLY_WHEN_ASKED", "1")
 
 # --- Answering, escalation --------------------------------------------------------------
 CHAT_PROVIDER = envchoice(

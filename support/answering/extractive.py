@@ -139,7 +139,11 @@ class ExtractiveAnswerer:
         if settings.EXTRACTIVE_PROCEDURE_STEPS and (asks_how(question) or leads_to_steps):
             picked = procedure_excerpt(sentences, i) or picked
         # A lead-in that brought its list holds no answer itself: a span there marked "following"
-        span = "" if introduced is not None and len(picked) > chosen else answer_span(question, sentences[i])
+        span = (
+            ""
+            if introduced is not None and len(picked) > chosen
+            else answer_span(question, sentences[i], settings.ANSWER_SPAN_ONLY_WHEN_ASKED)
+        )
         return GeneratedAnswer(
             text=" ".join(picked), cited=[sources[s_index].number], answerable=True, kind="extractive", span=span
         )

@@ -248,14 +248,16 @@ def has_answer_type(sentence: str, wants: str) -> bool:
     return bool(pattern and pattern.search(sentence))
 
 
-def answer_span(question: str, sentence: str) -> str:
-    """The substring of ``sentence`` that best answers ``question``; ``""`` when none qualifies.
+def answer_span(question: str, sentence: str, only_when_asked: bool = True) -> str:
+    """The substring of ``sentence`` that best answers ``question``; ``""`` when none qualifies,
+    and, with ``only_when_asked`` (``ANSWER_SPAN_ONLY_WHEN_ASKED`` in the extractive answerer),
+    when the question asks for no phrase (:func:`asks_for_phrase`).
 
     Both are plain text (Korean or English). The returned string is a slice of
     ``sentence`` (so a page can find and highlight it). Deterministic; raises nothing.
     """
     cues = _cues(question)
-    if not cues.asks:
+    if only_when_asked and not cues.asks:
         return ""
     tokens = morphemes(sentence)
     if cues.wants == "path" and (path := _path_span(sentence, tokens)):

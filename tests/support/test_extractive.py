@@ -240,6 +240,23 @@ def test_a_sentence_counts_the_terms_of_its_section_heading(settings, weight: fl
     assert answer.text.count("₩") == 1 and quoted in answer.text
 
 
+@pytest.mark.parametrize("only_when_asked", [True, False])
+def test_a_yes_no_answer_marks_no_span_unless_configured(settings, only_when_asked: bool) -> None:  # type: ignore[no-untyped-def]
+    """ANSWER_SPAN_ONLY_WHEN_ASKED=0 re-runs the spans of before the twelfth session: a yes/no
+    question then marks the noun phrase nearest its words."""
+    from support.answering.base import SourceExcerpt
+    from support.answering.extractive import ExtractiveAnswerer
+
+    settings.ANSWER_SPAN_ONLY_WHEN_ASKED = only_when_asked
+    source = SourceExcerpt(number=1, title="Shipping", text=FEES_ARTICLE, language="en", article_id=1)
+    answer = ExtractiveAnswerer().answer(
+        question="Do you ship abroad?", sources=[source], term_weights={"ship": 1.0, "abroad": 1.0}, language="en",
+        query_vector=None,
+    )  # fmt: skip
+    assert "international shipping is ₩15,000" in answer.text
+    assert (answer.span == "") is only_when_asked
+
+
 def test_section_terms_follow_the_heading_above_each_sentence() -> None:
     from support.answering.extractive import section_terms
 
