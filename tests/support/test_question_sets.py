@@ -17,6 +17,7 @@ SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 SETS = {
     "nabi-market.jsonl": SAMPLES / "articles",
     "nabi-market-holdout.jsonl": SAMPLES / "articles",
+    "nabi-market-holdout-2.jsonl": SAMPLES / "articles",
     "gureum-bike.jsonl": SAMPLES / "helpcentres" / "gureum-bike" / "articles",
 }
 
