@@ -59,8 +59,17 @@ def ask_rate(group: str, request: object) -> str:
 MAX_ID = 2**63 - 1  # PostgreSQL bigint: the largest id
 
 
+class JsonStringField(serializers.CharField):
+    """Only JSON strings: DRF's field would turn ``12`` into ``"12"``."""
+
+    def to_internal_value(self, data: object) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
 class QuestionInSerializer(serializers.Serializer):
-    question = serializers.CharField(
+    question = JsonStringField(
         allow_blank=True, trim_whitespace=False, max_length=None,
         help_text="The customer's question, Korean or English; not blank, at most QUESTION_MAX_CHARS (1000) "
         "characters, else 400.",
@@ -197,7 +206,7 @@ class TicketInSerializer(serializers.Serializer):
     # Not required here: a missing token must look exactly like a wrong one (404, not 400).
     token = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
     email = serializers.EmailField(max_length=254)
-    details = serializers.CharField(required=False, allow_blank=True, default="")
+    details = JsonStringField(required=False, allow_blank=True, default="")
 
     def validate_details(self, value: str) -> str:
         if len(value) > settings.TICKET_DETAILS_MAX_CHARS:
@@ -295,15 +304,6 @@ class JsonBooleanField(serializers.BooleanField):
         if not isinstance(data, bool):
             self.fail("invalid", input=data)
         return bool(data)
-
-
-class JsonStringField(serializers.CharField):
-    """Only JSON strings: DRF's field would turn ``12`` into ``"12"``."""
-
-    def to_internal_value(self, data: object) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return str(super().to_internal_value(data))
 
 
 class FeedbackInSerializer(serializers.Serializer):

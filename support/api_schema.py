@@ -27,7 +27,15 @@ VALIDATION_ERROR: dict[str, Any] = {
     "additionalProperties": {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]},
 }
 
-DETAIL = inline_serializer("Error", {"detail": serializers.CharField(help_text="What went wrong, in English.")})
+DETAIL = inline_serializer(
+    "Error",
+    {
+        "detail": serializers.CharField(
+            help_text="What went wrong: the portal's own messages in English; DRF's (malformed JSON, wrong media "
+            "type, throttling, field types) in the request's Accept-Language, Korean by default."
+        )
+    },
+)
 
 TICKET_CONFLICT = inline_serializer(
     "TicketConflict",
@@ -119,6 +127,7 @@ ANSWER_EXAMPLE = OpenApiExample(
     status_codes=["201"],
     value={
         "id": 42,
+        "conversation_id": 42,
         "token": "q0Yb1m…(43 characters)",
         "answer": "Refunds are processed within 3 business days.",
         "answer_kind": "extractive",
@@ -133,6 +142,7 @@ ANSWER_EXAMPLE = OpenApiExample(
                 "excerpt": "Refunds are processed within 3 business days.",
                 "score": 0.87,
                 "language": "en",
+                "kind": "article",
             }
         ],
     },

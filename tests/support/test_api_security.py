@@ -242,7 +242,8 @@ def test_a_5_mb_body_is_413_before_it_is_parsed(client: Client, sample_articles:
     [
         ("/api/v1/questions/", '{"question": "환불', "application/json", 400),
         ("/api/v1/questions/", "[1, 2]", "application/json", 400),
-        ("/api/v1/questions/", '{"question": 5}', "application/json", 201),
+        ("/api/v1/questions/", '{"question": 5}', "application/json", 400),
+        ("/api/v1/questions/", '{"question": ["환불"]}', "application/json", 400),
         ("/api/v1/questions/", "question=hi", "application/x-www-form-urlencoded", 415),
         ("/api/v1/tickets/", '{"question_id": 1, "email": "x@y"', "application/json", 400),
         ("/api/v1/tickets/", '{"question_id": "abc", "email": "a@example.com"}', "application/json", 400),
@@ -260,6 +261,25 @@ def test_malformed_requests_get_a_4xx_with_a_message(
     response = client.post(path, body, content_type=content_type, REMOTE_ADDR=fresh_ip())
     assert response.status_code == expected, response.content
     assert response.json()
+
+
+@pytest.mark.parametrize("path", ["/api/v1/questions/", "/api/v1/tickets/", "/api/v1/questions/1/feedback/"])
+def test_json_nested_past_the_parsers_depth_is_a_400_not_a_500(
+    client: Client, sample_articles: dict[str, Any], path: str
+) -> None:
+    body = '{"question": "환불", "extra": ' + "[" * 5000 + "]" * 5000 + "}"  # 10 KB; json.load gives up near 1,000
+    response = client.post(path, body, content_type="application/json", REMOTE_ADDR=fresh_ip())
+    assert response.status_code == 400, response.content[:300]
+    assert response.json()["detail"] == "JSON parse error - nested too deeply."
+    assert not Question.objects.exists()
+
+
+def test_a_number_for_the_details_of_a_ticket_is_a_400(client: Client, asked: dict[str, Any]) -> None:
+    response = escalate(
+        client, {"question_id": asked["id"], "token": asked["token"], "email": "kim@example.com", "details": 5}
+    )
+    assert response.status_code == 400 and "details" in response.json()
+    assert not Ticket.objects.exists()
 
 
 def test_over_long_email_and_details_are_400_never_500(client: Client, asked: dict[str, Any], settings: Any) -> None:
