@@ -11,6 +11,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from support.services import question_normalise
+
 
 def _counts(limit: int, count: int) -> dict[str, str]:
     return {"limit": f"{limit:,}", "count": f"{count:,}"}
@@ -29,7 +31,9 @@ class QuestionForm(forms.Form):
         self.fields["question"].help_text = _("Up to %(limit)s characters.") % {"limit": f"{limit:,}"}
 
     def clean_question(self) -> str:
-        text: str = self.cleaned_data["question"]  # already stripped; blank was refused as required
+        text = question_normalise(self.cleaned_data["question"])  # blank was refused as required
+        if not text:  # only invisible characters (zero-width spaces)
+            raise ValidationError(self.fields["question"].error_messages["required"], code="required")
         if len(text) > settings.QUESTION_MAX_CHARS:
             raise ValidationError(
                 _("Questions are limited to %(limit)s characters; yours has %(count)s."),

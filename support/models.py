@@ -56,6 +56,8 @@ class Question(models.Model):
     answer = models.TextField(blank=True)
     answer_kind = models.CharField(max_length=15, blank=True)  # extractive / llm
     answer_span = models.TextField(blank=True)  # the shortest part of ``answer`` that answers
+    # Where ``answer_span`` starts in ``answer`` (characters); None: at its first occurrence.
+    answer_span_start = models.PositiveIntegerField(null=True, blank=True)
     confidence = models.FloatField(null=True, blank=True)
     threshold = models.FloatField(null=True, blank=True)
     escalation_recommended = models.BooleanField(default=False)

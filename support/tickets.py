@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from support.answering import ChatProvider, SourceExcerpt, get_chat_provider
+from support.answering import ChatProvider, SourceExcerpt, get_chat_provider, span_start_valid
 from support.models import EmailDelivery, Question, Ticket
 from support.outbox import email_delivery_enqueue
 
@@ -157,5 +157,6 @@ def question_draft_answer(*, question_id: int, provider: ChatProvider | None = N
             usage=generated.usage,
             timings_ms=timings,
             answer_span=generated.span if generated.span in generated.text else "",
+            answer_span_start=span_start_valid(generated),
         )
     )

@@ -112,12 +112,16 @@ def _distinct_articles(sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
-def answer_parts(answer: str, span: str) -> tuple[str, str, str]:
-    """``(before, span, after)``: ``answer`` split around the first occurrence of ``span``.
+def answer_parts(answer: str, span: str, start: int | None = None) -> tuple[str, str, str]:
+    """``(before, span, after)``: ``answer`` split around ``span`` at offset ``start`` (the
+    occurrence the answerer meant, ``Question.answer_span_start``) or, when ``start`` is None or
+    the span does not stand there, around its first occurrence.
 
     ``(answer, "", "")`` when there is no span or it is not in the answer.
     """
-    at = answer.find(span) if span else -1
+    at = start if span and start is not None and answer[start : start + len(span)] == span else -1
+    if at < 0:
+        at = answer.find(span) if span else -1
     if at < 0:
         return answer, "", ""
     return answer[:at], span, answer[at + len(span) :]
@@ -134,7 +138,7 @@ def _question_page(
     sources = _shown_sources(question.sources)
     context = {
         "question": question,
-        "answer_parts": answer_parts(question.answer, question.answer_span),
+        "answer_parts": answer_parts(question.answer, question.answer_span, question.answer_span_start),
         "form": form,
         "feedback_allowed": feedback_allowed(question),
         "feedback": Feedback.objects.filter(question=question).first(),

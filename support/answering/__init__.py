@@ -10,6 +10,7 @@ from support.answering.base import (
     GeneratedAnswer,
     SourceExcerpt,
     source_excerpts,
+    span_start_valid,
 )
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "SourceExcerpt",
     "get_chat_provider",
     "source_excerpts",
+    "span_start_valid",
 ]
 
 

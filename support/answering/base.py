@@ -42,7 +42,8 @@ class GeneratedAnswer:
     answerer's verdict that the sources answer the question (an LLM's own judgement, or
     True for the extractive answerer, whose evidence is the retrieval confidence).
     ``span`` is the shortest part of ``text`` that answers (a substring of it; "" when the
-    answerer could not mark one).
+    answerer could not mark one); ``span_start`` is its offset in ``text`` in characters
+    when the answerer knows which occurrence it means (None: the first).
     """
 
     text: str
@@ -51,6 +52,13 @@ class GeneratedAnswer:
     kind: str  # "llm" or "extractive"
     usage: dict[str, int] = field(default_factory=dict)
     span: str = ""
+    span_start: int | None = None
+
+
+def span_start_valid(generated: "GeneratedAnswer") -> int | None:
+    """``generated.span_start`` when the span does stand there in ``generated.text``, else None."""
+    at, span = generated.span_start, generated.span
+    return at if span and at is not None and at >= 0 and generated.text[at : at + len(span)] == span else None
 
 
 class AnswerRequest(TypedDict):

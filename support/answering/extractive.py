@@ -145,8 +145,22 @@ class ExtractiveAnswerer:
             else answer_span(question, sentences[i], settings.ANSWER_SPAN_ONLY_WHEN_ASKED)
         )
         return GeneratedAnswer(
-            text=" ".join(picked), cited=[sources[s_index].number], answerable=True, kind="extractive", span=span
-        )
+            text=" ".join(picked), cited=[sources[s_index].number], answerable=True, kind="extractive", span=span,
+            span_start=span_offset(picked, sentences[i], span),
+        )  # fmt: skip
+
+
+def span_offset(picked: list[str], sentence: str, span: str) -> int | None:
+    """Offset in characters of ``span`` inside ``sentence`` within ``" ".join(picked)``, the
+    excerpt; None when there is no span or the sentence is not in the excerpt.
+
+    The span was found in ``sentence`` (the best one), but the same words may stand earlier in
+    the excerpt: "₩15,000" is the international fee in its sentence and the free dawn-delivery
+    threshold a sentence before, and the page marked the first."""
+    if not span or sentence not in picked or span not in sentence:
+        return None
+    k = picked.index(sentence)
+    return sum(len(p) + 1 for p in picked[:k]) + sentence.index(span)
 
 
 def section_terms(sentences: list[str], headings: frozenset[str]) -> list[frozenset[str]]:

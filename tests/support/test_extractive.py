@@ -257,6 +257,23 @@ def test_a_yes_no_answer_marks_no_span_unless_configured(settings, only_when_ask
     assert (answer.span == "") is only_when_asked
 
 
+def test_the_span_start_points_into_the_best_sentence_not_at_an_earlier_equal_phrase() -> None:
+    """ "₩15,000" is also the free dawn-delivery threshold a sentence earlier; the page marked
+    that one (thirteenth session) where the answer is the international fee."""
+    from support.answering.base import SourceExcerpt
+    from support.answering.extractive import ExtractiveAnswerer, span_offset
+
+    text = "Dawn delivery is free on orders of ₩15,000 or more. International shipping is ₩15,000 per order."
+    source = SourceExcerpt(number=1, title="Shipping", text=text, language="en", article_id=1)
+    answer = ExtractiveAnswerer().answer(
+        question="How much is international shipping?", sources=[source], term_weights={}, language="en",
+        query_vector=None,
+    )  # fmt: skip
+    assert answer.text == text and answer.span == "₩15,000"
+    assert answer.span_start == text.rindex("₩15,000") != text.index("₩15,000")
+    assert span_offset(["a b", "c d"], "c d", "d") == 6 and span_offset(["a b"], "c d", "d") is None
+
+
 def test_section_terms_follow_the_heading_above_each_sentence() -> None:
     from support.answering.extractive import section_terms
 

@@ -1,20 +1,40 @@
+import unicodedata
+
 import pytest
 from django.core import mail
 
 from support.models import EmailDelivery, Question, Ticket
 from support.outbox import EmailSendFailed, email_delivery_send
-from support.services import QuestionInvalid, question_answer
+from support.services import QuestionInvalid, question_answer, question_clean
 from support.tickets import ticket_create
 from support.workflow import ticket_reply
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("text", ["", "   \n\t "])
+@pytest.mark.parametrize("text", ["", "   \n\t ", "\u200b", " \ufeff\u200b\u3000"])
 def test_empty_question_is_refused(text: str) -> None:
     with pytest.raises(QuestionInvalid, match="type a question"):
         question_answer(text=text)
     assert Question.objects.count() == 0
+
+
+def test_a_decomposed_korean_question_is_read_as_the_composed_one(sample_articles) -> None:  # type: ignore[no-untyped-def]
+    """Korean from macOS arrives in NFD (비 = ᄇ + ᅵ): it must be searched and stored as typed on
+    any other keyboard, not escalated as unknown words."""
+    composed = "환불은 결제 후 며칠 이내에 가능한가요?"
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert decomposed != composed
+    nfd = question_answer(text="\u200b" + decomposed).question
+    nfc = question_answer(text=composed).question
+    assert nfd.text == composed and nfd.language == "ko"
+    assert (nfd.status, nfd.answer, nfd.confidence) == (nfc.status, nfc.answer, nfc.confidence)
+    assert nfd.status == Question.Status.ANSWERED
+
+
+def test_the_length_limit_counts_composed_syllables(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.QUESTION_MAX_CHARS = 10
+    assert question_clean(unicodedata.normalize("NFD", "환불은 며칠 걸려요")) == "환불은 며칠 걸려요"  # 10, not 22
 
 
 def test_over_long_question_is_refused_with_the_limit(settings) -> None:  # type: ignore[no-untyped-def]

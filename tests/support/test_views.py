@@ -86,7 +86,7 @@ def test_language_switcher_changes_the_ui_language(client: Client) -> None:
     [("en", "Please type a question."), ("ko", "질문을 입력해 주세요.")],
 )
 def test_empty_or_blank_question_is_a_form_error(client: Client, language: str, message: str) -> None:
-    for text in ("", "   \n\t "):
+    for text in ("", "   \n\t ", "\u200b\u200b"):
         response = client.post(reverse("support:ask"), {"question": text}, HTTP_ACCEPT_LANGUAGE=language)
         assert response.status_code == 200
         assert message in response.content.decode()
@@ -211,6 +211,17 @@ def test_the_answer_span_is_highlighted_and_escaped(client: Client) -> None:
     )  # fmt: skip
     html = page(client, question, HTTP_ACCEPT_LANGUAGE="en")
     assert 'Refunds take <mark id="answer-span">&lt;b&gt;14 days&lt;/b&gt;</mark> after return.' in html
+
+
+def test_the_span_is_highlighted_where_the_answerer_found_it_not_where_it_first_appears(client: Client) -> None:
+    answer = "Dawn delivery is free on orders of ₩15,000 or more. International shipping is ₩15,000 per order."
+    question = stored_question(
+        client, status=Question.Status.ANSWERED, answer=answer, answer_span="₩15,000",
+        answer_span_start=answer.rindex("₩15,000"), answer_kind="extractive",
+    )  # fmt: skip
+    html = page(client, question, HTTP_ACCEPT_LANGUAGE="en")
+    assert 'International shipping is <mark id="answer-span">₩15,000</mark> per order.' in html
+    assert "orders of ₩15,000 or more" in html
 
 
 def test_model_error_shows_no_guess(client: Client) -> None:
