@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import nh3
 import pysbd
 
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
@@ -21,6 +22,39 @@ _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 class ChunkDraft:
     content: str
     token_count: int
+
+
+# Raw HTML in a Markdown body (staff paste articles from anywhere). The article page drops it
+# (knowledge.rendering: nh3 with an allow-list); the indexed text must drop it too, or its
+# excerpts quote "<script>…" to customers and its tags match questions as words. Only
+# elements HTML knows are taken for tags (nh3's allow-list and the ones it removes), so
+# plain text such as "a < b", "<The Old Man and the Sea>" or "<노인과 바다>" stays.
+_HTML_CONTENT_ELEMENTS = ("script", "style", "noscript", "template", "iframe", "object", "svg", "math", "textarea")
+_HTML_ELEMENTS = sorted(
+    nh3.ALLOWED_TAGS
+    | set(_HTML_CONTENT_ELEMENTS)
+    | {"embed", "form", "input", "button", "select", "option", "link", "meta", "base", "frame", "frameset"}
+    | {"html", "head", "body", "title", "font", "label", "source", "video", "audio", "picture", "canvas"}
+)
+_HTML_WITH_CONTENT = re.compile(
+    r"<(" + "|".join(_HTML_CONTENT_ELEMENTS) + r")\b[^>]*>.*?(?:</\1\s*>|\Z)", re.IGNORECASE | re.DOTALL
+)
+_HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
+_HTML_TAG = re.compile(
+    r"</?(?:" + "|".join(_HTML_ELEMENTS) + r")(?=[\s/>])(?:[^<>\"']|\"[^\"]*\"|'[^']*')*>", re.IGNORECASE
+)
+
+
+def strip_html(markdown: str) -> str:
+    """``markdown`` without raw HTML: comments and the elements that hold no readable text
+    (``script``, ``style``, ``iframe`` …) removed with their content, other tags of known HTML
+    elements removed and their text kept ("<b>14일</b>" → "14일"). What is indexed, quoted and
+    searched is then what the article page shows. Text without HTML comes back unchanged."""
+    if "<" not in markdown:
+        return markdown
+    text = _HTML_COMMENT.sub("", markdown)
+    text = _HTML_WITH_CONTENT.sub("", text)
+    return _HTML_TAG.sub("", text)
 
 
 _MARKDOWN_INLINE = re.compile(r"\*\*|__|`|!?\[([^\]]*)\]\([^)]*\)")

@@ -22,7 +22,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from knowledge.analysis import ANALYSIS_VERSION, analyse
-from knowledge.chunking import SENTENCES_VERSION, chunk_text, plain_sentences
+from knowledge.chunking import SENTENCES_VERSION, chunk_text, plain_sentences, strip_html
 from knowledge.embeddings import EmbeddingProvider, get_provider
 from knowledge.models import LIVE_KNOWLEDGE_BASE, Article, Chunk, KnowledgeBase
 from knowledge.tokens import chunk_encoding, count_tokens, truncate_tokens
@@ -43,13 +43,15 @@ def article_alias_lines(article: Article) -> list[str]:
 
 
 def article_content_hash(article: Article) -> str:
-    """SHA-256 over what gets indexed (title, date, body, aliases) plus the chunking settings, tokenizer,
-    sentence splitting and lexical analysis versions, the title's weight in the lexical terms and
-    (while ``RETRIEVAL_ALIAS_WEIGHT`` is on) the alias-vector version."""
+    """SHA-256 over what gets indexed (title, date, body without raw HTML, aliases) plus the chunking
+    settings, tokenizer, sentence splitting and lexical analysis versions, the title's weight in the
+    lexical terms and (while ``RETRIEVAL_ALIAS_WEIGHT`` is on) the alias-vector version. The body
+    counts as :func:`knowledge.chunking.strip_html` leaves it: a body without HTML keeps the hash
+    it had before HTML was stripped, so its index is reused."""
     date = article.published_at.date().isoformat() if article.published_at else ""
     material = "\x1f".join(
         [
-            article.title, date, article.body,
+            article.title, date, strip_html(article.body),
             str(settings.CHUNK_TOKENS), str(settings.CHUNK_OVERLAP_TOKENS), settings.CHUNK_TOKENIZER,
             f"sentences-{SENTENCES_VERSION}" if settings.SENTENCE_EMBEDDINGS else "",
             f"analysis-{ANALYSIS_VERSION}", f"title-weight-{settings.LEXICAL_TITLE_WEIGHT}",
@@ -223,14 +225,16 @@ def _embed_aliases(article: Article, provider: EmbeddingProvider) -> list[list[f
 
 def article_build_chunks(article: Article) -> list[ChunkBuild]:
     """The chunks of ``article``: each carries the title (and date) ahead of its content; the
-    title and aliases count ``LEXICAL_TITLE_WEIGHT`` times in each chunk's lexical terms.
+    title and aliases count ``LEXICAL_TITLE_WEIGHT`` times in each chunk's lexical terms. Raw
+    HTML in the body is left out (:func:`knowledge.chunking.strip_html`); a body of nothing
+    else has no chunks.
 
     Chunk bodies are at most ``CHUNK_TOKENS`` tokens of ``CHUNK_TOKENIZER`` with
     ``CHUNK_OVERLAP_TOKENS`` of overlap; see :mod:`knowledge.chunking`.
     """
     encoding = chunk_encoding()
     drafts = chunk_text(
-        article.body,
+        strip_html(article.body),  # what the article page shows: no raw HTML quoted or searched
         max_tokens=settings.CHUNK_TOKENS,
         overlap_tokens=settings.CHUNK_OVERLAP_TOKENS,
         count=lambda t: count_tokens(t, encoding=encoding),

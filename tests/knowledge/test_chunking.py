@@ -1,4 +1,13 @@
-from knowledge.chunking import chunk_text, heading_sentences, list_groups, plain_sentences, split_sentences
+import pytest
+
+from knowledge.chunking import (
+    chunk_text,
+    heading_sentences,
+    list_groups,
+    plain_sentences,
+    split_sentences,
+    strip_html,
+)
 from knowledge.tokens import count_tokens, truncate_tokens
 
 
@@ -105,3 +114,20 @@ def test_list_groups_are_the_sentences_of_each_bulleted_list_and_table() -> None
     )
     assert {s for g in groups for s in g} <= set(plain_sentences(markdown))  # the answerer's strings
     assert list_groups("No list. Only text.") == ()
+
+
+@pytest.mark.parametrize(
+    ("markdown", "indexed"),
+    [
+        ("<script>alert(1)</script>안녕 <b>굵게</b> 끝", "안녕 굵게 끝"),
+        ('<div onclick="a>b">텍스트</div><img src=x onerror=alert(1)>', "텍스트"),
+        ("<SCRIPT type='x'>a</SCRIPT>b<!-- 메모 -->", "b"),
+        ("앞 <script>var x = 1;", "앞 "),  # unclosed: the rest is script, as a browser reads it
+        ("My page > Orders & more", "My page > Orders & more"),
+        ("x<y 이고 a < b", "x<y 이고 a < b"),
+        ("<The Old Man and the Sea>, <노인과 바다>", "<The Old Man and the Sea>, <노인과 바다>"),
+        ("<https://example.com> 1 <b 2", "<https://example.com> 1 <b 2"),
+    ],
+)
+def test_strip_html_drops_html_elements_and_keeps_angle_brackets_of_text(markdown: str, indexed: str) -> None:
+    assert strip_html(markdown) == indexed

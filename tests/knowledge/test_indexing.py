@@ -30,6 +30,31 @@ def test_indexing_stores_chunks_with_title_lexemes_and_embeddings(make_article, 
         assert chunk.token_count <= settings.CHUNK_TOKENS
 
 
+def test_raw_html_is_neither_quoted_nor_searched_and_html_alone_gives_no_chunk(make_article) -> None:  # type: ignore[no-untyped-def]
+    """The article page drops raw HTML (nh3); the index must too, or customers are quoted
+    "<script>…" and a question full of tags matches the article on them."""
+    body = (
+        "<script>alert('x')</script>선물 포장은 <b>무료</b>입니다. <img src=x onerror=alert(1)>"
+        '<div onclick="steal()">포장지는 빨강과 초록</div> 중에서 고를 수 있습니다.<!-- 메모 -->'
+    )
+    article = make_article("선물 포장 안내", body)
+    chunk = Chunk.objects.get(article=article)
+    assert chunk.content == "선물 포장은 무료입니다. 포장지는 빨강과 초록 중에서 고를 수 있습니다."
+    assert not {"script", "alert", "img", "onerror", "div", "onclick", "steal", "메모"} & set(chunk.lexemes.split())
+    assert all("<" not in sentence for sentence in chunk.sentences)
+    only_html = make_article("스크립트만 있는 문서", "<script>var x = 1;</script>\n<style>p {}</style>")
+    assert only_html.index_state == Article.IndexState.INDEXED and not Chunk.objects.filter(article=only_html)
+
+
+def test_a_body_without_html_keeps_its_content_hash_when_html_is_stripped(make_article) -> None:  # type: ignore[no-untyped-def]
+    article = make_article("환불 규정", BODY)
+    plain_hash = article_content_hash(article)
+    article.body = BODY + "<!-- 검토 메모 -->"
+    assert article_content_hash(article) == plain_hash  # nothing the index holds changed
+    article.body = BODY + "\n\n추가 문단"
+    assert article_content_hash(article) != plain_hash
+
+
 def test_reindexing_unchanged_content_does_nothing(make_article) -> None:  # type: ignore[no-untyped-def]
     article = make_article("환불 규정", BODY)
     ids = set(Chunk.objects.filter(article=article).values_list("id", flat=True))
