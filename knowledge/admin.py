@@ -21,7 +21,12 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from knowledge.curated import curated_answer_publish, curated_answer_saved, curated_answer_unpublish
+from knowledge.curated import (
+    curated_answer_delete,
+    curated_answer_publish,
+    curated_answer_saved,
+    curated_answer_unpublish,
+)
 from knowledge.models import Article, Chunk, CuratedAnswer, KnowledgeBase
 from knowledge.services import (
     ArticleTooLarge,
@@ -62,6 +67,14 @@ class ArticleAdminForm(forms.ModelForm):
 
     def clean_knowledge_base(self) -> KnowledgeBase:
         return self.cleaned_data.get("knowledge_base") or knowledge_base_get_live()
+
+    def clean(self) -> dict[str, Any]:
+        """A published article gets today's date when the form leaves it blank, as the publish
+        action gives one: without it, it sorted above every dated article and carried no date."""
+        data = super().clean() or self.cleaned_data
+        if data.get("status") == Article.Status.PUBLISHED and not data.get("published_at"):
+            data["published_at"] = timezone.now()
+        return data
 
     def clean_body(self) -> str:
         body: str = self.cleaned_data["body"]
@@ -241,6 +254,13 @@ class CuratedAnswerAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if curated_answer_saved(curated_answer=obj, by=request.user):
             self.message_user(request, _("The published support answer was updated; it is re-indexed if needed."))
+
+    def delete_model(self, request: HttpRequest, obj: CuratedAnswer) -> None:
+        curated_answer_delete(curated_answer=obj)  # with its support-answer article
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[CuratedAnswer]) -> None:
+        for curated in queryset:
+            curated_answer_delete(curated_answer=curated)
 
     @admin.action(description=_("Publish selected curated answers"), permissions=["publish"])
     def publish(self, request: HttpRequest, queryset: QuerySet[CuratedAnswer]) -> None:

@@ -3,7 +3,8 @@
 Lifecycle: ``curated_answer_create`` (draft, usually from a ticket reply) → a content
 editor reviews and ``curated_answer_publish`` → its support-answer ``Article`` is
 published and indexed by the worker like any article → ``curated_answer_unpublish``
-hides it from retrieval at once (retrieval filters on the article's status at query time).
+hides it from retrieval at once (retrieval filters on the article's status at query time);
+``curated_answer_delete`` removes it with its article (and the article's chunks).
 """
 
 from collections.abc import Iterable
@@ -111,6 +112,18 @@ def curated_answer_unpublish(*, curated_answer: CuratedAnswer, by: Any | None = 
         Article.objects.filter(pk=curated.article_id).update(status=Article.Status.DRAFT, updated_at=timezone.now())
     curated_answer.refresh_from_db()
     return True
+
+
+@transaction.atomic
+def curated_answer_delete(*, curated_answer: CuratedAnswer) -> None:
+    """Delete ``curated_answer`` and its support-answer article, whose chunks go with it
+    (cascade), so customers stop being answered from it at once. Deleting the curated answer
+    alone had left its article published and cited at confidence 1.0, with no curated answer
+    left to unpublish it from (thirteenth session)."""
+    article_id = curated_answer.article_id
+    curated_answer.delete()
+    if article_id is not None:
+        Article.objects.filter(pk=article_id, kind=Article.Kind.SUPPORT_ANSWER).delete()
 
 
 def curated_answer_saved(*, curated_answer: CuratedAnswer, by: Any | None = None) -> bool:

@@ -127,14 +127,16 @@ def recompute_gaps(request: HttpRequest) -> HttpResponse:
 @require_GET
 @staff_member_required
 def staff_search_page(request: HttpRequest) -> HttpResponse:
-    """``/admin/search/``: any staff member searches articles, support answers and answered tickets."""
+    """``/admin/search/``: any staff member searches articles and support answers (public pages);
+    answered tickets, which hold customers' questions and replies, only with ``support.view_ticket``
+    (support agents), as their admin pages."""
     form = StaffSearchForm(request.GET or None)
     hits = []
     if form.is_valid() and form.cleaned_data["q"].strip():
         data = form.cleaned_data
-        hits = staff_search(
-            data["q"], kinds=tuple(data["kind"]) or KINDS, since=data.get("start"), until=data.get("end")
-        )
+        allowed = tuple(k for k in KINDS if k != "ticket" or request.user.has_perm("support.view_ticket"))
+        kinds = tuple(k for k in (tuple(data["kind"]) or KINDS) if k in allowed)
+        hits = staff_search(data["q"], kinds=kinds, since=data.get("start"), until=data.get("end")) if kinds else []
     context = {
         **admin.site.each_context(request),
         "title": _("Search articles, support answers and tickets"),

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from knowledge.models import Article, KnowledgeBase
 from knowledge.services import article_index
@@ -65,6 +66,20 @@ def test_knowledge_base_may_be_omitted_and_slugs_are_unique_per_knowledge_base(
     assert response.status_code == 200
     assert "already exists" in response.content.decode()
     assert Article.objects.filter(slug="password-reset-en").count() == 1
+
+
+def test_an_article_published_from_the_form_without_a_date_is_dated_today(
+    english_admin: Client, live_kb: KnowledgeBase
+) -> None:
+    data = add_form(english_admin)
+    assert not data.get("published_at_0") and not data.get("published_at")  # the date was left blank
+    before = timezone.now()
+    assert english_admin.post(ADD_URL, data).status_code == 302
+    published = Article.objects.get(slug="password-reset-en").published_at
+    assert published is not None and before <= published <= timezone.now()
+    draft = data | {"slug": "draft-en", "status": "draft"}
+    assert english_admin.post(ADD_URL, draft).status_code == 302
+    assert Article.objects.get(slug="draft-en").published_at is None
 
 
 def test_saving_a_new_article_queues_indexing(

@@ -79,3 +79,27 @@ def test_editor_edits_a_published_answer_in_admin_and_the_article_follows(live_k
     assert client.post(url, data | {"answer": "<b>무료</b>입니다.", "_save": "Save"}).status_code == 302
     article.refresh_from_db()
     assert article.body == "<b>무료</b>입니다." and article.status == "published"
+
+
+def test_deleting_a_published_answer_in_admin_deletes_its_article_and_customers_stop_getting_it(
+    live_kb: object,
+) -> None:
+    user = User.objects.create_user("editor", "e@example.com", "pw", is_staff=True)
+    user.groups.add(Group.objects.get(name=CONTENT_EDITORS))
+    client = Client()
+    client.force_login(user)
+    curated = curated_answer_create(question="선물 포장 되나요?", answer="포장비 2,000원입니다.", language="ko")
+    article = curated_answer_publish(curated_answer=curated)
+    assert article_index(article_id=article.pk)
+    assert retrieve(question="선물 포장 되나요?", kb_id=article.knowledge_base_id, limit=1).chunks[0].article_id == (
+        article.pk
+    )
+    url = reverse("admin:knowledge_curatedanswer_delete", args=[curated.pk])
+    assert client.post(url, {"post": "yes"}).status_code == 302
+    assert not CuratedAnswer.objects.exists() and not Article.objects.filter(pk=article.pk).exists()
+    assert not retrieve(question="선물 포장 되나요?", kb_id=article.knowledge_base_id, limit=1).chunks
+    other = curated_answer_publish(curated_answer=curated_answer_create(question="q?", answer="a.", language="ko"))
+    changelist = reverse("admin:knowledge_curatedanswer_changelist")
+    bulk = {"action": "delete_selected", "_selected_action": [other.curated_answer.pk], "post": "yes"}
+    assert client.post(changelist, bulk).status_code == 302
+    assert not Article.objects.filter(pk=other.pk).exists()

@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.test import Client
 
 from support.models import Question, Ticket
@@ -41,11 +42,17 @@ def test_one_search_finds_the_article_and_the_answered_ticket(sample_articles: d
 
 
 def test_the_page_is_for_staff_and_escapes_what_it_shows(client: Client, sample_articles: dict[str, Any]) -> None:
-    _answered_ticket("<script>alert(1)</script> 환불", "<b>환불</b> 안내")
+    ticket = _answered_ticket("<script>alert(1)</script> 환불", "<b>환불</b> 안내")
     assert client.get("/admin/search/?q=환불").status_code == 302  # to the admin login
     staff = get_user_model().objects.create_user("agent", password="pw-123456", is_staff=True)
     client.force_login(staff)
+    # Without permission to view tickets (a content editor): articles only, as the ticket admin is a 403.
     html = client.get("/admin/search/", {"q": "환불", "kind": ["article", "ticket"]}).content.decode()
+    assert "/articles/" in html and ticket.reference not in html
+    staff.user_permissions.add(Permission.objects.get(codename="view_ticket", content_type__app_label="support"))
+    client.force_login(get_user_model().objects.get(pk=staff.pk))  # permissions are cached on the instance
+    html = client.get("/admin/search/", {"q": "환불", "kind": ["article", "ticket"]}).content.decode()
+    assert ticket.reference in html
     assert 'id="search-results"' in html and "<mark>환불</mark>" in html
     assert "<script>alert(1)</script>" not in html and "&lt;b&gt;" in html
     empty = client.get("/admin/search/", {"q": "화성 탐사선 발사", "kind": ["ticket"]}).content.decode()
