@@ -1,10 +1,10 @@
 """``make demo``: the whole portal on one machine, with its sample knowledge base indexed.
 
 Starts PostgreSQL + pgvector and Redis (see ``devtools.services``), migrates, creates an
-admin user, imports ``samples/articles``, starts a Celery worker (with beat, for the
-sweeper) and the web server, waits with a progress line until the worker has indexed
+admin user, imports ``samples/articles``, starts the Celery workers (emails with beat, for
+the sweepers; indexing) and the web server, waits with a progress line until the worker has indexed
 every article, then prints the URLs. Ctrl-C, SIGTERM and SIGHUP stop every process it
-started (worker with beat, web server, and PostgreSQL/redis-server if it started them); the
+started (workers, web server, and PostgreSQL/redis-server if it started them); the
 data in ``.data/`` is kept, so running it again reuses it.
 
 ``.data/demo.pids`` lists this run's processes while it runs. A run that was killed with
@@ -40,10 +40,17 @@ PIDFILE = DATA_DIR / "demo.pids"
 STOP_TIMEOUT_SECONDS = 20  # per process group, after SIGTERM, before SIGKILL
 
 
-def worker_command(python: str) -> list[str]:
-    """The demo's Celery worker: one process on every queue, with beat for the sweepers."""
-    return [python, "-m", "celery", "-A", "portal", "worker", "-B", "-Q", "emails,indexing,celery", "-l", "warning",
-            "--concurrency", "1", "-s", str(DATA_DIR / "celerybeat-schedule")]  # fmt: skip
+def worker_commands(python: str) -> list[list[str]]:
+    """The demo's Celery workers, one process each: the ``emails`` queue (with beat, for the
+    sweepers), and ``indexing`` with the default queue (staff drafts, content-gap reports).
+    With one worker on every queue, a 200,000-character article (about 400 s to embed here)
+    held ticket acknowledgements back for as long (thirteenth session); the queues exist so a
+    large import never delays one."""
+    worker = [python, "-m", "celery", "-A", "portal", "worker", "-l", "warning", "--concurrency", "1"]
+    return [
+        [*worker, "-n", "emails@%h", "-Q", "emails", "-B", "-s", str(DATA_DIR / "celerybeat-schedule")],
+        [*worker, "-n", "indexing@%h", "-Q", "indexing,celery"],
+    ]
 
 
 def web_command(python: str) -> list[str]:
@@ -168,7 +175,7 @@ def main() -> int:
             setup_django(env)
             _prepare(password)
             python = sys.executable
-            for command in (worker_command(python), web_command(python)):
+            for command in (*worker_commands(python), web_command(python)):
                 children.append(subprocess.Popen(command, cwd=BASE_DIR, env=env, start_new_session=True))
                 _record_pids(children)
             _wait_for_indexing(children)

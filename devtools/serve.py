@@ -68,12 +68,12 @@ def gunicorn_running(env: dict[str, str], port: int, log: Path | None = None) ->
 
 
 def main() -> int:
-    from devtools.demo import check_leftovers, worker_command
+    from devtools.demo import check_leftovers, worker_commands
 
     port = int(os.environ.get("PORT", "8000"))
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     check_leftovers()
-    worker: subprocess.Popen[bytes] | None = None
+    workers: list[subprocess.Popen[bytes]] = []
     with stopping_on_signals(), running("portal") as services:
         try:
             env = production_env(services.env(), port)
@@ -83,16 +83,16 @@ def main() -> int:
             from django.core.management import call_command
 
             call_command("migrate", verbosity=0)
-            worker = subprocess.Popen(worker_command(sys.executable), cwd=BASE_DIR, env=env, start_new_session=True)
+            for command in worker_commands(sys.executable):
+                workers.append(subprocess.Popen(command, cwd=BASE_DIR, env=env, start_new_session=True))
             with gunicorn_running(env, port) as web:
                 print(f"\n  Production mode (gunicorn + Celery): http://127.0.0.1:{port}/  Ctrl-C stops.\n", flush=True)
-                while web.poll() is None and worker.poll() is None:
+                while web.poll() is None and all(w.poll() is None for w in workers):
                     time.sleep(1)
         except KeyboardInterrupt as exc:
             print(f"\n[serve] stopping ({exc})…", flush=True)
         finally:
-            if worker is not None:
-                stop_groups([worker], label="serve")
+            stop_groups(workers, label="serve")
 
             close_database()
     return 0
