@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.translation import get_language
 from django.views.decorators.http import require_GET
 
 WIDGET_SCRIPT = "support/widget.js"
@@ -41,7 +42,10 @@ def widget_script(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def widget_demo(request: HttpRequest) -> HttpResponse:
-    """A plain page that embeds the widget the way a customer's site would (``?lang=en`` for English)."""
-    language = "en" if request.GET.get("lang") == "en" else "ko"
+    """A plain page that embeds the widget the way a customer's site would: in ``?lang`` (ko or
+    en), else in the page's own language (the browser's or the language switcher's, as every
+    page here), so its text and the widget never differ."""
+    asked = request.GET.get("lang")
+    language = asked if asked in ("ko", "en") else ("en" if get_language() == "en" else "ko")
     script_url = request.build_absolute_uri(reverse("support:widget_script"))
     return render(request, "support/widget_demo.html", {"widget_language": language, "script_url": script_url})

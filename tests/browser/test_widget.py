@@ -94,6 +94,26 @@ def test_widget_in_korean_on_a_phone_escalates_when_not_sure(
     assert not phone.csp_violations and not phone.page_errors and not phone.dialogs
 
 
+def test_enter_that_ends_a_korean_composition_does_not_send(
+    tab: Tab, live_server: Any, sample_articles: dict[str, Any]
+) -> None:
+    page = tab.page
+    page.goto(f"{live_server.url}/widget/demo/?lang=ko")
+    open_widget_by_keyboard(tab)
+    box = page.locator("[data-support-widget] textarea[name=question]")
+    box.fill("환불은 며칠 걸리나")  # the IME still composes "요": Enter commits it, it must not send
+    composing_enter = "new KeyboardEvent('keydown', {key: 'Enter', isComposing: true, bubbles: true, cancelable: true})"
+    box.evaluate(f"el => el.dispatchEvent({composing_enter})")
+    page.wait_for_timeout(500)
+    assert box.input_value() == "환불은 며칠 걸리나" and not Question.objects.exists()
+    box.press("End")
+    page.keyboard.type("요?")
+    page.keyboard.press("Enter")  # the Enter after the composition sends
+    page.locator("[data-support-widget] .reply").first.wait_for()
+    assert Question.objects.get().text == "환불은 며칠 걸리나요?"
+    assert not tab.page_errors
+
+
 @pytest.fixture
 def blog(live_server: Any) -> Iterator[str]:
     """A customer's site at another origin (another port on 127.0.0.1) embedding the widget from the live server."""

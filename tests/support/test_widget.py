@@ -23,9 +23,20 @@ def test_widget_script_is_only_read(client: Client) -> None:
     assert client.post("/widget.js").status_code == 405
 
 
-@pytest.mark.parametrize(("query", "language"), [("", "ko"), ("?lang=en", "en")])
-def test_demo_page_embeds_the_widget_with_one_script_tag(client: Client, query: str, language: str) -> None:
-    response = client.get(f"/widget/demo/{query}")
+@pytest.mark.parametrize(
+    ("query", "accept", "language"),
+    [
+        ("", "ko", "ko"),
+        ("", "en-US,en", "en"),
+        ("?lang=en", "ko", "en"),
+        ("?lang=ko", "en", "ko"),
+        ("?lang=xx", "en", "en"),
+    ],
+)
+def test_demo_page_embeds_the_widget_with_one_script_tag(
+    client: Client, query: str, accept: str, language: str
+) -> None:
+    response = client.get(f"/widget/demo/{query}", HTTP_ACCEPT_LANGUAGE=accept)
     assert response.status_code == 200
     html = response.content.decode()
     tags = re.findall(r"<script[^>]*>", html)

@@ -356,6 +356,9 @@
     this.newButton.addEventListener("click", function () { self.startOver(); });
     this.panel.addEventListener("keydown", function (event) { if (event.key === "Escape") self.close(); });
     this.input.addEventListener("keydown", function (event) {
+      // Enter that ends a Korean (IME) composition only commits the syllable: sending then
+      // left the last syllable behind in the emptied box (keyCode 229: Safari's composing Enter).
+      if (event.isComposing || event.keyCode === 229) return;
       if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); self.form.requestSubmit(); }
     });
     this.form.addEventListener("submit", function (event) { event.preventDefault(); self.ask(); });
