@@ -33,6 +33,7 @@
       intro: "Ask in Korean or English. We answer from our help articles and show where each answer comes from.",
       placeholder: "Type your question", send: "Ask", thinking: "Looking through our help articles…",
       sources: "Sources", excerpt: "This is an excerpt from our help articles. Please check the source.",
+      fromArticleIn: { ko: "This excerpt comes from an article in Korean.", en: "This excerpt comes from an article in English." },
       notSure: "We are not sure about this one, so we would rather not guess. Our support team can answer it by email.",
       escalateOffer: "Not what you needed? Send it to our support team",
       email: "Your email address", details: "Anything else we should know? (optional)",
@@ -54,6 +55,7 @@
       intro: "한국어나 영어로 질문하세요. 도움말 문서에서 답을 찾아 출처와 함께 보여 드립니다.",
       placeholder: "질문을 입력하세요", send: "질문하기", thinking: "도움말 문서를 찾아보는 중…",
       sources: "출처", excerpt: "도움말 문서에서 발췌한 내용입니다. 출처를 확인해 주세요.",
+      fromArticleIn: { ko: "이 발췌문은 한국어 문서에서 가져왔습니다.", en: "이 발췌문은 영어 문서에서 가져왔습니다." },
       notSure: "이 질문은 확실하지 않아 추측하지 않겠습니다. 고객지원팀이 이메일로 답해 드릴 수 있습니다.",
       escalateOffer: "원하던 답이 아닌가요? 고객지원팀에 보내기",
       email: "이메일 주소", details: "더 알려 주실 내용이 있나요? (선택)",
@@ -215,11 +217,15 @@
     catch (error) { /* storage blocked or full: the thread lasts until the page is left */ }
   }
 
-  function storedAnswer(data) {  // what the thread needs of a question's response
+  /** The question's language as the portal detects it: Korean when it holds Hangul. */
+  function questionLanguage(text) { return /[\uac00-\ud7a3]/.test(text || "") ? "ko" : "en"; }
+
+  function storedAnswer(data, question) {  // what the thread needs of a question's response
     return {
       id: data.id, token: data.token, answer: data.answer || "", answer_kind: data.answer_kind || "",
+      asked_in: questionLanguage(question),
       escalation_recommended: !!data.escalation_recommended,
-      sources: (data.sources || []).map(function (s) { return { title: s.title, url: s.url }; }),
+      sources: (data.sources || []).map(function (s) { return { title: s.title, url: s.url, language: s.language || "" }; }),
     };
   }
 
@@ -433,6 +439,13 @@
     }
     var children = [];
     if (answer.answer_kind === "extractive") children.push(el("p", { class: "muted", text: T.excerpt }));
+    // An excerpt quotes its article as written: say so when that is not in the question's
+    // language, as the answer page does.
+    var first = answer.sources[0];
+    if (answer.answer_kind === "extractive" && first && first.language && answer.asked_in &&
+        first.language !== answer.asked_in && T.fromArticleIn[first.language]) {
+      children.push(el("p", { class: "muted other-language", text: T.fromArticleIn[first.language] }));
+    }
     if (answer.sources.length) children.push(el("p", { class: "muted", text: T.sources }), sourceList(answer.sources));
     children.push(this.feedbackPart(entry));
     var offer = last ? el("button", { type: "button", class: "link offer", text: T.escalateOffer }) : null;
@@ -587,7 +600,7 @@
       self.thread.conversationId = result.data.conversation_id;
       self.thread.token = result.data.token;
       self.thread.entries.push({ type: "question", text: question });
-      self.record({ type: "answer", answer: storedAnswer(result.data), feedback: null });
+      self.record({ type: "answer", answer: storedAnswer(result.data, question), feedback: null });
     }, function (error) {
       pending.remove();
       self.sayFailure(error);
