@@ -51,7 +51,9 @@ class Article(models.Model):
         INDEXED = "indexed", _("Indexed")
         FAILED = "failed", _("Failed")
 
-    knowledge_base = models.ForeignKey(KnowledgeBase, on_delete=models.CASCADE, related_name="articles")
+    knowledge_base = models.ForeignKey(
+        KnowledgeBase, on_delete=models.CASCADE, related_name="articles", verbose_name=_("knowledge base")
+    )
     title = models.CharField(_("title"), max_length=300)
     slug = models.SlugField(_("slug"), max_length=200, allow_unicode=True)
     body = models.TextField(_("body (Markdown)"))

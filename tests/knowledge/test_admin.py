@@ -65,6 +65,9 @@ def test_knowledge_base_may_be_omitted_and_slugs_are_unique_per_knowledge_base(
     response = english_admin.post(ADD_URL, data | {"title": "Another"})
     assert response.status_code == 200
     assert "already exists" in response.content.decode()
+    english_admin.cookies["django_language"] = "ko"
+    korean = english_admin.post(ADD_URL, data | {"title": "Another"}).content.decode()
+    assert "지식 베이스" in korean and "Knowledge base" not in korean  # the field's own name, translated
     assert Article.objects.filter(slug="password-reset-en").count() == 1
 
 
