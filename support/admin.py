@@ -285,6 +285,14 @@ class TicketAdmin(admin.ModelAdmin):
                 )
                 if kwargs.get("add_to_knowledge"):
                     self.message_user(request, _("A curated answer was created in draft for a content editor."))
+            elif service is ticket_assign:
+                assignee = kwargs.get("to")
+                self.message_user(
+                    request,
+                    _("The ticket is assigned to %(name)s.") % {"name": assignee.get_username()}
+                    if assignee
+                    else _("The ticket is unassigned."),
+                )
             elif service is ticket_draft_request:
                 self.message_user(request, _("A draft reply is being written; reload the page in a few seconds."))
             elif service is ticket_reply_draft_save and body:

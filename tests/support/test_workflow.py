@@ -131,7 +131,9 @@ def test_agent_works_a_ticket_in_admin_and_sees_its_history(agent: Client, agent
     assert 'name="_send_reply"' in page and 'name="_assign_to_me"' in page
     data = form_data(page, "ticket_form")
     assert agent.post(url, data | {"_assign_to_me": "Assign to me"}).status_code == 302
-    data = form_data(agent.get(url).content.decode(), "ticket_form")
+    after = agent.get(url).content.decode()
+    assert f"The ticket is assigned to {agent_user.get_username()}." in after  # said, not only done
+    data = form_data(after, "ticket_form")
     agent.post(url, data | {"note": "<b>VIP</b> customer", "reply": "초안입니다", "_save": "Save"})
     ticket.refresh_from_db()
     assert ticket.assignee == agent_user and ticket.reply_draft == "초안입니다" and ticket.reply == ""
