@@ -42,6 +42,7 @@ from support.services import (
     conversation_for_token,
     question_answer,
     question_answer_events,
+    question_clean,
     question_token_matches,
 )
 from support.streaming import EVENT_STREAM, answer_event_stream, event_stream_response, first_event, wants_event_stream
@@ -77,6 +78,15 @@ class QuestionInSerializer(serializers.Serializer):
     # A follow-up: the conversation and its token (the one returned with its first question).
     conversation_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     token = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+
+    def validate_question(self, value: str) -> str:
+        """Blank or over-long is a 400 before anything else, a follow-up's conversation included
+        (a blank question with an unknown conversation had been a 404)."""
+        try:
+            question_clean(value)
+        except QuestionInvalid as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+        return value
 
 
 class SourceOutSerializer(serializers.Serializer):
