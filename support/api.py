@@ -43,6 +43,7 @@ from support.services import (
     question_answer,
     question_answer_events,
     question_clean,
+    question_invalid_message,
     question_token_matches,
 )
 from support.streaming import EVENT_STREAM, answer_event_stream, event_stream_response, first_event, wants_event_stream
@@ -85,7 +86,7 @@ class QuestionInSerializer(serializers.Serializer):
         try:
             question_clean(value)
         except QuestionInvalid as exc:
-            raise serializers.ValidationError(str(exc)) from exc
+            raise serializers.ValidationError(question_invalid_message(exc)) from exc
         return value
 
 
@@ -182,7 +183,7 @@ class QuestionCreateApi(APIView):
                 )
             outcome = question_answer(**asked)
         except QuestionInvalid as exc:
-            return Response({"question": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+            return Response({"question": [question_invalid_message(exc)]}, status=status.HTTP_400_BAD_REQUEST)
         return Response(question_payload(outcome), status=status.HTTP_201_CREATED)
 
     def finalize_response(self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any) -> Any:

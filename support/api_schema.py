@@ -31,8 +31,9 @@ DETAIL = inline_serializer(
     "Error",
     {
         "detail": serializers.CharField(
-            help_text="What went wrong: the portal's own messages in English; DRF's (malformed JSON, wrong media "
-            "type, throttling, field types) in the request's Accept-Language, Korean by default."
+            help_text="What went wrong, in the request's Accept-Language (Korean by default) for DRF's messages "
+            "(malformed JSON, wrong media type, throttling, field types) and a blank or over-long question; the "
+            "portal's other messages in English."
         )
     },
 )

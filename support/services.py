@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from knowledge.analysis import detect_language, other_language
 from knowledge.embeddings import EmbeddingError, get_provider
@@ -44,7 +45,26 @@ logger = logging.getLogger(__name__)
 
 
 class QuestionInvalid(ValueError):
-    """The question can't be asked; the message says why and is safe to show."""
+    """The question can't be asked; the message (English) says why and is safe to show.
+
+    ``code`` is ``"blank"`` or ``"too_long"`` (then ``limit`` and ``count`` are set), so a
+    caller answering a customer can say it in their language: :func:`question_invalid_message`.
+    """
+
+    def __init__(self, message: str, *, code: str, limit: int = 0, count: int = 0) -> None:
+        super().__init__(message)
+        self.code, self.limit, self.count = code, limit, count
+
+
+def question_invalid_message(exc: QuestionInvalid) -> str:
+    """``exc``'s message in the active language (the request's Accept-Language, or the page's),
+    with the msgids the question form uses: "질문을 입력해 주세요." for a blank question."""
+    if exc.code == "too_long":
+        return gettext("Questions are limited to %(limit)s characters; yours has %(count)s.") % {
+            "limit": f"{exc.limit:,}",
+            "count": f"{exc.count:,}",
+        }
+    return gettext("Please type a question.")
 
 
 def _visible_edge(ch: str) -> bool:
@@ -74,11 +94,12 @@ def question_clean(text: str) -> str:
     """:func:`question_normalise` ``text``; raise ``QuestionInvalid`` if empty or over ``QUESTION_MAX_CHARS``."""
     text = question_normalise(text)
     if not text:
-        raise QuestionInvalid("Please type a question.")
+        raise QuestionInvalid("Please type a question.", code="blank")
     if len(text) > settings.QUESTION_MAX_CHARS:
         raise QuestionInvalid(
-            f"Questions are limited to {settings.QUESTION_MAX_CHARS:,} characters; yours has {len(text):,}."
-        )
+            f"Questions are limited to {settings.QUESTION_MAX_CHARS:,} characters; yours has {len(text):,}.",
+            code="too_long", limit=settings.QUESTION_MAX_CHARS, count=len(text),
+        )  # fmt: skip
     return text
 
 

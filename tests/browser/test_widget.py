@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import unicodedata
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -129,6 +130,13 @@ def test_an_excerpt_from_an_article_in_the_other_language_says_so(
     reply.wait_for()
     assert "30 minutes" in reply.inner_text()  # quoted from the English article
     assert reply.locator(".other-language").inner_text() == "이 발췌문은 영어 문서에서 가져왔습니다."
+    page.locator("[data-support-widget] .new-conversation").click()
+    decomposed = unicodedata.normalize("NFD", "환불은 며칠 걸리나요?")  # as macOS types Korean
+    page.locator("[data-support-widget] textarea[name=question]").fill(decomposed)
+    page.keyboard.press("Enter")
+    korean = page.locator("[data-support-widget] .reply").first
+    korean.wait_for()
+    assert "14일" in korean.inner_text() and not korean.locator(".other-language").count()  # Korean from Korean
     page.goto(f"{live_server.url}/widget/demo/?lang=en")
     open_widget_by_keyboard(tab)
     page.locator("[data-support-widget] .new-conversation").click()

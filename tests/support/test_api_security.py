@@ -274,6 +274,24 @@ def test_json_nested_past_the_parsers_depth_is_a_400_not_a_500(
     assert not Question.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("text", "language", "message"),
+    [
+        ("\u200b ", "ko", "질문을 입력해 주세요."),
+        ("\u200b ", "en", "Please type a question."),
+        ("가" * 1001, "ko", "질문은 1,000자까지 입력할 수 있습니다. 입력하신 질문은 1,001자입니다."),
+        ("가" * 1001, "en", "Questions are limited to 1,000 characters; yours has 1,001."),
+    ],
+)
+def test_a_blank_or_over_long_question_is_told_in_the_requests_language(
+    client: Client, text: str, language: str, message: str
+) -> None:
+    """As DRF's own messages and the page's form: the widget shows them to the customer."""
+    response = ask(client, text, HTTP_ACCEPT_LANGUAGE=language, REMOTE_ADDR=fresh_ip())
+    assert response.status_code == 400 and response.json() == {"question": [message]}
+    assert not Question.objects.exists()
+
+
 def test_a_number_for_the_details_of_a_ticket_is_a_400(client: Client, asked: dict[str, Any]) -> None:
     response = escalate(
         client, {"question_id": asked["id"], "token": asked["token"], "email": "kim@example.com", "details": 5}

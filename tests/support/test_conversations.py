@@ -86,7 +86,7 @@ def test_a_conversation_that_is_not_yours_is_404_like_the_ticket_endpoint(
     assert response.status_code == unknown.status_code == ticket_404.status_code == 404
     assert response.json() == unknown.json() == ticket_404.json()
     blank = ask(client, {"question": " ", "conversation_id": started["conversation_id"] + 1000, "token": "x"})
-    assert blank.status_code == 400 and blank.json() == {"question": ["Please type a question."]}  # checked first
+    assert blank.status_code == 400 and blank.json() == {"question": ["질문을 입력해 주세요."]}  # checked first
     assert Question.objects.count() == 1  # nothing was asked
 
 

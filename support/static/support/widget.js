@@ -217,8 +217,9 @@
     catch (error) { /* storage blocked or full: the thread lasts until the page is left */ }
   }
 
-  /** The question's language as the portal detects it: Korean when it holds Hangul. */
-  function questionLanguage(text) { return /[\uac00-\ud7a3]/.test(text || "") ? "ko" : "en"; }
+  /** The question's language as the portal detects it: Korean when it holds Hangul (composed
+   *  first, as the portal reads it: Korean typed on macOS arrives decomposed). */
+  function questionLanguage(text) { return /[\uac00-\ud7a3]/.test((text || "").normalize("NFC")) ? "ko" : "en"; }
 
   function storedAnswer(data, question) {  // what the thread needs of a question's response
     return {
