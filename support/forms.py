@@ -1,7 +1,8 @@
 """Customer forms: a question, an escalation to the support team, feedback on an answer, a message on a ticket.
 
-The limits mirror ``support.services.question_clean`` / ``support.tickets.ticket_create`` so customers get
-translated messages here; the services still enforce them for every other caller.
+The question is checked by ``support.services.question_clean`` itself; the ticket limits mirror
+``support.tickets.ticket_create`` so customers get translated messages here; the services still
+enforce them for every other caller.
 """
 
 from typing import Any
@@ -11,7 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from support.services import question_normalise
+from support.services import QuestionInvalid, question_clean, question_invalid_message
 
 
 def _counts(limit: int, count: int) -> dict[str, str]:
@@ -31,16 +32,12 @@ class QuestionForm(forms.Form):
         self.fields["question"].help_text = _("Up to %(limit)s characters.") % {"limit": f"{limit:,}"}
 
     def clean_question(self) -> str:
-        text = question_normalise(self.cleaned_data["question"])  # blank was refused as required
-        if not text:  # only invisible characters (zero-width spaces)
-            raise ValidationError(self.fields["question"].error_messages["required"], code="required")
-        if len(text) > settings.QUESTION_MAX_CHARS:
-            raise ValidationError(
-                _("Questions are limited to %(limit)s characters; yours has %(count)s."),
-                code="max_length",
-                params=_counts(settings.QUESTION_MAX_CHARS, len(text)),
-            )
-        return text
+        """The service's own check (:func:`support.services.question_clean`: NFC, zero-width
+        characters at the ends, the length limit), its message in the page's language."""
+        try:
+            return question_clean(self.cleaned_data["question"])  # blank was refused as required
+        except QuestionInvalid as exc:
+            raise ValidationError(question_invalid_message(exc), code=exc.code) from exc
 
 
 class TicketForm(forms.Form):
