@@ -23,6 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from support.answering.span import span_position
 from support.api_schema import (
     ANSWER_EXAMPLE,
     DETAIL,
@@ -114,6 +115,14 @@ class QuestionOutSerializer(serializers.Serializer):
     answer_span = serializers.CharField(
         allow_null=True, help_text="The shortest part of answer that answers the question; null without one."
     )
+    answer_span_start = serializers.IntegerField(
+        allow_null=True,
+        help_text=(
+            "Where answer_span starts in answer, in characters (Unicode code points, as answer[start:start + "
+            "len(answer_span)] in Python; in JavaScript count by code point, e.g. Array.from(answer)); "
+            "null when answer_span is null. The same phrase can occur earlier in the answer: mark it here."
+        ),
+    )
     confidence = serializers.FloatField(allow_null=True, help_text="In [0, 1]; below the threshold: escalate.")
     escalation_recommended = serializers.BooleanField(help_text="True when the portal is not sure: offer a ticket.")
     status = serializers.ChoiceField(choices=Question.Status.choices)
@@ -197,11 +206,13 @@ class QuestionCreateApi(APIView):
 def question_payload(outcome: AnswerOutcome) -> dict[str, Any]:
     """The 201 body of ``POST /api/v1/questions/`` (and the ``done`` event of its stream)."""
     q = outcome.question
+    span = None if q.escalation_recommended or not q.answer_span else q.answer_span
     payload = {
         "id": q.pk, "conversation_id": q.conversation_id, "token": outcome.token,
         "answer": "" if q.escalation_recommended else q.answer,  # no guess when not confident
         "answer_kind": q.answer_kind, "confidence": q.confidence,
-        "answer_span": None if q.escalation_recommended or not q.answer_span else q.answer_span,
+        "answer_span": span,
+        "answer_span_start": None if span is None else span_position(q.answer, span, q.answer_span_start),
         "escalation_recommended": q.escalation_recommended, "status": q.status, "sources": q.sources,
     }  # fmt: skip
     return dict(QuestionOutSerializer(payload).data)

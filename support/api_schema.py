@@ -133,6 +133,7 @@ ANSWER_EXAMPLE = OpenApiExample(
         "answer": "Refunds are processed within 3 business days.",
         "answer_kind": "extractive",
         "answer_span": "within 3 business days",
+        "answer_span_start": 22,
         "confidence": 0.91,
         "escalation_recommended": False,
         "status": "answered",

@@ -19,6 +19,7 @@ from knowledge.chunking import plain_text
 from knowledge.models import Article
 from knowledge.rendering import render_markdown
 from knowledge.services import knowledge_base_get_live
+from support.answering.span import span_position
 from support.api import ask_rate, question_payload, sources_payload
 from support.feedback import FeedbackInvalid, feedback_allowed, feedback_record
 from support.forms import CustomerMessageForm, FeedbackForm, QuestionForm, TicketForm
@@ -113,16 +114,14 @@ def _distinct_articles(sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def answer_parts(answer: str, span: str, start: int | None = None) -> tuple[str, str, str]:
-    """``(before, span, after)``: ``answer`` split around ``span`` at offset ``start`` (the
-    occurrence the answerer meant, ``Question.answer_span_start``) or, when ``start`` is None or
-    the span does not stand there, around its first occurrence.
+    """``(before, span, after)``: ``answer`` split around ``span`` where
+    :func:`support.answering.span.span_position` places it (at ``start``, the occurrence the
+    answerer meant, when the span stands there; else at its first occurrence).
 
     ``(answer, "", "")`` when there is no span or it is not in the answer.
     """
-    at = start if span and start is not None and answer[start : start + len(span)] == span else -1
-    if at < 0:
-        at = answer.find(span) if span else -1
-    if at < 0:
+    at = span_position(answer, span, start)
+    if at is None:
         return answer, "", ""
     return answer[:at], span, answer[at + len(span) :]
 

@@ -310,6 +310,23 @@ def answer_span(question: str, sentence: str, only_when_asked: bool = True) -> s
     return _slice(sentence, tokens, a, b)
 
 
+def span_position(answer: str, span: str, start: int | None = None) -> int | None:
+    """Where ``span`` stands in ``answer``, in characters (Python string indices).
+
+    ``start`` is the occurrence the answerer meant (``GeneratedAnswer.span_start``,
+    stored as ``Question.answer_span_start``); when it is None or the span does not
+    stand there, the span's first occurrence. None when there is no span or it is not
+    in the answer. The customer page and the API's ``answer_span_start`` both use it,
+    so the page, the widget and API clients mark the same characters.
+    """
+    if not span:
+        return None
+    if start is not None and answer[start : start + len(span)] == span:
+        return start
+    at = answer.find(span)
+    return at if at >= 0 else None
+
+
 def _slice(sentence: str, tokens: list, a: int, b: int) -> str:
     """The text of ``sentence`` from token ``a`` to token ``b``, without trailing punctuation:
     Kiwi keeps a full stop on a sentence's last English word ("days.")."""

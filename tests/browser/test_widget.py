@@ -145,6 +145,7 @@ def test_an_excerpt_from_an_article_in_the_other_language_says_so(
     same = page.locator("[data-support-widget] .reply").last
     same.wait_for()
     assert "30 minutes" in same.inner_text() and not same.locator(".other-language").count()
+    assert "30 minutes" in same.locator("mark.answer-span").inner_text()  # the span, marked as on the answer page
     assert not tab.page_errors
 
 

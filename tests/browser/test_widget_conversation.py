@@ -282,3 +282,31 @@ def test_widget_streams_an_answer_from_server_sent_events(tab: Tab, live_server:
     )
     assert stored["conversationId"] == 77 and stored["token"] == "secret"
     tab.shot("streamed-answer-final")
+
+
+def test_widget_marks_the_span_where_the_answer_says_it_not_where_it_first_appears(tab: Tab, live_server: Any) -> None:
+    page = tab.page
+    answer = "🚚 Dawn delivery is free on orders of ₩15,000 or more. International shipping is ₩15,000 per order."
+    start = answer.rindex("₩15,000")  # counted in code points, as the API counts; the lorry is two UTF-16 units
+    body = {
+        "id": 4243, "conversation_id": 78, "token": "secret", "answer": answer, "answer_kind": "extractive",
+        "answer_span": "₩15,000", "answer_span_start": start, "confidence": 0.93, "escalation_recommended": False,
+        "status": "answered", "sources": [{"title": "Shipping times and fees", "url": "/articles/shipping/",
+                                           "excerpt": answer, "score": 0.9, "language": "en"}],
+    }  # fmt: skip
+    page.route("**/api/v1/questions/", lambda route: route.fulfill(status=201, json=body))
+    page.goto(f"{live_server.url}/widget/demo/?lang=en")
+    open_widget_by_keyboard(tab)
+    ask(tab, "How much is international shipping?")
+    reply = tab.page.locator(f"{W} .reply").last
+    text = reply.locator("p").first
+    assert text.inner_text() == answer
+    assert text.locator("mark.answer-span").inner_text() == "₩15,000"
+    before = text.evaluate("p => p.firstChild.textContent")
+    assert before.endswith("International shipping is ") and "orders of ₩15,000" in before
+    body["answer_span_start"] = 3  # not where the span stands: the text is shown unmarked, never cut wrongly
+    tab.page.locator(f"{W} .new-conversation").click()
+    ask(tab, "How much is international shipping?")
+    again = tab.page.locator(f"{W} .reply").last.locator("p").first
+    assert again.inner_text() == answer and again.locator("mark").count() == 0
+    assert not tab.page_errors

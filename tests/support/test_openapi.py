@@ -61,8 +61,8 @@ def test_the_schema_documents_every_public_endpoint_and_its_errors(api_schema: A
     }
     answer = raw["components"]["schemas"]["QuestionOut"]
     assert set(answer["required"]) == {
-        "id", "conversation_id", "token", "answer", "answer_kind", "answer_span", "confidence", "escalation_recommended", "status",
-        "sources",
+        "id", "conversation_id", "token", "answer", "answer_kind", "answer_span", "answer_span_start", "confidence",
+        "escalation_recommended", "status", "sources",
     }  # fmt: skip
     assert raw["paths"][QUESTIONS]["post"]["responses"]["429"]["headers"]["Retry-After"]["required"] is True
     # The streamed answer (Accept: text/event-stream) is the 200; everything else is JSON only.

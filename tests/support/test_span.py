@@ -2,7 +2,14 @@
 
 import pytest
 
-from support.answering.span import answer_span, answer_type_in, asks_for_phrase, expected_answer_type, has_answer_type
+from support.answering.span import (
+    answer_span,
+    answer_type_in,
+    asks_for_phrase,
+    expected_answer_type,
+    has_answer_type,
+    span_position,
+)
 from support.views import answer_parts
 
 
@@ -84,6 +91,17 @@ def test_a_span_is_always_a_slice_of_the_sentence() -> None:
 @pytest.mark.parametrize(("question", "sentence"), [("", ""), ("환불은?", ""), ("", "문장"), ("?", "!!!")])
 def test_empty_or_wordless_input_gives_no_span(question: str, sentence: str) -> None:
     assert answer_span(question, sentence) in ("", sentence)
+
+
+def test_span_position_is_where_the_answerer_found_the_span_else_its_first_occurrence() -> None:
+    answer = "새벽배송은 15,000원 이상 무료, 해외배송은 15,000원입니다."
+    second = answer.rindex("15,000원")
+    assert span_position(answer, "15,000원", second) == second
+    assert span_position(answer, "15,000원", None) == answer.index("15,000원") != second
+    assert span_position(answer, "15,000원", 3) == answer.index("15,000원")  # a stale offset: the first occurrence
+    assert span_position(answer, "15,000원", 10_000) == answer.index("15,000원")
+    assert span_position(answer, "없는 말", 0) is None
+    assert span_position(answer, "", 0) is None
 
 
 def test_answer_parts_split_around_the_span_for_highlighting() -> None:

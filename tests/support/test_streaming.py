@@ -92,7 +92,7 @@ def test_chat_model_deltas_concatenate_to_the_answer(
     assert done["status"] == "answered", done
     streamed = "".join(data["text"] for name, data in events if name == "delta")
     assert streamed == done["answer"] == LONG["answer"].strip()
-    assert done["answer_span"] == "30 minutes"
+    assert done["answer_span"] == "30 minutes" and done["answer_span_start"] == done["answer"].index("30 minutes")
     [request] = llm.requests_to(CHAT)
     assert request.body["stream"] is True and request.body["response_format"] == {"type": "json_object"}
     stored = Question.objects.get(pk=done["id"])

@@ -172,8 +172,8 @@
   }
 
   /** POST /api/v1/questions/ {question[, conversation_id, token]} -> 201 {id, conversation_id, token,
-   *  answer, answer_kind, confidence, escalation_recommended, status, sources: [{title, url, excerpt,
-   *  score, language}]} | 404 (the conversation is unknown or not this token's) | 400 {question: [..]}.
+   *  answer, answer_kind, answer_span, answer_span_start, confidence, escalation_recommended, status,
+   *  sources: [{title, url, excerpt, score, language}]} | 404 (the conversation is unknown or not this token's) | 400 {question: [..]}.
    *  Streamed (text/event-stream): `sources` (the list), `delta` ({text}) ..., then `done` (the object). */
   function askQuestion(question, conversation, onEvent) {
     var body = { question: question };
@@ -224,6 +224,7 @@
   function storedAnswer(data, question) {  // what the thread needs of a question's response
     return {
       id: data.id, token: data.token, answer: data.answer || "", answer_kind: data.answer_kind || "",
+      answer_span: data.answer_span || "", answer_span_start: typeof data.answer_span_start === "number" ? data.answer_span_start : null,
       asked_in: questionLanguage(question),
       escalation_recommended: !!data.escalation_recommended,
       sources: (data.sources || []).map(function (s) { return { title: s.title, url: s.url, language: s.language || "" }; }),
@@ -253,6 +254,7 @@
     ".log { flex: 1; overflow-y: auto; padding: 12px 16px; display: flex; flex-direction: column; gap: 10px; }",
     ".msg { padding: 10px 12px; border-radius: 10px; max-width: 92%; word-wrap: break-word; }",
     ".msg > p:first-child { white-space: pre-wrap; }",
+    ".msg mark { background: #fff3b0; color: inherit; padding: 0 .1em; border-radius: 2px; }",
     ".msg p { margin: 0 0 4px; } .msg p:last-child { margin-bottom: 0; }",
     ".me { align-self: flex-end; background: #e8eefc; }",
     ".bot { align-self: flex-start; background: #f3f4f6; }",
@@ -306,6 +308,21 @@
 
   function bubble(kind, text, children) {
     return el("div", { class: "msg " + kind }, [text ? el("p", { text: text }) : null].concat(children || []));
+  }
+
+  /** The answer's text with its span marked (`answer_span` at `answer_span_start`, counted in code
+   *  points as the API counts them), as the answer page marks it; plain text when the span is
+   *  missing or does not stand there. */
+  function answerText(answer) {
+    var chars = Array.from(answer.answer), span = Array.from(answer.answer_span || ""), at = answer.answer_span_start;
+    if (!span.length || typeof at !== "number" || chars.slice(at, at + span.length).join("") !== span.join("")) {
+      return el("p", { text: answer.answer });
+    }
+    return el("p", {}, [
+      document.createTextNode(chars.slice(0, at).join("")),
+      el("mark", { class: "answer-span", text: span.join("") }),
+      document.createTextNode(chars.slice(at + span.length).join("")),
+    ]);
   }
 
   function sourceList(sources) {
@@ -451,7 +468,7 @@
     children.push(this.feedbackPart(entry));
     var offer = last ? el("button", { type: "button", class: "link offer", text: T.escalateOffer }) : null;
     children.push(offer);
-    var message = bubble("bot reply", answer.answer, children);
+    var message = bubble("bot reply", "", [answerText(answer)].concat(children));
     var self = this;
     if (offer) offer.addEventListener("click", function () { self.openEscalation(message); });
     return message;
