@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from support.services import QuestionInvalid, question_clean, question_invalid_message
+from support.services import QuestionInvalid, question_clean, question_invalid_message, question_normalise
 
 
 def _counts(limit: int, count: int) -> dict[str, str]:
@@ -26,8 +26,12 @@ class QuestionForm(forms.Form):
         error_messages={"required": _("Please type a question.")},
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, autofocus: bool = True, **kwargs: Any) -> None:
+        """``autofocus=False`` for the follow-up box under an answer: a focused box below the
+        answer scrolled the page past it (and started screen readers there)."""
         super().__init__(*args, **kwargs)
+        if not autofocus:
+            self.fields["question"].widget.attrs.pop("autofocus", None)
         limit = settings.QUESTION_MAX_CHARS  # read per request: tests and deployments change it
         self.fields["question"].help_text = _("Up to %(limit)s characters.") % {"limit": f"{limit:,}"}
 
@@ -100,7 +104,10 @@ class CustomerMessageForm(forms.Form):
     )
 
     def clean_message(self) -> str:
-        message: str = self.cleaned_data["message"]  # stripped; blank was refused as required
+        # Normalised as the service does: zero-width characters alone are blank, like spaces.
+        message = question_normalise(self.cleaned_data["message"])
+        if not message:
+            raise ValidationError(self.fields["message"].error_messages["required"], code="required")
         if len(message) > settings.TICKET_MESSAGE_MAX_CHARS:
             raise ValidationError(
                 _("Messages are limited to %(limit)s characters; yours has %(count)s."),

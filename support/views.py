@@ -147,7 +147,7 @@ def _question_page(
         "tickets": list(tickets.values_list("reference", flat=True)),
         "language_next": reverse("support:question", kwargs={"question_id": question.pk}),
         "earlier_turns": conversation_turns(question)[:-1],
-        "follow_up_form": follow_up or QuestionForm(auto_id="id_follow_up_%s"),
+        "follow_up_form": follow_up or QuestionForm(auto_id="id_follow_up_%s", autofocus=False),
     }
     return render(request, "support/question.html", context)
 
@@ -172,7 +172,7 @@ def follow_up(request: HttpRequest, question_id: int) -> HttpResponseBase:
     if getattr(request, "limited", False):
         return _too_many_requests(request)
     question = get_object_or_404(Question.objects.select_related("conversation"), pk=question_id)
-    form = QuestionForm(request.POST, auto_id="id_follow_up_%s")
+    form = QuestionForm(request.POST, auto_id="id_follow_up_%s", autofocus=False)
     if form.is_valid():
         try:
             if wants_event_stream(request):  # the page's script (support/ask-stream.js)

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from knowledge.curated import CuratedAnswerInvalid, curated_answer_create
 from support.models import EmailDelivery, Ticket, TicketEvent
 from support.outbox import email_delivery_enqueue
+from support.services import question_normalise
 from support.tickets import TicketInvalid
 
 Status = Ticket.Status
@@ -193,11 +194,13 @@ def ticket_reply_draft_save(*, ticket: Ticket, body: str, by: Any) -> None:
 
 
 def customer_message_clean(body: str) -> str:
-    """Strip ``body``; raise ``TicketInvalid`` if empty or over ``TICKET_MESSAGE_MAX_CHARS``.
+    """``body`` normalised as a question is (:func:`support.services.question_normalise`: NFC,
+    no whitespace or zero-width characters at the ends); raise ``TicketInvalid`` if that
+    leaves it empty or over ``TICKET_MESSAGE_MAX_CHARS``.
 
     The text is stored as typed and escaped wherever it is shown (pages, emails, admin).
     """
-    body = (body or "").strip()
+    body = question_normalise(body)
     if not body:
         raise TicketInvalid(_("Please type a message."))
     limit = settings.TICKET_MESSAGE_MAX_CHARS

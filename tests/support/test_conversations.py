@@ -235,6 +235,8 @@ def test_the_page_shows_the_thread_and_a_follow_up_box(client: Client, sample_ar
     assert first.status_code == 302
     page = client.get(first["Location"]).content.decode()
     assert 'action="/questions/' in page and "/follow-up/" in page
+    # The answer page opens at the answer: nothing below it takes focus (and scrolls the page there).
+    assert "autofocus" not in page and "autofocus" in client.get("/").content.decode()
     follow_up = client.post(first["Location"] + "follow-up/", {"question": FOLLOW_UP_EN})
     assert follow_up.status_code == 302 and follow_up["Location"] != first["Location"]
     thread = client.get(follow_up["Location"]).content.decode()
@@ -244,6 +246,7 @@ def test_the_page_shows_the_thread_and_a_follow_up_box(client: Client, sample_ar
     assert stranger.post(first["Location"] + "follow-up/", {"question": "hi"}).status_code == 404
     blank = client.post(first["Location"] + "follow-up/", {"question": ""})
     assert blank.status_code == 200 and Question.objects.count() == 2
+    assert "autofocus" not in blank.content.decode()
 
 
 def test_escalating_a_follow_up_sends_the_whole_conversation(

@@ -8,8 +8,8 @@ from django.urls import reverse
 from support.links import ticket_link_key
 from support.models import EmailDelivery, Question, Ticket, TicketEvent
 from support.outbox import email_delivery_send
-from support.tickets import ticket_create
-from support.workflow import ticket_reply, ticket_transition
+from support.tickets import TicketInvalid, ticket_create
+from support.workflow import ticket_customer_message_add, ticket_reply, ticket_transition
 
 pytestmark = pytest.mark.django_db
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> 주문을 취소하고 싶어요'
@@ -91,6 +91,10 @@ def test_empty_and_huge_messages_are_refused_with_a_clear_message(ticket: Ticket
     client = owner(ticket)
     empty = client.post(message_url(ticket), {"message": "   "})
     assert empty.status_code == 400 and "Please type a message." in empty.content.decode()
+    invisible = client.post(message_url(ticket), {"message": " \u200b \ufeff\u200d "})  # zero-width only
+    assert invisible.status_code == 400 and "Please type a message." in invisible.content.decode()
+    with pytest.raises(TicketInvalid):  # the service refuses it too, for any other caller
+        ticket_customer_message_add(ticket=ticket, body="\u200b\u2060")
     huge = client.post(message_url(ticket), {"message": "가" * 101})
     assert huge.status_code == 400
     assert "Messages are limited to 100 characters; yours has 101." in huge.content.decode()
