@@ -98,9 +98,16 @@ def _own_page(url: object) -> str:
 
 def _shown_sources(sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The stored sources, linking only to our own pages, each with its excerpt as plain text
-    (``excerpt_text``: :func:`knowledge.chunking.plain_text`) for the page to show."""
+    (``excerpt_text``: :func:`knowledge.chunking.plain_text`) and its relevance clipped to
+    [0, 1] (``shown_score``: re-ranking bonuses lift a fused score past 1, and "relevance 1.10"
+    means nothing to a customer) for the page to show."""
     return [
-        source | {"url": _own_page(source.get("url")), "excerpt_text": plain_text(str(source.get("excerpt", "")))}
+        source
+        | {
+            "url": _own_page(source.get("url")),
+            "excerpt_text": plain_text(str(source.get("excerpt", ""))),
+            "shown_score": min(1.0, max(0.0, float(source.get("score") or 0.0))),
+        }
         for source in sources
     ]
 

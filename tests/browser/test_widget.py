@@ -137,6 +137,22 @@ def test_an_excerpt_from_an_article_in_the_other_language_says_so(
     korean = page.locator("[data-support-widget] .reply").first
     korean.wait_for()
     assert "14일" in korean.inner_text() and not korean.locator(".other-language").count()  # Korean from Korean
+    assert korean.locator("p[lang=ko]").count() == 1  # the excerpt carries its article's language
+    page.locator("[data-support-widget] .new-conversation").click()
+    page.keyboard.type("refund 며칠 걸려요 how many days")  # mostly Latin letters: English, as the portal reads it
+    page.keyboard.press("Enter")
+    mixed = page.locator("[data-support-widget] .reply").first
+    mixed.wait_for()
+    assert "14일" in mixed.inner_text()
+    assert not mixed.locator(".other-language").count()  # a Korean excerpt in the Korean widget needs no note
+    page.goto(f"{live_server.url}/widget/demo/?lang=en")
+    open_widget_by_keyboard(tab)
+    page.locator("[data-support-widget] .new-conversation").click()
+    page.keyboard.type("refund 며칠 걸려요 how many days")
+    page.keyboard.press("Enter")
+    noted = page.locator("[data-support-widget] .reply").first
+    noted.wait_for()  # the English widget says what the answer page says of this English question
+    assert noted.locator(".other-language").inner_text() == "This excerpt comes from an article in Korean."
     page.goto(f"{live_server.url}/widget/demo/?lang=en")
     open_widget_by_keyboard(tab)
     page.locator("[data-support-widget] .new-conversation").click()

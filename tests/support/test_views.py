@@ -121,7 +121,7 @@ def test_matching_question_is_answered_with_a_source_link(client: Client, refund
     assert "14일 이내에 반품을 신청할 수 있습니다" in html
     assert "This is an excerpt from our help articles, not a written answer." in html
     article_url = reverse("support:article", kwargs={"slug": "refund-policy"})
-    assert f'<a href="{article_url}">반품 및 환불 정책</a>' in html
+    assert f'<a href="{article_url}" lang="ko">반품 및 환불 정책</a>' in html
     assert re.search(r"relevance \d\.\d\d", html)
     assert 'id="not-sure"' not in html
     # Even after an answer the customer can reach a person.
@@ -222,6 +222,25 @@ def test_the_span_is_highlighted_where_the_answerer_found_it_not_where_it_first_
     html = page(client, question, HTTP_ACCEPT_LANGUAGE="en")
     assert 'International shipping is <mark id="answer-span">₩15,000</mark> per order.' in html
     assert "orders of ₩15,000 or more" in html
+
+
+def test_an_excerpt_in_another_language_is_marked_so_for_readers_and_screen_readers(client: Client) -> None:
+    sources = [{"article_id": 1, "title": "반품 및 환불 정책", "url": "/articles/refund-policy/", "excerpt": "14일 이내",
+                "score": 1.1, "language": "ko"}]  # fmt: skip
+    question = stored_question(
+        client, status=Question.Status.ANSWERED, answer="상품을 받은 날부터 14일 이내에 반품을 신청할 수 있습니다.",
+        answer_kind="extractive", language="en", sources=sources,
+    )  # fmt: skip
+    english = page(client, question, HTTP_ACCEPT_LANGUAGE="en")
+    assert "This excerpt comes from an article in Korean." in english
+    assert '<p class="quote" lang="ko">' in english and 'lang="ko">반품 및 환불 정책</a>' in english
+    assert "relevance 1.00" in english  # a re-ranked score past 1 is shown as full relevance
+    # On the Korean page the Korean excerpt needs no note, though the question was English.
+    korean = page(client, question)
+    assert 'id="other-language"' not in korean and '<p class="quote" lang="ko">' in korean
+    question.answer_kind = "llm"  # written in the customer's language: no lang of the source on it
+    question.save()
+    assert '<p class="quote">' in page(client, question, HTTP_ACCEPT_LANGUAGE="en")
 
 
 def test_model_error_shows_no_guess(client: Client) -> None:

@@ -217,9 +217,15 @@
     catch (error) { /* storage blocked or full: the thread lasts until the page is left */ }
   }
 
-  /** The question's language as the portal detects it: Korean when it holds Hangul (composed
-   *  first, as the portal reads it: Korean typed on macOS arrives decomposed). */
-  function questionLanguage(text) { return /[\uac00-\ud7a3]/.test((text || "").normalize("NFC")) ? "ko" : "en"; }
+  /** The question's language as the portal detects it (knowledge.analysis.detect_language):
+   *  Korean when Hangul syllables are at least a third of its letters, read composed as the
+   *  portal reads it (Korean typed on macOS arrives decomposed). */
+  function questionLanguage(text) {
+    var composed = (text || "").normalize("NFC");
+    var hangul = (composed.match(/[\uac00-\ud7a3]/g) || []).length;
+    var letters = (composed.match(/\p{L}/gu) || []).length;
+    return hangul && hangul * 3 >= letters ? "ko" : "en";
+  }
 
   function storedAnswer(data, question) {  // what the thread needs of a question's response
     return {
@@ -315,10 +321,12 @@
    *  missing or does not stand there. */
   function answerText(answer) {
     var chars = Array.from(answer.answer), span = Array.from(answer.answer_span || ""), at = answer.answer_span_start;
+    var first = answer.sources[0];  // an excerpt is in its article's language (screen readers)
+    var attrs = answer.answer_kind === "extractive" && first && first.language ? { lang: first.language } : {};
     if (!span.length || typeof at !== "number" || chars.slice(at, at + span.length).join("") !== span.join("")) {
-      return el("p", { text: answer.answer });
+      return el("p", Object.assign({ text: answer.answer }, attrs));
     }
-    return el("p", {}, [
+    return el("p", attrs, [
       document.createTextNode(chars.slice(0, at).join("")),
       el("mark", { class: "answer-span", text: span.join("") }),
       document.createTextNode(chars.slice(at + span.length).join("")),
@@ -329,9 +337,10 @@
     return el("ul", { class: "sources" }, sources.map(function (source) {
       var href = new URL(source.url, API_BASE);
       var safe = href.origin === API_BASE;  // links only to the portal's own article pages
+      var lang = source.language ? { lang: source.language } : {};
       return el("li", {}, [safe
-        ? el("a", { href: href.href, target: "_blank", rel: "noopener", text: source.title })
-        : el("span", { text: source.title })]);
+        ? el("a", Object.assign({ href: href.href, target: "_blank", rel: "noopener", text: source.title }, lang))
+        : el("span", Object.assign({ text: source.title }, lang))]);
     }));
   }
 
@@ -460,8 +469,9 @@
     // An excerpt quotes its article as written: say so when that is not in the question's
     // language, as the answer page does.
     var first = answer.sources[0];
+    // Not when the excerpt is in the widget's language: its reader needs no such note.
     if (answer.answer_kind === "extractive" && first && first.language && answer.asked_in &&
-        first.language !== answer.asked_in && T.fromArticleIn[first.language]) {
+        first.language !== answer.asked_in && first.language !== LANG && T.fromArticleIn[first.language]) {
       children.push(el("p", { class: "muted other-language", text: T.fromArticleIn[first.language] }));
     }
     if (answer.sources.length) children.push(el("p", { class: "muted", text: T.sources }), sourceList(answer.sources));
