@@ -35,6 +35,7 @@ from support.outbox import email_delivery_resend
 from support.selectors import ticket_history, ticket_turns
 from support.tickets import TicketInvalid
 from support.workflow import (
+    TICKET_WORK_PERMISSION,
     ticket_assign,
     ticket_next_statuses,
     ticket_note_add,
@@ -165,7 +166,12 @@ class TicketAdminForm(forms.ModelForm):
         ticket = self.instance
         assignee = self.fields["assignee"]
         assert isinstance(assignee, forms.ModelChoiceField)
-        assignee.queryset = get_user_model().objects.filter(is_staff=True, is_active=True)
+        # Only those who can work the ticket (ticket_assign refuses anyone else).
+        assignee.queryset = (
+            get_user_model()
+            .objects.with_perm(TICKET_WORK_PERMISSION, backend="django.contrib.auth.backends.ModelBackend")
+            .filter(is_staff=True)
+        )
         keep = _("— keep %(status)s —") % {"status": ticket.get_status_display()}
         next_statuses = [(value, Ticket.Status(value).label) for value in ticket_next_statuses(ticket)]
         transition = self.fields["transition"]
@@ -308,18 +314,24 @@ class TicketAdmin(admin.ModelAdmin):
     @admin.action(description=_("Assign selected tickets to me"), permissions=["change"])
     def assign_to_me(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
         count = tickets_assign(tickets=list(queryset), to=request.user, by=request.user)
-        self.message_user(request, _("%(count)d tickets assigned to you.") % {"count": count})
+        self.message_user(
+            request,
+            ngettext("%(count)d ticket assigned to you.", "%(count)d tickets assigned to you.", count)
+            % {"count": count},
+        )
 
     @admin.action(description=_("Close selected tickets"), permissions=["change"])
     def close(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
         closed = 0
-        for ticket in queryset:
+        for ticket in queryset.exclude(status=Ticket.Status.CLOSED):  # already closed: nothing to count
             try:
                 ticket_transition(ticket=ticket, to=Ticket.Status.CLOSED, by=request.user)
                 closed += 1
             except TicketInvalid as exc:
                 self.message_user(request, f"{ticket.reference}: {exc}", messages.ERROR)
-        self.message_user(request, _("%(count)d tickets closed.") % {"count": closed})
+        self.message_user(
+            request, ngettext("%(count)d ticket closed.", "%(count)d tickets closed.", closed) % {"count": closed}
+        )
 
     @admin.display(description=_("assignee"))
     def assignee_name(self, ticket: Ticket) -> str:

@@ -35,13 +35,17 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+TICKET_WORK_PERMISSION = "support.change_ticket"  # who may be assigned a ticket (support agents, admins)
+
+
 class TransitionInvalid(TicketInvalid):
     """The ticket can't move to that status from the one it is in; the message says why."""
 
 
 def ticket_next_statuses(ticket: Ticket) -> list[str]:
-    """The statuses ``ticket`` may move to now, in workflow order."""
-    allowed = TRANSITIONS[ticket.status]
+    """The statuses ``ticket`` may move to now, in workflow order (answered only once a reply
+    was sent: see :func:`_move`)."""
+    allowed = TRANSITIONS[ticket.status] - (set() if ticket.reply else {Status.ANSWERED})
     return [value for value in Status.values if value in allowed]
 
 
@@ -63,6 +67,10 @@ def _move(locked: Ticket, to: str, by: Any | None) -> bool:
             _("A ticket that is %(current)s can't become %(target)s.")
             % {"current": _label(locked.status), "target": _label(to)}
         )
+    if to == Status.ANSWERED and not locked.reply:
+        # Answered means the customer has a reply: without one the ticket would drop down the
+        # queue and the customer's page would say "answered" over nothing.
+        raise TransitionInvalid(_("A ticket becomes answered when a reply is sent: write it and press “Send reply”."))
     if locked.status == Status.CLOSED:
         other = Ticket.objects.filter(question_id=locked.question_id).exclude(status=Status.CLOSED).first()
         if other is not None:  # the one-unresolved-ticket-per-question constraint
@@ -107,10 +115,11 @@ def ticket_close(*, ticket: Ticket, by: Any | None = None) -> Ticket:
 def ticket_assign(*, ticket: Ticket, to: Any | None, by: Any | None = None) -> bool:
     """Assign ``ticket`` to staff user ``to`` (None: unassign). Returns False if nothing changed.
 
-    Raises ``TicketInvalid`` when ``to`` is not an active staff member.
+    Raises ``TicketInvalid`` when ``to`` is not an active staff member who may work tickets
+    (``support.change_ticket``): an assignee who can't open the ticket leaves it unworked.
     """
-    if to is not None and not (to.is_active and to.is_staff):
-        raise TicketInvalid(_("Tickets can only be assigned to active staff members."))
+    if to is not None and not (to.is_active and to.is_staff and to.has_perm(TICKET_WORK_PERMISSION)):
+        raise TicketInvalid(_("Tickets can only be assigned to active staff members who can work on tickets."))
     locked = _locked(ticket)
     if locked.assignee_id == (to.pk if to is not None else None):
         return False
@@ -156,6 +165,7 @@ def ticket_reply(
     Ticket.objects.filter(pk=locked.pk).update(
         reply=body, replied_at=now, replied_by=by, updated_at=now, reply_draft="", reply_draft_edited_by=None
     )
+    locked.reply = body
     TicketEvent.objects.create(ticket=locked, kind=TicketEvent.Kind.REPLY, actor=by, body=body)
     _move(locked, Status.ANSWERED, by)
     if add_to_knowledge:

@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from support.insights.charts import daily_chart, horizontal_chart
@@ -71,14 +72,16 @@ def figures(insights: Insights) -> list[tuple[str, str, str]]:
         (
             _("Helpful rate"),
             _percent(insights.helpful_rate),
-            _("%(count)s answers rated by customers") % {"count": f"{insights.feedback:,}"},
+            ngettext("%(count)s answer rated by customers", "%(count)s answers rated by customers", insights.feedback)
+            % {"count": f"{insights.feedback:,}"},
         ),
         (_("Median confidence"), confidence, ""),
         (_("Tickets opened"), f"{insights.tickets_opened:,}", ""),
         (
             _("Median time to first reply"),
             duration_label(insights.median_first_reply),
-            _("%(count)s tickets replied") % {"count": f"{insights.tickets_replied:,}"},
+            ngettext("%(count)s ticket replied", "%(count)s tickets replied", insights.tickets_replied)
+            % {"count": f"{insights.tickets_replied:,}"},
         ),
     ]
 

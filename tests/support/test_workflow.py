@@ -17,6 +17,7 @@ from support.workflow import (
     TRANSITIONS,
     TransitionInvalid,
     ticket_assign,
+    ticket_next_statuses,
     ticket_note_add,
     ticket_reopen,
     ticket_reply,
@@ -57,7 +58,7 @@ def agent(agent_user: User) -> Client:
 @pytest.mark.parametrize(("start", "to"), [(a, b) for a in S.values for b in TRANSITIONS[a]])
 def test_every_allowed_transition_moves_and_is_recorded(start: str, to: str, agent_user: User) -> None:
     ticket = make_ticket()
-    Ticket.objects.filter(pk=ticket.pk).update(status=start)
+    Ticket.objects.filter(pk=ticket.pk).update(status=start, reply="환불은 14일 이내입니다.")  # answered needs one
     moved = ticket_transition(ticket=ticket, to=to, by=agent_user)
     assert moved.status == to and Ticket.objects.get(pk=ticket.pk).status == to
     event = TicketEvent.objects.get(ticket=ticket, kind=TicketEvent.Kind.STATUS)
@@ -74,6 +75,30 @@ def test_every_other_transition_is_refused_with_a_clear_message(start: str, to: 
         ticket_transition(ticket=ticket, to=to)
     assert Ticket.objects.get(pk=ticket.pk).status == start
     assert not TicketEvent.objects.filter(ticket=ticket).exists()
+
+
+@pytest.mark.parametrize("start", [S.OPEN, S.PENDING_CUSTOMER])
+def test_answered_without_a_sent_reply_is_refused_and_not_offered(start: str, agent_user: User) -> None:
+    ticket = make_ticket()
+    Ticket.objects.filter(pk=ticket.pk).update(status=start, reply_draft="초안만 있습니다")
+    ticket.refresh_from_db()
+    assert S.ANSWERED not in ticket_next_statuses(ticket)
+    with pytest.raises(TransitionInvalid, match="when a reply is sent"):
+        ticket_transition(ticket=ticket, to=S.ANSWERED, by=agent_user)
+    assert Ticket.objects.get(pk=ticket.pk).status == start
+    ticket_reply(ticket=ticket, body="환불은 14일 이내입니다.", by=agent_user)  # the way to answered
+    assert Ticket.objects.get(pk=ticket.pk).status == S.ANSWERED
+
+
+def test_only_staff_who_can_work_tickets_can_be_assigned(agent_user: User, agent: Client) -> None:
+    ticket = make_ticket()
+    editor = User.objects.create_user("editor", "editor@example.com", "pw", is_staff=True)  # no ticket permission
+    with pytest.raises(TicketInvalid, match="can work on tickets"):
+        ticket_assign(ticket=ticket, to=editor, by=agent_user)
+    page = agent.get(reverse("admin:support_ticket_change", args=[ticket.pk])).content.decode()
+    offered = page.split('name="assignee"')[1].split("</select>")[0]
+    assert ">agent<" in offered and ">editor<" not in offered
+    assert ticket_assign(ticket=ticket, to=agent_user, by=agent_user)
 
 
 def test_unknown_status_is_a_value_error() -> None:
@@ -191,5 +216,8 @@ def test_list_actions_assign_to_me_and_close(agent: Client, agent_user: User) ->
     ids = [str(t.pk) for t in tickets]
     agent.post(url, {"action": "assign_to_me", "_selected_action": ids})
     assert set(Ticket.objects.values_list("assignee", flat=True)) == {agent_user.pk}
-    agent.post(url, {"action": "close", "_selected_action": ids})
+    closed = agent.post(url, {"action": "close", "_selected_action": ids}, follow=True).content.decode()
     assert set(Ticket.objects.values_list("status", flat=True)) == {S.CLOSED}
+    assert "2 tickets closed." in closed
+    again = agent.post(url, {"action": "close", "_selected_action": ids}, follow=True).content.decode()
+    assert "0 tickets closed." in again  # already closed: nothing changed, nothing counted
