@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from django.template.defaultfilters import truncatechars
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
@@ -149,6 +150,13 @@ class ArticleAdmin(admin.ModelAdmin):
             self.message_user(request, _("Indexing was queued; the article will be searchable in a moment."))
         else:
             self.message_user(request, _("The indexed content did not change, so nothing was re-indexed."))
+        if obj.scheduled and obj.published_at:
+            self.message_user(
+                request,
+                _("Scheduled: customers see this article and are answered from it from %(date)s.")
+                % {"date": date_format(timezone.localtime(obj.published_at), "DATETIME_FORMAT")},
+                messages.WARNING,
+            )
 
     @admin.action(description=_("Publish selected articles"), permissions=["change"])
     def publish(self, request: HttpRequest, queryset: QuerySet[Article]) -> None:

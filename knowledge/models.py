@@ -5,6 +5,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from pgvector.django import VectorField
@@ -100,6 +101,24 @@ class Article(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("support:article", kwargs={"slug": self.slug})
+
+    @staticmethod
+    def live_q(prefix: str = "") -> models.Q:
+        """Published and dated now or earlier (no date: now): what customers see and are answered
+        from. A published article dated in the future is scheduled: it appears on its date, with
+        no worker involved, since every read filters on this at query time. ``prefix`` reaches
+        the article through a relation (``"article__"``)."""
+        return models.Q(**{f"{prefix}status": Article.Status.PUBLISHED}) & (
+            models.Q(**{f"{prefix}published_at__isnull": True})
+            | models.Q(**{f"{prefix}published_at__lte": timezone.now()})
+        )
+
+    @property
+    def scheduled(self) -> bool:
+        """Published with a date still in the future: customers don't see it yet."""
+        return self.status == Article.Status.PUBLISHED and bool(
+            self.published_at and self.published_at > timezone.now()
+        )
 
 
 class Chunk(models.Model):

@@ -12,8 +12,9 @@ Three retrievers share one entry point, :func:`retrieve`:
   score fusion the top fused chunks are then re-ranked by their best sentence's cosine
   (:func:`sentence_rerank`, ``RETRIEVAL_SENTENCE_WEIGHT``).
 
-Every query filters on the published status at query time, so unpublishing an article
-hides it at once, before any worker runs, and filters the embedding model and dimension,
+Every query filters on the published status and date at query time (``Article.live_q``), so
+unpublishing an article hides it at once, before any worker runs, and a scheduled one
+appears on its date, and filters the embedding model and dimension,
 so vectors of different models never meet in one search.
 """
 
@@ -89,11 +90,18 @@ class Retrieval:
     kb_id: int = 0  # the knowledge base searched
 
 
+# The SQL form of ``Article.live_q``: published, and dated now or earlier (scheduled articles
+# wait). clock_timestamp(), not now(): now() is the transaction's start, before an article
+# saved in the same transaction was dated.
+LIVE_SQL = "a.status = '{}' AND (a.published_at IS NULL OR a.published_at <= clock_timestamp())"
+
+
 def _sql(query: str) -> str:
-    """``query`` with ``{chunk}``, ``{article}`` and ``{published}`` taken from the models
-    (table names, the published status), so the SQL can't drift from the schema."""
+    """``query`` with ``{chunk}``, ``{article}`` and ``{live}`` taken from the models (table
+    names; the condition of an article customers see, on alias ``a``), so the SQL can't drift
+    from the schema."""
     return query.format(
-        chunk=Chunk._meta.db_table, article=Article._meta.db_table, published=Article.Status.PUBLISHED.value
+        chunk=Chunk._meta.db_table, article=Article._meta.db_table, live=LIVE_SQL.format(Article.Status.PUBLISHED.value)
     )
 
 
@@ -120,7 +128,7 @@ def sentence_centroid(kb_id: int, language: str) -> np.ndarray | None:
     """
     provider = get_provider()
     chunks = Chunk.objects.filter(
-        knowledge_base_id=kb_id, article__language=language, article__status=Article.Status.PUBLISHED,
+        Article.live_q("article__"), knowledge_base_id=kb_id, article__language=language,
         embedding_model=provider.name,
     ).exclude(sentence_vectors=b"")  # fmt: skip
     state = chunks.aggregate(n=Count("id"), last=Max("id"), indexed=Max("article__indexed_at"))
@@ -165,7 +173,7 @@ def _term_weights(kb_id: int, terms: list[str]) -> tuple[dict[str, float], float
                 """
             SELECT count(*), coalesce(avg(c.lexeme_count), 1)
             FROM {chunk} c JOIN {article} a ON a.id = c.article_id
-            WHERE c.knowledge_base_id = %s AND a.status = '{published}'
+            WHERE c.knowledge_base_id = %s AND {live}
             """
             ),
             [kb_id],
@@ -175,7 +183,7 @@ def _term_weights(kb_id: int, terms: list[str]) -> tuple[dict[str, float], float
             _sql(
                 """
             SELECT t.term, (SELECT count(*) FROM {chunk} c JOIN {article} a ON a.id = c.article_id
-                            WHERE c.knowledge_base_id = %s AND a.status = '{published}'
+                            WHERE c.knowledge_base_id = %s AND {live}
                               AND c.search_vector @@ to_tsquery('simple', quote_literal(t.term)))
             FROM unnest(%s::text[]) AS t(term)
             """
@@ -203,7 +211,7 @@ def _lexical(
                 SELECT c.id, ts_rank_cd(c.search_vector, q, 32) AS score
                 FROM {chunk} c JOIN {article} a ON a.id = c.article_id,
                      to_tsquery('simple', %s) q
-                WHERE c.knowledge_base_id = %s AND a.status = '{published}' AND c.search_vector @@ q
+                WHERE c.knowledge_base_id = %s AND {live} AND c.search_vector @@ q
                 ORDER BY score DESC, c.id LIMIT %s
                 """
                 ),
@@ -217,7 +225,7 @@ def _lexical(
                 cand AS (
                     SELECT c.id, c.search_vector, c.lexeme_count
                     FROM {chunk} c JOIN {article} a ON a.id = c.article_id
-                    WHERE c.knowledge_base_id = %s AND a.status = '{published}'
+                    WHERE c.knowledge_base_id = %s AND {live}
                       AND c.search_vector @@ to_tsquery('simple', %s)
                 )
                 SELECT cand.id,
@@ -281,7 +289,7 @@ def _dense_search(
             f"""
             SELECT c.id, 1 - (c.embedding::vector({dims}) <=> %s::vector({dims})) AS similarity
             FROM {{chunk}} c JOIN {{article}} a ON a.id = c.article_id
-            WHERE c.knowledge_base_id = %s AND a.status = '{{published}}'
+            WHERE c.knowledge_base_id = %s AND {{live}}
               AND c.embedding_dimensions = {dims} AND c.embedding_model = %s {language_filter}
             ORDER BY c.embedding::vector({dims}) <=> %s::vector({dims})
             LIMIT %s

@@ -299,7 +299,7 @@ def ticket_message(request: HttpRequest, reference: str) -> HttpResponse:
 def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """A published article of the live knowledge base, its Markdown rendered and sanitised."""
     article = get_object_or_404(
-        Article, knowledge_base=knowledge_base_get_live(), slug=slug, status=Article.Status.PUBLISHED
+        Article.objects.filter(Article.live_q()), knowledge_base=knowledge_base_get_live(), slug=slug
     )
     source_url = article.source_url if article.source_url.startswith(("https://", "http://")) else ""
     context = {"article": article, "body_html": render_markdown(article.body), "source_url": source_url}

@@ -83,6 +83,10 @@ def test_an_article_published_from_the_form_without_a_date_is_dated_today(
     draft = data | {"slug": "draft-en", "status": "draft"}
     assert english_admin.post(ADD_URL, draft).status_code == 302
     assert Article.objects.get(slug="draft-en").published_at is None
+    later = data | {"slug": "later-en", "published_at_0": "2099-06-01", "published_at_1": "09:00:00"}
+    page = english_admin.post(ADD_URL, later, follow=True).content.decode()
+    assert Article.objects.get(slug="later-en").scheduled
+    assert "Scheduled: customers see this article and are answered from it from" in page
 
 
 def test_saving_a_new_article_queues_indexing(

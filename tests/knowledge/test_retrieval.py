@@ -1,5 +1,8 @@
+from datetime import timedelta
+
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from knowledge.models import Article
 from knowledge.selectors import (
@@ -46,6 +49,20 @@ def test_unpublishing_hides_an_article_at_once_before_any_worker_runs(sample_art
     for mode in ("lexical", "dense", "hybrid"):
         ids = {c.article_id for c in retrieve(question="환불 신청", kb_id=live_kb.pk, mode=mode, limit=20).chunks}
         assert refund.pk not in ids
+
+
+def test_a_scheduled_article_is_found_and_shown_from_its_date_on(sample_articles, live_kb, client) -> None:  # type: ignore[no-untyped-def]
+    refund = sample_articles["refund"]
+    Article.objects.filter(pk=refund.pk).update(published_at=timezone.now() + timedelta(days=30))
+    refund.refresh_from_db()
+    assert refund.scheduled
+    for mode in ("lexical", "dense", "hybrid"):
+        ids = {c.article_id for c in retrieve(question="환불 신청", kb_id=live_kb.pk, mode=mode, limit=20).chunks}
+        assert refund.pk not in ids
+    assert client.get(f"/articles/{refund.slug}/").status_code == 404
+    Article.objects.filter(pk=refund.pk).update(published_at=timezone.now() - timedelta(minutes=1))  # its day came
+    assert retrieve(question="환불 신청", kb_id=live_kb.pk).chunks[0].article_id == refund.pk  # no re-index needed
+    assert client.get(f"/articles/{refund.slug}/").status_code == 200
 
 
 def test_vectors_of_another_model_never_mix_into_a_search(sample_articles, live_kb) -> None:  # type: ignore[no-untyped-def]
