@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
@@ -47,6 +48,8 @@ class PeriodForm(forms.Form):
                 raise ValidationError(_("Give both dates of a custom period."))
             if end < start:
                 raise ValidationError(_("The period ends before it starts."))
+            if end >= dt.date.max:  # its end bound, the next midnight, does not exist (was a 500)
+                raise ValidationError(_("The period must end before %(date)s."), params={"date": dt.date.max})
             if (end - start).days + 1 > settings.INSIGHTS_MAX_DAYS:
                 raise ValidationError(
                     _("A period is at most %(days)d days long."), params={"days": settings.INSIGHTS_MAX_DAYS}

@@ -171,6 +171,8 @@ def test_period_choices_and_bad_dates(admin_client: Client, known: dict[str, Any
     assert "(90 days)" in admin_client.get(URL + "?days=90").content.decode()
     html = admin_client.get(URL + "?start=2026-03-07&end=2026-03-01").content.decode()
     assert "The period ends before it starts." in html and "(30 days)" in html  # falls back to the default
+    last = admin_client.get(URL + "?start=9999-12-25&end=9999-12-31")  # the last date there is: was a 500
+    assert last.status_code == 200 and "The period must end before 9999-12-31." in last.content.decode()
     assert "No questions were asked in this period." in admin_client.get(URL + "?days=7").content.decode()
 
 
