@@ -193,7 +193,10 @@ class QuestionCreateApi(APIView):
             outcome = question_answer(**asked)
         except QuestionInvalid as exc:
             return Response({"question": [question_invalid_message(exc)]}, status=status.HTTP_400_BAD_REQUEST)
-        return Response(question_payload(outcome), status=status.HTTP_201_CREATED)
+        # The body carries the question's secret token: no cache may keep it.
+        return Response(
+            question_payload(outcome), status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"}
+        )
 
     def finalize_response(self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any) -> Any:
         # Errors (400, 404, 415, 429) stay JSON when the client asked for an event stream.

@@ -100,8 +100,8 @@ EVENT_STREAM_RESPONSE = OpenApiResponse(
     "`event: done` whose data is exactly the `application/json` 201 body (`QuestionOut`). `done` is the "
     "authority: when it has `escalation_recommended` (the model judged the sources insufficient, or failed "
     "mid-reply) its `answer` is empty and the pieces shown must be dropped. Below the confidence threshold "
-    "`done` follows `sources` at once (no model call). Headers: `Cache-Control: no-cache`, "
-    "`X-Accel-Buffering: no`.",
+    "`done` follows `sources` at once (no model call). Headers: `Content-Type: text/event-stream; charset=utf-8`, "
+    "`Cache-Control: no-cache, no-store`, `X-Accel-Buffering: no`. The JSON 201 is `Cache-Control: no-store`.",
     examples=[
         OpenApiExample(
             "Streamed answer",

@@ -27,8 +27,12 @@ EVENT_STREAM = "text/event-stream"
 
 
 def wants_event_stream(request: HttpRequest) -> bool:
-    """True when the client lists ``text/event-stream`` in ``Accept`` (the pages' script does)."""
-    return EVENT_STREAM in request.headers.get("Accept", "")
+    """True when the client lists ``text/event-stream`` in ``Accept`` (the pages' script does)
+    with a quality above 0: ``text/event-stream;q=0`` refuses it (RFC 9110 §12.4.2), and
+    ``*/*`` alone asks for nothing in particular, so it gets the JSON answer."""
+    return any(
+        (media.main_type, media.sub_type) == ("text", "event-stream") for media in request.accepted_types
+    )  # accepted_types leaves out q=0
 
 
 def sse_event(event: str, data: Any) -> bytes:
@@ -60,8 +64,10 @@ def answer_event_stream(
 def event_stream_response(frames: Iterator[bytes]) -> StreamingHttpResponse:
     """``frames`` as ``text/event-stream``, unbuffered: ``X-Accel-Buffering: no`` stops nginx
     from holding the answer back until it is complete."""
-    response = StreamingHttpResponse(frames, content_type=EVENT_STREAM)
-    response["Cache-Control"] = "no-cache"
+    # The charset is said, though SSE is always UTF-8: HTTP clients other than browsers
+    # (requests, curl scripts) otherwise decode the Korean text as Latin-1.
+    response = StreamingHttpResponse(frames, content_type=f"{EVENT_STREAM}; charset=utf-8")
+    response["Cache-Control"] = "no-cache, no-store"  # it carries the question's secret token
     response["X-Accel-Buffering"] = "no"
     return response
 

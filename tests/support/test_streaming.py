@@ -66,8 +66,8 @@ def test_extractive_stream_is_sources_one_delta_done_and_done_equals_the_json_an
     text = "How long is the password reset link valid?"
     response, events = ask_streamed(client, text, REMOTE_ADDR=fresh_ip())
     assert response.status_code == 200
-    assert response["Content-Type"] == "text/event-stream"
-    assert response["Cache-Control"] == "no-cache" and response["X-Accel-Buffering"] == "no"
+    assert response["Content-Type"] == "text/event-stream; charset=utf-8"
+    assert response["Cache-Control"] == "no-cache, no-store" and response["X-Accel-Buffering"] == "no"
     assert [name for name, _ in events] == ["sources", "delta", "done"]
     done = events[-1][1]
     plain = client.post(QUESTIONS, {"question": text}, content_type="application/json").json()
@@ -196,6 +196,16 @@ def test_a_busy_database_is_a_json_503_before_the_stream_starts(client: Client, 
 def test_without_the_accept_header_nothing_changes(client: Client, sample_articles: dict[str, Any]) -> None:
     response = client.post(QUESTIONS, {"question": "refund?"}, content_type="application/json")
     assert response.status_code == 201 and response["Content-Type"] == "application/json"
+    assert response["Cache-Control"] == "no-store"  # it carries the question's secret token
+
+
+@pytest.mark.parametrize("accept", ["application/json, text/event-stream;q=0", "text/event-stream;q=0", "*/*"])
+def test_a_refused_or_unnamed_event_stream_gets_the_json_answer(
+    client: Client, sample_articles: dict[str, Any], accept: str
+) -> None:
+    response = client.post(QUESTIONS, {"question": "refund?"}, content_type="application/json", HTTP_ACCEPT=accept)
+    assert response.status_code == 201 and not response.streaming
+    assert response["Content-Type"] == "application/json" and "id" in response.json()
 
 
 def test_provider_stream_pieces_match_the_whole_answer(llm: FakeOpenAI) -> None:
@@ -224,7 +234,7 @@ def test_the_ask_page_streams_for_its_script_and_the_session_owns_the_question(
 ) -> None:
     settings.CHAT_PROVIDER = "extractive"
     response = client.post("/", {"question": "How long is the password reset link valid?"}, **SSE)
-    assert response.streaming and response["Content-Type"] == "text/event-stream"
+    assert response.streaming and response["Content-Type"] == "text/event-stream; charset=utf-8"
     events = events_of(b"".join(response.streaming_content))
     assert [name for name, _ in events] == ["sources", "delta", "done"]
     done = events[-1][1]
@@ -265,7 +275,7 @@ def test_a_listed_event_stream_is_streamed_whatever_else_accept_lists(
     )  # fmt: skip
     assert response.streaming is streams
     if streams:
-        assert response.status_code == 200 and response["Content-Type"] == "text/event-stream"
+        assert response.status_code == 200 and response["Content-Type"] == "text/event-stream; charset=utf-8"
         names = [name for name, _ in events_of(b"".join(response.streaming_content))]
         assert names[0] == "sources" and names[-1] == "done"
     else:
