@@ -67,8 +67,18 @@ def question_invalid_message(exc: QuestionInvalid) -> str:
     return gettext("Please type a question.")
 
 
+# Letters that draw nothing: the Hangul fillers (a lone jamo placeholder, often used to post
+# "blank" names) and the blank braille pattern.
+BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
 def _visible_edge(ch: str) -> bool:
-    return not ch.isspace() and unicodedata.category(ch) != "Cf"
+    return not ch.isspace() and unicodedata.category(ch) != "Cf" and ch not in BLANK_LETTERS
+
+
+def _draws(ch: str) -> bool:
+    """True for a character that shows something by itself (not a combining mark on nothing)."""
+    return _visible_edge(ch) and unicodedata.category(ch) not in ("Mn", "Me")
 
 
 def question_normalise(text: str) -> str:
@@ -78,8 +88,10 @@ def question_normalise(text: str) -> str:
     morphological analyser and the embedding read as other characters (a question answered
     at 0.998 in NFC was escalated at 0.135 in NFD) and which counts 2–3 code points per
     syllable against ``QUESTION_MAX_CHARS``. Zero-width spaces, joiners and byte-order marks
-    (category Cf) at the ends are dropped like whitespace, so a question of nothing else is
-    blank; inside the text they stay (they join emoji).
+    (category Cf) and letters that draw nothing (``BLANK_LETTERS``: Hangul fillers, the blank
+    braille pattern) at the ends are dropped like whitespace; inside the text they stay (they
+    join emoji). Text with nothing that draws by itself (only those, or combining marks on
+    nothing) comes back empty: it looks blank, so it is.
     """
     text = unicodedata.normalize("NFC", text or "")
     start, end = 0, len(text)
@@ -87,7 +99,8 @@ def question_normalise(text: str) -> str:
         start += 1
     while end > start and not _visible_edge(text[end - 1]):
         end -= 1
-    return text[start:end]
+    text = text[start:end]
+    return text if any(_draws(ch) for ch in text) else ""
 
 
 def question_clean(text: str) -> str:

@@ -5,18 +5,26 @@ from django.core import mail
 
 from support.models import EmailDelivery, Question, Ticket
 from support.outbox import EmailSendFailed, email_delivery_send
-from support.services import QuestionInvalid, question_answer, question_clean
+from support.services import QuestionInvalid, question_answer, question_clean, question_normalise
 from support.tickets import ticket_create
 from support.workflow import ticket_reply
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("text", ["", "   \n\t ", "\u200b", " \ufeff\u200b\u3000"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "   \n\t ", "\u200b", " \ufeff\u200b\u3000", "\u3164\u3164", "\u2800", "\u0301\u0301", " \u3164\u0301 "],
+)  # the last four draw nothing: Hangul fillers, the blank braille pattern, combining marks on nothing
 def test_empty_question_is_refused(text: str) -> None:
     with pytest.raises(QuestionInvalid, match="type a question"):
         question_answer(text=text)
     assert Question.objects.count() == 0
+
+
+def test_a_question_that_draws_keeps_its_marks_and_inner_fillers() -> None:
+    assert question_normalise("\u3164 환불\u3164돼요? \u2800") == "환불\u3164돼요?"
+    assert question_normalise("❤\ufe0f") == "❤\ufe0f"  # an emoji with its variation selector
 
 
 def test_a_decomposed_korean_question_is_read_as_the_composed_one(sample_articles) -> None:  # type: ignore[no-untyped-def]
