@@ -13,9 +13,10 @@ from django.contrib.staticfiles import finders
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.translation import get_language
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 
 WIDGET_SCRIPT = "support/widget.js"
 
@@ -29,9 +30,10 @@ def _widget_source() -> tuple[bytes, str]:
     return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
-@require_GET
+@require_safe
 def widget_script(request: HttpRequest) -> HttpResponse:
-    """The widget's JavaScript (``text/javascript``), cached publicly and revalidated by ETag."""
+    """The widget's JavaScript (``text/javascript``), cached publicly and revalidated by ETag;
+    HEAD too (link checkers and caches ask it)."""
     body, etag = _widget_source()
     full = HttpResponse(body, content_type="text/javascript; charset=utf-8")
     response = get_conditional_response(request, etag=etag, response=full) or full  # 304 when current
@@ -48,4 +50,7 @@ def widget_demo(request: HttpRequest) -> HttpResponse:
     asked = request.GET.get("lang")
     language = asked if asked in ("ko", "en") else ("en" if get_language() == "en" else "ko")
     script_url = request.build_absolute_uri(reverse("support:widget_script"))
-    return render(request, "support/widget_demo.html", {"widget_language": language, "script_url": script_url})
+    with translation.override(language):  # the page's own text too, not only the widget's
+        response = render(request, "support/widget_demo.html", {"widget_language": language, "script_url": script_url})
+    response["Content-Language"] = language
+    return response

@@ -21,6 +21,8 @@ def test_widget_script_is_javascript_cached_and_revalidated_by_etag(client: Clie
 
 def test_widget_script_is_only_read(client: Client) -> None:
     assert client.post("/widget.js").status_code == 405
+    head = client.head("/widget.js")  # link checkers and caches ask HEAD
+    assert head.status_code == 200 and head["ETag"] and not head.content
 
 
 @pytest.mark.parametrize(
@@ -46,3 +48,7 @@ def test_demo_page_embeds_the_widget_with_one_script_tag(
     ]
     assert "<style" not in html and " style=" not in html
     assert "script-src 'self'" in response["Content-Security-Policy"]
+    # The page's own text is in the widget's language too (?lang switched only the widget).
+    heading = "Nabi Market blog" if language == "en" else "나비마켓 블로그"
+    assert f"<h1>{heading}</h1>" in html and f'<html lang="{language}">' in html
+    assert response["Content-Language"] == language
