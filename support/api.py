@@ -71,6 +71,24 @@ class JsonStringField(serializers.CharField):
         return str(super().to_internal_value(data))
 
 
+class TokenField(serializers.CharField):
+    """A question's secret: any string, taken exactly as sent. A missing, null, over-long or
+    space-padded token is simply not the question's (404 like an unknown id), never a 400
+    that tells a wrong token from a malformed one."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", "The secret POST /api/v1/questions/ returned for this question.")
+        super().__init__(required=False, allow_blank=True, allow_null=True, default="", trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        return "" if data is None else super().to_internal_value(data)
+
+    def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
+        if data is None:  # null: no token, the same as a wrong one
+            return True, ""
+        return super().validate_empty_values(data)
+
+
 class QuestionInSerializer(serializers.Serializer):
     question = JsonStringField(
         allow_blank=True, trim_whitespace=False, max_length=None,
@@ -79,7 +97,7 @@ class QuestionInSerializer(serializers.Serializer):
     )  # fmt: skip
     # A follow-up: the conversation and its token (the one returned with its first question).
     conversation_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
-    token = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    token = TokenField()
 
     def validate_question(self, value: str) -> str:
         """Blank or over-long is a 400 before anything else, a follow-up's conversation included
@@ -229,7 +247,7 @@ def sources_payload(sources: list[dict[str, Any]]) -> list[Any]:
 class TicketInSerializer(serializers.Serializer):
     question_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     # Not required here: a missing token must look exactly like a wrong one (404, not 400).
-    token = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    token = TokenField()
     email = serializers.EmailField(max_length=254)
     details = JsonStringField(required=False, allow_blank=True, default="")
 
@@ -333,7 +351,7 @@ class JsonBooleanField(serializers.BooleanField):
 
 class FeedbackInSerializer(serializers.Serializer):
     # Not required here: a missing token must look exactly like a wrong one (404, not 400).
-    token = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    token = TokenField()
     helpful = JsonBooleanField()
     comment = JsonStringField(required=False, allow_blank=True, default="", trim_whitespace=False)
 

@@ -31,9 +31,10 @@ DETAIL = inline_serializer(
     "Error",
     {
         "detail": serializers.CharField(
-            help_text="What went wrong, in the request's Accept-Language (Korean by default) for DRF's messages "
-            "(malformed JSON, wrong media type, throttling, field types) and a blank or over-long question; the "
-            "portal's other messages in English."
+            help_text="What went wrong, in the request's Accept-Language (Korean by default) for DRF's translated "
+            "messages (wrong media type, throttling, field types) and a blank or over-long question; DRF's "
+            'JSON parse errors ("JSON parse error - …", which DRF does not translate) and the portal\'s other '
+            "messages in English."
         )
     },
 )

@@ -52,13 +52,13 @@ def test_question_returns_a_token_and_only_its_hash_is_stored(asked: dict[str, A
     assert question.token_hash == token_hash(token) and token not in question.token_hash
 
 
-@pytest.mark.parametrize("token", [None, "", "wrong-token"])
+@pytest.mark.parametrize("token", [None, "", "wrong-token", "NULL", "x" * 300, "PADDED"])
 def test_ticket_for_a_question_without_its_token_is_404_and_sends_nothing(
     client: Client, asked: dict[str, Any], token: str | None
 ) -> None:
     body = {"question_id": asked["id"], "email": "attacker@example.com"}
-    if token is not None:
-        body["token"] = token
+    if token is not None:  # null, over-long and space-padded tokens are wrong ones too, not a 400
+        body["token"] = {"NULL": None, "PADDED": f" {asked['token']} "}.get(token, token)
     response = escalate(client, body)
     unknown = escalate(client, {"question_id": asked["id"] + 1000, "token": asked["token"], "email": "a@example.com"})
     assert response.status_code == unknown.status_code == 404

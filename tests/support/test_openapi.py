@@ -65,6 +65,8 @@ def test_the_schema_documents_every_public_endpoint_and_its_errors(api_schema: A
         "escalation_recommended", "status", "sources",
     }  # fmt: skip
     assert raw["paths"][QUESTIONS]["post"]["responses"]["429"]["headers"]["Retry-After"]["required"] is True
+    # Accept chooses JSON or the stream; there is no ?format= parameter that did nothing.
+    assert all(p["name"] != "format" for p in raw["paths"][QUESTIONS]["post"].get("parameters", []))
     # The streamed answer (Accept: text/event-stream) is the 200; everything else is JSON only.
     questions = raw["paths"][QUESTIONS]["post"]["responses"]
     assert list(questions["200"]["content"]) == ["text/event-stream"]
