@@ -49,7 +49,7 @@ from support.services import (
 )
 from support.streaming import EVENT_STREAM, answer_event_stream, event_stream_response, first_event, wants_event_stream
 from support.throttling import ScopedThrottle, client_ip
-from support.tickets import TicketExists, TicketInvalid, ticket_create
+from support.tickets import TicketExists, TicketInvalid, email_normalise, ticket_create
 
 QUESTION_NOT_FOUND = "No question with this id and token."
 
@@ -244,11 +244,18 @@ def sources_payload(sources: list[dict[str, Any]]) -> list[Any]:
     return list(SourceOutSerializer(sources, many=True).data)
 
 
+class NormalisedEmailField(serializers.EmailField):
+    """An email address normalised (:func:`support.tickets.email_normalise`) before it is validated."""
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        return super().run_validation(email_normalise(data) if isinstance(data, str) else data)
+
+
 class TicketInSerializer(serializers.Serializer):
     question_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     # Not required here: a missing token must look exactly like a wrong one (404, not 400).
     token = TokenField()
-    email = serializers.EmailField(max_length=254)
+    email = NormalisedEmailField(max_length=254)
     details = JsonStringField(required=False, allow_blank=True, default="")
 
     def validate_details(self, value: str) -> str:

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from support.services import QuestionInvalid, question_clean, question_invalid_message, question_normalise
+from support.tickets import email_normalise
 
 
 def _counts(limit: int, count: int) -> dict[str, str]:
@@ -44,8 +45,15 @@ class QuestionForm(forms.Form):
             raise ValidationError(question_invalid_message(exc), code=exc.code) from exc
 
 
+class NormalisedEmailField(forms.EmailField):
+    """An email address normalised (:func:`support.tickets.email_normalise`) before it is validated."""
+
+    def to_python(self, value: Any) -> str:
+        return email_normalise(super().to_python(value))
+
+
 class TicketForm(forms.Form):
-    email = forms.EmailField(
+    email = NormalisedEmailField(
         label=_("Your email address"),
         max_length=254,
         error_messages={

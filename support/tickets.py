@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import logging
 import time
+import unicodedata
 from datetime import timedelta
 
 from django.conf import settings
@@ -51,6 +52,18 @@ def requester_ip_hash(ip: str) -> str:
     return hmac.new(settings.SECRET_KEY.encode(), ip.encode(), hashlib.sha256).hexdigest()
 
 
+def email_normalise(email: str) -> str:
+    """``email`` as mail would be delivered to it: Unicode NFKC (fullwidth ``ｅｘａｍｐｌｅ`` is
+    ``example``), without invisible format characters (zero-width spaces, soft hyphens) and
+    spaces at the ends, the domain lower-cased. Django's ``sanitize_address`` delivers those
+    look-alikes to the same mailbox, so without this each counted as a new recipient and the
+    hourly acknowledgement cap could be dodged. Validate the result, not the raw input."""
+    email = unicodedata.normalize("NFKC", email or "")
+    email = "".join(ch for ch in email if unicodedata.category(ch) != "Cf").strip()
+    local, at, domain = email.rpartition("@")
+    return f"{local}{at}{domain.lower()}" if at else email
+
+
 def ticket_acknowledgement_allowed(*, email: str, ip_hash: str) -> bool:
     """Whether another acknowledgement email may go out now.
 
@@ -84,6 +97,7 @@ def ticket_create(*, question: Question, email: str, details: str = "", requeste
     ``TicketInvalid`` if ``details`` exceed ``TICKET_DETAILS_MAX_CHARS``; the email
     address must be validated by the caller's form/serializer.
     """
+    email = email_normalise(email)
     details = (details or "").strip()
     if len(details) > settings.TICKET_DETAILS_MAX_CHARS:
         raise TicketInvalid(f"Details are limited to {settings.TICKET_DETAILS_MAX_CHARS:,} characters.")
