@@ -49,7 +49,7 @@ class NormalisedEmailField(forms.EmailField):
     """An email address normalised (:func:`support.tickets.email_normalise`) before it is validated."""
 
     def to_python(self, value: Any) -> str:
-        return email_normalise(super().to_python(value))
+        return email_normalise(super().to_python(value) or "")
 
 
 class TicketForm(forms.Form):
