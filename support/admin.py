@@ -474,10 +474,11 @@ class TicketAdmin(admin.ModelAdmin):
     def previous_reply(self, ticket: Ticket) -> SafeString | str:
         if not ticket.reply:
             return "-"
+        when = date_format(timezone.localtime(ticket.replied_at), "DATETIME_FORMAT") if ticket.replied_at else ""
         return format_html(
             "{}<div class='help'>{} {}</div>",
             linebreaksbr(ticket.reply, autoescape=True),
-            ticket.replied_at or "",
+            when,  # local time, formatted like the rest of admin (it was a raw UTC timestamp)
             ticket.replied_by or "",
         )
 

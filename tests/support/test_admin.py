@@ -6,6 +6,8 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from support.models import AnswerPolicy, EmailDelivery, Question, Ticket
 from support.tickets import ticket_create
@@ -80,8 +82,12 @@ def test_reply_is_emailed_and_marks_the_ticket_answered(
     assert reply.recipient == "kim@example.com" and reply.body == "14일 이내에 환불됩니다."
     assert len(callbacks) == 1
 
+    page = english_admin.get(change_url(ticket)).content.decode()
+    when = date_format(timezone.localtime(ticket.replied_at), "DATETIME_FORMAT")
+    assert f"<div class='help'>{when} admin</div>" in page  # local time, not "2026-… +00:00"
+
     # Closing later without a new reply keeps the reply and sends nothing.
-    data = form_data(english_admin.get(change_url(ticket)).content.decode(), "ticket_form")
+    data = form_data(page, "ticket_form")
     english_admin.post(change_url(ticket), data | {"transition": "closed", "_save": "Save"})
     ticket.refresh_from_db()
     assert ticket.status == Ticket.Status.CLOSED and ticket.reply == "14일 이내에 환불됩니다."
