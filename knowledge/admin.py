@@ -30,8 +30,12 @@ from knowledge.curated import (
 )
 from knowledge.models import Article, Chunk, CuratedAnswer, KnowledgeBase
 from knowledge.services import (
+    ALIAS_MAX_CHARS,
+    ALIASES_MAX_LINES,
+    ArticleAliasesTooLarge,
     ArticleTooLarge,
     article_schedule_indexing,
+    article_validate_aliases,
     article_validate_body,
     knowledge_base_get_live,
 )
@@ -76,6 +80,22 @@ class ArticleAdminForm(forms.ModelForm):
         if data.get("status") == Article.Status.PUBLISHED and not data.get("published_at"):
             data["published_at"] = timezone.now()
         return data
+
+    def clean_aliases(self) -> str:
+        aliases: str = self.cleaned_data.get("aliases", "")
+        try:
+            article_validate_aliases(aliases)
+        except ArticleAliasesTooLarge as exc:
+            raise ValidationError(
+                _(
+                    "At most %(max_lines)s lines of at most %(max_chars)s characters; "
+                    "these have %(lines)s lines, the longest %(longest)s characters."
+                ),
+                code="too_large",
+                params={"max_lines": ALIASES_MAX_LINES, "max_chars": ALIAS_MAX_CHARS, "lines": exc.lines,
+                        "longest": exc.longest},
+            ) from None  # fmt: skip
+        return aliases
 
     def clean_body(self) -> str:
         body: str = self.cleaned_data["body"]

@@ -18,7 +18,12 @@ from django.utils.text import slugify
 
 from knowledge.analysis import detect_language
 from knowledge.models import Article, KnowledgeBase
-from knowledge.services import ArticleTooLarge, article_schedule_indexing, article_validate_body
+from knowledge.services import (
+    ArticleTooLarge,
+    article_schedule_indexing,
+    article_validate_aliases,
+    article_validate_body,
+)
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,7 @@ def record_from_mapping(data: Any, location: str) -> ArticleRecord:
         aliases = "\n".join(str(a).strip() for a in aliases if str(a).strip())
     elif not isinstance(aliases, str):
         raise ValueError("aliases must be a string or a list of strings")
+    article_validate_aliases(aliases)  # ArticleAliasesTooLarge is a ValueError: reported like the others
     return ArticleRecord(
         title=title[:300],
         body=body,

@@ -151,6 +151,23 @@ def test_too_large_body_is_refused_with_a_message(
     assert not Article.objects.filter(slug="password-reset-en").exists()
 
 
+@pytest.mark.parametrize(
+    ("aliases", "message"),
+    [
+        ("\n".join(f"line {n}" for n in range(31)), "these have 31 lines, the longest 7 characters."),
+        ("가" * 301, "these have 1 lines, the longest 301 characters."),
+    ],
+)
+def test_too_many_or_too_long_also_asked_as_lines_are_refused(
+    english_admin: Client, live_kb: KnowledgeBase, aliases: str, message: str
+) -> None:
+    response = english_admin.post(ADD_URL, add_form(english_admin) | {"aliases": aliases})
+    assert response.status_code == 200 and message in response.content.decode()
+    assert not Article.objects.filter(slug="password-reset-en").exists()
+    ok = add_form(english_admin) | {"aliases": "\n".join(f"line {n}" for n in range(30))}
+    assert english_admin.post(ADD_URL, ok).status_code == 302
+
+
 def test_reindex_action_forces_indexing(
     english_admin: Client, live_kb: KnowledgeBase, django_capture_on_commit_callbacks: object
 ) -> None:
