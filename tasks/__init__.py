@@ -6,14 +6,24 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 
-def enqueue(task: Any, *args: int | str) -> bool:
+# Kombu's Redis transport keeps a list per priority step (0, 3, 6, 9) and a worker pops the
+# lowest step first: 0 (the default) before 9. Work nobody waits for goes in at LOW_PRIORITY.
+LOW_PRIORITY = 9
+
+
+def enqueue(task: Any, *args: int | str, priority: int | None = None) -> bool:
     """Publish ``task(*args)``; False when the broker is unreachable (logged, never raised).
 
+    ``priority`` ``LOW_PRIORITY`` lets every default-priority message of the queue go first
+    (the worker holds one message at a time: ``CELERY_WORKER_PREFETCH_MULTIPLIER`` 1).
     Callers keep the work as a pending row first, so nothing is lost:
     the sweepers in ``tasks.maintenance`` re-send it once Redis is back.
     """
     try:
-        task.delay(*args)
+        if priority is None:
+            task.delay(*args)
+        else:
+            task.apply_async(args=args, priority=priority)
     except Exception:  # kombu raises several types when Redis is unreachable
         logger.warning("broker unavailable; %s%r stays pending until the sweeper re-enqueues it", task.name, args)
         return False

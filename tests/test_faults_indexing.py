@@ -88,3 +88,31 @@ def test_worker_killed_while_indexing_200_articles_every_article_ends_indexed_ex
         f"{killed_at - started:.1f}s, holding article(s) {held}; all indexed {finished - killed_at:.1f}s later "
         f"(restart, model load, {settings.INDEX_CLAIM_TIMEOUT_SECONDS}s claim timeout); total {finished - started:.1f}s"  # type: ignore[attr-defined]
     )
+
+
+def test_a_published_article_is_indexed_before_drafts_queued_ahead_of_it(
+    fault_worker: Worker, live_kb: KnowledgeBase
+) -> None:
+    """Drafts wait at the low priority: customers can't be answered from them yet, and a
+    published article queued behind large drafts had waited 8 minutes."""
+    fault_worker.stop()  # queue everything first, as behind a busy worker
+    with transaction.atomic():
+        drafts = [
+            Article.objects.create(knowledge_base=live_kb, title=f"초안 {i}", slug=f"draft-{i}", body=body(i))
+            for i in range(4)
+        ]
+        for draft in drafts:
+            article_schedule_indexing(article=draft)
+    with transaction.atomic():
+        published = Article.objects.create(
+            knowledge_base=live_kb, title="새 안내", slug="new", body=body(99),
+            status=Article.Status.PUBLISHED, published_at=timezone.now(),
+        )  # fmt: skip
+        article_schedule_indexing(article=published)
+    fault_worker.start()
+    every = Article.objects.filter(pk__in=[a.pk for a in [*drafts, published]])
+    fault_worker.wait_for(
+        lambda: every.filter(index_state=Article.IndexState.INDEXED).count() == 5, timeout=120, what="5 indexed"
+    )
+    order = list(every.order_by("indexed_at").values_list("slug", flat=True))
+    assert order[0] == "new", order  # queued last, indexed first
