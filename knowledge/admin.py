@@ -40,6 +40,10 @@ from knowledge.services import (
     knowledge_base_get_live,
 )
 
+# What a support answer's curated answer decides (knowledge.curated.curated_answer_publish).
+SUPPORT_ANSWER_LOCKED = ("title", "slug", "language", "status", "published_at", "aliases", "body")
+SUPPORT_ANSWERS_ELSEWHERE = _("Support answers are published and unpublished with their curated answer.")
+
 INDEXING_FIELDS = (
     "index_state", "index_error", "index_requested_at", "index_started_at", "index_attempts", "indexed_at",
     "embedding_model", "chunk_count",
@@ -164,6 +168,33 @@ class ArticleAdmin(admin.ModelAdmin):
         (_("Indexing details"), {"fields": INDEXING_FIELDS}),
     )
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Article | None = None) -> Any:
+        """A support answer is the published form of a curated answer: edited there, never here
+        (an edit here was overwritten by the next curated-answer save, and unpublishing it here
+        left the curated answer "published" until a save published the article again)."""
+        if obj is not None and obj.kind == Article.Kind.SUPPORT_ANSWER:
+            return (*SUPPORT_ANSWER_LOCKED, "curated_answer_link", *INDEXING_FIELDS)
+        return INDEXING_FIELDS
+
+    def get_prepopulated_fields(self, request: HttpRequest, obj: Article | None = None) -> dict[str, Any]:
+        return {} if obj is not None and obj.kind == Article.Kind.SUPPORT_ANSWER else dict(self.prepopulated_fields)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Article | None = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and obj.kind == Article.Kind.SUPPORT_ANSWER:
+            return ((_("Support answer"), {"fields": ("curated_answer_link",)}), *fieldsets)
+        return fieldsets
+
+    @admin.display(description=_("Edited as"))
+    def curated_answer_link(self, article: Article) -> SafeString | str:
+        curated = CuratedAnswer.objects.filter(article=article).first()
+        if curated is None:
+            return "-"
+        url = reverse("admin:knowledge_curatedanswer_change", args=[curated.pk])
+        return format_html(
+            '<a href="{}">{}</a>', url, _("a curated answer: edit, publish or unpublish it there")
+        )  # fmt: skip
+
     def save_model(self, request: HttpRequest, obj: Article, form: forms.ModelForm, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if article_schedule_indexing(article=obj):
@@ -180,7 +211,10 @@ class ArticleAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Publish selected articles"), permissions=["change"])
     def publish(self, request: HttpRequest, queryset: QuerySet[Article]) -> None:
-        articles = list(queryset.exclude(status=Article.Status.PUBLISHED))
+        answers = queryset.filter(kind=Article.Kind.SUPPORT_ANSWER).exclude(status=Article.Status.PUBLISHED).count()
+        if answers:
+            self.message_user(request, SUPPORT_ANSWERS_ELSEWHERE, messages.WARNING)
+        articles = list(queryset.exclude(status=Article.Status.PUBLISHED).exclude(kind=Article.Kind.SUPPORT_ANSWER))
         for article in articles:
             article.status = Article.Status.PUBLISHED
             article.published_at = article.published_at or timezone.now()
@@ -191,8 +225,13 @@ class ArticleAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Unpublish selected articles"), permissions=["change"])
     def unpublish(self, request: HttpRequest, queryset: QuerySet[Article]) -> None:
-        # Retrieval filters on status at query time, so this hides them at once.
-        count = queryset.filter(status=Article.Status.PUBLISHED).update(
+        # Retrieval filters on status at query time, so this hides them at once. A support
+        # answer goes back to draft with its curated answer, so the two never disagree.
+        published = queryset.filter(status=Article.Status.PUBLISHED)
+        count = 0
+        for curated in CuratedAnswer.objects.filter(article__in=published.filter(kind=Article.Kind.SUPPORT_ANSWER)):
+            count += curated_answer_unpublish(curated_answer=curated, by=request.user)
+        count += published.exclude(kind=Article.Kind.SUPPORT_ANSWER).update(
             status=Article.Status.DRAFT, updated_at=timezone.now()
         )
         self.message_user(request, ngettext("%d article unpublished.", "%d articles unpublished.", count) % count)

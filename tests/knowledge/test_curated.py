@@ -103,3 +103,23 @@ def test_deleting_a_published_answer_in_admin_deletes_its_article_and_customers_
     bulk = {"action": "delete_selected", "_selected_action": [other.curated_answer.pk], "post": "yes"}
     assert client.post(changelist, bulk).status_code == 302
     assert not Article.objects.filter(pk=other.pk).exists()
+
+
+def test_a_support_answer_article_is_kept_in_step_with_its_curated_answer(
+    live_kb: object, admin_client: Client
+) -> None:
+    admin_client.cookies["django_language"] = "en"
+    curated = curated_answer_create(question="선물 포장 되나요?", answer="포장비 2,000원입니다.", language="ko")
+    article = curated_answer_publish(curated_answer=curated)
+    page = admin_client.get(reverse("admin:knowledge_article_change", args=[article.pk])).content.decode()
+    assert 'name="body"' not in page and 'name="status"' not in page  # edited as the curated answer
+    assert reverse("admin:knowledge_curatedanswer_change", args=[curated.pk]) in page
+    changelist = reverse("admin:knowledge_article_changelist")
+    admin_client.post(changelist, {"action": "unpublish", "_selected_action": [article.pk]})
+    article.refresh_from_db()
+    curated.refresh_from_db()
+    assert article.status == Article.Status.DRAFT and curated.status == CuratedAnswer.Status.DRAFT  # together
+    said = admin_client.post(changelist, {"action": "publish", "_selected_action": [article.pk]}, follow=True)
+    assert "published and unpublished with their curated answer" in said.content.decode()
+    article.refresh_from_db()
+    assert article.status == Article.Status.DRAFT  # not behind the curated answer's back
