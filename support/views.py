@@ -8,6 +8,7 @@ the questions and tickets created in their own session (ids kept in
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -214,6 +215,7 @@ def escalate(request: HttpRequest, question_id: int) -> HttpResponse:
             )
         except TicketExists as exc:  # sent already (a double click, or a second try): show that ticket
             _remember(request, SESSION_TICKETS, exc.ticket.reference)
+            _add_to_existing(request, exc.ticket, form.cleaned_data["email"], form.cleaned_data["details"])
             return redirect("support:ticket", reference=exc.ticket.reference)
         except TicketInvalid:  # the form checks the same limit; only a settings change gets here
             form.add_error("details", _("Please shorten the details and try again."))
@@ -221,6 +223,24 @@ def escalate(request: HttpRequest, question_id: int) -> HttpResponse:
             _remember(request, SESSION_TICKETS, ticket.reference)
             return redirect("support:ticket", reference=ticket.reference)
     return _question_page(request, question, form)
+
+
+def _add_to_existing(request: HttpRequest, ticket: Ticket, email: str, details: str) -> None:
+    """A second escalation of the same question: what the customer wrote this time (new details,
+    another address) becomes a message on the ticket they already have, and the page says so.
+    It had been dropped without a word."""
+    lines = [details.strip()] if details.strip() and details.strip() != ticket.details.strip() else []
+    if email.lower() != ticket.email.lower():
+        lines.append(_("(Reply to: %(email)s)") % {"email": email})
+    if not lines:
+        messages.info(request, _("You already sent this question; here is its ticket."))
+        return
+    try:
+        ticket_customer_message_add(ticket=ticket, body="\n".join(lines))
+    except TicketInvalid:  # too long together, or the ticket was closed meanwhile
+        messages.warning(request, _("You already sent this question; please add what you wrote as a message below."))
+        return
+    messages.success(request, _("You already sent this question; what you wrote was added to its ticket."))
 
 
 @require_POST

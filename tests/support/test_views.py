@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from knowledge.models import Article, KnowledgeBase
 from knowledge.services import article_index
-from support.models import EmailDelivery, Question, Ticket
+from support.models import EmailDelivery, Question, Ticket, TicketEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -311,6 +311,18 @@ def test_escalation_creates_a_ticket_owing_two_emails(
     assert "&lt;b&gt;details&lt;/b&gt;" in html
     # The question page now points at the ticket instead of inviting a duplicate blindly.
     assert ticket.reference in page(client, question)
+
+    # Sent again with more to say: it joins the ticket as a message, and the page says so.
+    again = client.post(
+        url, {"email": "kim2@example.com", "details": "주문번호는 NB-42입니다"}, follow=True, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert again.redirect_chain[-1][0] == response["Location"] and Ticket.objects.count() == 1
+    assert "what you wrote was added to its ticket" in again.content.decode()
+    event = ticket.events.get(kind=TicketEvent.Kind.CUSTOMER_MESSAGE)
+    assert event.body == "주문번호는 NB-42입니다\n(Reply to: kim2@example.com)"
+    same = client.post(url, {"email": "kim@example.com", "details": "<b>details</b>"}, follow=True)
+    assert ticket.events.filter(kind=TicketEvent.Kind.CUSTOMER_MESSAGE).count() == 1  # nothing new: nothing added
+    assert same.status_code == 200
 
 
 def test_answered_question_can_be_escalated_as_a_customer_request(client: Client, refund_article: Article) -> None:
