@@ -184,7 +184,11 @@ class QuestionCreateApi(APIView):
                 QuestionOutSerializer, "Stored and answered, or stored with escalation recommended."
             ),
             (200, EVENT_STREAM): EVENT_STREAM_RESPONSE,
-            **json_only(error_responses(400, 404, 413, 415, 429, 503)),
+            **json_only(
+                error_responses(
+                    400, 404, 405, 406, 413, 415, 429, 503, field_error={"question": ["질문을 입력해 주세요."]}
+                )
+            ),
         },
         parameters=[RETRY_AFTER],
         examples=[QUESTION_EXAMPLE, ANSWER_EXAMPLE],
@@ -315,7 +319,7 @@ class TicketCreateApi(APIView):
         request=TicketInSerializer,
         responses={
             201: OpenApiResponse(TicketOutSerializer, "The ticket is stored; support is notified by email."),
-            **error_responses(400, 404, 409, 413, 415, 429, 503),
+            **error_responses(400, 404, 405, 406, 409, 413, 415, 429, 503),
         },
         parameters=[RETRY_AFTER],
         examples=[TICKET_EXAMPLE],
@@ -405,7 +409,17 @@ class FeedbackCreateApi(APIView):
             201: OpenApiResponse(FeedbackOutSerializer, "The question's first feedback is stored."),
             200: OpenApiResponse(FeedbackOutSerializer, "An earlier feedback was replaced."),
             409: OpenApiResponse(DETAIL, "The answer was withheld (escalation recommended): nothing to rate."),
-            **error_responses(400, 404, 413, 415, 429, 503),
+            **error_responses(
+                400,
+                404,
+                405,
+                406,
+                413,
+                415,
+                429,
+                503,
+                field_error={"comment": ["Ensure this field has no more than 2000 characters."]},
+            ),
         },
         parameters=[RETRY_AFTER],
     )

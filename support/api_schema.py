@@ -58,13 +58,21 @@ RETRY_AFTER = OpenApiParameter(
 )
 
 
-def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
-    """The documented error responses for ``codes`` (each one of 400, 404, 409, 413, 415, 429, 503)."""
+def error_responses(*codes: int, field_error: dict[str, list[str]] | None = None) -> dict[int, OpenApiResponse]:
+    """The documented error responses for ``codes`` (each one of 400, 404, 405, 406, 409, 413, 415,
+    429, 503); ``field_error`` is the 400 example, a field of this endpoint."""
+    field_error = field_error or {"email": ["Enter a valid email address."]}
     described = {
         400: OpenApiResponse(
             VALIDATION_ERROR,
             "Invalid input: malformed JSON, a missing or invalid field.",
-            examples=[OpenApiExample("Field errors", value={"email": ["Enter a valid email address."]})],
+            examples=[OpenApiExample("Field errors", value=field_error)],
+        ),
+        405: OpenApiResponse(DETAIL, "Only POST (and OPTIONS) is allowed here; see the Allow header."),
+        406: OpenApiResponse(
+            DETAIL,
+            "The Accept header allows no representation this endpoint has (application/json; for questions "
+            "also text/event-stream).",
         ),
         404: OpenApiResponse(
             DETAIL, "No question (or conversation) with this id and token; the same for a wrong token."

@@ -55,9 +55,9 @@ def test_the_schema_documents_every_public_endpoint_and_its_errors(api_schema: A
     assert raw["openapi"].startswith("3.")
     documented = {path: sorted(raw["paths"][path]["post"]["responses"]) for path in raw["paths"]}
     assert documented == {
-        QUESTIONS: ["200", "201", "400", "404", "413", "415", "429", "503"],  # 200: the streamed answer
-        TICKETS: ["201", "400", "404", "409", "413", "415", "429", "503"],
-        FEEDBACK: ["200", "201", "400", "404", "409", "413", "415", "429", "503"],
+        QUESTIONS: ["200", "201", "400", "404", "405", "406", "413", "415", "429", "503"],  # 200: the streamed answer
+        TICKETS: ["201", "400", "404", "405", "406", "409", "413", "415", "429", "503"],
+        FEEDBACK: ["200", "201", "400", "404", "405", "406", "409", "413", "415", "429", "503"],
     }
     answer = raw["components"]["schemas"]["QuestionOut"]
     assert set(answer["required"]) == {
@@ -196,3 +196,13 @@ def test_swagger_ui_is_served_from_local_files_without_inline_code(client: Any) 
         kind = response["Content-Type"]
         assert ("javascript" in kind) if url.endswith(".js") or "script" in url else ("text/css" in kind), (url, kind)
     assert b"/api/schema/" in client.get("/api/docs/?script=").content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", [QUESTIONS, TICKETS, FEEDBACK])
+def test_the_documented_405_and_406_are_what_the_endpoints_answer(client: Any, path: str) -> None:
+    path = path.replace("{question_id}", "1")
+    wrong_method = client.get(path)
+    assert wrong_method.status_code == 405 and "POST" in wrong_method["Allow"] and "detail" in wrong_method.json()
+    unacceptable = client.post(path, {}, content_type="application/json", HTTP_ACCEPT="text/html")
+    assert unacceptable.status_code == 406 and "detail" in unacceptable.json()
