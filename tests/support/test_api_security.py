@@ -6,11 +6,15 @@ import ipaddress
 import json
 import random
 import re
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+import requests
 from django.core import mail
 from django.test import Client
+from django_ratelimit.core import _get_window
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -23,8 +27,13 @@ pytestmark = pytest.mark.django_db
 
 
 def fresh_ip() -> str:
-    """A random client address, so throttle buckets (kept in Redis for a minute) never carry over between runs."""
-    return str(ipaddress.IPv4Address(0x0A000000 + random.getrandbits(24)))  # 10.0.0.0/8
+    """A random client address, so throttle buckets (kept in Redis for a minute) never carry over
+    between runs, whose per-minute window has at least 30 s left: the limits count in fixed
+    windows (django-ratelimit), so a test must not straddle a window's end."""
+    while True:
+        ip = str(ipaddress.IPv4Address(0x0A000000 + random.getrandbits(24)))  # 10.0.0.0/8
+        if _get_window(ip, 60) - time.time() >= 30:
+            return ip
 
 
 def ask(client: Client, text: str, **extra: Any) -> Any:
@@ -171,6 +180,23 @@ def test_rapid_questions_get_429_with_retry_after_never_403(
     assert statuses[:30] == [201] * 30 and statuses[30:] == [429] * 10, statuses
     assert retry_after is not None and 0 < int(retry_after) <= 60
     assert Question.objects.count() == 30  # a throttled request stores nothing
+
+
+def test_simultaneous_requests_cannot_slip_past_the_limit(live_server: Any, settings: Any) -> None:
+    """Each request is one atomic INCR: DRF's read-then-write count let 15 of 40 simultaneous
+    posts through a 10/minute limit."""
+    settings.FEEDBACK_RATE_LIMIT = "5/m"
+    ip = fresh_ip()
+    url = f"{live_server.url}/api/v1/questions/999999999/feedback/"
+
+    def post(_: int) -> int:
+        body = {"helpful": True, "token": "x"}
+        return requests.post(url, json=body, headers={"X-Forwarded-For": ip}, timeout=30).status_code
+
+    settings.NUM_PROXIES = 1  # the live server sees 127.0.0.1; the bucket is this test's own address
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        codes = list(pool.map(post, range(20)))
+    assert codes.count(404) == 5 and codes.count(429) == 15, codes
 
 
 def test_clients_behind_one_trusted_proxy_get_separate_buckets(
