@@ -21,9 +21,9 @@ class KnowledgeBase(models.Model):
     articles never mix with live ones (every retrieval query filters on the collection).
     """
 
-    slug = models.SlugField(max_length=100, unique=True)
-    name = models.CharField(max_length=200)
-    created_at = models.DateTimeField(auto_now_add=True)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("knowledge base")
@@ -69,20 +69,20 @@ class Article(models.Model):
     # so that cross-language questions match it lexically too (README, cross-language).
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.ARTICLE)
     aliases = models.TextField(_("also asked as"), blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     # Indexing bookkeeping, written only by knowledge.services / the worker.
-    content_hash = models.CharField(max_length=64, blank=True, editable=False)
-    indexed_hash = models.CharField(max_length=64, blank=True, editable=False)
+    content_hash = models.CharField(_("content hash"), max_length=64, blank=True, editable=False)
+    indexed_hash = models.CharField(_("indexed hash"), max_length=64, blank=True, editable=False)
     index_state = models.CharField(
         _("indexing state"), max_length=10, choices=IndexState.choices, default=IndexState.PENDING, editable=False
     )
     index_error = models.TextField(_("indexing error"), blank=True, editable=False)
-    index_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
+    index_requested_at = models.DateTimeField(_("index requested at"), null=True, blank=True, editable=False)
     # The current claim: when a worker started indexing, and how many claims this version has had.
-    index_started_at = models.DateTimeField(null=True, blank=True, editable=False)
-    index_attempts = models.PositiveIntegerField(default=0, editable=False)
+    index_started_at = models.DateTimeField(_("index started at"), null=True, blank=True, editable=False)
+    index_attempts = models.PositiveIntegerField(_("index attempts"), default=0, editable=False)
     indexed_at = models.DateTimeField(_("last indexed"), null=True, blank=True, editable=False)
     embedding_model = models.CharField(_("embedding model"), max_length=200, blank=True, editable=False)
     chunk_count = models.PositiveIntegerField(_("chunks"), default=0, editable=False)
@@ -130,31 +130,32 @@ class Chunk(models.Model):
     partial expression indexes per dimension (see migration 0002).
     """
 
-    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="chunks")
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="chunks", verbose_name=_("article"))
     knowledge_base = models.ForeignKey(KnowledgeBase, on_delete=models.CASCADE, related_name="+")
-    ordinal = models.PositiveIntegerField()
-    content = models.TextField(help_text="Chunk body as shown to customers (Markdown source).")
-    text = models.TextField(help_text="What is embedded: title, date and content.")
-    token_count = models.PositiveIntegerField()
-    lexemes = models.TextField(help_text="Space-separated morphemes from the lexical analyser.")
-    lexeme_count = models.PositiveIntegerField(default=0)
+    ordinal = models.PositiveIntegerField(_("ordinal"))
+    content = models.TextField(_("content"), help_text="Chunk body as shown to customers (Markdown source).")
+    text = models.TextField(_("text"), help_text="What is embedded: title, date and content.")
+    token_count = models.PositiveIntegerField(_("token count"))
+    lexemes = models.TextField(_("lexemes"), help_text="Space-separated morphemes from the lexical analyser.")
+    lexeme_count = models.PositiveIntegerField(_("lexeme count"), default=0)
     search_vector = models.GeneratedField(
+        verbose_name=_("search vector"),
         expression=SearchVector("lexemes", config="simple"),
         output_field=SearchVectorField(),
         db_persist=True,
     )
     embedding = VectorField(null=True, blank=True)
-    embedding_model = models.CharField(max_length=200, blank=True)
-    embedding_dimensions = models.PositiveIntegerField(null=True, blank=True)
+    embedding_model = models.CharField(_("embedding model"), max_length=200, blank=True)
+    embedding_dimensions = models.PositiveIntegerField(_("embedding dimensions"), null=True, blank=True)
     # Sentence-level evidence for the extractive answerer: the plain-text sentences of
     # ``content`` (knowledge.chunking.plain_sentences) and their embeddings, float16,
     # row-major (len(sentences) × embedding_dimensions). Empty when SENTENCE_EMBEDDINGS is off.
-    sentences = models.JSONField(default=list, blank=True)
-    sentence_vectors = models.BinaryField(default=b"", blank=True)
+    sentences = models.JSONField(_("sentences"), default=list, blank=True)
+    sentence_vectors = models.BinaryField(_("sentence vectors"), default=b"", blank=True)
     # The article's title and "also asked as" lines embedded as queries (E5's symmetric
     # use), float16 like sentence_vectors: question-to-question evidence for retrieval
     # (knowledge.selectors.alias_rerank). The same rows on every chunk of the article.
-    alias_vectors = models.BinaryField(default=b"", blank=True)
+    alias_vectors = models.BinaryField(_("alias vectors"), default=b"", blank=True)
 
     class Meta:
         ordering = ["article_id", "ordinal"]
@@ -185,18 +186,34 @@ class CuratedAnswer(models.Model):
     language = models.CharField(_("language"), max_length=5, choices=Article.Language.choices)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
     article = models.OneToOneField(
-        Article, null=True, blank=True, on_delete=models.SET_NULL, related_name="curated_answer", editable=False
+        Article,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="curated_answer",
+        editable=False,
+        verbose_name=_("article"),
     )
     origin_reference = models.CharField(_("ticket"), max_length=20, blank=True, db_index=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     published_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("published by"),
     )
     published_at = models.DateTimeField(_("published"), null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -20,10 +20,10 @@ class Conversation(models.Model):
     (tickets, feedback).
     """
 
-    language = models.CharField(max_length=5, blank=True)  # of the first question
-    token_hash = models.CharField(max_length=64, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    language = models.CharField(_("language"), max_length=5, blank=True)  # of the first question
+    token_hash = models.CharField(_("token hash"), max_length=64, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("conversation")
@@ -49,38 +49,43 @@ class Question(models.Model):
         NO_SOURCES = "no_sources", _("No sources")
         MODEL_ERROR = "model_error", _("Model error")
 
-    text = models.TextField()
-    language = models.CharField(max_length=5, blank=True)
-    channel = models.CharField(max_length=10, default="web")  # web / api
-    status = models.CharField(max_length=15, choices=Status.choices, default=Status.RECEIVED)
-    answer = models.TextField(blank=True)
-    answer_kind = models.CharField(max_length=15, blank=True)  # extractive / llm
-    answer_span = models.TextField(blank=True)  # the shortest part of ``answer`` that answers
+    text = models.TextField(_("text"))
+    language = models.CharField(_("language"), max_length=5, blank=True)
+    channel = models.CharField(_("channel"), max_length=10, default="web")  # web / api
+    status = models.CharField(_("status"), max_length=15, choices=Status.choices, default=Status.RECEIVED)
+    answer = models.TextField(_("answer"), blank=True)
+    answer_kind = models.CharField(_("answer kind"), max_length=15, blank=True)  # extractive / llm
+    answer_span = models.TextField(_("answer span"), blank=True)  # the shortest part of ``answer`` that answers
     # Where ``answer_span`` starts in ``answer`` (characters); None: at its first occurrence.
-    answer_span_start = models.PositiveIntegerField(null=True, blank=True)
-    confidence = models.FloatField(null=True, blank=True)
-    threshold = models.FloatField(null=True, blank=True)
-    escalation_recommended = models.BooleanField(default=False)
-    sources = models.JSONField(default=list, blank=True)
-    features = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
-    timings_ms = models.JSONField(default=dict, blank=True)
-    usage = models.JSONField(default=dict, blank=True)
+    answer_span_start = models.PositiveIntegerField(_("answer span start"), null=True, blank=True)
+    confidence = models.FloatField(_("confidence"), null=True, blank=True)
+    threshold = models.FloatField(_("threshold"), null=True, blank=True)
+    escalation_recommended = models.BooleanField(_("escalation recommended"), default=False)
+    sources = models.JSONField(_("sources"), default=list, blank=True)
+    features = models.JSONField(_("features"), default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    timings_ms = models.JSONField(_("timings ms"), default=dict, blank=True)
+    usage = models.JSONField(_("usage"), default=dict, blank=True)
     # SHA-256 of the secret handed to the API client that asked; proves ownership later
     # (tickets, feedback). The secret itself is never stored.
-    token_hash = models.CharField(max_length=64, blank=True, editable=False)
+    token_hash = models.CharField(_("token hash"), max_length=64, blank=True, editable=False)
     # The question's query embedding as retrieval computed it (``embedding_model`` says
     # which model; vectors of two models are never compared): similar past tickets.
     embedding = VectorField(null=True, blank=True, editable=False)
-    embedding_model = models.CharField(max_length=200, blank=True, editable=False)
+    embedding_model = models.CharField(_("embedding model"), max_length=200, blank=True, editable=False)
     conversation = models.ForeignKey(
-        Conversation, null=True, blank=True, on_delete=models.PROTECT, related_name="questions"
+        Conversation,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="questions",
+        verbose_name=_("conversation"),
     )
-    turn = models.PositiveSmallIntegerField(default=1)  # 1-based position in the conversation
+    turn = models.PositiveSmallIntegerField(_("turn"), default=1)  # 1-based position in the conversation
     # What retrieval was asked: ``text`` itself, or for a follow-up the standalone query
     # made from the recent turns (``support.conversations``). ``text`` stays as asked.
-    retrieval_query = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    retrieval_query = models.TextField(_("retrieval query"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("question")
@@ -135,11 +140,11 @@ class Ticket(models.Model):
         READY = "ready", _("Ready")
         FAILED = "failed", _("Failed")
 
-    reference = models.CharField(max_length=20, unique=True, default=_ticket_reference, editable=False)
-    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="tickets")
+    reference = models.CharField(_("reference"), max_length=20, unique=True, default=_ticket_reference, editable=False)
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="tickets", verbose_name=_("question"))
     email = models.EmailField(_("email"))
     details = models.TextField(_("details"), blank=True)
-    reason = models.CharField(max_length=20, choices=Reason.choices)
+    reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.OPEN)
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -154,31 +159,43 @@ class Ticket(models.Model):
     # fills it only while ``reply_draft_edited_by`` is empty, so it never overwrites an agent's text.
     reply_draft = models.TextField(_("reply being written"), blank=True)
     reply_draft_edited_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("reply draft edited by"),
     )
     # The last generated draft ("Draft reply", written by the worker: support.drafting).
     draft_state = models.CharField(_("draft"), max_length=10, choices=DraftState.choices, blank=True)
-    draft_text = models.TextField(blank=True)
-    draft_kind = models.CharField(max_length=15, blank=True)  # extractive / llm
-    draft_sources = models.JSONField(default=list, blank=True)
-    draft_error = models.TextField(blank=True)
-    draft_requested_at = models.DateTimeField(null=True, blank=True)
-    draft_generated_at = models.DateTimeField(null=True, blank=True)
-    replied_at = models.DateTimeField(null=True, blank=True)
+    draft_text = models.TextField(_("draft text"), blank=True)
+    draft_kind = models.CharField(_("draft kind"), max_length=15, blank=True)  # extractive / llm
+    draft_sources = models.JSONField(_("draft sources"), default=list, blank=True)
+    draft_error = models.TextField(_("draft error"), blank=True)
+    draft_requested_at = models.DateTimeField(_("draft requested at"), null=True, blank=True)
+    draft_generated_at = models.DateTimeField(_("draft generated at"), null=True, blank=True)
+    replied_at = models.DateTimeField(_("replied at"), null=True, blank=True)
     replied_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("replied by"),
     )
     # Keyed hash of the requester's address (never the address itself): the per-IP cap
     # on acknowledgement emails counts these.
-    requester_ip_hash = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
+    requester_ip_hash = models.CharField(
+        _("requester ip hash"), max_length=64, blank=True, editable=False, db_index=True
+    )
     ack_suppressed = models.BooleanField(
         _("acknowledgement not sent"),
         default=False,
         editable=False,
         help_text=_("True when a per-recipient or per-address hourly cap held the acknowledgement email back."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("ticket")
@@ -216,15 +233,20 @@ class TicketEvent(models.Model):
         DRAFT = "draft", _("Draft reply")
         CURATED_ANSWER = "curated_answer", _("Added to knowledge base")
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=20, choices=Kind.choices)
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events", verbose_name=_("ticket"))
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("actor"),
     )
-    body = models.TextField(blank=True)
-    from_status = models.CharField(max_length=20, blank=True)
-    to_status = models.CharField(max_length=20, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    body = models.TextField(_("body"), blank=True)
+    from_status = models.CharField(_("from status"), max_length=20, blank=True)
+    to_status = models.CharField(_("to status"), max_length=20, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -263,17 +285,17 @@ class EmailDelivery(models.Model):
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="deliveries")
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    recipient = models.EmailField()
-    body = models.TextField(blank=True, help_text="Reply or customer message text.")
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(default=_after_enqueue_lease)
-    last_error = models.TextField(blank=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("ticket"))
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    recipient = models.EmailField(_("recipient"))
+    body = models.TextField(_("body"), blank=True, help_text="Reply or customer message text.")
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), default=_after_enqueue_lease)
+    last_error = models.TextField(_("last error"), blank=True)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["created_at"]
@@ -292,7 +314,7 @@ class EmailDelivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} for {self.ticket}"
+        return f"{self.get_kind_display()} · {self.ticket}"  # no English "for" inside a Korean label
 
 
 class AnswerPolicy(models.Model):
@@ -307,8 +329,8 @@ class AnswerPolicy(models.Model):
     confidence_threshold = models.FloatField(
         _("answer confidence threshold"), validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
     )
-    calibration_note = models.TextField(blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    calibration_note = models.TextField(_("calibration note"), blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("answer policy")
@@ -326,12 +348,14 @@ class Feedback(models.Model):
     found the answer wrong is counted once, as unhelpful.
     """
 
-    question = models.OneToOneField(Question, on_delete=models.CASCADE, related_name="feedback")
+    question = models.OneToOneField(
+        Question, on_delete=models.CASCADE, related_name="feedback", verbose_name=_("question")
+    )
     helpful = models.BooleanField(_("helpful"))
     comment = models.TextField(_("comment"), blank=True)
-    channel = models.CharField(max_length=10, default="web")  # web / api
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    channel = models.CharField(_("channel"), max_length=10, default="web")  # web / api
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("answer feedback")
@@ -363,18 +387,23 @@ class ContentGapReport(models.Model):
 
     start = models.DateField(_("period start"))
     end = models.DateField(_("period end"))  # inclusive
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
-    question_count = models.PositiveIntegerField(default=0)
-    clusters = models.JSONField(default=list, blank=True)
-    embedding_model = models.CharField(max_length=200, blank=True)
-    similarity = models.FloatField(null=True, blank=True)  # the CONTENT_GAP_SIMILARITY used
-    error = models.TextField(blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PENDING)
+    question_count = models.PositiveIntegerField(_("question count"), default=0)
+    clusters = models.JSONField(_("clusters"), default=list, blank=True)
+    embedding_model = models.CharField(_("embedding model"), max_length=200, blank=True)
+    similarity = models.FloatField(_("similarity"), null=True, blank=True)  # the CONTENT_GAP_SIMILARITY used
+    error = models.TextField(_("error"), blank=True)
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("requested by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
