@@ -42,6 +42,7 @@ QUESTION_WORD_PENALTY = 0.5
 TYPE_BONUS = 1.0
 CONTEXT_BONUS = 1.0
 HEAD_BONUS = 1.0
+MIN_SPAN_CHARS = 2  # a span of one character is a digit or nothing
 LENGTH_TIEBREAK = 0.01  # per extra morpheme: of two equally placed runs, the whole one
 
 
@@ -286,6 +287,8 @@ def answer_span(question: str, sentence: str, only_when_asked: bool = True) -> s
             if len(cues.after) > 1 and len(following) > 1 and following[1] == cues.after[1]:
                 score += CONTEXT_BONUS / 2
         text = sentence[tokens[a].start : tokens[b].start + tokens[b].len]
+        if len(text) < MIN_SPAN_CHARS and not text.isdigit():
+            continue  # one syllable ("뒤") marks nothing a reader can use; one digit may
         has_number = any(t.tag in ("SN", "W_SERIAL") for t in tokens[a : b + 1])
         if cues.wants == "time" and not has_number:  # "다음 날": a time without a digit
             has_number = has_answer_type(text, "time")
