@@ -145,14 +145,29 @@ class ExtractiveAnswerer:
             else answer_span(question, sentences[i], settings.ANSWER_SPAN_ONLY_WHEN_ASKED)
         )
         return GeneratedAnswer(
-            text=" ".join(picked), cited=[sources[s_index].number], answerable=True, kind="extractive", span=span,
-            span_start=span_offset(picked, sentences[i], span),
+            text=excerpt_join(picked, list_groups(sources[s_index].text)), cited=[sources[s_index].number],
+            answerable=True, kind="extractive", span=span, span_start=span_offset(picked, sentences[i], span),
         )  # fmt: skip
 
 
+def excerpt_join(picked: list[str], groups: tuple[tuple[str, ...], ...]) -> str:
+    """The excerpt's text: ``picked`` joined by one space, or by a line break next to an item of
+    a list or a table row (``groups``, :func:`knowledge.chunking.list_groups`) and before a
+    numbered step, so "Plan: Plus monthly; Price: ₩4,900" and the next row, or "전화: …" and
+    "카카오톡 상담: …", no longer run together on the page. Either separator is one character:
+    :func:`span_offset` counts the same."""
+    listed = {sentence for group in groups for sentence in group}
+    parts = picked[:1]
+    for before, sentence in zip(picked, picked[1:], strict=False):
+        apart = before in listed or sentence in listed or bool(_STEP.match(sentence))
+        parts.append(("\n" if apart else " ") + sentence)
+    return "".join(parts)
+
+
 def span_offset(picked: list[str], sentence: str, span: str) -> int | None:
-    """Offset in characters of ``span`` inside ``sentence`` within ``" ".join(picked)``, the
-    excerpt; None when there is no span or the sentence is not in the excerpt.
+    """Offset in characters of ``span`` inside ``sentence`` within the excerpt
+    (:func:`excerpt_join` of ``picked``: one separator character between sentences); None when
+    there is no span or the sentence is not in the excerpt.
 
     The span was found in ``sentence`` (the best one), but the same words may stand earlier in
     the excerpt: "₩15,000" is the international fee in its sentence and the free dawn-delivery

@@ -209,10 +209,12 @@ def test_a_list_item_answer_quotes_its_whole_list(settings, on: bool) -> None:  
     assert answer.span == "7–14 business days"  # the best sentence's span either way
     assert (standard in answer.text) is on
     if on:
-        assert answer.text == (
-            f"{standard} Jeju and other islands: 2–4 business days after dispatch. International shipping: "
-            "delivery takes 7–14 business days. International shipping is ₩15,000 per order."
+        assert answer.text == (  # one item a line, as the article lists them
+            f"{standard}\nJeju and other islands: 2–4 business days after dispatch.\nInternational shipping: "
+            "delivery takes 7–14 business days.\nInternational shipping is ₩15,000 per order."
         )
+        at = answer.span_start
+        assert at is not None and answer.text[at : at + len(answer.span)] == answer.span  # the offset holds
 
 
 FEES_ARTICLE = (
