@@ -1,7 +1,8 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from support.api import api_not_found
 from support.insights.views import staff_search_page
 
 urlpatterns = [
@@ -17,5 +18,6 @@ urlpatterns = [
         SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="api_docs.html"),
         name="api-docs",
     ),
+    re_path(r"^api/(?P<path>[\s\S]*)$", api_not_found),  # /api/, /api/v2/…: JSON 404s for API clients too
     path("", include("support.urls")),
 ]

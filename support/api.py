@@ -235,7 +235,8 @@ def question_payload(outcome: AnswerOutcome) -> dict[str, Any]:
     payload = {
         "id": q.pk, "conversation_id": q.conversation_id, "token": outcome.token,
         "answer": "" if q.escalation_recommended else q.answer,  # no guess when not confident
-        "answer_kind": q.answer_kind, "confidence": q.confidence,
+        "answer_kind": "" if q.escalation_recommended else q.answer_kind,  # nothing shown, no kind
+        "confidence": q.confidence,
         "answer_span": span,
         "answer_span_start": None if span is None else span_position(q.answer, span, q.answer_span_start),
         "escalation_recommended": q.escalation_recommended, "status": q.status, "sources": q.sources,
@@ -284,7 +285,7 @@ class TicketOutSerializer(serializers.Serializer):
 
 @csrf_exempt  # nothing is changed; a POST to an unknown path must get this 404, not a CSRF 403
 def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
-    """404 as JSON (``{"detail"}``, the API's error shape) for any other path under ``/api/v1/``."""
+    """404 as JSON (``{"detail"}``, the API's error shape) for any other path under ``/api/``."""
     return JsonResponse({"detail": "Not found."}, status=404)
 
 

@@ -149,6 +149,27 @@ def test_unrelated_question_says_not_sure_and_offers_escalation(client: Client, 
     assert "확실하지 않습니다" in page(client, question)
 
 
+def test_a_question_without_words_lists_no_articles_that_might_help(client: Client, refund_article: Article) -> None:
+    question = ask(client, "😭😭😭")
+    assert question.escalation_recommended
+    html = page(client, question, HTTP_ACCEPT_LANGUAGE="en")
+    assert "We are not sure about this one" in html and 'id="might-help"' not in html  # nothing matched: none listed
+    worded = ask(client, "화성 탐사선의 다음 발사 일정이 궁금합니다")
+    assert worded.escalation_recommended and worded.sources
+    assert 'id="might-help"' in page(client, worded)  # a question with words still gets its suggestions
+
+
+def test_the_api_answers_json_404_under_any_api_path_and_no_kind_for_a_withheld_answer(
+    client: Client, refund_article: Article
+) -> None:
+    for path in ("/api/", "/api/v2/questions/", "/api/v1/nope/"):
+        response = client.get(path)
+        assert response.status_code == 404 and response.json() == {"detail": "Not found."}, path
+    unsure = client.post("/api/v1/questions/", {"question": "화성 탐사선 발사 일정은?"}, content_type="application/json")
+    body = unsure.json()
+    assert body["escalation_recommended"] and body["answer"] == "" and body["answer_kind"] == ""
+
+
 def test_question_text_is_escaped(client: Client, refund_article: Article) -> None:
     question = ask(client, "<script>alert('x')</script><img src=x onerror=alert(1)> 반품 기간은?")
     html = page(client, question)
