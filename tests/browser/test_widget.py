@@ -25,6 +25,16 @@ def open_widget_by_keyboard(tab: Tab) -> None:
     assert tab.page.evaluate("document.activeElement.shadowRoot.activeElement.name") == "question"
 
 
+def ask_anew(tab: Tab, question: str) -> Any:
+    """Start a new conversation in the open panel, ask ``question`` and return its reply."""
+    tab.page.locator("[data-support-widget] .new-conversation").click()
+    tab.page.keyboard.type(question)
+    tab.page.keyboard.press("Enter")
+    reply = tab.page.locator("[data-support-widget] .reply").last
+    reply.wait_for()
+    return reply
+
+
 def test_widget_on_the_demo_page_answers_with_sources_and_escalates(
     tab: Tab, live_server: Any, sample_articles: dict[str, Any], worker: Worker
 ) -> None:
@@ -138,28 +148,14 @@ def test_an_excerpt_from_an_article_in_the_other_language_says_so(
     korean.wait_for()
     assert "14일" in korean.inner_text() and not korean.locator(".other-language").count()  # Korean from Korean
     assert korean.locator("p[lang=ko]").count() == 1  # the excerpt carries its article's language
-    page.locator("[data-support-widget] .new-conversation").click()
-    page.keyboard.type("refund 며칠 걸려요 how many days")  # mostly Latin letters: English, as the portal reads it
-    page.keyboard.press("Enter")
-    mixed = page.locator("[data-support-widget] .reply").first
-    mixed.wait_for()
+    mixed = ask_anew(tab, "refund 며칠 걸려요 how many days")  # mostly Latin letters: English, as the portal reads it
     assert "14일" in mixed.inner_text()
     assert not mixed.locator(".other-language").count()  # a Korean excerpt in the Korean widget needs no note
     page.goto(f"{live_server.url}/widget/demo/?lang=en")
     open_widget_by_keyboard(tab)
-    page.locator("[data-support-widget] .new-conversation").click()
-    page.keyboard.type("refund 며칠 걸려요 how many days")
-    page.keyboard.press("Enter")
-    noted = page.locator("[data-support-widget] .reply").first
-    noted.wait_for()  # the English widget says what the answer page says of this English question
+    noted = ask_anew(tab, "refund 며칠 걸려요 how many days")  # the English widget says what the answer page says
     assert noted.locator(".other-language").inner_text() == "This excerpt comes from an article in Korean."
-    page.goto(f"{live_server.url}/widget/demo/?lang=en")
-    open_widget_by_keyboard(tab)
-    page.locator("[data-support-widget] .new-conversation").click()
-    page.keyboard.type("How long is the password reset link valid?")
-    page.keyboard.press("Enter")
-    same = page.locator("[data-support-widget] .reply").last
-    same.wait_for()
+    same = ask_anew(tab, "How long is the password reset link valid?")
     assert "30 minutes" in same.inner_text() and not same.locator(".other-language").count()
     assert "30 minutes" in same.locator("mark.answer-span").inner_text()  # the span, marked as on the answer page
     assert not tab.page_errors

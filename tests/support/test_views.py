@@ -165,7 +165,9 @@ def test_the_api_answers_json_404_under_any_api_path_and_no_kind_for_a_withheld_
     for path in ("/api/", "/api/v2/questions/", "/api/v1/nope/"):
         response = client.get(path)
         assert response.status_code == 404 and response.json() == {"detail": "Not found."}, path
-    unsure = client.post("/api/v1/questions/", {"question": "화성 탐사선 발사 일정은?"}, content_type="application/json")
+    unsure = client.post(
+        "/api/v1/questions/", {"question": "화성 탐사선 발사 일정은?"}, content_type="application/json"
+    )
     body = unsure.json()
     assert body["escalation_recommended"] and body["answer"] == "" and body["answer_kind"] == ""
 
