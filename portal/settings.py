@@ -498,6 +498,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,  # the labels are translated: the schema stays English
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",  # the default
+        "support.api_schema.input_limits_hook",  # maxLength from this deployment's settings
+    ],
     "ENUM_NAME_OVERRIDES": {
         "QuestionStatusEnum": "support.models.Question.Status",
         "TicketStatusEnum": "support.models.Ticket.Status",

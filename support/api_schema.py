@@ -16,6 +16,7 @@ behaviour does not depend on this module. Where each error comes from:
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
@@ -163,3 +164,21 @@ TICKET_EXAMPLE = OpenApiExample(
     request_only=True,
     value={"question_id": 42, "token": "q0Yb1m…", "email": "customer@example.com", "details": "Order 1234"},
 )
+
+
+def input_limits_hook(result: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """drf-spectacular post-processing: the input limits the views enforce themselves (with
+    their own messages), written into the schema from the settings of this deployment, so a
+    client built from it sends nothing the API refuses for length (``QUESTION_MAX_CHARS``,
+    ``TICKET_DETAILS_MAX_CHARS``, ``FEEDBACK_COMMENT_MAX_CHARS``)."""
+    schemas = result.get("components", {}).get("schemas", {})
+    limits = {
+        ("QuestionIn", "question"): {"minLength": 1, "maxLength": settings.QUESTION_MAX_CHARS},
+        ("TicketIn", "details"): {"maxLength": settings.TICKET_DETAILS_MAX_CHARS},
+        ("FeedbackIn", "comment"): {"maxLength": settings.FEEDBACK_COMMENT_MAX_CHARS},
+    }
+    for (component, field), bounds in limits.items():
+        prop = schemas.get(component, {}).get("properties", {}).get(field)
+        if prop is not None:
+            prop.update(bounds)
+    return result

@@ -24,6 +24,7 @@ from unittest import mock
 import pytest
 import requests
 import schemathesis
+from django.conf import settings
 from django.db import OperationalError
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -65,6 +66,12 @@ def test_the_schema_documents_every_public_endpoint_and_its_errors(api_schema: A
         "escalation_recommended", "status", "sources",
     }  # fmt: skip
     assert raw["paths"][QUESTIONS]["post"]["responses"]["429"]["headers"]["Retry-After"]["required"] is True
+    # The limits the views enforce are in the schema, from this deployment's settings.
+    components = raw["components"]["schemas"]
+    assert components["QuestionIn"]["properties"]["question"]["maxLength"] == settings.QUESTION_MAX_CHARS
+    assert components["QuestionIn"]["properties"]["question"]["minLength"] == 1
+    assert components["TicketIn"]["properties"]["details"]["maxLength"] == settings.TICKET_DETAILS_MAX_CHARS
+    assert components["FeedbackIn"]["properties"]["comment"]["maxLength"] == settings.FEEDBACK_COMMENT_MAX_CHARS
     # Accept chooses JSON or the stream; there is no ?format= parameter that did nothing.
     assert all(p["name"] != "format" for p in raw["paths"][QUESTIONS]["post"].get("parameters", []))
     # The streamed answer (Accept: text/event-stream) is the 200; everything else is JSON only.
