@@ -1,6 +1,8 @@
 """The API's JSON parser: DRF's, with input nested too deeply for Python's parser answered
-as a 400 like any other malformed JSON."""
+as a 400 like any other malformed JSON, and a UTF-8 byte-order mark skipped."""
 
+import codecs
+import io
 from typing import Any
 
 from rest_framework.exceptions import ParseError
@@ -15,6 +17,12 @@ class JSONParserNestingSafe(JSONParser):
     No body the API accepts comes near that depth."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        """A leading UTF-8 byte-order mark (Windows tools write one) is skipped, as RFC 8259 §8.1
+        allows, rather than refused as malformed JSON. Bodies are at most ``API_MAX_BODY_BYTES``,
+        so reading one whole is cheap."""
+        if stream is not None:
+            body = stream.read()
+            stream = io.BytesIO(body[len(codecs.BOM_UTF8) :] if body.startswith(codecs.BOM_UTF8) else body)
         try:
             return super().parse(stream, media_type, parser_context)
         except RecursionError as exc:

@@ -303,6 +303,13 @@ def test_json_nested_past_the_parsers_depth_is_a_400_not_a_500(
     assert not Question.objects.exists()
 
 
+def test_a_json_body_after_a_utf8_byte_order_mark_is_read(client: Client, sample_articles: dict[str, Any]) -> None:
+    body = b"\xef\xbb\xbf" + json.dumps({"question": "환불은 언제 되나요?"}, ensure_ascii=False).encode()
+    response = client.post("/api/v1/questions/", body, content_type="application/json", REMOTE_ADDR=fresh_ip())
+    assert response.status_code == 201, response.content[:300]
+    assert Question.objects.get().text == "환불은 언제 되나요?"
+
+
 @pytest.mark.parametrize(
     ("text", "language", "message"),
     [
