@@ -36,9 +36,17 @@ class PeriodForm(forms.Form):
         coerce=int,
         empty_value=None,
         required=False,
+        initial=str(DEFAULT_DAYS),  # an unbound form shows the period its figures are for
     )
     start = forms.DateField(label=_("From date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label=_("To date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def shown(self) -> PeriodForm:
+        """The form to show: with a preset chosen, without the dates it ignored (they stayed in
+        the boxes and looked applied)."""
+        if self.is_bound and self.is_valid() and self.cleaned_data.get("days"):
+            return PeriodForm({"days": str(self.cleaned_data["days"])})
+        return self
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -99,6 +99,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     """The period's figures, charts with their data tables, and the latest content-gap report."""
     form = PeriodForm(request.GET or None)
     period = form.period()
+    form = form.shown()
     insights = insights_for(period)
     context = {
         **admin.site.each_context(request),

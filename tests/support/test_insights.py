@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -167,6 +168,10 @@ def test_dashboard_shows_the_figures_charts_and_tables(admin_client: Client, kno
 
 def test_period_choices_and_bad_dates(admin_client: Client, known: dict[str, Any]) -> None:
     admin_client.cookies["django_language"] = "en"
+    first = admin_client.get(URL).content.decode()  # nothing chosen: the default period, shown as chosen
+    assert re.search(r'<option value="30" selected>', first) and "(30 days)" in first
+    preset = admin_client.get(URL + "?days=7&start=2026-12-01&end=2026-12-03").content.decode()
+    assert "(7 days)" in preset and 'value="2026-12-01"' not in preset  # the ignored dates are not shown
     assert "(7 days)" in admin_client.get(URL + "?days=7").content.decode()
     assert "(90 days)" in admin_client.get(URL + "?days=90").content.decode()
     html = admin_client.get(URL + "?start=2026-03-07&end=2026-03-01").content.decode()
