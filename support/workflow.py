@@ -42,10 +42,19 @@ class TransitionInvalid(TicketInvalid):
     """The ticket can't move to that status from the one it is in; the message says why."""
 
 
+def _reply_is_current(ticket: Ticket) -> bool:
+    """A reply was sent, and the customer has written nothing since: "answered" is true."""
+    if not ticket.reply or ticket.replied_at is None:
+        return False
+    return not TicketEvent.objects.filter(
+        ticket_id=ticket.pk, kind=TicketEvent.Kind.CUSTOMER_MESSAGE, created_at__gt=ticket.replied_at
+    ).exists()
+
+
 def ticket_next_statuses(ticket: Ticket) -> list[str]:
-    """The statuses ``ticket`` may move to now, in workflow order (answered only once a reply
-    was sent: see :func:`_move`)."""
-    allowed = TRANSITIONS[ticket.status] - (set() if ticket.reply else {Status.ANSWERED})
+    """The statuses ``ticket`` may move to now, in workflow order (answered only while a reply
+    answers the customer's latest message: see :func:`_move`)."""
+    allowed = TRANSITIONS[ticket.status] - (set() if _reply_is_current(ticket) else {Status.ANSWERED})
     return [value for value in Status.values if value in allowed]
 
 
@@ -67,9 +76,9 @@ def _move(locked: Ticket, to: str, by: Any | None) -> bool:
             _("A ticket that is %(current)s can't become %(target)s.")
             % {"current": _label(locked.status), "target": _label(to)}
         )
-    if to == Status.ANSWERED and not locked.reply:
-        # Answered means the customer has a reply: without one the ticket would drop down the
-        # queue and the customer's page would say "answered" over nothing.
+    if to == Status.ANSWERED and not _reply_is_current(locked):
+        # Answered means the customer has a reply to what they last wrote: otherwise the ticket
+        # would drop down the queue and their page would say "answered" over their own message.
         raise TransitionInvalid(_("A ticket becomes answered when a reply is sent: write it and press “Send reply”."))
     if locked.status == Status.CLOSED:
         other = Ticket.objects.filter(question_id=locked.question_id).exclude(status=Status.CLOSED).first()
@@ -165,7 +174,7 @@ def ticket_reply(
     Ticket.objects.filter(pk=locked.pk).update(
         reply=body, replied_at=now, replied_by=by, updated_at=now, reply_draft="", reply_draft_edited_by=None
     )
-    locked.reply = body
+    locked.reply, locked.replied_at = body, now
     TicketEvent.objects.create(ticket=locked, kind=TicketEvent.Kind.REPLY, actor=by, body=body)
     _move(locked, Status.ANSWERED, by)
     if add_to_knowledge:

@@ -17,6 +17,7 @@ from support.workflow import (
     TRANSITIONS,
     TransitionInvalid,
     ticket_assign,
+    ticket_customer_message_add,
     ticket_next_statuses,
     ticket_note_add,
     ticket_reopen,
@@ -58,7 +59,9 @@ def agent(agent_user: User) -> Client:
 @pytest.mark.parametrize(("start", "to"), [(a, b) for a in S.values for b in TRANSITIONS[a]])
 def test_every_allowed_transition_moves_and_is_recorded(start: str, to: str, agent_user: User) -> None:
     ticket = make_ticket()
-    Ticket.objects.filter(pk=ticket.pk).update(status=start, reply="환불은 14일 이내입니다.")  # answered needs one
+    Ticket.objects.filter(pk=ticket.pk).update(  # answered needs a reply
+        status=start, reply="환불은 14일 이내입니다.", replied_at=timezone.now()
+    )
     moved = ticket_transition(ticket=ticket, to=to, by=agent_user)
     assert moved.status == to and Ticket.objects.get(pk=ticket.pk).status == to
     event = TicketEvent.objects.get(ticket=ticket, kind=TicketEvent.Kind.STATUS)
@@ -87,6 +90,13 @@ def test_answered_without_a_sent_reply_is_refused_and_not_offered(start: str, ag
         ticket_transition(ticket=ticket, to=S.ANSWERED, by=agent_user)
     assert Ticket.objects.get(pk=ticket.pk).status == start
     ticket_reply(ticket=ticket, body="환불은 14일 이내입니다.", by=agent_user)  # the way to answered
+    assert Ticket.objects.get(pk=ticket.pk).status == S.ANSWERED
+    ticket_customer_message_add(ticket=ticket, body="아직 환불이 안 됐어요")  # back to open, unanswered
+    ticket.refresh_from_db()
+    assert ticket.status == S.OPEN and S.ANSWERED not in ticket_next_statuses(ticket)
+    with pytest.raises(TransitionInvalid, match="when a reply is sent"):
+        ticket_transition(ticket=ticket, to=S.ANSWERED, by=agent_user)
+    ticket_reply(ticket=ticket, body="오늘 처리했습니다.", by=agent_user)
     assert Ticket.objects.get(pk=ticket.pk).status == S.ANSWERED
 
 
