@@ -50,6 +50,7 @@ from support.services import (
 from support.streaming import EVENT_STREAM, answer_event_stream, event_stream_response, first_event, wants_event_stream
 from support.throttling import ScopedThrottle, client_ip
 from support.tickets import TicketExists, TicketInvalid, email_normalise, ticket_create
+from support.workflow import ticket_escalated_again
 
 QUESTION_NOT_FOUND = "No question with this id and token."
 
@@ -335,10 +336,10 @@ class TicketCreateApi(APIView):
                 question=question, email=values["email"], details=values["details"], requester_ip=client_ip(request)
             )
         except TicketExists as exc:
-            return Response(
-                {"detail": str(exc), "reference": exc.ticket.reference, "status": exc.ticket.status},
-                status=status.HTTP_409_CONFLICT,
-            )
+            added = ticket_escalated_again(ticket=exc.ticket, email=values["email"], details=values["details"])
+            detail = f"{exc} What you wrote was added to it." if added else str(exc)
+            body = {"detail": detail, "reference": exc.ticket.reference, "status": exc.ticket.status, "added": added}
+            return Response(body, status=status.HTTP_409_CONFLICT)
         except TicketInvalid as exc:
             return Response({"details": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
         return Response(

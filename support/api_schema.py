@@ -45,7 +45,13 @@ TICKET_CONFLICT = inline_serializer(
     {
         "detail": serializers.CharField(),
         "reference": serializers.CharField(help_text="The unresolved ticket's reference, e.g. T-3F9A0C1D."),
-        "status": serializers.CharField(help_text="The unresolved ticket's status (open or answered)."),
+        "status": serializers.CharField(
+            help_text="The unresolved ticket's status (open, pending_customer or answered)."
+        ),
+        "added": serializers.BooleanField(
+            help_text="True when this request's details or a different email were added to that ticket as a "
+            "customer message (support is notified); false when it brought nothing new."
+        ),
     },
 )
 

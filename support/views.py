@@ -31,7 +31,7 @@ from support.services import QuestionInvalid, question_answer, question_answer_e
 from support.streaming import answer_event_stream, event_stream_response, first_event, wants_event_stream
 from support.throttling import client_ip
 from support.tickets import TicketExists, TicketInvalid, ticket_create
-from support.workflow import TransitionInvalid, ticket_customer_message_add
+from support.workflow import TransitionInvalid, ticket_customer_message_add, ticket_escalated_again
 
 SESSION_QUESTIONS = "support_question_ids"
 SESSION_TICKETS = "support_ticket_refs"
@@ -229,21 +229,12 @@ def escalate(request: HttpRequest, question_id: int) -> HttpResponse:
 
 
 def _add_to_existing(request: HttpRequest, ticket: Ticket, email: str, details: str) -> None:
-    """A second escalation of the same question: what the customer wrote this time (new details,
-    another address) becomes a message on the ticket they already have, and the page says so.
-    It had been dropped without a word."""
-    lines = [details.strip()] if details.strip() and details.strip() != ticket.details.strip() else []
-    if email.lower() != ticket.email.lower():
-        lines.append(_("(Reply to: %(email)s)") % {"email": email})
-    if not lines:
+    """A second escalation of the same question (:func:`support.workflow.ticket_escalated_again`),
+    and the page says what became of what the customer wrote."""
+    if ticket_escalated_again(ticket=ticket, email=email, details=details):
+        messages.success(request, _("You already sent this question; what you wrote was added to its ticket."))
+    else:
         messages.info(request, _("You already sent this question; here is its ticket."))
-        return
-    try:
-        ticket_customer_message_add(ticket=ticket, body="\n".join(lines))
-    except TicketInvalid:  # too long together, or the ticket was closed meanwhile
-        messages.warning(request, _("You already sent this question; please add what you wrote as a message below."))
-        return
-    messages.success(request, _("You already sent this question; what you wrote was added to its ticket."))
 
 
 @require_POST

@@ -231,6 +231,27 @@ def customer_message_clean(body: str) -> str:
     return body
 
 
+def ticket_escalated_again(*, ticket: Ticket, email: str, details: str) -> bool:
+    """The customer escalated the question of ``ticket`` (unresolved) once more: what they wrote
+    this time that the ticket lacks (new details, another reply address) becomes a customer
+    message on it. Returns whether anything was added; nothing is added twice (a repeated
+    submission) and nothing raises: a closed or over-long case just adds nothing. It had been
+    dropped without a word, on the page and through the API."""
+    lines = [details.strip()] if details.strip() and details.strip() != ticket.details.strip() else []
+    if email.strip().lower() != ticket.email.lower():
+        lines.append(_("(Reply to: %(email)s)") % {"email": email.strip()})
+    if not lines:
+        return False
+    body = "\n".join(lines)
+    if ticket.events.filter(kind=TicketEvent.Kind.CUSTOMER_MESSAGE, body=body).exists():
+        return False  # the same second thoughts, sent again
+    try:
+        ticket_customer_message_add(ticket=ticket, body=body)
+    except TicketInvalid:
+        return False
+    return True
+
+
 @transaction.atomic
 def ticket_customer_message_add(*, ticket: Ticket, body: str) -> TicketEvent:
     """The customer adds a message to their ticket; support is notified through the outbox.

@@ -310,3 +310,28 @@ def test_widget_marks_the_span_where_the_answer_says_it_not_where_it_first_appea
     again = tab.page.locator(f"{W} .reply").last.locator("p").first
     assert again.inner_text() == answer and again.locator("mark").count() == 0
     assert not tab.page_errors
+
+
+def test_widget_says_when_a_second_escalation_was_added_to_the_ticket(tab: Tab, live_server: Any) -> None:
+    page = tab.page
+    body = {
+        "id": 4244, "conversation_id": 79, "token": "secret", "answer": "14일 이내에 반품할 수 있습니다.",
+        "answer_kind": "extractive", "answer_span": None, "answer_span_start": None, "confidence": 0.93,
+        "escalation_recommended": False, "status": "answered", "sources": [],
+    }  # fmt: skip
+    conflict = {"detail": "already", "reference": "T-ABCDEF12", "status": "open", "added": True}
+    page.route("**/api/v1/questions/", lambda route: route.fulfill(status=201, json=body))
+    page.route("**/api/v1/tickets/", lambda route: route.fulfill(status=409, json=conflict))
+    page.goto(f"{live_server.url}/widget/demo/?lang=en")
+    open_widget_by_keyboard(tab)
+    ask(tab, "How long can I return things?")
+    page.locator(f"{W} .offer").click()
+    page.locator(f"{W} input[type=email]").fill("kim@example.com")
+    page.locator(f"{W} form.escalate textarea").fill("주문번호 NB-42")
+    page.locator(f"{W} form.escalate button").click()
+    said = page.locator(f"{W} .log .bot", has_text="T-ABCDEF12")
+    said.wait_for()
+    assert (
+        "You already sent this question" in said.inner_text() and "What you wrote was added to it." in said.inner_text()
+    )
+    assert not tab.page_errors

@@ -84,7 +84,15 @@ def test_ticket_with_the_token_is_created_once_and_a_second_one_is_a_conflict(
     assert first.json()["acknowledgement"] == "queued" and first.json()["reference"].startswith("T-")
     again = escalate(client, body)
     assert again.status_code == 409 and again.json()["reference"] == first.json()["reference"]
+    assert again.json()["added"] is False  # nothing new in it: nothing added
     assert Ticket.objects.count() == 1
+    more = escalate(client, body | {"details": "주문번호 NB-42도 확인해 주세요", "email": "kim2@example.com"})
+    assert more.status_code == 409 and more.json()["added"] is True and "added" in more.json()["detail"]
+    ticket = Ticket.objects.get()
+    [message] = ticket.events.filter(kind="customer_message")
+    assert message.body == "주문번호 NB-42도 확인해 주세요\n(답장 받을 주소: kim2@example.com)"  # Korean by default
+    repeated = escalate(client, body | {"details": "주문번호 NB-42도 확인해 주세요", "email": "kim2@example.com"})
+    assert repeated.json()["added"] is False and ticket.events.filter(kind="customer_message").count() == 1
 
 
 def test_acknowledgement_carries_reference_status_and_a_signed_link_not_the_text(

@@ -39,6 +39,7 @@
       email: "Your email address", details: "Anything else we should know? (optional)",
       escalate: "Send to our support team", ticketSent: "Sent. Your ticket reference is {ref}. We will reply by email.",
       ticketExists: "You already sent this question: ticket {ref}.",
+      addedToTicket: "What you wrote was added to it.",
       ackNotSent: "We did not send a confirmation email this time, but our support team has your question.",
       helpful: "Did this answer your question?", yes: "Yes", no: "No",
       thanks: "Thank you for your feedback.", sorry: "Thank you for telling us. Sorry the answer did not help.",
@@ -61,6 +62,7 @@
       email: "이메일 주소", details: "더 알려 주실 내용이 있나요? (선택)",
       escalate: "고객지원팀에 보내기", ticketSent: "보냈습니다. 문의 번호는 {ref}입니다. 이메일로 답해 드리겠습니다.",
       ticketExists: "이미 보낸 질문입니다: 문의 {ref}.",
+      addedToTicket: "작성하신 내용을 그 문의에 추가했습니다.",
       ackNotSent: "이번에는 확인 이메일을 보내지 않았지만, 고객지원팀이 질문을 받았습니다.",
       helpful: "답변이 도움이 되었나요?", yes: "예", no: "아니요",
       thanks: "피드백을 보내 주셔서 감사합니다.", sorry: "알려 주셔서 감사합니다. 답변이 도움이 되지 않아 죄송합니다.",
@@ -185,7 +187,7 @@
   }
 
   /** POST /api/v1/tickets/ {question_id, token, email, details} -> 201 {reference, status, reason,
-   *  acknowledgement} | 409 {detail, reference, status} | 404 | 400 {field: [messages]}. */
+   *  acknowledgement} | 409 {detail, reference, status, added} | 404 | 400 {field: [messages]}. */
   function createTicket(questionId, token, email, details) {
     return postJson("/api/v1/tickets/", { question_id: questionId, token: token, email: email, details: details });
   }
@@ -199,7 +201,7 @@
 
   // --- the thread: {conversationId, token, entries}, kept for this tab per support host ------
   // entries: {type: "question", text} | {type: "answer", answer, feedback: null|true|false}
-  //        | {type: "ticket", reference, existing, ackNotSent} | {type: "notice", key}
+  //        | {type: "ticket", reference, existing, added, ackNotSent} | {type: "notice", key}
   var STORAGE_KEY = "support-widget:" + API_BASE;
 
   function emptyThread() { return { version: 1, conversationId: null, token: "", entries: [] }; }
@@ -452,7 +454,8 @@
     if (entry.type === "notice") return bubble("notice", T[entry.key]);
     if (entry.type === "ticket") {
       return entry.existing
-        ? bubble("bot", t("ticketExists", { ref: entry.reference }))
+        ? bubble("bot", t("ticketExists", { ref: entry.reference }),
+                 entry.added ? [el("p", { class: "muted", text: T.addedToTicket })] : [])
         : bubble("bot", t("ticketSent", { ref: entry.reference }),
                  entry.ackNotSent ? [el("p", { class: "muted", text: T.ackNotSent })] : []);
     }
@@ -577,6 +580,7 @@
           form.remove();
           self.clearOffers();
           self.record({ type: "ticket", reference: result.data.reference, existing: result.status === 409,
+                        added: result.status === 409 && result.data.added === true,
                         ackNotSent: result.data.acknowledgement === "not_sent" });
           self.input.focus();  // the form (and the focused button) is gone: back to the question box
         } else {
