@@ -50,6 +50,24 @@ INDEXING_FIELDS = (
 )  # fmt: skip
 
 
+def _aliases_checked(aliases: str) -> str:
+    """``aliases`` (or a curated answer's variants) within ``article_validate_aliases``'s limits,
+    else a form error in the admin's language."""
+    try:
+        article_validate_aliases(aliases)
+    except ArticleAliasesTooLarge as exc:
+        raise ValidationError(
+            _(
+                "At most %(max_lines)s lines of at most %(max_chars)s characters; "
+                "these have %(lines)s lines, the longest %(longest)s characters."
+            ),
+            code="too_large",
+            params={"max_lines": ALIASES_MAX_LINES, "max_chars": ALIAS_MAX_CHARS, "lines": exc.lines,
+                    "longest": exc.longest},
+        ) from None  # fmt: skip
+    return aliases
+
+
 class ArticleAdminForm(forms.ModelForm):
     source_url = forms.URLField(label=_("source URL"), max_length=500, required=False, assume_scheme="https")
 
@@ -86,20 +104,7 @@ class ArticleAdminForm(forms.ModelForm):
         return data
 
     def clean_aliases(self) -> str:
-        aliases: str = self.cleaned_data.get("aliases", "")
-        try:
-            article_validate_aliases(aliases)
-        except ArticleAliasesTooLarge as exc:
-            raise ValidationError(
-                _(
-                    "At most %(max_lines)s lines of at most %(max_chars)s characters; "
-                    "these have %(lines)s lines, the longest %(longest)s characters."
-                ),
-                code="too_large",
-                params={"max_lines": ALIASES_MAX_LINES, "max_chars": ALIAS_MAX_CHARS, "lines": exc.lines,
-                        "longest": exc.longest},
-            ) from None  # fmt: skip
-        return aliases
+        return _aliases_checked(self.cleaned_data.get("aliases", ""))
 
     def clean_body(self) -> str:
         body: str = self.cleaned_data["body"]
@@ -280,6 +285,10 @@ class CuratedAnswerForm(forms.ModelForm):
             "question": forms.Textarea(attrs={"rows": 2, "cols": 80}),
             "variants": forms.Textarea(attrs={"rows": 3, "cols": 80}),
         }
+
+    def clean_variants(self) -> str:
+        """The same limits as an article's *also asked as* lines, which they become."""
+        return _aliases_checked(self.cleaned_data.get("variants", ""))
 
     def clean_answer(self) -> str:
         answer: str = self.cleaned_data["answer"]

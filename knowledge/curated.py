@@ -15,7 +15,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from knowledge.models import Article, CuratedAnswer
-from knowledge.services import article_schedule_indexing, article_validate_body, knowledge_base_get_live
+from knowledge.services import (
+    ArticleAliasesTooLarge,
+    article_schedule_indexing,
+    article_validate_aliases,
+    article_validate_body,
+    knowledge_base_get_live,
+)
 
 TITLE_MAX_CHARS = Article._meta.get_field("title").max_length or 300
 
@@ -30,6 +36,10 @@ def _clean_variants(variants: Iterable[str] | str) -> str:
     too_long = [v for v in kept if len(v) > settings.QUESTION_MAX_CHARS]
     if too_long:
         raise CuratedAnswerInvalid(f"Each variant is limited to {settings.QUESTION_MAX_CHARS:,} characters.")
+    try:  # they become the support answer's "also asked as" lines: the same limits as an article's
+        article_validate_aliases("\n".join(kept))
+    except ArticleAliasesTooLarge as exc:
+        raise CuratedAnswerInvalid(str(exc)) from exc
     return "\n".join(kept)
 
 

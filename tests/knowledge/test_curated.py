@@ -28,6 +28,8 @@ def test_create_validates_and_normalises(settings: object) -> None:
     settings.ARTICLE_BODY_MAX_CHARS = 10  # type: ignore[attr-defined]
     with pytest.raises(CuratedAnswerInvalid, match="limit"):
         curated_answer_create(question="q", answer="x" * 11, language="ko")
+    with pytest.raises(CuratedAnswerInvalid, match="At most 30 lines"):  # they become "also asked as" lines
+        curated_answer_create(question="q", answer="a", language="ko", variants=[f"v{n}" for n in range(40)])
     curated = curated_answer_create(question=" q ", answer=" a ", language="xx", variants=["v1", " ", "v1", "v2"])
     assert (curated.question, curated.answer, curated.language, curated.variants) == ("q", "a", "ko", "v1\nv2")
     assert curated.status == CuratedAnswer.Status.DRAFT
