@@ -12,7 +12,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.db.models.expressions import Combinable
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import linebreaksbr, truncatechars
@@ -167,11 +167,14 @@ class TicketAdminForm(forms.ModelForm):
         assignee = self.fields["assignee"]
         assert isinstance(assignee, forms.ModelChoiceField)
         # Only those who can work the ticket (ticket_assign refuses anyone else).
-        assignee.queryset = (
+        workers = (
             get_user_model()
             .objects.with_perm(TICKET_WORK_PERMISSION, backend="django.contrib.auth.backends.ModelBackend")
             .filter(is_staff=True)
         )
+        # The current assignee stays listed even if they lost the permission: otherwise the field
+        # looked changed and any save (a note) unassigned the ticket.
+        assignee.queryset = get_user_model().objects.filter(Q(pk__in=workers.values("pk")) | Q(pk=ticket.assignee_id))
         keep = _("— keep %(status)s —") % {"status": ticket.get_status_display()}
         next_statuses = [(value, Ticket.Status(value).label) for value in ticket_next_statuses(ticket)]
         transition = self.fields["transition"]

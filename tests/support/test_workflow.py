@@ -109,6 +109,16 @@ def test_only_staff_who_can_work_tickets_can_be_assigned(agent_user: User, agent
     offered = page.split('name="assignee"')[1].split("</select>")[0]
     assert ">agent<" in offered and ">editor<" not in offered
     assert ticket_assign(ticket=ticket, to=agent_user, by=agent_user)
+    # An assignee who loses the permission stays assigned when someone saves a note.
+    agent_user.groups.clear()
+    admin = User.objects.create_superuser("boss", "boss@example.com", "pw")
+    boss = Client()
+    boss.force_login(admin)
+    url = reverse("admin:support_ticket_change", args=[ticket.pk])
+    data = form_data(boss.get(url).content.decode(), "ticket_form")
+    boss.post(url, data | {"note": "고객에게 전화함", "_save": "Save"})
+    ticket.refresh_from_db()
+    assert ticket.assignee == agent_user and ticket.events.filter(kind=TicketEvent.Kind.NOTE).exists()
 
 
 def test_unknown_status_is_a_value_error() -> None:
