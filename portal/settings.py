@@ -462,9 +462,6 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["support.parsers.JSONParserNestingSafe"],  # a 400, not a 500, for [[[…]]]
     "UNAUTHENTICATED_USER": None,
-    # No ?format=: the Accept header chooses JSON or the event stream ("?format=sse" had
-    # been documented in the schema and answered JSON; "?format=xml" a 404).
-    "URL_FORMAT_OVERRIDE": None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # No NUM_PROXIES here: support.throttling.ScopedThrottle keys by client_ip(), which
     # reads NUM_PROXIES above, the same function the pages and the admin lockout use.

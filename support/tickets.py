@@ -57,11 +57,18 @@ def email_normalise(email: str) -> str:
     ``example``), without invisible format characters (zero-width spaces, soft hyphens) and
     spaces at the ends, the domain lower-cased. Django's ``sanitize_address`` delivers those
     look-alikes to the same mailbox, so without this each counted as a new recipient and the
-    hourly acknowledgement cap could be dodged. Validate the result, not the raw input."""
+    hourly acknowledgement cap could be dodged; an internationalised domain is written in its
+    IDNA (punycode) form for the same reason. Validate the result, not the raw input."""
     email = unicodedata.normalize("NFKC", email or "")
     email = "".join(ch for ch in email if unicodedata.category(ch) != "Cf").strip()
     local, at, domain = email.rpartition("@")
-    return f"{local}{at}{domain.lower()}" if at else email
+    if not at:
+        return email
+    try:  # an internationalised domain in the ASCII form mail goes to: bücher.example = xn--bcher-kva.example
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        domain = domain.lower()  # not a valid domain name: the validator says so
+    return f"{local}{at}{domain.lower()}"
 
 
 def ticket_acknowledgement_allowed(*, email: str, ip_hash: str) -> bool:

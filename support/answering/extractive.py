@@ -152,14 +152,14 @@ class ExtractiveAnswerer:
 
 def excerpt_join(picked: list[str], groups: tuple[tuple[str, ...], ...]) -> str:
     """The excerpt's text: ``picked`` joined by one space, or by a line break next to an item of
-    a list or a table row (``groups``, :func:`knowledge.chunking.list_groups`) and before a
+    a list or a table row (``groups``, :func:`knowledge.chunking.list_groups`) and around a
     numbered step, so "Plan: Plus monthly; Price: ₩4,900" and the next row, or "전화: …" and
     "카카오톡 상담: …", no longer run together on the page. Either separator is one character:
     :func:`span_offset` counts the same."""
     listed = {sentence for group in groups for sentence in group}
     parts = picked[:1]
     for before, sentence in zip(picked, picked[1:], strict=False):
-        apart = before in listed or sentence in listed or bool(_STEP.match(sentence))
+        apart = before in listed or sentence in listed or bool(_STEP.match(sentence) or _STEP.match(before))
         parts.append(("\n" if apart else " ") + sentence)
     return "".join(parts)
 

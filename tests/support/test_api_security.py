@@ -147,10 +147,24 @@ def test_per_recipient_cap_stores_the_ticket_notifies_support_but_sends_no_ackno
         results.append(escalate(client, body, REMOTE_ADDR=fresh_ip()).json())
     assert [r["acknowledgement"] for r in results] == ["queued", "queued", "not_sent"]
     assert set(Ticket.objects.values_list("email", flat=True)) == {"Victim@example.com", "victim@example.com"}
+
     held = Ticket.objects.get(reference=results[2]["reference"])
     assert held.ack_suppressed
     assert list(held.deliveries.values_list("kind", flat=True)) == [EmailDelivery.Kind.NOTIFICATION]
     assert EmailDelivery.objects.filter(kind=EmailDelivery.Kind.ACKNOWLEDGEMENT).count() == 2
+
+
+def test_an_internationalised_domain_counts_as_its_ascii_form(
+    client: Client, sample_articles: dict[str, Any], settings: Any
+) -> None:
+    settings.TICKET_ACKS_PER_RECIPIENT_PER_HOUR = 1
+    results = []
+    for n, email in enumerate(["idn@bücher.example", "idn@xn--bcher-kva.example"]):
+        q = _new_question(client, f"화성 탐사선 {n}호의 발사 일정은?", REMOTE_ADDR=fresh_ip())
+        body = {"question_id": q["id"], "token": q["token"], "email": email}
+        results.append(escalate(client, body, REMOTE_ADDR=fresh_ip()).json())
+    assert [r["acknowledgement"] for r in results] == ["queued", "not_sent"]  # one inbox, one cap
+    assert set(Ticket.objects.values_list("email", flat=True)) == {"idn@xn--bcher-kva.example"}
 
 
 def test_per_address_cap_and_the_web_page_says_no_confirmation_was_sent(

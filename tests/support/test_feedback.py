@@ -57,7 +57,7 @@ def test_feedback_with_the_token_is_201_and_a_second_one_replaces_it(client: Cli
     assert feedback.question == question and not feedback.helpful and feedback.channel == "api"
 
 
-@pytest.mark.parametrize("token", [None, "", "wrong-token", "NULL", "x" * 300])
+@pytest.mark.parametrize("token", [None, "", "wrong-token", "NULL", "x" * 300, "secret\x00token"])
 def test_feedback_without_the_token_is_the_same_404_as_an_unknown_id(client: Client, token: str | None) -> None:
     question = answered_question()
     body: dict[str, Any] = {"helpful": False}

@@ -213,3 +213,9 @@ def test_the_documented_405_and_406_are_what_the_endpoints_answer(client: Any, p
     assert wrong_method.status_code == 405 and "POST" in wrong_method["Allow"] and "detail" in wrong_method.json()
     unacceptable = client.post(path, {}, content_type="application/json", HTTP_ACCEPT="text/html")
     assert unacceptable.status_code == 406 and "detail" in unacceptable.json()
+
+
+@pytest.mark.django_db
+def test_the_schema_itself_is_served_as_json_with_format_json(client: Any) -> None:
+    response = client.get("/api/schema/?format=json")
+    assert response.status_code == 200 and response.json()["openapi"].startswith("3.")

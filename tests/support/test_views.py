@@ -162,9 +162,10 @@ def test_a_question_without_words_lists_no_articles_that_might_help(client: Clie
 def test_the_api_answers_json_404_under_any_api_path_and_no_kind_for_a_withheld_answer(
     client: Client, refund_article: Article
 ) -> None:
-    for path in ("/api/", "/api/v2/questions/", "/api/v1/nope/"):
+    for path in ("/api", "/api/", "/api/v2/questions/", "/api/v1/nope/"):
         response = client.get(path)
         assert response.status_code == 404 and response.json() == {"detail": "Not found."}, path
+    assert client.post("/api", {}, content_type="application/json").status_code == 404  # not a slash-redirect 500
     unsure = client.post(
         "/api/v1/questions/", {"question": "화성 탐사선 발사 일정은?"}, content_type="application/json"
     )
