@@ -59,7 +59,7 @@ def _aliases_checked(aliases: str) -> str:
         raise ValidationError(
             _(
                 "At most %(max_lines)s lines of at most %(max_chars)s characters; "
-                "these have %(lines)s lines, the longest %(longest)s characters."
+                "found %(lines)s line(s), the longest %(longest)s characters."
             ),
             code="too_large",
             params={"max_lines": ALIASES_MAX_LINES, "max_chars": ALIAS_MAX_CHARS, "lines": exc.lines,
@@ -209,7 +209,7 @@ class ArticleAdmin(admin.ModelAdmin):
         if obj.scheduled and obj.published_at:
             self.message_user(
                 request,
-                _("Scheduled: customers see this article and are answered from it from %(date)s.")
+                _("Scheduled for %(date)s: from then on customers see this article and are answered from it.")
                 % {"date": date_format(timezone.localtime(obj.published_at), "DATETIME_FORMAT")},
                 messages.WARNING,
             )
@@ -227,6 +227,18 @@ class ArticleAdmin(admin.ModelAdmin):
             article_schedule_indexing(article=article)  # a new publication date changes the indexed text
         count = len(articles)
         self.message_user(request, ngettext("%d article published.", "%d articles published.", count) % count)
+        scheduled = sum(1 for article in articles if article.scheduled)
+        if scheduled:
+            self.message_user(
+                request,
+                ngettext(
+                    "%d of them is dated later: customers see it from its date.",
+                    "%d of them are dated later: customers see them from their dates.",
+                    scheduled,
+                )
+                % scheduled,
+                messages.WARNING,
+            )
 
     @admin.action(description=_("Unpublish selected articles"), permissions=["change"])
     def unpublish(self, request: HttpRequest, queryset: QuerySet[Article]) -> None:

@@ -92,7 +92,7 @@ def article_validate_aliases(aliases: str) -> None:
     if len(lines) > ALIASES_MAX_LINES or longest > ALIAS_MAX_CHARS:
         raise ArticleAliasesTooLarge(
             f"At most {ALIASES_MAX_LINES} lines of at most {ALIAS_MAX_CHARS} characters; "
-            f"these have {len(lines)} lines, the longest {longest} characters.",
+            f"found {len(lines)} line(s), the longest {longest} characters.",
             lines=len(lines), longest=longest,
         )  # fmt: skip
 

@@ -1,6 +1,6 @@
 """Article admin: saving schedules indexing, limits are enforced in the form, actions work."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import Client
@@ -86,7 +86,7 @@ def test_an_article_published_from_the_form_without_a_date_is_dated_today(
     later = data | {"slug": "later-en", "published_at_0": "2099-06-01", "published_at_1": "09:00:00"}
     page = english_admin.post(ADD_URL, later, follow=True).content.decode()
     assert Article.objects.get(slug="later-en").scheduled
-    assert "Scheduled: customers see this article and are answered from it from" in page
+    assert "from then on customers see this article and are answered from it." in page
 
 
 def test_saving_a_new_article_queues_indexing(
@@ -154,8 +154,8 @@ def test_too_large_body_is_refused_with_a_message(
 @pytest.mark.parametrize(
     ("aliases", "message"),
     [
-        ("\n".join(f"line {n}" for n in range(31)), "these have 31 lines, the longest 7 characters."),
-        ("가" * 301, "these have 1 lines, the longest 301 characters."),
+        ("\n".join(f"line {n}" for n in range(31)), "found 31 line(s), the longest 7 characters."),
+        ("가" * 301, "found 1 line(s), the longest 301 characters."),
     ],
 )
 def test_too_many_or_too_long_also_asked_as_lines_are_refused(
@@ -192,6 +192,17 @@ def test_publish_and_unpublish_actions(english_admin: Client, live_kb: Knowledge
     draft.refresh_from_db()
     assert draft.status == Article.Status.DRAFT
     assert Client().get(reverse("support:article", kwargs={"slug": "draft"})).status_code == 404
+
+    later = Article.objects.create(
+        knowledge_base=live_kb,
+        title="연휴 안내",
+        slug="holiday",
+        body="내용",
+        published_at=timezone.now() + timedelta(days=3),
+    )
+    said = english_admin.post(CHANGELIST_URL, {"action": "publish", "_selected_action": [later.pk]}, follow=True)
+    assert "1 of them is dated later: customers see it from its date." in said.content.decode()
+    assert Client().get(reverse("support:article", kwargs={"slug": "holiday"})).status_code == 404  # scheduled
 
 
 def test_changelist_filters_and_searches(admin_client: Client, live_kb: KnowledgeBase) -> None:

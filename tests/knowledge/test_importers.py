@@ -32,7 +32,7 @@ def test_aliases_come_from_front_matter_as_a_list_or_a_string() -> None:
     assert record_from_mapping({"title": "T", "body": "B"}, "c.md").aliases == ""
     with pytest.raises(ValueError, match="aliases must be a string or a list of strings"):
         record_from_mapping({"title": "T", "body": "B", "aliases": {"ko": "배송"}}, "d.md")
-    with pytest.raises(ValueError, match="these have 2,000 lines|these have 2000 lines"):
+    with pytest.raises(ValueError, match=r"found 2000 line\(s\)"):
         record_from_mapping({"title": "T", "body": "B", "aliases": [f"배송 {n}" for n in range(2000)]}, "e.md")
 
 
