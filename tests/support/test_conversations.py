@@ -242,6 +242,8 @@ def test_the_page_shows_the_thread_and_a_follow_up_box(client: Client, sample_ar
     thread = client.get(follow_up["Location"]).content.decode()
     assert 'id="conversation"' in thread and FIRST_EN in thread and FOLLOW_UP_EN in thread
     assert "30 minutes" in thread  # the earlier answer is in the thread
+    earlier = thread.split('<p class="quote reply">', 1)[1].split("</p>", 1)[0]
+    assert '<span lang="en">' in earlier and "30 minutes" in earlier  # an excerpt in its article's language
     stranger = Client()
     assert stranger.post(first["Location"] + "follow-up/", {"question": "hi"}).status_code == 404
     blank = client.post(first["Location"] + "follow-up/", {"question": ""})
