@@ -18,6 +18,9 @@ urlpatterns = [
         SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="api_docs.html"),
         name="api-docs",
     ),
-    re_path(r"^api(?:/(?P<path>[\s\S]*))?$", api_not_found),  # /api/, /api/v2/…: JSON 404s for API clients too
+    # Not api/docs or api/schema without their slash: those still get CommonMiddleware's redirect.
+    re_path(
+        r"^api(?:/(?!(?:docs|schema)$)(?P<path>[\s\S]*))?$", api_not_found
+    ),  # /api/, /api/v2/…: JSON 404s for API clients too
     path("", include("support.urls")),
 ]

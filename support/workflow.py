@@ -21,7 +21,7 @@ from knowledge.curated import CuratedAnswerInvalid, curated_answer_create
 from support.models import EmailDelivery, Ticket, TicketEvent
 from support.outbox import email_delivery_enqueue
 from support.services import question_normalise
-from support.tickets import TicketInvalid
+from support.tickets import TicketInvalid, email_normalise
 
 Status = Ticket.Status
 
@@ -43,12 +43,17 @@ class TransitionInvalid(TicketInvalid):
 
 
 def _reply_is_current(ticket: Ticket) -> bool:
-    """A reply was sent, and the customer has written nothing since: "answered" is true."""
-    if not ticket.reply or ticket.replied_at is None:
-        return False
-    return not TicketEvent.objects.filter(
-        ticket_id=ticket.pk, kind=TicketEvent.Kind.CUSTOMER_MESSAGE, created_at__gt=ticket.replied_at
-    ).exists()
+    """A reply was sent, and the customer has written nothing since: "answered" is true. Read
+    from the order of the events (ids), not from timestamps of different processes' clocks."""
+    last = (
+        TicketEvent.objects.filter(
+            ticket_id=ticket.pk, kind__in=[TicketEvent.Kind.REPLY, TicketEvent.Kind.CUSTOMER_MESSAGE]
+        )
+        .order_by("-id")
+        .values_list("kind", flat=True)
+        .first()
+    )
+    return last == TicketEvent.Kind.REPLY
 
 
 def ticket_next_statuses(ticket: Ticket) -> list[str]:
@@ -174,7 +179,6 @@ def ticket_reply(
     Ticket.objects.filter(pk=locked.pk).update(
         reply=body, replied_at=now, replied_by=by, updated_at=now, reply_draft="", reply_draft_edited_by=None
     )
-    locked.reply, locked.replied_at = body, now
     TicketEvent.objects.create(ticket=locked, kind=TicketEvent.Kind.REPLY, actor=by, body=body)
     _move(locked, Status.ANSWERED, by)
     if add_to_knowledge:
@@ -238,7 +242,7 @@ def ticket_escalated_again(*, ticket: Ticket, email: str, details: str) -> bool:
     submission) and nothing raises: a closed or over-long case just adds nothing. It had been
     dropped without a word, on the page and through the API."""
     lines = [details.strip()] if details.strip() and details.strip() != ticket.details.strip() else []
-    if email.strip().lower() != ticket.email.lower():
+    if email_normalise(email).lower() != ticket.email.lower():
         lines.append(_("(Reply to: %(email)s)") % {"email": email.strip()})
     if not lines:
         return False

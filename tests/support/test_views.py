@@ -166,6 +166,9 @@ def test_the_api_answers_json_404_under_any_api_path_and_no_kind_for_a_withheld_
         response = client.get(path)
         assert response.status_code == 404 and response.json() == {"detail": "Not found."}, path
     assert client.post("/api", {}, content_type="application/json").status_code == 404  # not a slash-redirect 500
+    for path in ("/api/docs", "/api/schema"):  # pages people type: still redirected to their slash
+        response = client.get(path)
+        assert response.status_code == 301 and response["Location"] == path + "/", path
     unsure = client.post(
         "/api/v1/questions/", {"question": "화성 탐사선 발사 일정은?"}, content_type="application/json"
     )

@@ -59,9 +59,10 @@ def agent(agent_user: User) -> Client:
 @pytest.mark.parametrize(("start", "to"), [(a, b) for a in S.values for b in TRANSITIONS[a]])
 def test_every_allowed_transition_moves_and_is_recorded(start: str, to: str, agent_user: User) -> None:
     ticket = make_ticket()
-    Ticket.objects.filter(pk=ticket.pk).update(  # answered needs a reply
-        status=start, reply="환불은 14일 이내입니다.", replied_at=timezone.now()
-    )
+    Ticket.objects.filter(pk=ticket.pk).update(status=start, reply="환불은 14일 이내입니다.", replied_at=timezone.now())
+    TicketEvent.objects.create(
+        ticket=ticket, kind=TicketEvent.Kind.REPLY, body="환불은 14일 이내입니다."
+    )  # answered needs one
     moved = ticket_transition(ticket=ticket, to=to, by=agent_user)
     assert moved.status == to and Ticket.objects.get(pk=ticket.pk).status == to
     event = TicketEvent.objects.get(ticket=ticket, kind=TicketEvent.Kind.STATUS)
