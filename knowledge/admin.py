@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from knowledge.curated import (
+    articles_unpublish,
     curated_answer_delete,
     curated_answer_publish,
     curated_answer_saved,
@@ -41,7 +42,9 @@ from knowledge.services import (
 )
 
 # What a support answer's curated answer decides (knowledge.curated.curated_answer_publish).
-SUPPORT_ANSWER_LOCKED = ("title", "slug", "language", "status", "published_at", "aliases", "body")
+SUPPORT_ANSWER_LOCKED = (
+    "knowledge_base", "title", "slug", "language", "status", "published_at", "aliases", "body",
+)  # fmt: skip
 SUPPORT_ANSWERS_ELSEWHERE = _("Support answers are published and unpublished with their curated answer.")
 
 INDEXING_FIELDS = (
@@ -181,6 +184,17 @@ class ArticleAdmin(admin.ModelAdmin):
             return (*SUPPORT_ANSWER_LOCKED, "curated_answer_link", *INDEXING_FIELDS)
         return INDEXING_FIELDS
 
+    def has_delete_permission(self, request: HttpRequest, obj: Article | None = None) -> bool:
+        """A support answer is deleted with its curated answer (Curated answers), not here."""
+        if obj is not None and obj.kind == Article.Kind.SUPPORT_ANSWER:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Article]) -> None:
+        for curated in CuratedAnswer.objects.filter(article__in=queryset):  # with their curated answer
+            curated_answer_delete(curated_answer=curated)
+        super().delete_queryset(request, queryset)  # the rest (support answers are gone already)
+
     def get_prepopulated_fields(self, request: HttpRequest, obj: Article | None = None) -> dict[str, Any]:
         return {} if obj is not None and obj.kind == Article.Kind.SUPPORT_ANSWER else dict(self.prepopulated_fields)
 
@@ -242,15 +256,7 @@ class ArticleAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Unpublish selected articles"), permissions=["change"])
     def unpublish(self, request: HttpRequest, queryset: QuerySet[Article]) -> None:
-        # Retrieval filters on status at query time, so this hides them at once. A support
-        # answer goes back to draft with its curated answer, so the two never disagree.
-        published = queryset.filter(status=Article.Status.PUBLISHED)
-        count = 0
-        for curated in CuratedAnswer.objects.filter(article__in=published.filter(kind=Article.Kind.SUPPORT_ANSWER)):
-            count += curated_answer_unpublish(curated_answer=curated, by=request.user)
-        count += published.exclude(kind=Article.Kind.SUPPORT_ANSWER).update(
-            status=Article.Status.DRAFT, updated_at=timezone.now()
-        )
+        count = articles_unpublish(articles=queryset, by=request.user)  # support answers with their curated answers
         self.message_user(request, ngettext("%d article unpublished.", "%d articles unpublished.", count) % count)
 
     @admin.action(description=_("Re-index selected articles"), permissions=["change"])

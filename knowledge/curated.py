@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from knowledge.models import Article, CuratedAnswer
@@ -122,6 +123,22 @@ def curated_answer_unpublish(*, curated_answer: CuratedAnswer, by: Any | None = 
         Article.objects.filter(pk=curated.article_id).update(status=Article.Status.DRAFT, updated_at=timezone.now())
     curated_answer.refresh_from_db()
     return True
+
+
+@transaction.atomic
+def articles_unpublish(*, articles: "QuerySet[Article]", by: Any | None = None) -> int:
+    """Back to draft: every published article of ``articles``; a support answer together with its
+    curated answer (so the two never disagree), and one without a curated answer, or whose
+    curated answer is already a draft, on its own. Retrieval filters on status at query time,
+    so they are hidden at once. Returns how many articles were unpublished."""
+    published = articles.filter(status=Article.Status.PUBLISHED)
+    for curated in CuratedAnswer.objects.filter(article__in=published, status=CuratedAnswer.Status.PUBLISHED):
+        curated_answer_unpublish(curated_answer=curated, by=by)
+    ids = list(published.values_list("pk", flat=True))
+    Article.objects.filter(pk__in=ids, status=Article.Status.PUBLISHED).update(
+        status=Article.Status.DRAFT, updated_at=timezone.now()
+    )
+    return len(ids)
 
 
 @transaction.atomic

@@ -82,11 +82,8 @@ class TokenField(serializers.CharField):
         kwargs.setdefault("help_text", "The secret POST /api/v1/questions/ returned for this question.")
         super().__init__(required=False, allow_blank=True, allow_null=True, default="", trim_whitespace=False, **kwargs)
         # A NUL is just another character that makes the token wrong (404), not a 400.
-        validators: list[Any] = getattr(self, "validators", [])
+        validators: list[Any] = getattr(self, "validators", [])  # (mypy can't type DRF's property)
         self.validators = [v for v in validators if not isinstance(v, ProhibitNullCharactersValidator)]
-
-    def to_internal_value(self, data: Any) -> str:
-        return "" if data is None else super().to_internal_value(data)
 
     def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
         if data is None:  # null: no token, the same as a wrong one

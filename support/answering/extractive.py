@@ -132,8 +132,9 @@ class ExtractiveAnswerer:
         sentences, scores = scored[s_index]
         picked, i = excerpt_sentences(sentences, scores, i, heading_sentences(sources[s_index].text))
         chosen = len(picked)
+        groups = list_groups(sources[s_index].text)
         if settings.EXTRACTIVE_LIST_EXCERPT:
-            picked = list_excerpt(sentences, picked, i, list_groups(sources[s_index].text))
+            picked = list_excerpt(sentences, picked, i, groups)
         introduced = _introduced(sentences, i)
         leads_to_steps = introduced is not None and bool(_STEP.match(introduced))
         if settings.EXTRACTIVE_PROCEDURE_STEPS and (asks_how(question) or leads_to_steps):
@@ -145,7 +146,7 @@ class ExtractiveAnswerer:
             else answer_span(question, sentences[i], settings.ANSWER_SPAN_ONLY_WHEN_ASKED)
         )
         return GeneratedAnswer(
-            text=excerpt_join(picked, list_groups(sources[s_index].text)), cited=[sources[s_index].number],
+            text=excerpt_join(picked, groups), cited=[sources[s_index].number],
             answerable=True, kind="extractive", span=span, span_start=span_offset(picked, sentences[i], span),
         )  # fmt: skip
 

@@ -125,3 +125,11 @@ def test_a_support_answer_article_is_kept_in_step_with_its_curated_answer(
     assert "published and unpublished with their curated answer" in said.content.decode()
     article.refresh_from_db()
     assert article.status == Article.Status.DRAFT  # not behind the curated answer's back
+    page = admin_client.get(reverse("admin:knowledge_article_change", args=[article.pk])).content.decode()
+    assert 'name="knowledge_base"' not in page and "deletelink" not in page  # moved or deleted only with it
+    # A support answer whose curated answer is gone (or a draft already) is still unpublished here.
+    orphan = curated_answer_publish(curated_answer=curated_answer_create(question="q?", answer="a.", language="ko"))
+    CuratedAnswer.objects.filter(article=orphan).delete()
+    admin_client.post(changelist, {"action": "unpublish", "_selected_action": [orphan.pk]})
+    orphan.refresh_from_db()
+    assert orphan.status == Article.Status.DRAFT
