@@ -1,6 +1,7 @@
 """Customer forms: a question, an escalation to the support team, feedback on an answer, a message on a ticket.
 
-The question is checked by ``support.services.question_clean`` itself; the ticket limits mirror
+The question is checked by ``support.services.question_clean`` and a ticket message by
+``support.workflow.customer_message_clean`` themselves; the ticket limits mirror
 ``support.tickets.ticket_create`` so customers get translated messages here; the services still
 enforce them for every other caller.
 """
@@ -12,8 +13,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from support.services import QuestionInvalid, question_clean, question_invalid_message, question_normalise
-from support.tickets import email_normalise
+from support.services import QuestionInvalid, question_clean, question_invalid_message
+from support.tickets import TicketInvalid, email_normalise
+from support.workflow import customer_message_clean
 
 
 def _counts(limit: int, count: int) -> dict[str, str]:
@@ -112,14 +114,9 @@ class CustomerMessageForm(forms.Form):
     )
 
     def clean_message(self) -> str:
-        # Normalised as the service does: zero-width characters alone are blank, like spaces.
-        message = question_normalise(self.cleaned_data["message"])
-        if not message:
-            raise ValidationError(self.fields["message"].error_messages["required"], code="required")
-        if len(message) > settings.TICKET_MESSAGE_MAX_CHARS:
-            raise ValidationError(
-                _("Messages are limited to %(limit)s characters; yours has %(count)s."),
-                code="max_length",
-                params=_counts(settings.TICKET_MESSAGE_MAX_CHARS, len(message)),
-            )
-        return message
+        """The service's own check (:func:`support.workflow.customer_message_clean`: normalised, not
+        blank, within ``TICKET_MESSAGE_MAX_CHARS``), its message in the page's language."""
+        try:
+            return customer_message_clean(self.cleaned_data["message"])
+        except TicketInvalid as exc:
+            raise ValidationError(str(exc), code="invalid") from exc
