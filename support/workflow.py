@@ -235,22 +235,29 @@ def customer_message_clean(body: str) -> str:
     return body
 
 
+@transaction.atomic
 def ticket_escalated_again(*, ticket: Ticket, email: str, details: str) -> bool:
     """The customer escalated the question of ``ticket`` (unresolved) once more: what they wrote
     this time that the ticket lacks (new details, another reply address) becomes a customer
-    message on it. Returns whether anything was added; nothing is added twice (a repeated
-    submission) and nothing raises: a closed or over-long case just adds nothing. It had been
-    dropped without a word, on the page and through the API."""
-    lines = [details.strip()] if details.strip() and details.strip() != ticket.details.strip() else []
+    message on it. Returns whether anything was added. Nothing is added twice (a repeated
+    submission: checked with the ticket row locked, so two at once add one); details that would
+    pass ``TICKET_MESSAGE_MAX_CHARS`` with the reply-address line are cut to fit; a closed ticket
+    adds nothing; nothing raises. It had been dropped without a word, on the page and the API."""
+    said = details.strip() if details.strip() and details.strip() != ticket.details.strip() else ""
+    reply_to = ""
     if email_normalise(email).lower() != ticket.email.lower():
-        lines.append(_("(Reply to: %(email)s)") % {"email": email.strip()})
-    if not lines:
+        reply_to = _("(Reply to: %(email)s)") % {"email": email.strip()}
+    room = settings.TICKET_MESSAGE_MAX_CHARS - (len(reply_to) + 1 if reply_to else 0)
+    said = said if len(said) <= room else said[: max(room - 1, 0)] + "…"
+    body = "\n".join(part for part in (said, reply_to) if part)
+    if not body:
         return False
-    body = "\n".join(lines)
-    if ticket.events.filter(kind=TicketEvent.Kind.CUSTOMER_MESSAGE, body=body).exists():
+    locked = _locked(ticket)
+    if locked.events.filter(kind=TicketEvent.Kind.CUSTOMER_MESSAGE, body=body).exists():
         return False  # the same second thoughts, sent again
     try:
-        ticket_customer_message_add(ticket=ticket, body=body)
+        with transaction.atomic():  # a refusal (closed meanwhile) leaves the outer transaction usable
+            ticket_customer_message_add(ticket=ticket, body=body)
     except TicketInvalid:
         return False
     return True

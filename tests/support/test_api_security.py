@@ -93,6 +93,11 @@ def test_ticket_with_the_token_is_created_once_and_a_second_one_is_a_conflict(
     assert message.body == "주문번호 NB-42도 확인해 주세요\n(답장 받을 주소: kim2@example.com)"  # Korean by default
     repeated = escalate(client, body | {"details": "주문번호 NB-42도 확인해 주세요", "email": "kim2@example.com"})
     assert repeated.json()["added"] is False and ticket.events.filter(kind="customer_message").count() == 1
+    long_details = "가" * 5000  # the most a ticket's details may be: with the address line it is cut to fit
+    longest = escalate(client, body | {"details": long_details, "email": "kim3@example.com"})
+    assert longest.status_code == 409 and longest.json()["added"] is True
+    last = ticket.events.filter(kind="customer_message").latest("id").body
+    assert len(last) <= 5000 and last.endswith("(답장 받을 주소: kim3@example.com)") and "…" in last
 
 
 def test_acknowledgement_carries_reference_status_and_a_signed_link_not_the_text(
