@@ -177,14 +177,12 @@ def input_limits_hook(result: dict[str, Any], **_: Any) -> dict[str, Any]:
     their own messages), written into the schema from the settings of this deployment, so a
     client built from it sends nothing the API refuses for length (``QUESTION_MAX_CHARS``,
     ``TICKET_DETAILS_MAX_CHARS``, ``FEEDBACK_COMMENT_MAX_CHARS``)."""
-    schemas = result.get("components", {}).get("schemas", {})
+    schemas = result["components"]["schemas"]  # a renamed component is a KeyError, never silently unlimited
     limits = {
         ("QuestionIn", "question"): {"minLength": 1, "maxLength": settings.QUESTION_MAX_CHARS},
         ("TicketIn", "details"): {"maxLength": settings.TICKET_DETAILS_MAX_CHARS},
         ("FeedbackIn", "comment"): {"maxLength": settings.FEEDBACK_COMMENT_MAX_CHARS},
     }
     for (component, field), bounds in limits.items():
-        prop = schemas.get(component, {}).get("properties", {}).get(field)
-        if prop is not None:
-            prop.update(bounds)
+        schemas[component]["properties"][field].update(bounds)
     return result

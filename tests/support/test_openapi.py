@@ -216,6 +216,10 @@ def test_the_documented_405_and_406_are_what_the_endpoints_answer(client: Any, p
 
 
 @pytest.mark.django_db
-def test_the_schema_itself_is_served_as_json_with_format_json(client: Any) -> None:
+def test_the_schema_itself_is_served_as_json_with_format_json(client: Any, settings: Any) -> None:
     response = client.get("/api/schema/?format=json")
     assert response.status_code == 200 and response.json()["openapi"].startswith("3.")
+    settings.QUESTION_MAX_CHARS, settings.TICKET_DETAILS_MAX_CHARS = 123, 456  # this deployment's limits
+    components = client.get("/api/schema/?format=json").json()["components"]["schemas"]
+    assert components["QuestionIn"]["properties"]["question"]["maxLength"] == 123
+    assert components["TicketIn"]["properties"]["details"]["maxLength"] == 456
