@@ -10,7 +10,6 @@ hides it from retrieval at once (retrieval filters on the article's status at qu
 from collections.abc import Iterable
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -34,9 +33,6 @@ class CuratedAnswerInvalid(ValueError):
 def _clean_variants(variants: Iterable[str] | str) -> str:
     lines = variants.splitlines() if isinstance(variants, str) else list(variants)
     kept = list(dict.fromkeys(line.strip() for line in lines if line.strip()))
-    too_long = [v for v in kept if len(v) > settings.QUESTION_MAX_CHARS]
-    if too_long:
-        raise CuratedAnswerInvalid(f"Each variant is limited to {settings.QUESTION_MAX_CHARS:,} characters.")
     try:  # they become the support answer's "also asked as" lines: the same limits as an article's
         article_validate_aliases("\n".join(kept))
     except ArticleAliasesTooLarge as exc:
@@ -57,7 +53,8 @@ def curated_answer_create(
 
     ``language`` outside ``Article.Language`` falls back to Korean. Raises
     ``CuratedAnswerInvalid`` for an empty question or answer, or an over-long answer
-    (``ARTICLE_BODY_MAX_CHARS``) or variant (``QUESTION_MAX_CHARS``).
+    (``ARTICLE_BODY_MAX_CHARS``) or variants past the *also asked as* limits they become
+    (``knowledge.services.article_validate_aliases``: lines and characters per line).
     """
     question, answer = (question or "").strip(), (answer or "").strip()
     if not question or not answer:

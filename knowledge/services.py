@@ -72,7 +72,7 @@ def article_validate_body(body: str) -> None:
 
 
 ALIASES_MAX_LINES = 30  # "also asked as" lines: each is embedded and repeated in every chunk's lexical terms
-ALIAS_MAX_CHARS = 300  # one line, as long as a title may be
+ALIAS_MAX_CHARS = Article._meta.get_field("title").max_length or 300  # one line, as long as a title may be
 
 
 class ArticleAliasesTooLarge(ValueError):
