@@ -51,6 +51,8 @@ class PeriodForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         start, end = data.get("start"), data.get("end")
+        if self.has_error("start") or self.has_error("end"):
+            return data  # a date that is no date says so beside its box, not "give both dates"
         if data.get("days") is None and (start or end):
             if not (start and end):
                 raise ValidationError(_("Give both dates of a custom period."))

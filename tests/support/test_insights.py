@@ -179,6 +179,8 @@ def test_period_choices_and_bad_dates(admin_client: Client, known: dict[str, Any
     last = admin_client.get(URL + "?start=9999-12-25&end=9999-12-31")  # the last date there is: was a 500
     assert last.status_code == 200 and "The period must end before 9999-12-31." in last.content.decode()
     assert "No questions were asked in this period." in admin_client.get(URL + "?days=7").content.decode()
+    no_date = admin_client.get(URL + "?start=2026-02-30&end=2026-03-05").content.decode()  # February has no 30th
+    assert "Enter a valid date." in no_date and "Give both dates" not in no_date and "(30 days)" in no_date
 
 
 def test_period_choices_are_in_the_language_of_the_request(admin_client: Client) -> None:
