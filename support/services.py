@@ -376,7 +376,8 @@ def _conversation_add(question: Question, conversation: Conversation | None) -> 
 
 def _rank_sources(question: Question, retrieval: Retrieval) -> float | None:
     """Fill ``question.sources`` and ``features`` from ``retrieval``; the retrieval confidence,
-    or None (status ``no_sources``, sources cleared) when nothing relevant was found."""
+    or None (status ``no_sources``, sources cleared) when nothing relevant was found or the
+    question has no letter or digit (nothing in it can match an article)."""
     chunks = retrieval.chunks
     features = confidence_features(retrieval, question.text)
     question.features = features
@@ -389,7 +390,8 @@ def _rank_sources(question: Question, retrieval: Retrieval) -> float | None:
         }
         for c in chunks
     ]  # fmt: skip
-    if not chunks or features["coverage"] == 0.0 and features["dense"] == 0.0:
+    wordless = not any(ch.isalnum() for ch in question.text)  # "😭😭😭": whatever came first is no source
+    if not chunks or wordless or features["coverage"] == 0.0 and features["dense"] == 0.0:
         question.status, question.confidence = Question.Status.NO_SOURCES, 0.0
         question.sources = []
         return None

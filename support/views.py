@@ -151,10 +151,7 @@ def _question_page(
         "feedback": Feedback.objects.filter(question=question).first(),
         "feedback_form": feedback_form or FeedbackForm(),
         "sources": [] if question.escalation_recommended else sources,
-        # Only for a question with words: "😭😭😭" had listed whatever articles came first.
-        "might_help": _distinct_articles(sources)
-        if question.escalation_recommended and any(ch.isalnum() for ch in question.text)
-        else [],
+        "might_help": _distinct_articles(sources) if question.escalation_recommended else [],
         "tickets": list(tickets.values_list("reference", flat=True)),
         "language_next": reverse("support:question", kwargs={"question_id": question.pk}),
         "earlier_turns": conversation_turns(question)[:-1],

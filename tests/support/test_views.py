@@ -151,12 +151,14 @@ def test_unrelated_question_says_not_sure_and_offers_escalation(client: Client, 
 
 def test_a_question_without_words_lists_no_articles_that_might_help(client: Client, refund_article: Article) -> None:
     question = ask(client, "😭😭😭")
-    assert question.escalation_recommended
+    assert question.escalation_recommended and question.status == "no_sources" and question.sources == []
     html = page(client, question, HTTP_ACCEPT_LANGUAGE="en")
     assert "We are not sure about this one" in html and 'id="might-help"' not in html  # nothing matched: none listed
     worded = ask(client, "화성 탐사선의 다음 발사 일정이 궁금합니다")
     assert worded.escalation_recommended and worded.sources
     assert 'id="might-help"' in page(client, worded)  # a question with words still gets its suggestions
+    api = client.post("/api/v1/questions/", {"question": "🙏🙏"}, content_type="application/json").json()
+    assert api["status"] == "no_sources" and api["sources"] == []  # the API lists none either, as the widget
 
 
 def test_the_api_answers_json_404_under_any_api_path_and_no_kind_for_a_withheld_answer(
