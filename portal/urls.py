@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularSwaggerSplitView
 
-from support.api import api_not_found
+from support.api import SchemaView, api_not_found
 from support.insights.views import staff_search_page
 
 urlpatterns = [
@@ -11,16 +11,14 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("support.api_urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/schema/", SchemaView.as_view(), name="api-schema"),
     # Split view: the start-up script is a separate same-origin file, so the strict CSP holds.
     path(
         "api/docs/",
         SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="api_docs.html"),
         name="api-docs",
     ),
-    # Not api/docs or api/schema without their slash: those still get CommonMiddleware's redirect.
-    re_path(
-        r"^api(?:/(?!(?:docs|schema)$)(?P<path>[\s\S]*))?$", api_not_found
-    ),  # /api/, /api/v2/…: JSON 404s for API clients too
+    # /api/, /api/v2/…: JSON 404s for API clients too (api/docs and api/schema: their slash)
+    re_path(r"^api(?:/(?P<path>[\s\S]*))?$", api_not_found),
     path("", include("support.urls")),
 ]

@@ -14,11 +14,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.validators import ProhibitNullCharactersValidator
-from django.http import HttpRequest, HttpResponseBase, JsonResponse
+from django.http import HttpRequest, HttpResponseBase, HttpResponsePermanentRedirect, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import MethodNotAllowed, NotFound
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -74,8 +75,8 @@ class JsonStringField(serializers.CharField):
 
 
 class TokenField(serializers.CharField):
-    """A question's secret: any string, taken exactly as sent. A missing, null, over-long or
-    space-padded token is simply not the question's (404 like an unknown id), never a 400
+    """A question's secret: any string, taken exactly as sent. A missing, null, non-string,
+    over-long or space-padded token is simply not the question's (404 like an unknown id), never a 400
     that tells a wrong token from a malformed one."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -89,6 +90,11 @@ class TokenField(serializers.CharField):
         if data is None:  # null: no token, the same as a wrong one
             return True, ""
         return super().validate_empty_values(data)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):  # a number, list or object is no question's secret: 404, not 400
+            return ""
+        return str(super().to_internal_value(data))
 
 
 class QuestionInSerializer(serializers.Serializer):
@@ -205,7 +211,7 @@ class QuestionCreateApi(APIView):
             conversation = conversation_for_token(values["conversation_id"], values["token"])
             if conversation is None:
                 raise NotFound(QUESTION_NOT_FOUND)
-        streaming = wants_event_stream(request)  # as the pages decide; JSON is negotiated first when both are listed
+        streaming = wants_event_stream(request)  # as the pages decide, against JSON
         asked = QuestionAnswerOptions(
             text=values["question"], channel="api", conversation=conversation, token=values["token"], stream=streaming
         )
@@ -288,9 +294,32 @@ class TicketOutSerializer(serializers.Serializer):
 
 
 @csrf_exempt  # nothing is changed; a POST to an unknown path must get this 404, not a CSRF 403
-def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
-    """404 as JSON (``{"detail"}``, the API's error shape) for any other path under ``/api/``."""
+def api_not_found(request: HttpRequest, path: str = "") -> HttpResponseBase:
+    """404 as JSON (``{"detail"}``, the API's error shape) for any other path under ``/api/``.
+
+    ``/api/docs`` and ``/api/schema``, typed without their slash, redirect to it (301) for GET
+    and HEAD, and are a JSON 405 otherwise (CommonMiddleware's slash redirect would drop a
+    POST's body, and in DEBUG raises a 500)."""
+    if path in ("docs", "schema"):
+        if request.method in ("GET", "HEAD"):
+            query = request.META.get("QUERY_STRING", "")
+            return HttpResponsePermanentRedirect(f"/api/{path}/" + (f"?{query}" if query else ""))
+        return _method_not_allowed(request, "GET, HEAD")
     return JsonResponse({"detail": "Not found."}, status=404)
+
+
+def _method_not_allowed(request: HttpRequest, allow: str) -> JsonResponse:
+    response = JsonResponse({"detail": str(MethodNotAllowed(request.method or "").detail)}, status=405)
+    response["Allow"] = allow
+    return response
+
+
+class SchemaView(SpectacularAPIView):
+    """drf-spectacular's schema view, whose 405 is the API's JSON ``{"detail"}`` (it was
+    rendered as an OpenAPI YAML document)."""
+
+    def http_method_not_allowed(self, request: Any, *args: Any, **kwargs: Any) -> JsonResponse:
+        return _method_not_allowed(request, ", ".join(self.allowed_methods))
 
 
 def question_for_token(question_id: int, token: str) -> Question:

@@ -26,13 +26,15 @@ from support.services import AnswerDelta, AnswerEvent, AnswerOutcome, AnswerSour
 EVENT_STREAM = "text/event-stream"
 
 
-def wants_event_stream(request: HttpRequest) -> bool:
-    """True when the client lists ``text/event-stream`` in ``Accept`` (the pages' script does)
-    with a quality above 0: ``text/event-stream;q=0`` refuses it (RFC 9110 §12.4.2), and
-    ``*/*`` alone asks for nothing in particular, so it gets the JSON answer."""
-    return any(
-        (media.main_type, media.sub_type) == ("text", "event-stream") for media in request.accepted_types
-    )  # accepted_types leaves out q=0
+def wants_event_stream(request: HttpRequest, alternative: str = "application/json") -> bool:
+    """True when ``Accept`` prefers ``text/event-stream`` to ``alternative`` (the API's JSON,
+    the pages' ``text/html``): by quality, then by order in the header for equal qualities
+    (Django's ``HttpRequest.get_preferred_type``; RFC 9110 §12.5.1). The pages' script sends
+    ``text/event-stream`` alone and the widget ``text/event-stream, application/json``;
+    ``text/event-stream;q=0`` refuses it (§12.4.2), ``text/event-stream;q=0.1,
+    application/json`` prefers JSON, and ``*/*`` asks for nothing in particular: the
+    alternative."""
+    return request.get_preferred_type([alternative, EVENT_STREAM]) == EVENT_STREAM
 
 
 def sse_event(event: str, data: Any) -> bytes:

@@ -67,7 +67,7 @@ def ask(request: HttpRequest) -> HttpResponseBase:
     form = QuestionForm(request.POST)
     if form.is_valid():
         try:
-            if wants_event_stream(request):  # the page's script (support/ask-stream.js)
+            if wants_event_stream(request, "text/html"):  # the page's script (support/ask-stream.js)
                 return _streamed(request, text=form.cleaned_data["question"])
             outcome = question_answer(text=form.cleaned_data["question"], channel="web")
         except QuestionInvalid:  # the form checks the same limits; only a settings change gets here
@@ -183,7 +183,7 @@ def follow_up(request: HttpRequest, question_id: int) -> HttpResponseBase:
     form = QuestionForm(request.POST, auto_id="id_follow_up_%s", autofocus=False)
     if form.is_valid():
         try:
-            if wants_event_stream(request):  # the page's script (support/ask-stream.js)
+            if wants_event_stream(request, "text/html"):  # the page's script (support/ask-stream.js)
                 return _streamed(request, text=form.cleaned_data["question"], conversation=question.conversation)
             outcome = question_answer(
                 text=form.cleaned_data["question"], channel="web", conversation=question.conversation

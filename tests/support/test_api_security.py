@@ -61,13 +61,15 @@ def test_question_returns_a_token_and_only_its_hash_is_stored(asked: dict[str, A
     assert question.token_hash == token_hash(token) and token not in question.token_hash
 
 
-@pytest.mark.parametrize("token", [None, "", "wrong-token", "NULL", "x" * 300, "PADDED"])
+@pytest.mark.parametrize("token", [None, "", "wrong-token", "NULL", "x" * 300, "PADDED", "LIST", "OBJECT", "NUMBER"])
 def test_ticket_for_a_question_without_its_token_is_404_and_sends_nothing(
     client: Client, asked: dict[str, Any], token: str | None
 ) -> None:
     body = {"question_id": asked["id"], "email": "attacker@example.com"}
-    if token is not None:  # null, over-long and space-padded tokens are wrong ones too, not a 400
-        body["token"] = {"NULL": None, "PADDED": f" {asked['token']} "}.get(token, token)
+    if token is not None:  # null, over-long, space-padded and non-string tokens are wrong ones too, not a 400
+        body["token"] = {
+            "NULL": None, "PADDED": f" {asked['token']} ", "LIST": [asked["token"]], "OBJECT": {"a": 1}, "NUMBER": 12345,
+        }.get(token, token)  # fmt: skip
     response = escalate(client, body)
     unknown = escalate(client, {"question_id": asked["id"] + 1000, "token": asked["token"], "email": "a@example.com"})
     assert response.status_code == unknown.status_code == 404
@@ -207,6 +209,16 @@ def test_rapid_questions_get_429_with_retry_after_never_403(
     assert statuses[:30] == [201] * 30 and statuses[30:] == [429] * 10, statuses
     assert retry_after is not None and 0 < int(retry_after) <= 60
     assert Question.objects.count() == 30  # a throttled request stores nothing
+
+
+def test_wrong_methods_get_405_without_using_up_the_limit(
+    client: Client, sample_articles: dict[str, Any], settings: Any
+) -> None:
+    settings.ASK_RATE_LIMIT = "3/m"
+    ip = fresh_ip()
+    for method in (client.get, client.put, client.patch, client.delete, client.get, client.options):
+        assert method("/api/v1/questions/", REMOTE_ADDR=ip).status_code in (405, 200)  # OPTIONS: 200
+    assert [ask(client, f"배송비 {n}", REMOTE_ADDR=ip).status_code for n in range(4)] == [201, 201, 201, 429]
 
 
 def test_simultaneous_requests_cannot_slip_past_the_limit(live_server: Any, settings: Any) -> None:

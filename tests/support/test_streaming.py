@@ -199,7 +199,13 @@ def test_without_the_accept_header_nothing_changes(client: Client, sample_articl
     assert response["Cache-Control"] == "no-store"  # it carries the question's secret token
 
 
-@pytest.mark.parametrize("accept", ["application/json, text/event-stream;q=0", "text/event-stream;q=0", "*/*"])
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "application/json, text/event-stream;q=0", "text/event-stream;q=0", "*/*",
+        "text/event-stream;q=0.1, application/json",  # JSON preferred: it had streamed for any q > 0
+    ],
+)  # fmt: skip
 def test_a_refused_or_unnamed_event_stream_gets_the_json_answer(
     client: Client, sample_articles: dict[str, Any], accept: str
 ) -> None:
