@@ -27,14 +27,18 @@ EVENT_STREAM = "text/event-stream"
 
 
 def wants_event_stream(request: HttpRequest, alternative: str = "application/json") -> bool:
-    """True when ``Accept`` prefers ``text/event-stream`` to ``alternative`` (the API's JSON,
-    the pages' ``text/html``): by quality, then by order in the header for equal qualities
-    (Django's ``HttpRequest.get_preferred_type``; RFC 9110 §12.5.1). The pages' script sends
-    ``text/event-stream`` alone and the widget ``text/event-stream, application/json``;
-    ``text/event-stream;q=0`` refuses it (§12.4.2), ``text/event-stream;q=0.1,
-    application/json`` prefers JSON, and ``*/*`` asks for nothing in particular: the
-    alternative."""
-    return request.get_preferred_type([alternative, EVENT_STREAM]) == EVENT_STREAM
+    """True when ``Accept`` names ``text/event-stream`` (a wildcard such as ``*/*`` asks for
+    nothing in particular) at a quality above 0 and not below that of ``alternative`` (the
+    API's JSON, the pages' ``text/html``): the pages' script sends ``text/event-stream``, the
+    widget ``text/event-stream, application/json``, and both orders of an equal pair stream.
+    ``text/event-stream;q=0`` refuses it (RFC 9110 §12.4.2) and ``text/event-stream;q=0.1,
+    application/json`` prefers JSON (§12.5.1). Qualities as Django parses them
+    (``HttpRequest.accepted_type``)."""
+    stream = request.accepted_type(EVENT_STREAM)
+    if stream is None or (stream.main_type, stream.sub_type) != ("text", "event-stream"):
+        return False  # accepted_types leaves out q=0
+    other = request.accepted_type(alternative)
+    return other is None or stream.quality >= other.quality
 
 
 def sse_event(event: str, data: Any) -> bytes:

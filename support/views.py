@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.decorators import ratelimit
 
@@ -55,6 +56,7 @@ def _too_many_requests(request: HttpRequest) -> HttpResponse:
     return response
 
 
+@never_cache  # the customer's question, email or messages: kept by no cache
 @require_http_methods(["GET", "POST"])
 @ratelimit(key="ip", rate=ask_rate, method="POST", block=False)
 def ask(request: HttpRequest) -> HttpResponseBase:
@@ -160,6 +162,7 @@ def _question_page(
     return render(request, "support/question.html", context)
 
 
+@never_cache  # the customer's question, email or messages: kept by no cache
 @require_GET
 def question_detail(request: HttpRequest, question_id: int) -> HttpResponse:
     """The answer with its sources, or an honest "not sure" with the escalation form."""
@@ -168,6 +171,7 @@ def question_detail(request: HttpRequest, question_id: int) -> HttpResponse:
     return _question_page(request, question, TicketForm())
 
 
+@never_cache  # the customer's question, email or messages: kept by no cache
 @require_POST
 @ratelimit(key="ip", rate=ask_rate, method="POST", block=False)
 def follow_up(request: HttpRequest, question_id: int) -> HttpResponseBase:
@@ -196,6 +200,7 @@ def follow_up(request: HttpRequest, question_id: int) -> HttpResponseBase:
     return _question_page(request, question, TicketForm(), follow_up=form)
 
 
+@never_cache  # the customer's question, email or messages: kept by no cache
 @require_POST
 @ratelimit(key="ip", rate=ask_rate, method="POST", block=False)
 def escalate(request: HttpRequest, question_id: int) -> HttpResponse:
@@ -234,6 +239,7 @@ def _add_to_existing(request: HttpRequest, ticket: Ticket, email: str, details: 
         messages.info(request, _("You already sent this question; here is its ticket."))
 
 
+@never_cache  # the customer's question, email or messages: kept by no cache
 @require_POST
 @ratelimit(key="ip", rate=ask_rate, method="POST", block=False)
 def feedback(request: HttpRequest, question_id: int) -> HttpResponse:
@@ -256,6 +262,7 @@ def feedback(request: HttpRequest, question_id: int) -> HttpResponse:
     return _question_page(request, question, TicketForm(), form)
 
 
+@never_cache  # the customer's question, email or messages: kept by no cache
 @require_GET
 def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
     """The ticket page: its reference, status and question, for its session or a signed email link.
@@ -282,6 +289,7 @@ def ticket_rate(group: str, request: object) -> str:
     return str(settings.TICKET_RATE_LIMIT)
 
 
+@never_cache  # the customer's question, email or messages: kept by no cache
 @require_POST
 @ratelimit(key="ip", rate=ticket_rate, method="POST", block=False)
 def ticket_message(request: HttpRequest, reference: str) -> HttpResponse:

@@ -122,3 +122,13 @@ def test_messages_are_rate_limited(ticket: Ticket, settings: object) -> None:
         client.post(message_url(ticket), {"message": f"m{i}"}, REMOTE_ADDR=address).status_code for i in range(3)
     ]
     assert statuses == [302, 302, 429]
+
+
+def test_the_ticket_page_is_kept_by_no_cache(ticket: Ticket) -> None:
+    client = Client()
+    url = reverse("support:ticket", kwargs={"reference": ticket.reference})
+    signed = client.get(url, {"key": ticket_link_key(ticket.reference)})  # the link in the email
+    shown = client.get(url)  # the page: the customer's email, question and messages
+    assert signed.status_code == 302 and shown.status_code == 200
+    for response in (signed, shown):
+        assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]

@@ -149,6 +149,13 @@ def test_unrelated_question_says_not_sure_and_offers_escalation(client: Client, 
     assert "확실하지 않습니다" in page(client, question)
 
 
+def test_the_answer_page_is_kept_by_no_cache(client: Client, refund_article: Article) -> None:
+    question = ask(client, "환불은 며칠 걸리나요?")
+    response = client.get(reverse("support:question", kwargs={"question_id": question.pk}))
+    assert response.status_code == 200  # the customer's question and answer: no shared or back-button cache
+    assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
+
+
 def test_a_question_without_words_lists_no_articles_that_might_help(client: Client, refund_article: Article) -> None:
     question = ask(client, "😭😭😭")
     assert question.escalation_recommended and question.status == "no_sources" and question.sources == []
