@@ -45,11 +45,13 @@ def worker_commands(python: str) -> list[list[str]]:
     sweepers), and ``indexing`` with the default queue (staff drafts, content-gap reports).
     With one worker on every queue, a 200,000-character article (about 400 s to embed here)
     held ticket acknowledgements back for as long (thirteenth session); the queues exist so a
-    large import never delays one."""
+    large import never delays one. Long articles (``INDEX_LARGE_ARTICLE_CHARS``) have a worker
+    of their own, so a short article saved meanwhile is indexed in seconds (fifteenth session)."""
     worker = [python, "-m", "celery", "-A", "portal", "worker", "-l", "warning", "--concurrency", "1"]
     return [
         [*worker, "-n", "emails@%h", "-Q", "emails", "-B", "-s", str(DATA_DIR / "celerybeat-schedule")],
         [*worker, "-n", "indexing@%h", "-Q", "indexing,celery"],
+        [*worker, "-n", "indexing-large@%h", "-Q", "indexing-large"],  # long articles: never ahead of short ones
     ]
 
 

@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.template.defaultfilters import truncatechars
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
+from django.utils.formats import date_format, number_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
@@ -35,6 +35,7 @@ from knowledge.services import (
     ALIASES_MAX_LINES,
     ArticleAliasesTooLarge,
     ArticleTooLarge,
+    article_is_large,
     article_schedule_indexing,
     article_validate_aliases,
     article_validate_body,
@@ -155,6 +156,22 @@ class ChunkInline(ReadOnlyTabularInline):
         return truncatechars(chunk.content, 160)
 
 
+def indexing_queued_message(article: Article) -> str:
+    """What staff are told when ``article``'s indexing was queued: when customers see it (a
+    draft never; a long article after minutes, on its own worker; else in a moment)."""
+    if article.status != Article.Status.PUBLISHED:
+        return str(_("Saved as a draft: customers do not see it; it is indexed for staff search."))
+    if article_is_large(len(article.body)):
+        return str(
+            _(
+                "Indexing was queued. A long article (%(chars)s characters) takes a few minutes to become "
+                "searchable; shorter articles saved meanwhile are not held back."
+            )
+            % {"chars": number_format(len(article.body), force_grouping=True)}
+        )
+    return str(_("Indexing was queued; the article will be searchable in a moment."))
+
+
 @admin.register(Article)
 class ArticleAdmin(admin.ModelAdmin):
     form = ArticleAdminForm
@@ -217,7 +234,7 @@ class ArticleAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Article, form: forms.ModelForm, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if article_schedule_indexing(article=obj):
-            self.message_user(request, _("Indexing was queued; the article will be searchable in a moment."))
+            self.message_user(request, indexing_queued_message(obj))
         else:
             self.message_user(request, _("The indexed content did not change, so nothing was re-indexed."))
         if obj.scheduled and obj.published_at:

@@ -19,6 +19,7 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
+from django.db.models.functions import Length
 from django.utils import timezone
 
 from knowledge.analysis import ANALYSIS_VERSION, analyse
@@ -127,7 +128,8 @@ def article_schedule_indexing(*, article: Article, force: bool = False) -> bool:
     )
     article.index_state, article.index_requested_at = Article.IndexState.PENDING, now
     article_id, content_hash, draft = article.pk, article.content_hash, article.status != Article.Status.PUBLISHED
-    transaction.on_commit(lambda: enqueue_indexing(article_id, content_hash, draft=draft))
+    large = article_is_large(len(article.body))
+    transaction.on_commit(lambda: enqueue_indexing(article_id, content_hash, draft=draft, large=large))
     return True
 
 
@@ -139,21 +141,34 @@ def articles_mark_for_reindexing(*, article_ids: list[int]) -> int:
     )
 
 
-def enqueue_indexing(article_id: int, content_hash: str | None = None, *, draft: bool = False) -> None:
+def article_is_large(length: int) -> bool:
+    """True when an article of ``length`` characters (body) is indexed on the
+    ``INDEX_LARGE_QUEUE``: over ``INDEX_LARGE_ARTICLE_CHARS`` (20,000 by default, about
+    20–40 s of embedding on two cores; 187,000 characters took 217 s, fifteenth session)."""
+    return length > settings.INDEX_LARGE_ARTICLE_CHARS
+
+
+def enqueue_indexing(
+    article_id: int, content_hash: str | None = None, *, draft: bool = False, large: bool = False
+) -> None:
     """Send the indexing task; a broker failure leaves the article pending (see ``tasks.enqueue``).
 
     A draft's indexing goes in at ``tasks.LOW_PRIORITY``: customers can't be answered from it
     yet, and two 200,000-character drafts (≈ 5 minutes each) had held a newly published
-    article back for 8 minutes. A published article's goes first.
+    article back for 8 minutes. A published article's goes first. A ``large`` article
+    (:func:`article_is_large`) goes to its own queue, ``INDEX_LARGE_QUEUE``, with its own
+    worker: a 100-character article saved while a 187,000-character one was being embedded
+    had waited 165 s behind it.
     """
     from tasks import LOW_PRIORITY, enqueue
     from tasks.knowledge import index_article
 
     priority = LOW_PRIORITY if draft else None
+    queue = settings.INDEX_LARGE_QUEUE if large else None
     if content_hash is None:
-        enqueue(index_article, article_id, priority=priority)
+        enqueue(index_article, article_id, priority=priority, queue=queue)
     else:
-        enqueue(index_article, article_id, content_hash, priority=priority)
+        enqueue(index_article, article_id, content_hash, priority=priority, queue=queue)
 
 
 def article_claim_indexing(*, article_id: int, content_hash: str) -> datetime | None:
@@ -413,11 +428,13 @@ def articles_enqueue_pending(*, older_than_seconds: int = 30) -> int:
     stale = now - timedelta(seconds=settings.INDEX_CLAIM_TIMEOUT_SECONDS)
     dead_claim = Q(index_state=Article.IndexState.INDEXING, index_started_at__lt=stale)
     rows = list(
-        Article.objects.filter((Q(index_state=Article.IndexState.PENDING) | dead_claim) & waiting).values_list(
-            "id", "content_hash", "status"
-        )
+        Article.objects.filter((Q(index_state=Article.IndexState.PENDING) | dead_claim) & waiting)
+        .annotate(length=Length("body"))
+        .values_list("id", "content_hash", "status", "length")
     )
-    Article.objects.filter(id__in=[article_id for article_id, _, _ in rows]).update(index_requested_at=now)
-    for article_id, content_hash, status in sorted(rows):
-        enqueue_indexing(article_id, content_hash or None, draft=status != Article.Status.PUBLISHED)
+    Article.objects.filter(id__in=[row[0] for row in rows]).update(index_requested_at=now)
+    for article_id, content_hash, status, length in sorted(rows):
+        enqueue_indexing(
+            article_id, content_hash or None, draft=status != Article.Status.PUBLISHED, large=article_is_large(length)
+        )
     return len(rows)

@@ -267,8 +267,12 @@ EMAIL_SWEEP_INTERVAL_SECONDS = envfloat("EMAIL_SWEEP_INTERVAL_SECONDS", "30")
 INDEX_CLAIM_TIMEOUT_SECONDS = envint("INDEX_CLAIM_TIMEOUT_SECONDS", "900")
 INDEX_MAX_ATTEMPTS = envint("INDEX_MAX_ATTEMPTS", "3")
 INDEX_SWEEP_INTERVAL_SECONDS = envfloat("INDEX_SWEEP_INTERVAL_SECONDS", "60")
+# Articles longer than this (body characters) are indexed on INDEX_LARGE_QUEUE, by a worker of
+# their own, so a short article saved meanwhile is not held behind minutes of embedding.
+INDEX_LARGE_ARTICLE_CHARS = envint("INDEX_LARGE_ARTICLE_CHARS", "20000")
+INDEX_LARGE_QUEUE = "indexing-large"
 # Separate queues, so a 1,000-article import never delays an acknowledgement email. Workers
-# consume both by default (``-Q emails,indexing,celery``) or one each (README).
+# consume all of them (``-Q emails,indexing,indexing-large,celery``) or one each (README).
 CELERY_TASK_ROUTES = {
     # Staff drafts call the chat model (seconds each): never ahead of an acknowledgement.
     "tasks.support.draft_question_answer": {"queue": "celery"},

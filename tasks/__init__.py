@@ -11,19 +11,21 @@ logger = logging.getLogger(__name__)
 LOW_PRIORITY = 9
 
 
-def enqueue(task: Any, *args: int | str, priority: int | None = None) -> bool:
+def enqueue(task: Any, *args: int | str, priority: int | None = None, queue: str | None = None) -> bool:
     """Publish ``task(*args)``; False when the broker is unreachable (logged, never raised).
 
     ``priority`` ``LOW_PRIORITY`` lets every default-priority message of the queue go first
-    (the worker holds one message at a time: ``CELERY_WORKER_PREFETCH_MULTIPLIER`` 1).
+    (the worker holds one message at a time: ``CELERY_WORKER_PREFETCH_MULTIPLIER`` 1);
+    ``queue`` overrides the task's route (``CELERY_TASK_ROUTES``).
     Callers keep the work as a pending row first, so nothing is lost:
     the sweepers in ``tasks.maintenance`` re-send it once Redis is back.
     """
     try:
-        if priority is None:
+        if priority is None and queue is None:
             task.delay(*args)
         else:
-            task.apply_async(args=args, priority=priority)
+            options = {"priority": priority} if priority is not None else {}
+            task.apply_async(args=args, **options, **({"queue": queue} if queue else {}))
     except Exception:  # kombu raises several types when Redis is unreachable
         logger.warning("broker unavailable; %s%r stays pending until the sweeper re-enqueues it", task.name, args)
         return False

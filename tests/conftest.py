@@ -42,7 +42,7 @@ class Worker:
     consuming every queue (emails, indexing, default). Fault tests stop, kill and restart it
     with other settings (``restart(**env)``); each start gets a fresh log and email folder."""
 
-    QUEUES = "emails,indexing,celery"
+    QUEUES = "emails,indexing,indexing-large,celery"
 
     def __init__(self, tmp: Path, env: dict[str, str]) -> None:
         self.tmp, self.env, self.starts = tmp, env, 0

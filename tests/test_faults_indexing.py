@@ -116,3 +116,44 @@ def test_a_published_article_is_indexed_before_drafts_queued_ahead_of_it(
     )
     order = list(every.order_by("indexed_at").values_list("slug", flat=True))
     assert order[0] == "new", order  # queued last, indexed first
+
+
+def test_a_long_article_has_a_worker_of_its_own_and_never_holds_a_short_one_back(
+    fault_worker: Worker, live_kb: KnowledgeBase, settings: object
+) -> None:
+    """A 100-character article saved while a 187,000-character one was embedded had waited 165 s
+    behind it: long articles go to ``INDEX_LARGE_QUEUE``, which another worker consumes."""
+    settings.INDEX_LARGE_ARTICLE_CHARS = 2000  # type: ignore[attr-defined]
+    fault_worker.stop()
+    with transaction.atomic():
+        long, short = (
+            Article.objects.create(
+                knowledge_base=live_kb,
+                title=title,
+                slug=slug,
+                body=text,
+                status=Article.Status.PUBLISHED,
+                published_at=timezone.now(),
+            )  # fmt: skip
+            for title, slug, text in (
+                ("긴 안내", "long", " ".join(body(i) for i in range(40))),
+                ("짧은 안내", "short", body(1)),
+            )
+        )
+        article_schedule_indexing(article=long)
+        article_schedule_indexing(article=short)
+    fault_worker.QUEUES = "emails,indexing,celery"  # the short articles' worker alone: the long one waits for its own
+    try:
+        fault_worker.start()
+        fault_worker.wait_for(
+            lambda: Article.objects.get(pk=short.pk).index_state == Article.IndexState.INDEXED, timeout=60, what="short"
+        )
+        assert Article.objects.get(pk=long.pk).index_state == Article.IndexState.PENDING  # queued elsewhere
+        fault_worker.stop()
+    finally:
+        del fault_worker.QUEUES  # back to the class's: every queue
+    fault_worker.start()
+    fault_worker.wait_for(
+        lambda: Article.objects.get(pk=long.pk).index_state == Article.IndexState.INDEXED, timeout=120, what="long"
+    )
+    assert Chunk.objects.filter(article=long).count() > 1

@@ -102,6 +102,19 @@ def test_saving_a_new_article_queues_indexing(
     assert "Indexing was queued" in response.content.decode()
 
 
+def test_the_save_message_says_when_customers_see_the_article(
+    english_admin: Client, live_kb: KnowledgeBase, settings: object
+) -> None:
+    settings.INDEX_LARGE_ARTICLE_CHARS = 100  # type: ignore[attr-defined]
+    data = add_form(english_admin)
+    draft = english_admin.post(ADD_URL, data | {"slug": "a-draft", "status": "draft"}, follow=True).content.decode()
+    assert "Saved as a draft: customers do not see it" in draft and "searchable in a moment" not in draft
+    long = english_admin.post(ADD_URL, data | {"slug": "a-long-one", "body": "Tap it." * 30}, follow=True)
+    assert "A long article (210 characters) takes a few minutes" in long.content.decode()
+    short = english_admin.post(ADD_URL, data | {"slug": "a-short-one"}, follow=True).content.decode()
+    assert "the article will be searchable in a moment" in short
+
+
 def test_saving_an_unchanged_article_does_not_reindex(
     english_admin: Client, live_kb: KnowledgeBase, django_capture_on_commit_callbacks: object
 ) -> None:
