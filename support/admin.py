@@ -232,12 +232,27 @@ class TicketAdmin(admin.ModelAdmin):
     actions = ["assign_to_me", "close"]
     inlines = [EmailDeliveryInline]
     readonly_fields = (
-        "reference", "status", "assignee_name", "email", "reason", "created_at", "question_text", "details_text",
+        "reference", "status", "assignee_name", "email", "acknowledgement", "reason", "created_at", "question_text",
+        "details_text",
         "draft_answer", "confidence_vs_threshold", "sources", "previous_reply", "failed_emails", "history",
         "sources_now", "similar_past_tickets", "generated_draft", "conversation",
     )  # fmt: skip
     fieldsets = (
-        (None, {"fields": ("failed_emails", "reference", "status", "assignee_name", "reason", "email", "created_at")}),
+        (
+            None,
+            {
+                "fields": (
+                    "failed_emails",
+                    "reference",
+                    "status",
+                    "assignee_name",
+                    "reason",
+                    "email",
+                    "acknowledgement",
+                    "created_at",
+                )
+            },
+        ),
         (_("Question"), {"fields": ("question_text", "details_text", "conversation")}),
         (_("Automatic answer"), {"fields": ("draft_answer", "confidence_vs_threshold", "sources")}),
         (_("Answer assist"), {"fields": ("sources_now", "similar_past_tickets", "generated_draft")}),
@@ -426,6 +441,15 @@ class TicketAdmin(admin.ModelAdmin):
     def question_confidence(self, ticket: Ticket) -> str:
         confidence = ticket.question.confidence
         return "-" if confidence is None else f"{confidence:.2f}"
+
+    @admin.display(description=_("acknowledgement email"))
+    def acknowledgement(self, ticket: Ticket) -> str:
+        """Whether the customer was sent the confirmation with the ticket's link."""
+        if ticket.ack_suppressed:
+            return str(
+                _("Not sent: an hourly cap held it back, so the customer has no link to this ticket until you reply.")
+            )
+        return str(_("Sent (see the email deliveries below)."))
 
     @admin.display(description=_("question"))
     def question_text(self, ticket: Ticket) -> SafeString:

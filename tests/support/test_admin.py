@@ -94,6 +94,14 @@ def test_reply_is_emailed_and_marks_the_ticket_answered(
     assert EmailDelivery.objects.filter(ticket=ticket, kind=EmailDelivery.Kind.REPLY).count() == 1
 
 
+def test_the_ticket_page_says_when_the_acknowledgement_was_held_back(english_admin: Client) -> None:
+    ticket = make_ticket()
+    assert "Sent (see the email deliveries below)." in english_admin.get(change_url(ticket)).content.decode()
+    Ticket.objects.filter(pk=ticket.pk).update(ack_suppressed=True)  # over an hourly cap (support.tickets)
+    page = english_admin.get(change_url(ticket)).content.decode()
+    assert "Not sent: an hourly cap held it back" in page
+
+
 def test_customer_fields_are_not_editable(english_admin: Client) -> None:
     ticket = make_ticket()
     data = form_data(english_admin.get(change_url(ticket)).content.decode(), "ticket_form")

@@ -1,5 +1,7 @@
 """A customer adds a message to their own ticket: ownership, validation, status, notification."""
 
+import re
+
 import pytest
 from django.core import mail
 from django.test import Client
@@ -132,3 +134,15 @@ def test_the_ticket_page_is_kept_by_no_cache(ticket: Ticket) -> None:
     assert signed.status_code == 302 and shown.status_code == 200
     for response in (signed, shown):
         assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
+
+
+def test_the_reply_email_links_back_to_the_ticket(ticket: Ticket) -> None:
+    ticket_reply(ticket=ticket, body="14일 이내입니다.")
+    delivery = EmailDelivery.objects.get(ticket=ticket, kind=EmailDelivery.Kind.REPLY)
+    email_delivery_send(delivery_id=delivery.pk)
+    reply = next(m for m in mail.outbox if "14일 이내입니다." in m.body)
+    link = re.search(r"http://\S+/tickets/\S+", reply.body)[0]  # type: ignore[index]
+    assert link in reply.alternatives[0].content.replace("&amp;", "&")  # type: ignore[attr-defined]
+    client = Client()  # the customer's mail app: a browser without the session
+    opened = client.get(link.split("127.0.0.1:8000", 1)[1])
+    assert opened.status_code == 302 and client.get(opened["Location"]).status_code == 200  # and may answer there
