@@ -81,8 +81,16 @@ def _draws(ch: str) -> bool:
     return _visible_edge(ch) and unicodedata.category(ch) not in ("Mn", "Me")
 
 
+# Fullwidth forms of ASCII (U+FF01–FF5E) and the ideographic space, as a Korean IME's
+# full-width mode types them, read as ASCII: "ＨＯＷ ＤＯ Ｉ ＤＥＬＥＴＥ ＭＹ ＡＣＣＯＵＮＴ？" was
+# escalated at 0.246 where the same words in ASCII were answered at 0.999 (fifteenth session).
+# NFKC would fold them too, but also Hangul compatibility jamo (ㅋ) and more.
+FULLWIDTH_TO_ASCII = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
 def question_normalise(text: str) -> str:
-    """``text`` in Unicode NFC, without whitespace or invisible format characters at either end.
+    """``text`` in Unicode NFC, fullwidth ASCII as ASCII (``FULLWIDTH_TO_ASCII``), without
+    whitespace or invisible format characters at either end.
 
     Korean typed or pasted on macOS arrives decomposed (NFD: 비 as ᄇ + ᅵ), which the
     morphological analyser and the embedding read as other characters (a question answered
@@ -93,7 +101,7 @@ def question_normalise(text: str) -> str:
     join emoji). Text with nothing that draws by itself (only those, or combining marks on
     nothing) comes back empty: it looks blank, so it is.
     """
-    text = unicodedata.normalize("NFC", text or "")
+    text = unicodedata.normalize("NFC", text or "").translate(FULLWIDTH_TO_ASCII)
     start, end = 0, len(text)
     while start < end and not _visible_edge(text[start]):
         start += 1

@@ -36,6 +36,7 @@ from support.workflow import TransitionInvalid, ticket_customer_message_add, tic
 
 SESSION_QUESTIONS = "support_question_ids"
 SESSION_TICKETS = "support_ticket_refs"
+SESSION_JUST_SENT = "support_ticket_just_sent"  # the reference escalated by this request's redirect
 SESSION_KEEP = 50  # most recent items remembered per session
 
 
@@ -145,12 +146,16 @@ def _question_page(
 ) -> HttpResponse:
     tickets = Ticket.objects.filter(question=question, reference__in=request.session.get(SESSION_TICKETS, []))
     sources = _shown_sources(question.sources)
+    feedback = Feedback.objects.filter(question=question).first()
+    if feedback and not feedback.helpful and feedback.comment and not form.is_bound:
+        # "No" with a comment leads to the escalation form (#escalate): it starts the details, not typed twice.
+        form.initial.setdefault("details", feedback.comment[: settings.TICKET_DETAILS_MAX_CHARS])
     context = {
         "question": question,
         "answer_parts": answer_parts(question.answer, question.answer_span, question.answer_span_start),
         "form": form,
         "feedback_allowed": feedback_allowed(question),
-        "feedback": Feedback.objects.filter(question=question).first(),
+        "feedback": feedback,
         "feedback_form": feedback_form or FeedbackForm(),
         "sources": [] if question.escalation_recommended else sources,
         "might_help": _distinct_articles(sources) if question.escalation_recommended else [],
@@ -226,6 +231,7 @@ def escalate(request: HttpRequest, question_id: int) -> HttpResponse:
             form.add_error("details", _("Please shorten the details and try again."))
         else:
             _remember(request, SESSION_TICKETS, ticket.reference)
+            request.session[SESSION_JUST_SENT] = ticket.reference  # the ticket page says "sent" once
             return redirect("support:ticket", reference=ticket.reference)
     return _question_page(request, question, form)
 
@@ -276,11 +282,20 @@ def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
         return redirect("support:ticket", reference=reference)
     _owned(request, SESSION_TICKETS, reference)
     ticket = get_object_or_404(Ticket.objects.select_related("question"), reference=reference)
-    return _ticket_page(request, ticket, CustomerMessageForm())
+    just_sent = request.session.get(SESSION_JUST_SENT) == reference
+    if just_sent:
+        del request.session[SESSION_JUST_SENT]
+    return _ticket_page(request, ticket, CustomerMessageForm(), just_sent=just_sent)
 
 
-def _ticket_page(request: HttpRequest, ticket: Ticket, form: CustomerMessageForm, status: int = 200) -> HttpResponse:
-    context = {"ticket": ticket, "conversation": ticket_conversation(ticket), "message_form": form}
+def _ticket_page(
+    request: HttpRequest, ticket: Ticket, form: CustomerMessageForm, status: int = 200, *, just_sent: bool = False
+) -> HttpResponse:
+    """The ticket page; ``just_sent`` right after escalating (the confirmation-email wording),
+    else what a customer coming back from an email or a bookmark needs."""
+    context = {
+        "ticket": ticket, "conversation": ticket_conversation(ticket), "message_form": form, "just_sent": just_sent,
+    }  # fmt: skip
     return render(request, "support/ticket.html", context, status=status)
 
 

@@ -162,7 +162,10 @@ def _noun_phrase_question(tokens: "list[Token]") -> bool:
     """A question with no interrogative that still asks for a phrase: in Korean, it ends in a
     noun ("성웅 이순신의 아버지 이름은?", "배송비?"); in English, it does not open like a yes/no,
     how-to or problem statement ("free shipping minimum", "international shipping cost")."""
-    words = [t for t in tokens if not (t.tag.startswith("S") and t.tag not in ("SL", "SH", "SN"))]
+    words = [
+        t for t in tokens
+        if not (t.tag.startswith("S") and t.tag not in ("SL", "SH", "SN")) and any(ch.isalnum() for ch in t.form)
+    ]  # fmt: skip  # no punctuation, no emoji (W_EMOJI): "🙏 how do i delete my account" opens with "how"
     if not words:
         return False
     if any(t.tag.startswith(("NN", "V", "XS", "E", "J")) for t in words):  # Korean

@@ -134,6 +134,8 @@ def test_answer_page_asks_and_no_leads_to_the_escalation_form(client: Client) ->
     assert "Did this answer your question?" not in html  # asked once
     assert 'href="#escalate"' in html and "Let our support team answer you" in html
     assert re.search(r'<form method="post" action="/questions/\d+/escalate/"', html)
+    details = re.search(r'<textarea name="details"[^>]*>([^<]*)</textarea>', html)
+    assert details and "&lt;b&gt;배송비&lt;/b&gt;가 궁금했어요" in details[1]  # the comment, escaped, not typed twice
 
 
 def test_yes_thanks_the_customer(client: Client) -> None:

@@ -40,6 +40,16 @@ def test_a_decomposed_korean_question_is_read_as_the_composed_one(sample_article
     assert nfd.status == Question.Status.ANSWERED
 
 
+def test_a_fullwidth_question_is_read_as_the_ascii_one(sample_articles) -> None:  # type: ignore[no-untyped-def]
+    """A Korean IME in full-width mode types ＡＳＣＩＩ: it had been escalated at 0.246 where the
+    same words in ASCII were answered at 0.999."""
+    assert question_normalise("ＨＯＷ　ＤＯ Ｉ ＤＥＬＥＴＥ ＭＹ ＡＣＣＯＵＮＴ？") == "HOW DO I DELETE MY ACCOUNT?"
+    assert question_normalise("ㅋㅋ 환불 ３일？") == "ㅋㅋ 환불 3일?"  # compatibility jamo stay as typed
+    wide = question_answer(text="Ｈｏｗ ｄｏ Ｉ ｄｅｌｅｔｅ ｍｙ ａｃｃｏｕｎｔ？").question
+    ascii_ = question_answer(text="How do I delete my account?").question
+    assert (wide.status, wide.answer, wide.confidence) == (ascii_.status, ascii_.answer, ascii_.confidence)
+
+
 def test_the_length_limit_counts_composed_syllables(settings) -> None:  # type: ignore[no-untyped-def]
     settings.QUESTION_MAX_CHARS = 10
     assert question_clean(unicodedata.normalize("NFD", "환불은 며칠 걸려요")) == "환불은 며칠 걸려요"  # 10, not 22

@@ -54,6 +54,7 @@ def test_a_when_question_takes_a_time_spelled_without_digits() -> None:
         ),
         # a how-to: the steps answer, and "tap" was marked
         ("How do I delete my account?", "Open Settings > Account and tap Delete account."),
+        ("🙏 How do I delete my account? 🙏", "Open Settings > Account and tap Delete account."),  # marked "tap"
         # yes / no
         ("사이즈 교환 가능한가요?", "Swimwear and earrings cannot be exchanged for hygiene reasons unless faulty."),
         ("Can I exchange for a different size?", "Tap Request exchange and choose the new size."),

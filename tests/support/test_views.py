@@ -351,6 +351,9 @@ def test_escalation_creates_a_ticket_owing_two_emails(
     assert ticket.reference in html
     assert "We have emailed a confirmation to <strong>kim@example.com</strong>" in html
     assert "&lt;b&gt;details&lt;/b&gt;" in html
+    later = client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en").content.decode()  # back from the email
+    assert f"Your ticket {ticket.reference}" in later and "spam folder" not in later  # "sent" is said once
+    assert "Our support team replies to <strong>kim@example.com</strong>. You can add a message below." in later
     # The question page now points at the ticket instead of inviting a duplicate blindly.
     assert ticket.reference in page(client, question)
 
