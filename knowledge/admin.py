@@ -105,6 +105,18 @@ class ArticleAdminForm(forms.ModelForm):
         data = super().clean() or self.cleaned_data
         if data.get("status") == Article.Status.PUBLISHED and not data.get("published_at"):
             data["published_at"] = timezone.now()
+        slug, kb = data.get("slug"), data.get("knowledge_base")
+        if slug and kb and not self.has_error("slug"):
+            # "Refund-Policy" beside "refund-policy": two pages whose addresses differ only in case
+            twin = Article.objects.filter(knowledge_base=kb, slug__iexact=slug).exclude(pk=self.instance.pk).first()
+            if twin is not None and twin.slug == slug:  # said here, not as Django's "… 또한 슬러그 은/는 …"
+                message = _("Another article in this knowledge base already has this slug.")
+                self.add_error("slug", ValidationError(message, code="unique"))
+            elif twin is not None:
+                message = _("“%(other)s” is already a slug here; slugs may not differ only in upper and lower case.")
+                self.add_error(
+                    "slug", ValidationError(message, code="unique_ignoring_case", params={"other": twin.slug})
+                )
         return data
 
     def clean_aliases(self) -> str:
@@ -172,14 +184,33 @@ def indexing_queued_message(article: Article) -> str:
     return str(_("Indexing was queued; the article will be searchable in a moment."))
 
 
+class SeenByCustomersFilter(admin.SimpleListFilter):
+    """Which articles customers see now (``Article.live_q``), which are scheduled, which not."""
+
+    title = _("seen by customers")
+    parameter_name = "seen"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("now", _("now")), ("scheduled", _("scheduled")), ("no", _("not published"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Article]) -> QuerySet[Article]:
+        if self.value() == "now":
+            return queryset.filter(Article.live_q())
+        if self.value() == "scheduled":
+            return queryset.filter(status=Article.Status.PUBLISHED, published_at__gt=timezone.now())
+        if self.value() == "no":
+            return queryset.exclude(status=Article.Status.PUBLISHED)
+        return queryset
+
+
 @admin.register(Article)
 class ArticleAdmin(admin.ModelAdmin):
     form = ArticleAdminForm
     list_display = (
-        "title", "status", "kind", "language", "published_at", "index_state", "chunk_count", "embedding_model",
+        "title", "status_shown", "kind", "language", "published_at", "index_state", "chunk_count", "embedding_model",
         "indexed_at",
     )  # fmt: skip
-    list_filter = ("status", "kind", "language", "index_state", "knowledge_base")
+    list_filter = (SeenByCustomersFilter, "status", "kind", "language", "index_state", "knowledge_base")
     search_fields = ("title", "body")
     prepopulated_fields = {"slug": ("title",)}
     readonly_fields = INDEXING_FIELDS
@@ -220,6 +251,14 @@ class ArticleAdmin(admin.ModelAdmin):
         if obj is not None and obj.kind == Article.Kind.SUPPORT_ANSWER:
             return ((_("Support answer"), {"fields": ("curated_answer_link",)}), *fieldsets)
         return fieldsets
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_shown(self, article: Article) -> str:
+        """The status, with a published article dated in the future shown as scheduled (it had
+        looked live in the list: only the save message said otherwise)."""
+        if article.scheduled and article.published_at:
+            return str(_("Scheduled for %(date)s") % {"date": date_format(timezone.localtime(article.published_at))})
+        return str(article.get_status_display())
 
     @admin.display(description=_("Edited as"))
     def curated_answer_link(self, article: Article) -> SafeString | str:

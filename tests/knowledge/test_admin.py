@@ -64,11 +64,13 @@ def test_knowledge_base_may_be_omitted_and_slugs_are_unique_per_knowledge_base(
     assert Article.objects.get(slug="password-reset-en").knowledge_base == live_kb
     response = english_admin.post(ADD_URL, data | {"title": "Another"})
     assert response.status_code == 200
-    assert "already exists" in response.content.decode()
+    assert "Another article in this knowledge base already has this slug." in response.content.decode()
+    cased = english_admin.post(ADD_URL, data | {"title": "Another", "slug": "Password-Reset-EN"}).content.decode()
+    assert "“password-reset-en” is already a slug here; slugs may not differ only in upper and lower case." in cased
     english_admin.cookies["django_language"] = "ko"
     korean = english_admin.post(ADD_URL, data | {"title": "Another"}).content.decode()
-    assert "지식 베이스" in korean and "Knowledge base" not in korean  # the field's own name, translated
-    assert Article.objects.filter(slug="password-reset-en").count() == 1
+    assert "이 지식 베이스에 같은 슬러그를 쓰는 문서가 이미 있습니다." in korean and "또한" not in korean
+    assert Article.objects.filter(slug__iexact="password-reset-en").count() == 1
 
 
 def test_an_article_published_from_the_form_without_a_date_is_dated_today(
@@ -226,8 +228,31 @@ def test_changelist_filters_and_searches(admin_client: Client, live_kb: Knowledg
     response = admin_client.get(CHANGELIST_URL, {"q": "배송은"})
     assert [a.slug for a in response.context["cl"].result_list] == ["shipping"]
 
+    Article.objects.filter(slug="refunds").update(status="published", published_at=timezone.now() - timedelta(days=1))
+    Article.objects.filter(slug="shipping").update(status="published", published_at=timezone.now() + timedelta(days=9))
+    for seen, slugs in (("now", ["refunds"]), ("scheduled", ["shipping"]), ("no", [])):
+        response = admin_client.get(CHANGELIST_URL, {"seen": seen})
+        assert [a.slug for a in response.context["cl"].result_list] == slugs, seen
+    admin_client.cookies["django_language"] = "en"
+    listed = admin_client.get(CHANGELIST_URL).content.decode()
+    assert listed.count("Scheduled for ") == 1  # the future-dated one is not shown as plainly "Published"
+
 
 def test_knowledge_base_admin_cannot_add_or_delete(admin_client: Client, live_kb: KnowledgeBase) -> None:
     assert admin_client.get(reverse("admin:knowledge_knowledgebase_add")).status_code == 403
     assert admin_client.get(reverse("admin:knowledge_knowledgebase_delete", args=[live_kb.pk])).status_code == 403
     assert admin_client.get(reverse("admin:knowledge_knowledgebase_change", args=[live_kb.pk])).status_code == 200
+
+
+def test_korean_admin_says_view_and_edit_plainly(admin_client: Client, live_kb: KnowledgeBase) -> None:
+    """Django's Korean catalogue read "보기위한 1%s 를(을) 선택", "뷰 %s" and, after adding,
+    "아래 내용을 수정해야 합니다" (you must edit below); the portal's catalogue says them plainly."""
+    from django.utils import translation
+
+    with translation.override("ko"):
+        assert translation.gettext("Select %s to view") % "질문" == "볼 질문 선택"
+        assert translation.gettext("View %s") % "질문" == "질문 보기"
+    admin_client.cookies["django_language"] = "ko"
+    data = add_form(admin_client) | {"_continue": "저장 및 편집 계속"}
+    added = admin_client.post(ADD_URL, data, follow=True).content.decode()
+    assert "아래에서 다시 수정할 수 있습니다." in added and "수정해야 합니다" not in added
