@@ -115,10 +115,22 @@ def failed_deliveries_warning(ticket: Ticket) -> SafeString | str:
     )
 
 
+def next_attempt_shown(delivery: EmailDelivery) -> str:
+    """When the outbox tries ``delivery`` again; "-" once it is sent (the column kept the lease
+    of the attempt that sent it, five minutes after "sent at")."""
+    if delivery.state == EmailDelivery.State.SENT or delivery.next_attempt_at is None:
+        return "-"
+    return date_format(timezone.localtime(delivery.next_attempt_at), "DATETIME_FORMAT")
+
+
 class EmailDeliveryInline(ReadOnlyTabularInline):
     model = EmailDelivery
-    fields = ("kind", "recipient", "state", "attempts", "next_attempt_at", "sent_at", "last_error")
+    fields = ("kind", "recipient", "state", "attempts", "next_attempt", "sent_at", "last_error")
     readonly_fields = fields
+
+    @admin.display(description=_("next attempt at"))
+    def next_attempt(self, delivery: EmailDelivery) -> str:
+        return next_attempt_shown(delivery)
 
 
 class TicketAdminForm(forms.ModelForm):
@@ -518,17 +530,21 @@ class EmailDeliveryAdmin(admin.ModelAdmin):
     Change permission is asked only for that action; object pages are view-only.
     """
 
-    list_display = ("ticket", "kind", "recipient", "state", "attempts", "next_attempt_at", "sent_at", "short_error")
+    list_display = ("ticket", "kind", "recipient", "state", "attempts", "next_attempt", "sent_at", "short_error")
     list_filter = ("state", "kind")
     search_fields = ("ticket__reference", "recipient")
     list_select_related = ("ticket",)
     date_hierarchy = "created_at"
     actions = ["resend"]
     fields = (
-        "ticket", "kind", "recipient", "state", "attempts", "next_attempt_at", "last_error", "claimed_at", "sent_at",
+        "ticket", "kind", "recipient", "state", "attempts", "next_attempt", "last_error", "claimed_at", "sent_at",
         "created_at", "message_id",
     )  # fmt: skip
     readonly_fields = fields
+
+    @admin.display(description=_("next attempt at"))
+    def next_attempt(self, delivery: EmailDelivery) -> str:
+        return next_attempt_shown(delivery)
 
     @admin.display(description=_("last error"))
     def short_error(self, delivery: EmailDelivery) -> str:

@@ -112,6 +112,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "reason_chart": horizontal_chart([(r["label"], r["count"]) for r in insights.escalated_by_reason]),
         "cited_chart": horizontal_chart([(a["title"], a["count"]) for a in insights.top_cited]),
         **_gaps_context(latest_report()),
+        # "Write an article" only for staff who may (support agents got a 403 behind it)
+        "can_write_articles": request.user.has_perm("knowledge.add_article"),
     }
     return render(request, "admin/insights/dashboard.html", context)
 
@@ -121,6 +123,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def recompute_gaps(request: HttpRequest) -> HttpResponse:
     """Request a content-gap report for the posted period; the worker computes it."""
     form = PeriodForm(request.POST)
+    if not form.is_valid():  # a crafted or stale post: say why instead of computing another period
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+        return redirect(reverse("insights:dashboard") + "#gaps")
     period = form.period()
     content_gap_report_request(period=period, by=request.user)
     messages.info(request, _("Content gaps are being computed in the background. Reload this page in a moment."))

@@ -1,5 +1,7 @@
 """Support admin: reviewing tickets, replying by email, bounded changelist queries, the answer policy."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection
@@ -100,6 +102,17 @@ def test_the_ticket_page_says_when_the_acknowledgement_was_held_back(english_adm
     Ticket.objects.filter(pk=ticket.pk).update(ack_suppressed=True)  # over an hourly cap (support.tickets)
     page = english_admin.get(change_url(ticket)).content.decode()
     assert "Not sent: an hourly cap held it back" in page
+
+
+def test_a_sent_email_shows_no_next_attempt(english_admin: Client) -> None:
+    ticket = make_ticket()
+    later = timezone.now() + timedelta(minutes=5)
+    EmailDelivery.objects.filter(ticket=ticket, kind=EmailDelivery.Kind.ACKNOWLEDGEMENT).update(
+        state=EmailDelivery.State.SENT, sent_at=timezone.now(), next_attempt_at=later
+    )  # the lease of the attempt that sent it
+    EmailDelivery.objects.filter(ticket=ticket, kind=EmailDelivery.Kind.NOTIFICATION).update(next_attempt_at=later)
+    listed = english_admin.get(reverse("admin:support_emaildelivery_changelist")).content.decode()
+    assert listed.count(date_format(timezone.localtime(later), "DATETIME_FORMAT")) == 1  # the pending one only
 
 
 def test_customer_fields_are_not_editable(english_admin: Client) -> None:

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
+from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -15,6 +16,7 @@ from django.utils import timezone
 from support.insights.gaps import article_prefill_url, cluster_vectors, content_gap_report_compute
 from support.insights.selectors import Period
 from support.models import ContentGapReport, Feedback, Question, Ticket
+from support.roles import SUPPORT_AGENTS
 
 REFUND = ["환불은 어떻게 신청하나요?", "환불 신청 방법을 알려주세요", "반품하고 환불받고 싶어요"]
 SHIPPING = ["배송이 너무 늦어요", "택배가 아직 안 왔어요", "주문한 상품이 아직 도착하지 않았어요"]
@@ -92,6 +94,13 @@ def test_dashboard_lists_clusters_and_an_editor_starts_an_article_from_one(admin
     admin_client.cookies["django_language"] = "en"
     html = admin_client.get(reverse("insights:dashboard")).content.decode()
     assert 'id="gap-clusters"' in html and "환불은 &lt;b&gt;언제&lt;/b&gt;?" in html and "Write an article" in html
+    agent = User.objects.create_user("agent", "agent@example.com", "pw", is_staff=True)
+    agent.groups.add(Group.objects.get(name=SUPPORT_AGENTS))  # may see insights, may not add articles
+    as_agent = Client()
+    as_agent.force_login(agent)
+    as_agent.cookies["django_language"] = "en"
+    theirs = as_agent.get(reverse("insights:dashboard")).content.decode()
+    assert 'id="gap-clusters"' in theirs and "Write an article" not in theirs  # the link led to a 403
     url = article_prefill_url(cluster)
     assert url in html.replace("&amp;", "&")
     params = parse_qs(urlsplit(url).query)

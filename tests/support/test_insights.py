@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from knowledge.models import Article
 from support.insights.selectors import Percentile, Period, insights_for
-from support.models import EmailDelivery, Feedback, Question, Ticket
+from support.models import ContentGapReport, EmailDelivery, Feedback, Question, Ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -181,6 +181,15 @@ def test_period_choices_and_bad_dates(admin_client: Client, known: dict[str, Any
     assert "No questions were asked in this period." in admin_client.get(URL + "?days=7").content.decode()
     no_date = admin_client.get(URL + "?start=2026-02-30&end=2026-03-05").content.decode()  # February has no 30th
     assert "Enter a valid date." in no_date and "Give both dates" not in no_date and "(30 days)" in no_date
+    assert (
+        "2026-03-05 to 2026-03-05 (1 day)"
+        in admin_client.get(URL + "?start=2026-03-05&end=2026-03-05").content.decode()
+    )
+    bad = admin_client.post(
+        reverse("insights:recompute_gaps"), {"start": "2026-03-07", "end": "2026-03-01"}, follow=True
+    )
+    assert "The period ends before it starts." in bad.content.decode()
+    assert not ContentGapReport.objects.exists()  # nothing computed for a period nobody asked for
 
 
 def test_period_choices_are_in_the_language_of_the_request(admin_client: Client) -> None:
