@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.validators import ProhibitNullCharactersValidator
 from django.http import HttpRequest, HttpResponseBase, HttpResponsePermanentRedirect, JsonResponse
+from django.utils.translation import get_language
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from drf_spectacular.views import SpectacularAPIView
@@ -365,8 +366,9 @@ class TicketCreateApi(APIView):
         question = question_for_token(values["question_id"], values["token"])
         try:
             ticket = ticket_create(
-                question=question, email=values["email"], details=values["details"], requester_ip=client_ip(request)
-            )
+                question=question, email=values["email"], details=values["details"], requester_ip=client_ip(request),
+                language=get_language() or "",  # Accept-Language (LocaleMiddleware): the widget's language
+            )  # fmt: skip
         except TicketExists as exc:
             added = ticket_escalated_again(ticket=exc.ticket, email=values["email"], details=values["details"])
             detail = f"{exc} What you wrote was added to it." if added else str(exc)

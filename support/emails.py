@@ -45,6 +45,8 @@ def send_delivery(delivery: EmailDelivery) -> None:
         "delivery": delivery,
         "site_url": settings.SITE_URL,
         "ticket_url": ticket_link(ticket.reference),  # signed: the customer's emails carry no other secret
+        # The page's language when they escalated; else the question's (tickets from before 0024)
+        "customer_language": ticket.language or ticket.question.language or settings.LANGUAGE_CODE,
         "admin_url": f"{settings.SITE_URL}/admin/support/ticket/{ticket.pk}/change/",
     }
     template = {"ack": "ticket-ack", "notify": "ticket-notify", "reply": "ticket-reply", "message": "ticket-message"}[

@@ -188,6 +188,9 @@ class Ticket(models.Model):
     requester_ip_hash = models.CharField(
         _("requester ip hash"), max_length=64, blank=True, editable=False, db_index=True
     )
+    # The language of the page (or the API request's Accept-Language) the customer escalated
+    # from: their emails are written in it ("Nabi Plus 해지 how?" had been answered in English).
+    language = models.CharField(_("language"), max_length=5, blank=True)
     ack_suppressed = models.BooleanField(
         _("acknowledgement not sent"),
         default=False,

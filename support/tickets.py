@@ -93,7 +93,9 @@ def ticket_acknowledgement_allowed(*, email: str, ip_hash: str) -> bool:
 
 
 @transaction.atomic
-def ticket_create(*, question: Question, email: str, details: str = "", requester_ip: str = "") -> Ticket:
+def ticket_create(
+    *, question: Question, email: str, details: str = "", requester_ip: str = "", language: str = ""
+) -> Ticket:
     """Escalate ``question`` to a ticket; owe a notification to support and, within the caps, an acknowledgement.
 
     The reason follows the question's status; escalating an answered question counts as
@@ -102,7 +104,9 @@ def ticket_create(*, question: Question, email: str, details: str = "", requeste
     and ``ticket.ack_suppressed`` is True. Emails are enqueued after commit. Raises
     ``TicketExists`` when the question already has an unresolved ticket and
     ``TicketInvalid`` if ``details`` exceed ``TICKET_DETAILS_MAX_CHARS``; the email
-    address must be validated by the caller's form/serializer.
+    address must be validated by the caller's form/serializer. ``language`` (the page's or
+    the request's, "ko"/"en") is the customer's emails' language; "" falls back to the
+    question's.
     """
     email = email_normalise(email)
     details = (details or "").strip()
@@ -118,7 +122,7 @@ def ticket_create(*, question: Question, email: str, details: str = "", requeste
     acknowledge = ticket_acknowledgement_allowed(email=email, ip_hash=ip_hash)
     ticket = Ticket.objects.create(
         question=question, email=email, details=details, reason=reason,
-        requester_ip_hash=ip_hash, ack_suppressed=not acknowledge,
+        requester_ip_hash=ip_hash, ack_suppressed=not acknowledge, language=language[:5],
     )  # fmt: skip
     deliveries = [
         EmailDelivery.objects.create(

@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -222,6 +223,7 @@ def escalate(request: HttpRequest, question_id: int) -> HttpResponse:
                 email=form.cleaned_data["email"],
                 details=form.cleaned_data["details"],
                 requester_ip=client_ip(request),
+                language=get_language() or "",  # the page's: the customer reads their emails in it
             )
         except TicketExists as exc:  # sent already (a double click, or a second try): show that ticket
             _remember(request, SESSION_TICKETS, exc.ticket.reference)

@@ -417,3 +417,23 @@ def test_unknown_api_paths_get_a_json_404_even_with_a_newline_in_them(client: Cl
     response = client.post(path, {}, content_type="application/json")
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json" and "detail" in response.json()
+
+
+def test_a_nul_in_a_question_is_refused_in_the_request_language(client: Client, db: None) -> None:
+    korean = ask(client, "환불\x00돼요?", HTTP_ACCEPT_LANGUAGE="ko")
+    english = ask(client, "refund\x00?", HTTP_ACCEPT_LANGUAGE="en")
+    assert korean.status_code == english.status_code == 400
+    assert korean.json()["question"] == ["null 문자는 사용할 수 없습니다."]  # Django's catalogue ends it with a space
+    assert english.json()["question"] == ["Null characters are not allowed."]
+
+
+def test_the_customer_s_emails_follow_the_language_they_escalated_in(client: Client, asked: dict[str, Any]) -> None:
+    """A question mixing both languages was detected as English and a Korean customer got English emails."""
+    Question.objects.filter(pk=asked["id"]).update(language="en")  # as detected from "Nabi Plus 해지 how?"
+    body = {"question_id": asked["id"], "token": asked["token"], "email": "kim@example.com"}
+    response = escalate(client, body, HTTP_ACCEPT_LANGUAGE="ko")
+    ticket = Ticket.objects.get(reference=response.json()["reference"])
+    assert ticket.language == "ko"
+    email_delivery_send(delivery_id=ticket.deliveries.get(kind=EmailDelivery.Kind.ACKNOWLEDGEMENT).pk)
+    ack = next(m for m in mail.outbox if m.to == ["kim@example.com"])
+    assert f"문의가 접수되어 고객센터에 전달되었습니다. 접수 번호는 {ticket.reference}입니다." in ack.body
