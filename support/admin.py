@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
@@ -584,20 +585,32 @@ class EmailDeliveryAdmin(admin.ModelAdmin):
 class QuestionAdmin(admin.ModelAdmin):
     """Read-only: questions are evidence for review and calibration."""
 
-    list_display = ("short_text", "status", "confidence", "feedback_verdict", "language", "channel", "created_at")
+    list_display = (
+        "short_text", "status", "confidence_shown", "feedback_verdict", "language_shown", "channel", "created_at",
+    )  # fmt: skip
     list_filter = ("status", "feedback__helpful", "channel", "language")
     list_select_related = ("feedback",)
     search_fields = ("text",)
     date_hierarchy = "created_at"
     fields = (
-        "text", "conversation", "turn", "retrieval_query", "language", "channel", "status", "answer", "answer_kind",
-        "confidence", "threshold", "escalation_recommended", "feedback_verdict", "feedback_comment", "sources_html",
-        "features", "error", "timings_ms", "usage", "created_at",
+        "text", "conversation", "turn", "retrieval_query", "language_shown", "channel", "status", "answer",
+        "answer_kind", "confidence_shown", "threshold", "escalation_recommended", "feedback_verdict",
+        "feedback_comment", "sources_html", "features", "error", "timings_ms", "usage", "created_at",
     )  # fmt: skip
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Question]:
         return super().get_queryset(request).select_related("feedback")
+
+    @admin.display(description=_("confidence"), ordering="confidence")
+    def confidence_shown(self, question: Question) -> str:
+        """Three decimals, as the ticket page and the notification (was 0.5772347816198311)."""
+        return "-" if question.confidence is None else f"{question.confidence:.3f}"
+
+    @admin.display(description=_("language"), ordering="language")
+    def language_shown(self, question: Question) -> str:
+        """The language's name ("Korean", "한국어") rather than its code."""
+        return str(dict(settings.LANGUAGES).get(question.language, question.language or "-"))
 
     @admin.display(description=_("question"))
     def short_text(self, question: Question) -> str:

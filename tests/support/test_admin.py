@@ -156,6 +156,9 @@ def test_question_admin_is_read_only(english_admin: Client) -> None:
     html = english_admin.get(reverse("admin:support_question_change", args=[question.pk])).content.decode()
     assert "<td>&lt;b&gt;환불&lt;/b&gt; 정책</td>" in html
     assert 'name="text"' not in html
+    Question.objects.filter(pk=question.pk).update(confidence=0.5772347816198311, language="ko")
+    listed = english_admin.get(reverse("admin:support_question_changelist")).content.decode()
+    assert "0.577" in listed and "0.57723" not in listed and "Korean" in listed  # not the raw float and code
     assert english_admin.get(reverse("admin:support_question_add")).status_code == 403
 
 
