@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
-import random
 import re
 from typing import Any
 
@@ -13,12 +11,9 @@ from django.urls import reverse
 
 from support.models import Feedback, Question
 from support.services import token_hash
+from tests.support.test_api_security import fresh_ip
 
 pytestmark = pytest.mark.django_db
-
-
-def fresh_ip() -> str:
-    return str(ipaddress.IPv4Address(0x0A000000 + random.getrandbits(24)))
 
 
 TOKEN = "secret-token-of-this-question"
