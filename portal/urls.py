@@ -1,8 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularSwaggerSplitView
 
-from support.api import SchemaView, api_not_found
+from support.api import DocsView, SchemaView, api_not_found
 from support.insights.views import staff_search_page
 
 urlpatterns = [
@@ -15,7 +14,7 @@ urlpatterns = [
     # Split view: the start-up script is a separate same-origin file, so the strict CSP holds.
     path(
         "api/docs/",
-        SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="api_docs.html"),
+        DocsView.as_view(url_name="api-schema", template_name="api_docs.html"),
         name="api-docs",
     ),
     # /api/, /api/v2/…: JSON 404s for API clients too (api/docs and api/schema: their slash)

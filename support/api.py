@@ -15,10 +15,10 @@ from typing import Any
 from django.conf import settings
 from django.core.validators import ProhibitNullCharactersValidator
 from django.http import HttpRequest, HttpResponseBase, HttpResponsePermanentRedirect, JsonResponse
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import serializers, status
 from rest_framework.exceptions import MethodNotAllowed, NotFound
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -276,8 +276,9 @@ class TicketInSerializer(serializers.Serializer):
 
     def validate_details(self, value: str) -> str:
         if len(value) > settings.TICKET_DETAILS_MAX_CHARS:
-            raise serializers.ValidationError(
-                f"Details are limited to {settings.TICKET_DETAILS_MAX_CHARS:,} characters; yours have {len(value):,}."
+            raise serializers.ValidationError(  # the form's message, in the request's Accept-Language
+                gettext("Details are limited to %(limit)s characters; yours have %(count)s.")
+                % {"limit": f"{settings.TICKET_DETAILS_MAX_CHARS:,}", "count": f"{len(value):,}"}
             )
         return value
 
@@ -315,12 +316,22 @@ def _method_not_allowed(request: HttpRequest, allow: str) -> JsonResponse:
     return response
 
 
-class SchemaView(SpectacularAPIView):
-    """drf-spectacular's schema view, whose 405 is the API's JSON ``{"detail"}`` (it was
-    rendered as an OpenAPI YAML document)."""
+class JsonMethodNotAllowed:
+    """A view whose 405 is the API's JSON ``{"detail"}``: drf-spectacular's views rendered it
+    with their own renderer (an OpenAPI YAML document, the docs page's HTML)."""
+
+    allowed_methods: list[str]
 
     def http_method_not_allowed(self, request: Any, *args: Any, **kwargs: Any) -> JsonResponse:
         return _method_not_allowed(request, ", ".join(self.allowed_methods))
+
+
+class SchemaView(JsonMethodNotAllowed, SpectacularAPIView):
+    """``/api/schema/``: drf-spectacular's schema view, its 405 in JSON."""
+
+
+class DocsView(JsonMethodNotAllowed, SpectacularSwaggerSplitView):
+    """``/api/docs/``: drf-spectacular's Swagger UI page, its 405 in JSON."""
 
 
 def question_for_token(question_id: int, token: str) -> Question:
@@ -404,8 +415,9 @@ class FeedbackInSerializer(serializers.Serializer):
 
     def validate_comment(self, value: str) -> str:
         if len(value.strip()) > settings.FEEDBACK_COMMENT_MAX_CHARS:
-            raise serializers.ValidationError(
-                f"Comments are limited to {settings.FEEDBACK_COMMENT_MAX_CHARS:,} characters; yours has {len(value):,}."
+            raise serializers.ValidationError(  # the page's message and count (spaces at the ends are not kept)
+                gettext("Comments are limited to %(limit)s characters; yours has %(count)s.")
+                % {"limit": f"{settings.FEEDBACK_COMMENT_MAX_CHARS:,}", "count": f"{len(value.strip()):,}"}
             )
         return value
 

@@ -148,9 +148,12 @@ def _question_page(
     tickets = Ticket.objects.filter(question=question, reference__in=request.session.get(SESSION_TICKETS, []))
     sources = _shown_sources(question.sources)
     feedback = Feedback.objects.filter(question=question).first()
-    if feedback and not feedback.helpful and feedback.comment and not form.is_bound:
-        # "No" with a comment leads to the escalation form (#escalate): it starts the details, not typed twice.
-        form.initial.setdefault("details", feedback.comment[: settings.TICKET_DETAILS_MAX_CHARS])
+    if feedback and not feedback.helpful and not form.is_bound:
+        # "No" leads to the escalation form (#escalate): keyboard and screen-reader users start in
+        # its first box, and a comment starts the details instead of being typed twice.
+        form.fields["email"].widget.attrs["autofocus"] = True
+        if feedback.comment:
+            form.initial.setdefault("details", feedback.comment[: settings.TICKET_DETAILS_MAX_CHARS])
     context = {
         "question": question,
         "answer_parts": answer_parts(question.answer, question.answer_span, question.answer_span_start),

@@ -159,13 +159,20 @@ def test_widget_restarts_a_conversation_the_portal_no_longer_knows(
             const key = Object.keys(sessionStorage).find((k) => k.startsWith("support-widget:"));
             const thread = JSON.parse(sessionStorage.getItem(key));
             thread.token = "not-the-token";
+            thread.entries.forEach((entry) => { if (entry.answer) entry.answer.token = "not-the-token"; });
             sessionStorage.setItem(key, JSON.stringify(thread));
         }"""
     )
     page.reload()
     open_widget_by_keyboard(tab)
+    page.locator(f"{W} .reply .feedback button", has_text="No").click()  # rating the old answer: a 404
+    refused = page.locator(f"{W} .bot.error").last
+    refused.wait_for()
+    assert refused.inner_text() == (
+        "This conversation is no longer available. Choose New conversation and ask your question again."
+    )  # not the API's English detail "No question with this id and token."
     ask(tab, "How much is the Pro plan?")
-    assert page.locator(f"{W} .notice").inner_text().startswith("Your earlier conversation has expired")
+    assert page.locator(f"{W} .notice").inner_text().startswith("Your earlier conversation is no longer available")
     assert page.locator(f"{W} .me").all_inner_texts() == ["How much is the Pro plan?"]
     assert page.locator(f"{W} .reply .sources a").first.inner_text() == "Plans and pricing"
     tab.shot("restarted")

@@ -437,3 +437,19 @@ def test_the_customer_s_emails_follow_the_language_they_escalated_in(client: Cli
     email_delivery_send(delivery_id=ticket.deliveries.get(kind=EmailDelivery.Kind.ACKNOWLEDGEMENT).pk)
     ack = next(m for m in mail.outbox if m.to == ["kim@example.com"])
     assert f"문의가 접수되어 고객센터에 전달되었습니다. 접수 번호는 {ticket.reference}입니다." in ack.body
+
+
+def test_ticket_and_feedback_limits_are_told_in_the_request_language(
+    client: Client, asked: dict[str, Any], settings: Any
+) -> None:
+    settings.TICKET_DETAILS_MAX_CHARS, settings.FEEDBACK_COMMENT_MAX_CHARS = 10, 10
+    body = {"question_id": asked["id"], "token": asked["token"], "email": "kim@example.com", "details": "가" * 11}
+    korean = escalate(client, body, HTTP_ACCEPT_LANGUAGE="ko").json()
+    assert korean == {"details": ["추가 내용은 10자까지 입력할 수 있습니다. 입력하신 내용은 11자입니다."]}
+    english = escalate(client, body, HTTP_ACCEPT_LANGUAGE="en").json()
+    assert english == {"details": ["Details are limited to 10 characters; yours have 11."]}
+    feedback = client.post(
+        f"/api/v1/questions/{asked['id']}/feedback/", {"token": asked["token"], "helpful": False, "comment": "x" * 11 + "   "},
+        content_type="application/json", HTTP_ACCEPT_LANGUAGE="en",
+    )  # fmt: skip
+    assert feedback.json() == {"comment": ["Comments are limited to 10 characters; yours has 11."]}  # not 14

@@ -131,6 +131,7 @@ def test_answer_page_asks_and_no_leads_to_the_escalation_form(client: Client) ->
     assert re.search(r'<form method="post" action="/questions/\d+/escalate/"', html)
     details = re.search(r'<textarea name="details"[^>]*>([^<]*)</textarea>', html)
     assert details and "&lt;b&gt;배송비&lt;/b&gt;가 궁금했어요" in details[1]  # the comment, escaped, not typed twice
+    assert re.search(r'<input type="email" name="email"[^>]*autofocus', html)  # focus goes where "No" led
 
 
 def test_yes_thanks_the_customer(client: Client) -> None:

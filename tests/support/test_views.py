@@ -181,9 +181,10 @@ def test_the_api_answers_json_404_under_any_api_path_and_no_kind_for_a_withheld_
         posted = client.post(path, {}, content_type="application/json")  # was a 500 (APPEND_SLASH with a body)
         assert posted.status_code == 405 and posted["Allow"] == "GET, HEAD" and "detail" in posted.json(), path
     assert client.get("/api/schema?format=json")["Location"] == "/api/schema/?format=json"
-    schema_post = client.post("/api/schema/", {}, content_type="application/json")
-    assert schema_post.status_code == 405 and schema_post["Content-Type"] == "application/json"  # not YAML
-    assert "detail" in schema_post.json() and "GET" in schema_post["Allow"]
+    for path in ("/api/schema/", "/api/docs/"):
+        posted = client.post(path, {}, content_type="application/json")
+        assert posted.status_code == 405 and posted["Content-Type"] == "application/json", path  # not YAML or HTML
+        assert "detail" in posted.json() and "GET" in posted["Allow"], path
     unsure = client.post(
         "/api/v1/questions/", {"question": "화성 탐사선 발사 일정은?"}, content_type="application/json"
     )

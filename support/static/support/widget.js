@@ -44,7 +44,8 @@
       helpful: "Did this answer your question?", yes: "Yes", no: "No",
       thanks: "Thank you for your feedback.", sorry: "Thank you for telling us. Sorry the answer did not help.",
       comment: "Anything to add? (optional)", sendComment: "Send comment", commentSent: "Thank you, we read every comment.",
-      restarted: "Your earlier conversation has expired, so this question starts a new one.",
+      restarted: "Your earlier conversation is no longer available, so this question starts a new one.",
+      gone: "This conversation is no longer available. Choose New conversation and ask your question again.",
       interrupted: "The answer was interrupted. Please ask again.",
       tooMany: "Too many requests. Please try again in {s} seconds.",
       busy: "The service is busy. Please try again in a few seconds.",
@@ -57,17 +58,18 @@
       placeholder: "질문을 입력하세요", send: "질문하기", thinking: "도움말 문서를 찾아보는 중…",
       sources: "출처", excerpt: "도움말 문서에서 발췌한 내용입니다. 출처를 확인해 주세요.",
       fromArticleIn: { ko: "이 발췌문은 한국어 문서에서 가져왔습니다.", en: "이 발췌문은 영어 문서에서 가져왔습니다." },
-      notSure: "이 질문은 확실하지 않아 추측하지 않겠습니다. 고객지원팀이 이메일로 답해 드릴 수 있습니다.",
-      escalateOffer: "원하던 답이 아닌가요? 고객지원팀에 보내기",
+      notSure: "이 질문은 확실하지 않아 추측하지 않겠습니다. 고객센터가 이메일로 답해 드릴 수 있습니다.",
+      escalateOffer: "원하던 답이 아닌가요? 고객센터에 보내기",
       email: "이메일 주소", details: "더 알려 주실 내용이 있나요? (선택)",
-      escalate: "고객지원팀에 보내기", ticketSent: "보냈습니다. 문의 번호는 {ref}입니다. 이메일로 답해 드리겠습니다.",
+      escalate: "고객센터에 보내기", ticketSent: "보냈습니다. 문의 번호는 {ref}입니다. 이메일로 답해 드리겠습니다.",
       ticketExists: "이미 보낸 질문입니다: 문의 {ref}.",
       addedToTicket: "작성하신 내용을 그 문의에 추가했습니다.",
-      ackNotSent: "이번에는 확인 이메일을 보내지 않았지만, 고객지원팀이 질문을 받았습니다.",
+      ackNotSent: "이번에는 확인 이메일을 보내지 않았지만, 고객센터가 질문을 받았습니다.",
       helpful: "답변이 도움이 되었나요?", yes: "예", no: "아니요",
       thanks: "피드백을 보내 주셔서 감사합니다.", sorry: "알려 주셔서 감사합니다. 답변이 도움이 되지 않아 죄송합니다.",
       comment: "덧붙일 말씀이 있나요? (선택)", sendComment: "의견 보내기", commentSent: "감사합니다. 보내 주신 의견은 모두 읽습니다.",
-      restarted: "이전 대화가 만료되어 이 질문으로 새 대화를 시작합니다.",
+      restarted: "이전 대화를 더 이상 이어갈 수 없어 이 질문으로 새 대화를 시작합니다.",
+      gone: "이 대화를 더 이상 이어갈 수 없습니다. ‘새 대화’를 누르고 다시 질문해 주세요.",
       interrupted: "답변이 중간에 끊겼습니다. 다시 질문해 주세요.",
       tooMany: "요청이 너무 많습니다. {s}초 뒤에 다시 시도해 주세요.",
       busy: "지금은 요청이 많습니다. 몇 초 뒤에 다시 시도해 주세요.",
@@ -424,6 +426,9 @@
     if (result instanceof StreamBroken) return this.say("bot error", T.interrupted);
     if (result.status === 429) return this.say("bot error", t("tooMany", { s: result.retryAfter || 60 }));
     if (result.status >= 500) return this.say("bot error", T.busy);
+    // 404: the conversation's question is gone or its token no longer matches; the portal's
+    // detail is English for integrators, the customer gets a way forward in their language.
+    if (result.status === 404) return this.say("bot error", T.gone);
     var messages = [];
     Object.keys(result.data || {}).forEach(function (field) {
       messages = messages.concat(result.data[field]);
@@ -611,7 +616,7 @@
   };
 
   /** Asks `question` (already shown) in the thread's conversation and keeps it with its answer.
-   *  A conversation the portal no longer knows (404: expired, or not this token's) is dropped
+   *  A conversation the portal no longer knows (404: gone, or not this token's) is dropped
    *  and the question asked again in a new one, saying so. */
   Widget.prototype.send = function (question) {
     var self = this;
