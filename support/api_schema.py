@@ -33,9 +33,10 @@ DETAIL = inline_serializer(
     {
         "detail": serializers.CharField(
             help_text="What went wrong, in the request's Accept-Language (Korean by default) for DRF's translated "
-            "messages (wrong media type, throttling, field types) and a blank or over-long question; DRF's "
-            'JSON parse errors ("JSON parse error - …", which DRF does not translate) and the portal\'s other '
-            "messages in English."
+            "messages (wrong media type, throttling, field types), a blank or over-long question and "
+            "over-long ticket details or feedback comments; DRF's "
+            'JSON parse errors ("JSON parse error - …", which DRF does not translate) and the portal\'s 404 and 409 '
+            "details in English (for integrators; the widget shows its own text)."
         )
     },
 )
