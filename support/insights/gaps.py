@@ -94,8 +94,8 @@ def _nearest_article(centre: np.ndarray, provider: EmbeddingProvider) -> dict[st
     """The published help-centre article whose chunk is closest to ``centre``, with its cosine similarity."""
     chunk = (
         Chunk.objects.filter(
+            Article.live_q("article__"),  # what customers see now, as retrieval
             knowledge_base=knowledge_base_get_live(),
-            article__status=Article.Status.PUBLISHED,
             embedding_model=provider.name,
             embedding_dimensions=len(centre),
         )

@@ -245,7 +245,8 @@ def _citations(result: Insights, period: Period) -> None:
         cursor.execute(sql, [start, end, Question.Status.ANSWERED.value])
         counts = {int(article_id): int(n) for article_id, n in cursor.fetchall()}
     kb = knowledge_base_get_live()
-    published = Article.objects.filter(knowledge_base=kb, status=Article.Status.PUBLISHED).values("id", "title", "slug")
+    # Seen by customers now (Article.live_q): a scheduled article could not have been cited yet.
+    published = Article.objects.filter(Article.live_q(), knowledge_base=kb).values("id", "title", "slug")
     cited_rows: list[dict[str, Any]] = [
         {**row, "count": counts[row["id"]]}
         for row in Article.objects.filter(pk__in=counts).values("id", "title", "slug")

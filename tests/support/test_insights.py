@@ -13,6 +13,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from knowledge.models import Article
 from support.insights.selectors import Percentile, Period, insights_for
@@ -103,6 +104,8 @@ def test_numbers_on_a_known_fixture(known: dict[str, Any]) -> None:
     assert days[dt.date(2026, 3, 3)]["questions"] == 0
     assert [(r["title"], r["count"]) for r in insights.top_cited] == [("환불 안내", 2), ("배송 안내", 1)]
     assert [r["title"] for r in insights.not_cited] == ["포인트 안내", "회원 안내"]  # drafts are not listed
+    Article.objects.filter(title="회원 안내").update(published_at=timezone.now() + dt.timedelta(days=30))
+    assert [r["title"] for r in insights_for(PERIOD).not_cited] == ["포인트 안내"]  # nor scheduled ones
     assert [f.question_id for f in insights.unhelpful] == [q2.pk]
 
 
