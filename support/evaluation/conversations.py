@@ -5,6 +5,12 @@ The file holds one conversation per line (``samples/conversations/nabi-market.js
     {"id": "conv-001", "language": "ko", "turns": [
         {"question": "...", "article": "<slug in the articles folder>", "facts": ["14일 이내"]}, ...]}
 
+A turn with ``"article": null`` (and no facts) is one no article answers — a follow-up that
+changes the subject to something the help centre does not cover, such as "Do you sell
+concert tickets?" after a question about KakaoPay
+(``samples/conversations/nabi-market-off-topic.jsonl``). It should be escalated; such turns
+are counted apart (**unanswerable escalated**) and in none of the shares below.
+
 Each conversation is asked turn by turn through ``question_answer`` (unsaved), in the
 isolated collection of the articles folder (:func:`support.evaluation.runner.collection_import`),
 once per context method: ``none`` (every turn alone: "without context") and each
@@ -45,7 +51,7 @@ TOPIC_SUFFIX = "+topic"  # the method with CONVERSATION_TOPIC_CHANGE on (without
 @dataclass(frozen=True)
 class ConversationTurn:
     question: str
-    article: str  # slug
+    article: str | None  # slug; None: no article answers it (it should be escalated)
     facts: tuple[str, ...]
 
 
@@ -60,7 +66,8 @@ def read_conversations(path: Path, slugs: set[str]) -> list[ConversationCase]:
     """Every conversation of the JSONL file at ``path``; ``slugs`` are the articles folder's.
 
     Raises ``FileNotFoundError`` if missing and ``ValueError`` (with the line number) for
-    a malformed line, an unknown article, a turn without facts or fewer than two turns.
+    a malformed line, an unknown article, a turn without facts (unless its article is null:
+    an unanswerable turn, which has none) or fewer than two turns.
     """
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist")
@@ -78,10 +85,14 @@ def read_conversations(path: Path, slugs: set[str]) -> list[ConversationCase]:
             raise ValueError(f"{where}: needs 'turns', a list of at least two")
         parsed = []
         for turn in turns:
-            question, slug = str(turn.get("question") or "").strip(), str(turn.get("article") or "")
+            question = str(turn.get("question") or "").strip()
+            slug = None if turn.get("article") is None else str(turn["article"])
             facts = tuple(str(f) for f in turn.get("facts") or [] if str(f).strip())
-            if not question or slug not in slugs or not facts:
-                raise ValueError(f"{where}: each turn needs a question, a known article slug and facts")
+            answerable = slug is not None and slug in slugs and bool(facts)
+            if not question or not (answerable or (slug is None and not facts)):
+                raise ValueError(
+                    f"{where}: each turn needs a question and a known article slug with facts (or a null article)"
+                )
             parsed.append(ConversationTurn(question=question, article=slug, facts=facts))
         cases.append(
             ConversationCase(
@@ -100,6 +111,8 @@ class Tally:
     answered: int = 0
     answered_cited_right: int = 0  # answered, first source the expected article (the issue's measure)
     answered_right: int = 0  # … and the answer holds the fact
+    unanswerable: int = 0  # follow-ups no article answers (counted in none of the above)
+    unanswerable_escalated: int = 0
     misses: list[str] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)  # every turn (first ones too), to read misses
 
@@ -111,6 +124,8 @@ class Tally:
             "answered": round(self.answered / n, 4),
             "answered_cited_right": round(self.answered_cited_right / n, 4),
             "answered_right": round(self.answered_right / n, 4),
+            "unanswerable": self.unanswerable,
+            "unanswerable_escalated": round(self.unanswerable_escalated / max(self.unanswerable, 1), 4),
         }
 
 
@@ -134,8 +149,8 @@ def conversation_ask(
         )  # fmt: skip
         q = outcome.question
         history.append(turn_from_question(q))
-        expected = collection.article_by_title[collection.title_by_slug[turn.article]]
-        top_right = _top_article(q) == expected
+        expected = collection.article_by_title[collection.title_by_slug[turn.article]] if turn.article else None
+        top_right = expected is not None and _top_article(q) == expected
         answered = q.status == Question.Status.ANSWERED
         right = answered and top_right and contains_answer(q.answer, list(turn.facts))
         sources = q.sources or []
@@ -151,6 +166,10 @@ def conversation_ask(
             continue
         for key in (case.language, "all"):
             tally = tallies[key]
+            if expected is None:
+                tally.unanswerable += 1
+                tally.unanswerable_escalated += not answered
+                continue
             tally.followups += 1
             tally.top_source_right += top_right
             tally.answered += answered
@@ -209,12 +228,14 @@ def format_conversations(report: dict[str, Any]) -> str:
         f"{report['conversations']} conversations · threshold {report['threshold']:.3f} · {report['chat_provider']}",
         "",
         f"{'context':<28}{'lang':<6}{'follow-ups':>11}{'top source right':>18}{'answered':>10}"
-        f"{'answered, right article':>25}{'answered right':>16}",
+        f"{'answered, right article':>25}{'answered right':>16}{'unanswerable escalated':>26}",
     ]
     for method, by_language in report["methods"].items():
         for language, s in by_language.items():
+            unanswerable = f"{s['unanswerable_escalated']:.1%} of {s['unanswerable']}" if s["unanswerable"] else "-"
             lines.append(
                 f"{method:<28}{language:<6}{s['followups']:>11}{s['top_source_right']:>18.1%}"
                 f"{s['answered']:>10.1%}{s['answered_cited_right']:>25.1%}{s['answered_right']:>16.1%}"
+                f"{unanswerable:>26}"
             )
     return "\n".join(lines)
