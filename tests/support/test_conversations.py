@@ -323,3 +323,11 @@ def test_a_malformed_conversation_file_names_the_line(tmp_path: Any) -> None:
     assert read_conversations(path, {"a"})[0].turns[1].facts == ("x",)
     with pytest.raises(ValueError, match="line 1"):
         read_conversations(path, {"b"})  # unknown article slug
+    off_topic = {**good, "turns": [good["turns"][0], {"question": "concert tickets?", "article": None, "facts": []}]}
+    path.write_text(json.dumps(off_topic) + "\n")
+    assert read_conversations(path, {"a"})[0].turns[1].article is None  # no article answers it: to be escalated
+    path.write_text(
+        json.dumps({**off_topic, "turns": [good["turns"][0], {"question": "q", "article": None, "facts": ["x"]}]})
+    )
+    with pytest.raises(ValueError, match="line 1"):
+        read_conversations(path, {"a"})  # facts for a turn no article answers

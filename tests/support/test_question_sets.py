@@ -44,3 +44,25 @@ def test_facts_stand_in_the_named_article_and_pairs_name_both_languages(name: st
         assert q.group[3:] == article.language, q.id
         missing = [fact for fact in q.answers if not contains_answer(article.body, [fact])]
         assert not missing, (q.id, missing)
+
+
+@pytest.mark.parametrize("name", ["nabi-market.jsonl", "nabi-market-off-topic.jsonl"])
+def test_conversation_facts_stand_in_their_articles(name: str) -> None:
+    """Every answerable turn's facts stand in its article; a turn no article answers
+    (``"article": null``) names none and is written in the conversation's language."""
+    from support.evaluation.conversations import read_conversations
+
+    records, errors = read_records(SAMPLES / "articles")
+    assert not errors
+    articles = {r.slug: r for r in records}
+    cases = read_conversations(SAMPLES / "conversations" / name, set(articles))
+    assert len(cases) >= 20
+    for case in cases:
+        for turn in case.turns:
+            if turn.article is None:
+                assert not turn.facts and detect_language(turn.question) == case.language, case.id
+                continue
+            missing = [fact for fact in turn.facts if not contains_answer(articles[turn.article].body, [fact])]
+            assert not missing, (case.id, missing)
+    if name.endswith("off-topic.jsonl"):
+        assert sum(turn.article is None for case in cases for turn in case.turns) == 24
