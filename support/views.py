@@ -146,9 +146,10 @@ def _question_page(
     follow_up: QuestionForm | None = None,
 ) -> HttpResponse:
     tickets = Ticket.objects.filter(question=question, reference__in=request.session.get(SESSION_TICKETS, []))
+    references = list(tickets.values_list("reference", flat=True))
     sources = _shown_sources(question.sources)
     feedback = Feedback.objects.filter(question=question).first()
-    if feedback and not feedback.helpful and not form.is_bound:
+    if feedback and not feedback.helpful and not form.is_bound and not references:
         # "No" leads to the escalation form (#escalate): keyboard and screen-reader users start in
         # its first box, and a comment starts the details instead of being typed twice.
         form.fields["email"].widget.attrs["autofocus"] = True
@@ -163,7 +164,7 @@ def _question_page(
         "feedback_form": feedback_form or FeedbackForm(),
         "sources": [] if question.escalation_recommended else sources,
         "might_help": _distinct_articles(sources) if question.escalation_recommended else [],
-        "tickets": list(tickets.values_list("reference", flat=True)),
+        "tickets": references,
         "language_next": reverse("support:question", kwargs={"question_id": question.pk}),
         "earlier_turns": conversation_turns(question)[:-1],
         "follow_up_form": follow_up or QuestionForm(auto_id="id_follow_up_%s", autofocus=False),
