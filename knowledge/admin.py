@@ -172,7 +172,11 @@ def indexing_queued_message(article: Article) -> str:
     """What staff are told when ``article``'s indexing was queued: when customers see it (a
     draft never; a long article after minutes, on its own worker; else in a moment)."""
     if article.status != Article.Status.PUBLISHED:
-        return str(_("Saved as a draft: customers do not see it; it is indexed for staff search."))
+        return str(
+            _(
+                "Saved as a draft: customers do not see it until it is published; it is indexed now, so publishing makes it answerable at once."
+            )
+        )
     if article_is_large(len(article.body)):
         return str(
             _(
