@@ -174,7 +174,8 @@ def indexing_queued_message(article: Article) -> str:
     if article.status != Article.Status.PUBLISHED:
         return str(
             _(
-                "Saved as a draft: customers do not see it until it is published; it is indexed now, so publishing makes it answerable at once."
+                "Saved as a draft: customers do not see it until it is published; it is indexed now, so "
+                "publishing makes it answerable at once."
             )
         )
     if article_is_large(len(article.body)):

@@ -110,7 +110,10 @@ def test_the_save_message_says_when_customers_see_the_article(
     settings.INDEX_LARGE_ARTICLE_CHARS = 100  # type: ignore[attr-defined]
     data = add_form(english_admin)
     draft = english_admin.post(ADD_URL, data | {"slug": "a-draft", "status": "draft"}, follow=True).content.decode()
-    assert "Saved as a draft: customers do not see it until it is published" in draft and "searchable in a moment" not in draft
+    assert (
+        "Saved as a draft: customers do not see it until it is published" in draft
+        and "searchable in a moment" not in draft
+    )
     long = english_admin.post(ADD_URL, data | {"slug": "a-long-one", "body": "Tap it." * 30}, follow=True)
     assert "A long article (210 characters) takes a few minutes" in long.content.decode()
     short = english_admin.post(ADD_URL, data | {"slug": "a-short-one"}, follow=True).content.decode()
