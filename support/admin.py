@@ -500,7 +500,19 @@ class TicketAdmin(admin.ModelAdmin):
         question = ticket.question
         if not question.answer:
             return "-"
-        return format_html("<em>[{}]</em><br>{}", question.answer_kind, linebreaksbr(question.answer, autoescape=True))
+        kind = {"extractive": _("an excerpt"), "llm": _("the chat model")}.get(
+            question.answer_kind, question.answer_kind
+        )
+        if question.escalation_recommended:  # a guess below the threshold: often from an unrelated article
+            said = _("Not shown to the customer (confidence %(confidence)s): %(kind)s the portal was unsure of.")
+        else:
+            said = _("Shown to the customer (confidence %(confidence)s): %(kind)s.")
+        confidence = "-" if question.confidence is None else f"{question.confidence:.3f}"
+        return format_html(
+            "<em>{}</em><br>{}",
+            said % {"confidence": confidence, "kind": kind},
+            linebreaksbr(question.answer, autoescape=True),
+        )
 
     @admin.display(description=_("confidence"))
     def confidence_vs_threshold(self, ticket: Ticket) -> str:

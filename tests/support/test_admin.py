@@ -56,6 +56,9 @@ def test_ticket_page_shows_the_evidence_escaped(english_admin: Client) -> None:
     assert "환불은 &lt;em&gt;언제&lt;/em&gt; 되나요?" in html
     assert "반품 후 14일 이내 &lt;i&gt;환불&lt;/i&gt;" in html
     assert "0.314 (threshold 0.500, below)" in html
+    assert (
+        "Not shown to the customer (confidence 0.314): an excerpt the portal was unsure of." in html
+    )  # not "[extractive]"
     assert "<td>&lt;b&gt;환불&lt;/b&gt; 정책</td><td>0.412</td><td>yes</td>" in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert(1)" not in html
     assert "주문번호 NB123" in html
