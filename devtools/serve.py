@@ -1,11 +1,11 @@
 """``make serve``: the portal in production mode on this machine — gunicorn with
-``portal/gunicorn.conf.py`` and a prefork Celery worker with beat, against the embedded
-services (``devtools.services``) and the data ``make demo`` prepared.
+``portal/gunicorn.conf.py`` and the demo's Celery workers (``devtools.demo.worker_commands``:
+emails with beat, indexing, indexing-large), against the embedded services
+(``devtools.services``) and the data ``make demo`` prepared.
 
 It runs with ``DJANGO_DEBUG=0`` and a secret key kept in ``.data/secret-key``; SITE_URL is
-plain http on loopback, so HTTPS redirects and secure cookies stay off. Static files
-(admin CSS) are not served: in production the reverse proxy serves ``collectstatic``'s
-output. Ctrl-C, SIGTERM and SIGHUP stop everything it started.
+plain http on loopback, so HTTPS redirects and secure cookies stay off. Static files are
+served by WhiteNoise, as in production. Ctrl-C, SIGTERM and SIGHUP stop everything it started.
 """
 
 from __future__ import annotations
