@@ -380,7 +380,9 @@ def test_over_long_email_and_details_are_400_never_500(client: Client, asked: di
     base = {"question_id": asked["id"], "token": asked["token"]}
     long_email = escalate(client, base | {"email": "a" * 300 + "@example.com"})
     assert long_email.status_code == 400 and "email" in long_email.json()
-    long_details = escalate(client, base | {"email": "kim@example.com", "details": "x" * 101})
+    long_details = escalate(
+        client, base | {"email": "kim@example.com", "details": "x" * 101}, HTTP_ACCEPT_LANGUAGE="en"
+    )
     assert long_details.status_code == 400 and "100 characters" in long_details.json()["details"][0]
     assert not Ticket.objects.exists()
 
