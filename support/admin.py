@@ -116,22 +116,22 @@ def failed_deliveries_warning(ticket: Ticket) -> SafeString | str:
     )
 
 
-def next_attempt_shown(delivery: EmailDelivery) -> str:
-    """When the outbox tries ``delivery`` again; "-" once it is sent (the column kept the lease
-    of the attempt that sent it, five minutes after "sent at")."""
-    if delivery.state == EmailDelivery.State.SENT or delivery.next_attempt_at is None:
-        return "-"
-    return date_format(timezone.localtime(delivery.next_attempt_at), "DATETIME_FORMAT")
-
-
-class EmailDeliveryInline(ReadOnlyTabularInline):
-    model = EmailDelivery
-    fields = ("kind", "recipient", "state", "attempts", "next_attempt", "sent_at", "last_error")
-    readonly_fields = fields
+class NextAttemptColumn:
+    """The ``next_attempt`` column of the outbox's admin pages."""
 
     @admin.display(description=_("next attempt at"))
     def next_attempt(self, delivery: EmailDelivery) -> str:
-        return next_attempt_shown(delivery)
+        """When the outbox tries ``delivery`` again; "-" once it is sent (the column kept the
+        lease of the attempt that sent it, five minutes after "sent at")."""
+        if delivery.state == EmailDelivery.State.SENT or delivery.next_attempt_at is None:
+            return "-"
+        return date_format(timezone.localtime(delivery.next_attempt_at), "DATETIME_FORMAT")
+
+
+class EmailDeliveryInline(NextAttemptColumn, ReadOnlyTabularInline):
+    model = EmailDelivery
+    fields = ("kind", "recipient", "state", "attempts", "next_attempt", "sent_at", "last_error")
+    readonly_fields = fields
 
 
 class TicketAdminForm(forms.ModelForm):
@@ -536,7 +536,7 @@ class TicketAdmin(admin.ModelAdmin):
 
 
 @admin.register(EmailDelivery)
-class EmailDeliveryAdmin(admin.ModelAdmin):
+class EmailDeliveryAdmin(NextAttemptColumn, admin.ModelAdmin):
     """The outbox, read-only: what was sent, what is retrying and why, what failed.
 
     Failed rows are put back in the outbox with the "Re-send" action (``email_delivery_resend``).
@@ -554,10 +554,6 @@ class EmailDeliveryAdmin(admin.ModelAdmin):
         "created_at", "message_id",
     )  # fmt: skip
     readonly_fields = fields
-
-    @admin.display(description=_("next attempt at"))
-    def next_attempt(self, delivery: EmailDelivery) -> str:
-        return next_attempt_shown(delivery)
 
     @admin.display(description=_("last error"))
     def short_error(self, delivery: EmailDelivery) -> str:

@@ -21,11 +21,12 @@ def enqueue(task: Any, *args: int | str, priority: int | None = None, queue: str
     the sweepers in ``tasks.maintenance`` re-send it once Redis is back.
     """
     try:
-        if priority is None and queue is None:
-            task.delay(*args)
-        else:
-            options = {"priority": priority} if priority is not None else {}
-            task.apply_async(args=args, **options, **({"queue": queue} if queue else {}))
+        options: dict[str, Any] = {}
+        if priority is not None:
+            options["priority"] = priority
+        if queue:
+            options["queue"] = queue
+        task.apply_async(args=args, **options)  # no options: the same as task.delay(*args)
     except Exception:  # kombu raises several types when Redis is unreachable
         logger.warning("broker unavailable; %s%r stays pending until the sweeper re-enqueues it", task.name, args)
         return False
