@@ -125,7 +125,10 @@ class Tally:
             "answered_cited_right": round(self.answered_cited_right / n, 4),
             "answered_right": round(self.answered_right / n, 4),
             "unanswerable": self.unanswerable,
-            "unanswerable_escalated": round(self.unanswerable_escalated / max(self.unanswerable, 1), 4),
+            # None (no such turn), not a 0.0 that reads as "none escalated"
+            "unanswerable_escalated": (
+                round(self.unanswerable_escalated / self.unanswerable, 4) if self.unanswerable else None
+            ),
         }
 
 

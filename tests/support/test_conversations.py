@@ -331,3 +331,18 @@ def test_a_malformed_conversation_file_names_the_line(tmp_path: Any) -> None:
     )
     with pytest.raises(ValueError, match="line 1"):
         read_conversations(path, {"a"})  # facts for a turn no article answers
+
+
+def test_follow_ups_no_article_answers_are_counted_apart() -> None:
+    from support.evaluation.conversations import Tally, format_conversations
+
+    tally = Tally(followups=4, answered=3, answered_cited_right=3, unanswerable=4, unanswerable_escalated=1)
+    shares = tally.shares()
+    assert shares["answered_cited_right"] == 0.75 and shares["unanswerable_escalated"] == 0.25  # apart: 4 and 4
+    assert Tally(followups=2).shares()["unanswerable_escalated"] is None  # none asked, not "0% escalated"
+    report = {
+        "conversations": 8, "threshold": 0.7, "chat_provider": "extractive",
+        "methods": {"none": {"all": shares, "ko": Tally(followups=2).shares()}},
+    }  # fmt: skip
+    table = format_conversations(report)
+    assert "25.0% of 4" in table and table.splitlines()[-1].rstrip().endswith("-")
