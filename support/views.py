@@ -149,12 +149,22 @@ def _question_page(
     references = list(tickets.values_list("reference", flat=True))
     sources = _shown_sources(question.sources)
     feedback = Feedback.objects.filter(question=question).first()
-    if feedback and not feedback.helpful and not form.is_bound and not references:
-        # "No" leads to the escalation form (#escalate): keyboard and screen-reader users start in
-        # its first box, and a comment starts the details instead of being typed twice.
+    if _escalation_follows(feedback, form, has_ticket=bool(references)):
+        # "No" leads to the escalation form: keyboard and screen-reader users start in its first
+        # box, and a comment starts the details instead of being typed twice.
         form.fields["email"].widget.attrs["autofocus"] = True
-        if feedback.comment:
+        if feedback and feedback.comment:
             form.initial.setdefault("details", feedback.comment[: settings.TICKET_DETAILS_MAX_CHARS])
+    follow_up = follow_up or QuestionForm(auto_id="id_follow_up_%s", autofocus=False)
+    for invalid in (form, follow_up, feedback_form):
+        # A form sent back with errors: focus (and so scroll to) its first wrong field, which
+        # carries the message; the page otherwise opened at its top, the error far below.
+        if invalid is not None and invalid.is_bound and invalid.errors:
+            visible = [field.name for field in invalid.visible_fields()]
+            name = next((field for field in invalid.errors if field in visible), visible[0] if visible else None)
+            if name:
+                invalid.fields[name].widget.attrs["autofocus"] = True
+            break
     context = {
         "question": question,
         "answer_parts": answer_parts(question.answer, question.answer_span, question.answer_span_start),
@@ -167,9 +177,15 @@ def _question_page(
         "tickets": references,
         "language_next": reverse("support:question", kwargs={"question_id": question.pk}),
         "earlier_turns": conversation_turns(question)[:-1],
-        "follow_up_form": follow_up or QuestionForm(auto_id="id_follow_up_%s", autofocus=False),
+        "follow_up_form": follow_up,
     }
     return render(request, "support/question.html", context)
+
+
+def _escalation_follows(feedback: Feedback | None, form: TicketForm, *, has_ticket: bool) -> bool:
+    """The customer said "No" (``feedback``), has no ticket for the question in this session and
+    ``form`` is a fresh escalation form: the question page opens on it."""
+    return bool(feedback and not feedback.helpful and not form.is_bound and not has_ticket)
 
 
 @never_cache  # the customer's question, email or messages: kept by no cache
@@ -270,7 +286,13 @@ def feedback(request: HttpRequest, question_id: int) -> HttpResponse:
             form.add_error(None, _("This answer can't be rated."))
         else:
             url = reverse("support:question", kwargs={"question_id": question.pk})
-            return redirect(url + ("#feedback" if outcome.feedback.helpful else "#escalate"))
+            if outcome.feedback.helpful:
+                return redirect(url + "#feedback")
+            sent = Ticket.objects.filter(question=question, reference__in=request.session.get(SESSION_TICKETS, []))
+            # Without a ticket the page focuses the email box (:func:`_escalation_follows`), which
+            # brings it into view; browsers skip autofocus on a URL with a fragment, so #escalate
+            # would leave focus nowhere.
+            return redirect(url + "#escalate" if sent.exists() else url)
     return _question_page(request, question, TicketForm(), form)
 
 

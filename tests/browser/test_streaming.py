@@ -41,6 +41,7 @@ def test_the_answer_streams_in_with_its_sources_then_the_question_page_opens(
     page.locator("#streamed-sources a").first.wait_for()
     assert page.locator("#streamed-sources a").first.inner_text() == "Resetting your password"
     page.locator("#streamed-answer").wait_for(state="visible")  # shown with the first piece
+    assert page.evaluate("document.activeElement.id") == "streamed"  # the hidden form's focus is not lost
     partial = page.locator("#streamed-text").inner_text()
     assert partial and ANSWER.startswith(partial) and partial != ANSWER  # still arriving
     assert "/questions/" not in page.url
@@ -59,3 +60,15 @@ def test_the_answer_streams_in_with_its_sources_then_the_question_page_opens(
     assert page.locator("#conversation").is_visible()  # the same conversation, in the same session
     answers = [r for r in fake_openai.requests_to(CHAT) if r.body.get("stream")]
     assert len(answers) == 2  # both answers were streamed
+
+
+def test_a_question_sent_back_with_an_error_has_the_focus(tab: Tab, live_server: Any) -> None:
+    """The script writes the error page it was sent instead of posting again; the written page's
+    autofocus was not applied, so the focus was nowhere (sixteenth session, accessibility pass)."""
+    page = tab.page
+    page.goto(f"{live_server.url}/")
+    page.fill("textarea[name=question]", "가" * 1001)
+    page.click("main button[type=submit]")
+    page.locator(".errorlist").first.wait_for()
+    assert page.evaluate("document.activeElement.name") == "question"
+    assert page.locator("textarea[name=question]").get_attribute("aria-invalid") == "true"

@@ -122,7 +122,8 @@ def test_answer_page_asks_and_no_leads_to_the_escalation_form(client: Client) ->
         reverse("support:feedback", kwargs={"question_id": question.pk}),
         {"helpful": "no", "comment": "<b>배송비</b>가 궁금했어요"},
     )
-    assert response.status_code == 302 and response["Location"] == url + "#escalate"
+    # no fragment: the page focuses the email box, which browsers skip on a URL with a fragment
+    assert response.status_code == 302 and response["Location"] == url
     feedback = Feedback.objects.get(question=question)
     assert not feedback.helpful and feedback.comment == "<b>배송비</b>가 궁금했어요" and feedback.channel == "web"
     html = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
@@ -132,6 +133,24 @@ def test_answer_page_asks_and_no_leads_to_the_escalation_form(client: Client) ->
     details = re.search(r'<textarea name="details"[^>]*>([^<]*)</textarea>', html)
     assert details and "&lt;b&gt;배송비&lt;/b&gt;가 궁금했어요" in details[1]  # the comment, escaped, not typed twice
     assert re.search(r'<input type="email" name="email"[^>]*autofocus', html)  # focus goes where "No" led
+
+
+def test_no_after_escalating_leads_to_the_ticket_section(client: Client) -> None:
+    """With the question escalated already, nothing takes focus: "No" opens the page at #escalate,
+    which lists the ticket."""
+    from support.models import Ticket
+    from support.views import SESSION_TICKETS
+
+    question = answered_question()
+    ticket = Ticket.objects.create(question=question, email="kim@example.com", reason=Ticket.Reason.CUSTOMER_REQUEST)
+    own(client, question)
+    session = client.session
+    session[SESSION_TICKETS] = [ticket.reference]
+    session.save()
+    response = client.post(reverse("support:feedback", kwargs={"question_id": question.pk}), {"helpful": "no"})
+    url = reverse("support:question", kwargs={"question_id": question.pk})
+    assert response["Location"] == url + "#escalate"
+    assert "autofocus" not in client.get(url).content.decode()
 
 
 def test_yes_thanks_the_customer(client: Client) -> None:

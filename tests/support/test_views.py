@@ -329,7 +329,19 @@ def test_escalation_with_invalid_email_is_a_form_error(client: Client, refund_ar
         html = response.content.decode()
         assert message in html
         assert "급해요" in html  # what the customer typed is kept
+        # focus (and the view) go to the wrong field: the page had opened at its top, the message far below
+        assert re.search(r'<input type="email" name="email"[^>]*autofocus[^>]*aria-invalid="true"', html)
+        assert html.count("autofocus") == 1
+    long = client.post(url, {"email": "a@example.com", "details": "x" * 6000}, HTTP_ACCEPT_LANGUAGE="en")
+    assert re.search(r'<textarea name="details"[^>]*autofocus', long.content.decode())  # the details were wrong
     assert not Ticket.objects.exists()
+
+
+def test_the_question_is_marked_with_its_language(client: Client, refund_article: Article) -> None:
+    """A screen reader reads an English question on a Korean page in English (and the reverse)."""
+    question = ask(client, "Can I pay with bitcoin?")
+    html = client.get(reverse("support:question", kwargs={"question_id": question.pk}), HTTP_ACCEPT_LANGUAGE="ko")
+    assert '<p class="quote" lang="en">Can I pay with bitcoin?</p>' in html.content.decode()
 
 
 def test_escalation_creates_a_ticket_owing_two_emails(

@@ -74,7 +74,7 @@
       // Not re-posted: the server may have stored the question already.
       byId("streamed-status").textContent = panel.dataset.interrupted;
       panel.hidden = false;
-      form.querySelector("button[type=submit]").disabled = false;
+      giveBack(form);
       return;
     }
     var type = response.headers.get("Content-Type") || "";
@@ -85,11 +85,18 @@
       document.open();
       document.write(page);
       document.close();
+      // A written document's autofocus is not applied as on a load: focus the field with the
+      // error (the view marks it autofocus), as the page does without JavaScript.
+      var wrong = document.querySelector("[autofocus]");
+      if (wrong) {
+        wrong.focus();
+      }
       return;
     }
     byId("streamed-question").textContent = form.querySelector("textarea[name=question]").value.trim();
     panel.hidden = false;
-    form.hidden = true;
+    form.hidden = true;  // it held the focus: the answer's region takes it, so it is not lost
+    panel.focus();
     var reader = response.body.getReader();
     var decoder = new TextDecoder();
     var buffer = "";
@@ -116,8 +123,14 @@
     } else {
       byId("streamed-status").textContent = panel.dataset.interrupted;
       form.hidden = false;
-      form.querySelector("button[type=submit]").disabled = false;
+      giveBack(form);
     }
+  }
+
+  /** The form usable again, with the focus in its question box (where the customer asks again). */
+  function giveBack(form) {
+    form.querySelector("button[type=submit]").disabled = false;
+    form.querySelector("textarea[name=question]").focus();
   }
 
   document.querySelectorAll("form[data-stream]").forEach(function (form) {

@@ -252,7 +252,7 @@
     ".launcher:focus-visible, button:focus-visible, textarea:focus-visible, input:focus-visible, a:focus-visible",
     "  { outline: 3px solid var(--accent); outline-offset: 2px; }",
     "header button:focus-visible { outline-color: #fff; }",
-    ".panel { position: fixed; bottom: 84px; z-index: 2147483000; width: 380px; max-height: min(640px, 80vh);",
+    ".panel { position: fixed; bottom: 84px; z-index: 2147483000; width: 380px; max-height: min(640px, calc(100vh - 104px));",
     "  display: flex; flex-direction: column; background: #fff; color: #1b1f24; border-radius: 12px;",
     "  box-shadow: 0 10px 40px rgba(0,0,0,.3); font-size: 15px; line-height: 1.5; overflow: hidden; }",
     ".panel[hidden] { display: none; }",
@@ -284,8 +284,10 @@
     "form button, .link { align-self: flex-start; border: 0; border-radius: 6px; padding: 8px 14px;",
     "  font-size: 15px; color: #fff; background: var(--accent); cursor: pointer; }",
     ".link { background: transparent; color: #1d4ed8; padding: 4px 0; text-decoration: underline; text-align: left; }",
-    "button[disabled] { opacity: .6; cursor: wait; }",
-    "@media (max-width: 480px) {",
+    "button[aria-disabled=true] { opacity: .6; cursor: wait; }",
+    ".field-error { margin: 0; color: #b42318; font-size: 13px; }",
+    // A small or short window (a phone, or a laptop at 200% zoom) gets the whole screen, modal.
+    "@media (max-width: 480px), (max-height: 480px) {",
     "  .panel { left: 0; right: 0; bottom: 0; width: 100%; max-height: 100%; height: 100%; border-radius: 0; }",
     "}",
   ].join("\n");
@@ -317,7 +319,10 @@
   }
 
   function bubble(kind, text, children) {
-    return el("div", { class: "msg " + kind }, [text ? el("p", { text: text }) : null].concat(children || []));
+    // The customer's own words carry their language, for screen readers (a Korean question in
+    // an English widget was read with English rules).
+    var attrs = kind === "me" ? { text: text, lang: questionLanguage(text) } : { text: text };
+    return el("div", { class: "msg " + kind }, [text ? el("p", attrs) : null].concat(children || []));
   }
 
   /** The answer's text with its span marked (`answer_span` at `answer_span_start`, counted in code
@@ -335,6 +340,15 @@
       el("mark", { class: "answer-span", text: span.join("") }),
       document.createTextNode(chars.slice(at + span.length).join("")),
     ]);
+  }
+
+  /** Runs `start()` (a promise) with `buttons` marked busy: aria-disabled rather than disabled,
+   *  so a focused button keeps the focus (a disabled one drops it to the page, where Tab and
+   *  Escape no longer reach the panel). Nothing happens while they are busy already. */
+  function whileBusy(buttons, start) {
+    if (buttons.some(function (b) { return b.getAttribute("aria-disabled") === "true"; })) return;
+    buttons.forEach(function (b) { b.setAttribute("aria-disabled", "true"); });
+    start().then(function () { buttons.forEach(function (b) { b.removeAttribute("aria-disabled"); }); });
   }
 
   function sourceList(sources) {
@@ -391,7 +405,10 @@
     this.launcher.addEventListener("click", function () { self.toggle(); });
     this.closeButton.addEventListener("click", function () { self.close(); });
     this.newButton.addEventListener("click", function () { self.startOver(); });
-    this.panel.addEventListener("keydown", function (event) { if (event.key === "Escape") self.close(); });
+    this.panel.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") self.close();
+      else if (event.key === "Tab") self.keepFocusInside(event);
+    });
     this.input.addEventListener("keydown", function (event) {
       // Enter that ends a Korean (IME) composition only commits the syllable: sending then
       // left the last syllable behind in the emptied box (keyCode 229: Safari's composing Enter).
@@ -401,9 +418,32 @@
     this.form.addEventListener("submit", function (event) { event.preventDefault(); self.ask(); });
   }
 
+  // The panel fills the screen on a phone or a short window: it is then modal, and Tab cycles
+  // inside it (focus had moved to the page hidden underneath).
+  var FULL_SCREEN = "(max-width: 480px), (max-height: 480px)";
+
+  Widget.prototype.keepFocusInside = function (event) {
+    if (!window.matchMedia(FULL_SCREEN).matches) return;
+    var focusable = Array.prototype.filter.call(
+      this.panel.querySelectorAll("button, textarea, input, a[href]"),
+      function (node) { return !node.disabled && node.getClientRects().length > 0; }
+    );
+    if (!focusable.length) return;
+    var first = focusable[0], last = focusable[focusable.length - 1], active = this.root.activeElement;
+    if (event.shiftKey && (active === first || !this.panel.contains(active))) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && (active === last || !this.panel.contains(active))) {
+      event.preventDefault();
+      first.focus();
+    }
+  };
+
   Widget.prototype.toggle = function () { if (this.panel.hidden) this.open(); else this.close(); };
   Widget.prototype.open = function () {
     this.panel.hidden = false;
+    if (window.matchMedia(FULL_SCREEN).matches) this.panel.setAttribute("aria-modal", "true");
+    else this.panel.removeAttribute("aria-modal");
     this.launcher.setAttribute("aria-expanded", "true");
     this.log.scrollTop = this.log.scrollHeight;
     this.input.focus();
@@ -507,8 +547,7 @@
     ]);
     var self = this;
     function rate(helpful) {
-      yes.disabled = no.disabled = true;
-      sendFeedback(answer.id, answer.token, helpful, "").then(function (result) {
+      whileBusy([yes, no], function () { return sendFeedback(answer.id, answer.token, helpful, "").then(function (result) {
         if (result.status !== 200 && result.status !== 201) return self.sayFailure(result);
         entry.feedback = helpful;
         saveThread(self.thread);
@@ -517,7 +556,7 @@
         part.replaceWith(el("p", { class: "muted feedback-done", text: helpful ? T.thanks : T.sorry }), form);
         if (helpful) form.querySelector("textarea").focus();  // the buttons are gone: focus what follows
         else self.openEscalation(message);
-      }, function (error) { self.sayFailure(error); }).then(function () { yes.disabled = no.disabled = false; });
+      }, function (error) { self.sayFailure(error); }); });
     }
     yes.addEventListener("click", function () { rate(true); });
     no.addEventListener("click", function () { rate(false); });
@@ -533,13 +572,12 @@
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       if (!comment.value.trim()) return;
-      button.disabled = true;
       // The same verdict again, with the comment: the portal keeps one feedback per question, the latest.
-      sendFeedback(answer.id, answer.token, helpful, comment.value).then(function (result) {
+      whileBusy([button], function () { return sendFeedback(answer.id, answer.token, helpful, comment.value).then(function (result) {
         if (result.status !== 200 && result.status !== 201) return self.sayFailure(result);
         form.replaceWith(el("p", { class: "muted", text: T.commentSent }));
         self.input.focus();
-      }, function (error) { self.sayFailure(error); }).then(function () { button.disabled = false; });
+      }, function (error) { self.sayFailure(error); }); });
     });
     return form;
   };
@@ -570,17 +608,19 @@
                               autocomplete: "email" });
     var details = el("textarea", { id: id + "-details", name: "details", rows: "2", maxlength: "5000" });
     var button = el("button", { type: "submit", text: T.escalate });
+    var errors = { email: el("p", { id: id + "-error", class: "field-error", hidden: "" }),
+                   details: el("p", { id: id + "-details-error", class: "field-error", hidden: "" }) };
     var form = el("form", { class: "escalate" }, [
-      el("label", { for: id, text: T.email }), email,
-      el("label", { for: id + "-details", text: T.details }), details, button,
+      el("label", { for: id, text: T.email }), email, errors.email,
+      el("label", { for: id + "-details", text: T.details }), details, errors.details, button,
     ]);
+    var fields = { email: email, details: details };
     var self = this;
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       var answer = self.latestAnswer();
       if (!answer) return;
-      button.disabled = true;
-      createTicket(answer.id, answer.token, email.value.trim(), details.value).then(function (result) {
+      whileBusy([button], function () { return createTicket(answer.id, answer.token, email.value.trim(), details.value).then(function (result) {
         if (result.status === 201 || result.status === 409) {
           form.remove();
           self.clearOffers();
@@ -588,13 +628,37 @@
                         added: result.status === 409 && result.data.added === true,
                         ackNotSent: result.data.acknowledgement === "not_sent" });
           self.input.focus();  // the form (and the focused button) is gone: back to the question box
-        } else {
+        } else if (!showFieldErrors(fields, errors, result)) {
           self.sayFailure(result);
         }
-      }, function (error) { self.sayFailure(error); }).then(function () { button.disabled = false; });
+      }, function (error) { self.sayFailure(error); }); });
     });
     return form;
   };
+
+  /** A 400's messages beside the fields they are about (`fields`, `errors`: name → input and
+   *  its message paragraph), tied to them for screen readers, focus on the first; false when
+   *  the reply names none of the fields (the caller says it in the log). */
+  function showFieldErrors(fields, errors, result) {
+    var first = null;
+    Object.keys(fields).forEach(function (name) {
+      var messages = result.status === 400 && result.data ? result.data[name] : null;
+      var field = fields[name], error = errors[name];
+      if (messages && messages.length) {
+        error.textContent = [].concat(messages).join(" ");
+        error.hidden = false;
+        field.setAttribute("aria-invalid", "true");
+        field.setAttribute("aria-describedby", error.id);
+        first = first || field;
+      } else {
+        error.hidden = true;
+        field.removeAttribute("aria-invalid");
+        field.removeAttribute("aria-describedby");
+      }
+    });
+    if (first) first.focus();
+    return first !== null;
+  }
 
   Widget.prototype.startOver = function () {
     if (this.busy) return;  // the answer on its way belongs to the old conversation
@@ -611,8 +675,12 @@
     this.clearOffers();
     this.say("me", question);
     this.input.value = "";
-    this.busy = this.sendButton.disabled = true;
-    this.send(question).then(function () { self.busy = self.sendButton.disabled = false; });
+    this.busy = true;
+    this.sendButton.setAttribute("aria-disabled", "true");
+    this.send(question).then(function () {
+      self.busy = false;
+      self.sendButton.removeAttribute("aria-disabled");
+    });
   };
 
   /** Asks `question` (already shown) in the thread's conversation and keeps it with its answer.
