@@ -138,7 +138,7 @@ class ExtractiveAnswerer:
         introduced = _introduced(sentences, i)
         leads_to_steps = introduced is not None and bool(_STEP.match(introduced))
         if settings.EXTRACTIVE_PROCEDURE_STEPS and (asks_how(question) or leads_to_steps):
-            picked = procedure_excerpt(sentences, i) or picked
+            picked = procedure_excerpt(sentences, i, picked) or picked
         # A lead-in that brought its list holds no answer itself: a span there marked "following"
         span = (
             ""
@@ -203,7 +203,8 @@ def section_terms(sentences: list[str], headings: frozenset[str]) -> list[frozen
 
 _HOW = re.compile(
     r"\bhow (?:do|can|should|would|to)\b|\bhow i\b|\bsteps?\b|어떻게\s*(?:해|하)|방법|하려면"
-    r"|싶어|싶은데|\b(?:want|wanna|would like|i'?d like|need) to\b",
+    r"|싶어|싶은데|\b(?:want|wanna|would like|i'?d like|need) to\b"
+    r"|\bforg[eo]t\b|\bcan'?t remember\b|\blost my\b|잊어|잊었|까먹|기억이?\s*안\s*나|잃어버",
     re.IGNORECASE,
 )
 _STEP = re.compile(r"^(\d{1,2})[.)]\s")
@@ -214,20 +215,18 @@ def asks_how(question: str) -> bool:
     """The question asks for a procedure: "how do I …", "how to", "steps", "어떻게 해요", "방법",
     "…하려면" (not "어떻게 돼요?", what happens), or says what the customer wants to do: "…하고
     싶어요", "I want to …", "I'd like to …" ("비밀번호를 바꾸고 싶어요" quoted the lead-in and
-    step 4 of the reset steps; twelfth session: no answer changed on the three question files)."""
+    step 4 of the reset steps; twelfth session: no answer changed on the three question files),
+    or that they forgot or lost something, which asks how to get it back: "I forgot my
+    password", "비번 까먹었어요", "카드를 잃어버렸어요" (sixteenth session: "I forgot my password"
+    had quoted step 4 and the lock-out rule without step 1's "비밀번호 찾기")."""
     return bool(_HOW.search(question))
 
 
-def procedure_excerpt(sentences: list[str], best: int) -> list[str] | None:
-    """The numbered steps ("1. …", "2. …") next to sentence ``best``, whole, or None.
-
-    A run starts at a sentence numbered 1 and ends at the last sentence whose number follows
-    on (sentences between two steps are the earlier step's continuation). It is taken when
-    ``best`` lies in it or at most two sentences before (the introduction) or one after;
-    ``best`` is kept when outside. None when there is no such run or it would exceed
-    ``MAX_PROCEDURE_SENTENCES``: an answer to "how do I reset my password?" that quotes
-    step 3's second half and step 4 leaves the customer without steps 1 and 2.
-    """
+def step_runs(sentences: list[str]) -> list[tuple[int, int]]:
+    """``[(start, end), …]``: the numbered steps ("1. …", "2. …") among ``sentences``, as
+    index ranges (end exclusive). A run starts at a sentence numbered 1 and ends at the last
+    sentence whose number follows on (sentences between two steps are the earlier step's
+    continuation)."""
     runs: list[tuple[int, int]] = []
     start, expected, last = None, 1, None
     for k, sentence in enumerate(sentences):
@@ -244,12 +243,36 @@ def procedure_excerpt(sentences: list[str], best: int) -> list[str] | None:
             start, last = None, None
     if start is not None and last is not None:
         runs.append((start, last + 1))
+    return runs
+
+
+def procedure_excerpt(sentences: list[str], best: int, picked: list[str] | None = None) -> list[str] | None:
+    """The numbered steps (:func:`step_runs`) that the excerpt touches, whole, or None.
+
+    A run is taken when sentence ``best`` lies in it or at most two sentences before (the
+    introduction) or one after; ``best`` is kept when outside. Otherwise a run that holds a
+    sentence of the excerpt ``picked`` (sentences of ``sentences``) is taken with the rest of
+    ``picked`` and the sentence introducing it (:func:`introduces`), in document order: "회원
+    탈퇴 어떻게 해요?" had quoted step 3 of 3, its best sentence being the grace period further
+    on (sixteenth session, README). None when there is no such run or the excerpt (in the
+    second case, the steps) would exceed ``MAX_PROCEDURE_SENTENCES``: an answer to
+    "how do I reset my password?" that quotes step 3's second half and step 4 leaves the
+    customer without steps 1 and 2.
+    """
+    runs = [(start, end) for start, end in step_runs(sentences) if end - start >= 2]
     for run_start, run_end in runs:
-        if run_end - run_start < 2 or not run_start - 2 <= best <= run_end:
-            continue
         first, end = min(best, run_start), max(best + 1, run_end)
-        if end - first <= MAX_PROCEDURE_SENTENCES:
+        if run_start - 2 <= best <= run_end and end - first <= MAX_PROCEDURE_SENTENCES:
             return sentences[first:end]
+    chosen = set(picked or ())
+    at = {k for k, sentence in enumerate(sentences) if sentence in chosen}
+    for run_start, run_end in runs:
+        run = set(range(run_start, run_end))
+        if at & run and not run <= at and len(run) <= MAX_PROCEDURE_SENTENCES:
+            keep = run | at
+            if run_start and introduces(sentences[run_start - 1]):
+                keep.add(run_start - 1)
+            return [sentences[k] for k in sorted(keep)]
     return None
 
 

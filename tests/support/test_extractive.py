@@ -173,6 +173,12 @@ STEPS = [
         ("비밀번호를 바꾸고 싶어요", True),
         ("I want to change my shipping address", True),
         ("I'd like to cancel my order", True),
+        # forgetting or losing something asks how to get it back: "I forgot my password" had
+        # quoted step 4 and the lock-out rule, not step 1 (sixteenth session)
+        ("I forgot my password", True),
+        ("비번 까먹었어요", True),
+        ("카드를 잃어버렸어요", True),
+        ("forgetful", False),
     ],
 )
 def test_a_procedure_question_is_told_by_its_interrogative(question: str, asks: bool) -> None:
@@ -325,7 +331,7 @@ PASSWORD_ARTICLE = (
 
 
 def test_a_sentence_announcing_steps_brings_them_whatever_the_question(settings) -> None:  # type: ignore[no-untyped-def]
-    """ "비밀번호 잊어버렸어요" asks no "how", but its best sentence says the steps follow ("아래
+    """ "비밀번호를 새로 설정하려는데요" asks no "how", but its best sentence says the steps follow ("아래
     순서대로"): the answer quotes them all, not the lead-in with step 3 and the lock-out rule."""
     from support.answering.base import SourceExcerpt
     from support.answering.extractive import ExtractiveAnswerer, introduces
@@ -335,7 +341,7 @@ def test_a_sentence_announcing_steps_brings_them_whatever_the_question(settings)
     settings.EXTRACTIVE_PROCEDURE_STEPS = True
     source = SourceExcerpt(number=1, title="비밀번호", text=PASSWORD_ARTICLE, language="ko", article_id=1)
     answer = ExtractiveAnswerer().answer(
-        question="비밀번호 잊어버렸어요", sources=[source], term_weights={"비밀": 1.0, "번호": 1.0},
+        question="비밀번호를 새로 설정하려는데요", sources=[source], term_weights={"비밀": 1.0, "번호": 1.0},
         language="ko", query_vector=None,
     )  # fmt: skip
     assert answer.text.startswith("비밀번호가 기억나지 않으면 아래 순서대로")
@@ -353,6 +359,47 @@ def test_a_procedure_excerpt_is_the_whole_numbered_list() -> None:
     assert procedure_excerpt(STEPS, 7) is None  # too far from the list: the ordinary excerpt
     assert procedure_excerpt(["No list here.", "Still none."], 0) is None
     assert procedure_excerpt(["1. Only one step.", "Then text."], 0) is None  # one numbered line is no list
+
+
+DELETION = [
+    "You can delete your account in the app:",
+    "1. Sign in and open Settings.",
+    "2. Tap Delete account at the bottom.",
+    "3. Enter your password and tap Delete my account.",
+    "Make sure no order is in progress.",
+    "Your account is deleted after a 30-day grace period.",
+    "Cancel Nabi Plus first; deleting the account refunds nothing.",
+]
+
+
+def test_an_excerpt_touching_numbered_steps_brings_them_all() -> None:
+    """The best sentence lies beyond the steps (the grace period), but the excerpt quotes
+    step 3: the steps come whole with their lead-in, and the excerpt's other sentences stay,
+    in the article's order ("회원 탈퇴 어떻게 해요?" had quoted step 3 of 3)."""
+    from support.answering.extractive import procedure_excerpt
+
+    picked = [DELETION[3], DELETION[5], DELETION[6]]
+    assert procedure_excerpt(DELETION, 5, picked) == DELETION[0:4] + DELETION[5:7]
+    assert procedure_excerpt(DELETION, 5, [DELETION[5]]) is None  # no step quoted: the ordinary excerpt
+    assert procedure_excerpt(DELETION, 5, DELETION[1:4] + [DELETION[5]]) is None  # every step quoted already
+    long_run = [f"{n}. Step {n}." for n in range(1, 10)] + ["Done.", "Afterwards it is gone."]
+    assert procedure_excerpt(long_run, 10, [long_run[8], long_run[10]]) is None  # nine steps: too long
+
+
+def test_a_how_to_answer_quotes_the_steps_its_excerpt_touches(settings) -> None:  # type: ignore[no-untyped-def]
+    from support.answering.base import SourceExcerpt
+    from support.answering.extractive import ExtractiveAnswerer
+
+    settings.EXTRACTIVE_PROCEDURE_STEPS = True
+    source = SourceExcerpt(
+        number=1, title="Deleting your account", text=" ".join(DELETION), language="en", article_id=2
+    )
+    asked = {"sources": [source], "term_weights": {}, "language": "en", "query_vector": None}
+    answer = ExtractiveAnswerer().answer(question="How do I delete my account, and what is the grace period?", **asked)
+    assert "1. Sign in and open Settings." in answer.text and "30-day grace period" in answer.text
+    settings.EXTRACTIVE_PROCEDURE_STEPS = False
+    before = ExtractiveAnswerer().answer(question="How do I delete my account, and what is the grace period?", **asked)
+    assert "1. Sign in" not in before.text and "30-day grace period" in before.text
 
 
 def test_other_language_sentences_are_ranked_by_the_query_minus_its_language_centroid(settings) -> None:  # type: ignore[no-untyped-def]
