@@ -18,6 +18,7 @@ SETS = {
     "nabi-market.jsonl": SAMPLES / "articles",
     "nabi-market-holdout.jsonl": SAMPLES / "articles",
     "nabi-market-holdout-2.jsonl": SAMPLES / "articles",
+    "nabi-market-holdout-3.jsonl": SAMPLES / "articles",
     "gureum-bike.jsonl": SAMPLES / "helpcentres" / "gureum-bike" / "articles",
 }
 
