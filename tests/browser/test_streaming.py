@@ -38,6 +38,9 @@ def test_the_answer_streams_in_with_its_sources_then_the_question_page_opens(
     page.goto(f"{live_server.url}/")
     page.fill("textarea[name=question]", "How do I reset my password?")
     page.click("main button[type=submit]")
+    # never the page itself: the busy button keeps the focus (a disabled one dropped it) until
+    # the streamed answer takes it
+    assert page.evaluate("document.activeElement !== document.body")
     page.locator("#streamed-sources a").first.wait_for()
     assert page.locator("#streamed-sources a").first.inner_text() == "Resetting your password"
     page.locator("#streamed-answer").wait_for(state="visible")  # shown with the first piece

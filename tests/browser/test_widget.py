@@ -89,6 +89,16 @@ def test_widget_in_korean_on_a_phone_escalates_when_not_sure(
         page.keyboard.press("Tab")
         assert page.evaluate("document.activeElement.hasAttribute('data-support-widget')")
         assert page.evaluate(f"!!({SHADOW_FOCUS}).closest('.panel')")
+    page.locator("[data-support-widget] #support-title").click()  # text, not a control
+    page.keyboard.press("Shift+Tab")  # had gone to the launcher and the page beneath
+    assert page.evaluate(f"!!({SHADOW_FOCUS}).closest('.panel')")
+    modal = (
+        "document.querySelector('[data-support-widget]').shadowRoot.querySelector('.panel').getAttribute('aria-modal')"
+    )
+    page.set_viewport_size({"width": 1280, "height": 800})  # no longer full screen: not modal
+    page.wait_for_function(f"{modal} === null")  # the media query's change event comes after the resize
+    page.set_viewport_size({"width": 375, "height": 667})
+    page.wait_for_function(f"{modal} === 'true'")
     assert page.locator("[data-support-widget] .new-conversation").inner_text() == "새 대화"
     page.locator("[data-support-widget] textarea[name=question]").fill("화성 탐사선 발사 일정이 궁금합니다")
     page.locator("[data-support-widget] .panel > form button").tap()

@@ -129,14 +129,20 @@
 
   /** The form usable again, with the focus in its question box (where the customer asks again). */
   function giveBack(form) {
-    form.querySelector("button[type=submit]").disabled = false;
+    form.querySelector("button[type=submit]").removeAttribute("aria-disabled");
     form.querySelector("textarea[name=question]").focus();
   }
 
   document.querySelectorAll("form[data-stream]").forEach(function (form) {
     form.addEventListener("submit", function (event) {
       event.preventDefault();
-      form.querySelector("button[type=submit]").disabled = true;
+      var button = form.querySelector("button[type=submit]");
+      // Busy by aria-disabled, not disabled: a disabled button drops the focus to the page
+      // until the answer starts arriving.
+      if (button.getAttribute("aria-disabled") === "true") {
+        return;
+      }
+      button.setAttribute("aria-disabled", "true");
       stream(form);
     });
   });

@@ -255,7 +255,7 @@
     ".panel { position: fixed; bottom: 84px; z-index: 2147483000; width: 380px; max-height: min(640px, calc(100vh - 104px));",
     "  display: flex; flex-direction: column; background: #fff; color: #1b1f24; border-radius: 12px;",
     "  box-shadow: 0 10px 40px rgba(0,0,0,.3); font-size: 15px; line-height: 1.5; overflow: hidden; }",
-    ".panel[hidden] { display: none; }",
+    ".panel[hidden] { display: none; } .panel:focus { outline: none; }",
     "header { display: flex; align-items: center; justify-content: space-between; gap: 8px; padding: 12px 16px;",
     "  background: var(--accent); color: #fff; }",
     "header h2 { margin: 0; font-size: 17px; } header div { display: flex; gap: 6px; }",
@@ -377,14 +377,16 @@
     this.input = el("textarea", { id: "support-question", name: "question", rows: "2", placeholder: T.placeholder,
                                   maxlength: "1000", required: "" });
     this.sendButton = el("button", { type: "submit", text: T.send });
-    this.form = el("form", {}, [
+    // novalidate: ask() ignores an empty box; the browser's "fill out this field" bubble had
+    // taken the focus from "Ask" on a second Enter while the first question was on its way.
+    this.form = el("form", { novalidate: "" }, [
       el("label", { for: "support-question", text: T.placeholder }), this.input, this.sendButton,
     ]);
     this.newButton = el("button", { type: "button", class: "new-conversation", text: T.newConversation });
     this.closeButton = el("button", { type: "button", class: "close", text: T.close });
     this.panel = el("section", {
       id: "support-panel", class: "panel " + side, role: "dialog", "aria-labelledby": "support-title", hidden: "",
-      lang: LANG,
+      lang: LANG, tabindex: "-1",  // a click on its text focuses the panel, not the page beneath
     }, [
       el("header", {}, [el("h2", { id: "support-title", text: T.title }), el("div", {}, [this.newButton, this.closeButton])]),
       this.log, this.form,
@@ -405,10 +407,16 @@
     this.launcher.addEventListener("click", function () { self.toggle(); });
     this.closeButton.addEventListener("click", function () { self.close(); });
     this.newButton.addEventListener("click", function () { self.startOver(); });
-    this.panel.addEventListener("keydown", function (event) {
-      if (event.key === "Escape") self.close();
-      else if (event.key === "Tab") self.keepFocusInside(event);
+    // On the document, not the panel: with the focus outside it (a click on the page beneath a
+    // full-screen panel), Tab and Escape must still reach it.
+    document.addEventListener("keydown", function (event) {
+      if (self.panel.hidden) return;
+      var modal = window.matchMedia(FULL_SCREEN).matches;
+      var fromPanel = event.composedPath().indexOf(self.panel) >= 0;
+      if (event.key === "Escape" && (fromPanel || modal)) self.close();
+      else if (event.key === "Tab" && modal) self.keepFocusInside(event);
     });
+    window.matchMedia(FULL_SCREEN).addEventListener("change", function () { self.markModal(); });
     this.input.addEventListener("keydown", function (event) {
       // Enter that ends a Korean (IME) composition only commits the syllable: sending then
       // left the last syllable behind in the emptied box (keyCode 229: Safari's composing Enter).
@@ -430,20 +438,27 @@
     );
     if (!focusable.length) return;
     var first = focusable[0], last = focusable[focusable.length - 1], active = this.root.activeElement;
-    if (event.shiftKey && (active === first || !this.panel.contains(active))) {
+    var inside = active !== null && active !== this.panel && this.panel.contains(active);
+    if (event.shiftKey && (active === first || !inside)) {
       event.preventDefault();
       last.focus();
-    } else if (!event.shiftKey && (active === last || !this.panel.contains(active))) {
-      event.preventDefault();
+    } else if (!event.shiftKey && (active === last || (!inside && active !== this.panel))) {
+      event.preventDefault();  // from the panel itself, Tab goes on to its first control unaided
       first.focus();
     }
+  };
+
+  /** `aria-modal` while the panel fills the screen: set on opening and when the window's size
+   *  crosses the limit (it had stayed as it was when opened). */
+  Widget.prototype.markModal = function () {
+    if (!this.panel.hidden && window.matchMedia(FULL_SCREEN).matches) this.panel.setAttribute("aria-modal", "true");
+    else this.panel.removeAttribute("aria-modal");
   };
 
   Widget.prototype.toggle = function () { if (this.panel.hidden) this.open(); else this.close(); };
   Widget.prototype.open = function () {
     this.panel.hidden = false;
-    if (window.matchMedia(FULL_SCREEN).matches) this.panel.setAttribute("aria-modal", "true");
-    else this.panel.removeAttribute("aria-modal");
+    this.markModal();
     this.launcher.setAttribute("aria-expanded", "true");
     this.log.scrollTop = this.log.scrollHeight;
     this.input.focus();
