@@ -49,6 +49,7 @@ class Behaviour:
     pass before anything is sent (a delay longer than the client's timeout makes it give
     up). For chat, ``content`` (a dict is sent as JSON text) and ``finish_reason`` shape
     the reply; ``usage`` overrides the token counts. ``path`` limits it to one endpoint.
+    ``broken_body`` is sent instead, as it is, with status 200 (:func:`broken`).
     """
 
     status: int = 200
@@ -60,6 +61,7 @@ class Behaviour:
     retry_after: float | None = 0.01  # seconds, sent as ``retry-after-ms`` on errors
     path: str | None = None
     drop_after: int | None = None  # streamed replies: hang up after this many tokens
+    broken_body: str | None = None  # sent as an HTTP 200 "application/json" body (streams too), as is
 
 
 @dataclass
@@ -86,6 +88,11 @@ def chat_reply(
 
 def error(status: int, message: str = "", *, path: str | None = None, retry_after: float | None = 0.01) -> Behaviour:
     return Behaviour(status=status, message=message or f"scripted HTTP {status}", path=path, retry_after=retry_after)
+
+
+def broken(body: str = "this is {not json", *, path: str | None = None) -> Behaviour:
+    """HTTP 200 with ``body`` as it is, labelled JSON: a proxy's error page or a broken server."""
+    return Behaviour(broken_body=body, path=path)
 
 
 def sleep(seconds: float, *, path: str | None = None) -> Behaviour:
@@ -242,6 +249,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(404, f"unknown path {path}", None)
             elif behaviour.status != 200:
                 self._error(behaviour.status, behaviour.message, behaviour.retry_after)
+            elif behaviour.broken_body is not None:
+                self._raw(200, behaviour.broken_body.encode())
             elif not isinstance(body.get("model"), str) or ("input" if path == EMBEDDINGS else "messages") not in body:
                 self._error(400, "model and input/messages are required", None)
             elif path == CHAT and body.get("stream") is True:
@@ -290,7 +299,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(status, {"error": {"message": message, "type": kind, "param": None, "code": kind}}, headers)
 
     def _json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
+        self._raw(status, json.dumps(payload).encode(), headers)
+
+    def _raw(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))

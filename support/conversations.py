@@ -177,8 +177,9 @@ def standalone_query_rewrite(text: str, history: Sequence[Turn]) -> tuple[str, d
             response_format={"type": "json_object"},
         )
         choice = response.choices[0]
-    except (openai.APIError, IndexError, AttributeError) as exc:
-        raise RewriteFailed(f"rewrite call failed: {exc}") from exc
+    except (openai.APIError, IndexError, AttributeError, TypeError, ValueError) as exc:
+        # ValueError: HTTP 200 with a body that is not JSON (the client's parse raises JSONDecodeError)
+        raise RewriteFailed(f"rewrite call failed: {exc!r}") from exc
     if choice.finish_reason != "stop":
         raise RewriteFailed(f"unexpected finish_reason {choice.finish_reason!r}")
     usage = getattr(response, "usage", None)

@@ -287,30 +287,30 @@ def question_answer_events(
     # "answered right" from 47.7 % to 36.9 %, evaluate --conversations, README).
     answer_to, how = text, "as_asked"
     topic_change = settings.CONVERSATION_TOPIC_CHANGE if topic_change is None else topic_change
-    if history:
-        started = time.perf_counter()
-        query, how, usage = standalone_query(text, history, use_model=provider.calls_model, method=context_method)
-        question.retrieval_query, question.usage = query, usage
-        answer_to = query if how == "rewrite" else text
-        timings["standalone_query"] = (time.perf_counter() - started) * 1000
-        logger.debug("follow-up %r → %r (%s)", text, query, how)
     retrieval: Retrieval | None = None
-    try:
-        retrieval = retrieve(
-            question=question.retrieval_query, kb_id=kb.pk, limit=settings.ANSWER_SOURCES,
-            query_vector=query_vector if question.retrieval_query == text else None,
-            language=question.language,  # the customer's, not that of the carried context's words
-        )  # fmt: skip
-        timings.update(retrieval.timings_ms)
-        if topic_change and how != "rewrite" and question.retrieval_query != text:  # offline context was added
-            started = time.perf_counter()
-            retrieval = _topic_change(question, retrieval, text, kb.pk, threshold, query_vector)
-            timings["topic_change"] = (time.perf_counter() - started) * 1000
-    except EmbeddingError as exc:
-        logger.warning("query embedding failed: %s", exc)
-        question.status, question.error = Question.Status.MODEL_ERROR, f"embedding: {exc}"
     finished = False
-    try:
+    try:  # from here on, whatever breaks is recorded on the question (the finally below)
+        if history:
+            started = time.perf_counter()
+            query, how, usage = standalone_query(text, history, use_model=provider.calls_model, method=context_method)
+            question.retrieval_query, question.usage = query, usage
+            answer_to = query if how == "rewrite" else text
+            timings["standalone_query"] = (time.perf_counter() - started) * 1000
+            logger.debug("follow-up %r → %r (%s)", text, query, how)
+        try:
+            retrieval = retrieve(
+                question=question.retrieval_query, kb_id=kb.pk, limit=settings.ANSWER_SOURCES,
+                query_vector=query_vector if question.retrieval_query == text else None,
+                language=question.language,  # the customer's, not that of the carried context's words
+            )  # fmt: skip
+            timings.update(retrieval.timings_ms)
+            if topic_change and how != "rewrite" and question.retrieval_query != text:  # offline context was added
+                started = time.perf_counter()
+                retrieval = _topic_change(question, retrieval, text, kb.pk, threshold, query_vector)
+                timings["topic_change"] = (time.perf_counter() - started) * 1000
+        except EmbeddingError as exc:
+            logger.warning("query embedding failed: %s", exc)
+            question.status, question.error = Question.Status.MODEL_ERROR, f"embedding: {exc}"
         if retrieval is None:
             yield AnswerSources(question=question)
         else:

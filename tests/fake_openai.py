@@ -18,6 +18,7 @@ from devtools.fake_openai import (  # noqa: F401 - re-exported for the tests
     FakeOpenAI,
     RecordedRequest,
     StreamRecord,
+    broken,
     chat_reply,
     error,
     fake_vector,

@@ -166,6 +166,8 @@ def _chunks(stream: Any) -> Iterator[Any]:
         raise AnswerModelError("connection", f"reply stream broken: {exc!r}") from exc
     except openai.APIError as exc:
         raise AnswerModelError("api_error", f"chat API error in the stream: {exc}") from exc
+    except ValueError as exc:  # an event that is not JSON: the client's parse raises JSONDecodeError
+        raise AnswerModelError("invalid_output", f"reply stream is not JSON: {exc}") from exc
 
 
 def _usage(response: Any) -> dict[str, int]:
@@ -260,3 +262,5 @@ class OpenAIChatProvider:
             raise AnswerModelError(code, f"HTTP {exc.status_code}: {exc.message}") from exc
         except openai.APIError as exc:
             raise AnswerModelError("invalid_output", f"chat API error: {exc}") from exc
+        except ValueError as exc:  # HTTP 200 with a body that is not JSON: the client's parse fails
+            raise AnswerModelError("invalid_output", f"reply is not JSON: {exc}") from exc

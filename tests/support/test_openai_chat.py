@@ -15,7 +15,7 @@ from support.answering.openai import OpenAIChatProvider, fit_sources
 from support.confidence import LLM_UNANSWERABLE_FACTOR
 from support.models import AnswerPolicy, Question
 from support.services import question_answer
-from tests.fake_openai import CHAT, Behaviour, FakeOpenAI, chat_reply, error, fake_openai, sleep  # noqa: F401
+from tests.fake_openai import CHAT, Behaviour, FakeOpenAI, broken, chat_reply, error, fake_openai, sleep  # noqa: F401
 
 SOURCES = [
     SourceExcerpt(number=1, title="환불 정책", text="결제 후 7일 이내에는 전액 환불됩니다."),
@@ -130,6 +130,7 @@ def test_unanswerable_verdict_is_passed_on(fake: FakeOpenAI) -> None:
         (error(500, "The server had an error"), "server_error"),
         (error(503, "Overloaded"), "server_error"),
         (error(401, "Incorrect API key"), "api_error"),
+        (broken(), "invalid_output"),  # HTTP 200 whose body is not JSON: the client's parse had escaped
     ],
 )
 def test_failures_raise_answer_model_error(fake: FakeOpenAI, behaviour: Behaviour, code: str) -> None:
@@ -240,6 +241,33 @@ def test_server_error_escalates_as_model_error(llm: FakeOpenAI, refund_article: 
     assert question.escalation_recommended is True
     assert question.error.startswith("server_error")
     assert question.answer == ""
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_reply_that_is_not_json_escalates_and_keeps_the_question(
+    llm: FakeOpenAI, refund_article: Article, stream: bool
+) -> None:
+    """A server answering 200 with a body that is not JSON (a proxy's page, a broken server) had
+    made the request fail with a 500: the customer got neither a ticket offer nor the question,
+    and a follow-up stayed "received" (sixteenth session, failure pass)."""
+    from support.services import AnswerOutcome, question_answer_events
+
+    def ask_(**options: object) -> Question:
+        events = list(question_answer_events(stream=stream, **options))  # type: ignore[arg-type]
+        outcome = next(e for e in events if isinstance(e, AnswerOutcome))
+        return Question.objects.get(pk=outcome.question.pk)
+
+    expected = "connection" if stream else "invalid_output"  # a stream of it holds no event at all
+    llm.script(broken(path=CHAT))
+    first = ask_(text=QUESTION)
+    assert first.status == Question.Status.MODEL_ERROR and first.escalation_recommended
+    assert first.error.startswith(expected)
+    # a follow-up: the rewrite's reply is broken too (the offline context is used), then the answer's
+    llm.script(broken(path=CHAT), broken(path=CHAT))
+    follow_up = ask_(text="카드로 냈으면요?", conversation=first.conversation)
+    assert follow_up.turn == 2 and follow_up.status == Question.Status.MODEL_ERROR
+    assert follow_up.escalation_recommended and follow_up.error.startswith(expected)
+    assert follow_up.retrieval_query != "카드로 냈으면요?"  # the offline method carried the context
 
 
 def test_unanswerable_verdict_lowers_confidence_and_escalates(llm: FakeOpenAI, refund_article: Article) -> None:
