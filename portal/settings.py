@@ -231,8 +231,10 @@ CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", "600")
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", "660")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Enqueueing must not hang a web request when Redis is down: fail fast, the sweeper
-# (``tasks.maintenance``) picks the work up once the broker is back.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "max_retries": 1}
+# (``tasks.maintenance``) picks the work up once the broker is back. ``socket_timeout`` for a
+# Redis that accepts but no longer answers (stopped, a full disk, a network partition): an
+# escalation had waited for it indefinitely (sixteenth session, failure pass).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2, "max_retries": 1}
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_ALWAYS_EAGER = False  # never silently: tests and the demo use a real worker
 

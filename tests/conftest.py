@@ -240,6 +240,15 @@ def broker_down():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(autouse=True)
+def _broker_not_marked_down() -> None:
+    """Each test starts with this process trying the broker: a test that took it down (above,
+    or a stopped private Redis) leaves :func:`tasks.enqueue`'s pause behind."""
+    import tasks
+
+    tasks._broker_down_until = 0.0
+
+
+@pytest.fixture(autouse=True)
 def _migration_rows(request: pytest.FixtureRequest) -> None:
     """Transactional tests flush the rows data migrations made (the live collection, the
     answer policy, the staff groups); put them back for the tests that come after."""

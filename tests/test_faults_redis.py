@@ -6,14 +6,17 @@ once Redis is back — sent by the real worker, swept by real Celery beat."""
 from __future__ import annotations
 
 import re
+import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from support.models import EmailDelivery, Question, Ticket
@@ -53,6 +56,15 @@ class PrivateRedis:
             except redis.RedisError:
                 time.sleep(0.05)
         raise AssertionError("private redis-server did not start")
+
+    def pause(self) -> None:
+        """SIGSTOP: connections are accepted by the kernel, and nothing answers them."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -132,3 +144,35 @@ def test_with_redis_stopped_questions_are_answered_tickets_stored_and_emails_sen
         time.sleep(2)  # a few more sweeps: nothing is sent twice
     assert len(fault_worker.emails()) == 2
     assert any("kim@example.com" in e and ticket.reference in e for e in fault_worker.emails())
+
+
+def test_with_redis_not_answering_an_escalation_is_stored_and_answered_at_once(
+    on_private_redis: PrivateRedis, sample_articles: Any
+) -> None:
+    """A Redis that accepts connections but never answers (stopped with SIGSTOP) had held the
+    escalation's request forever: the broker's publish had a connect timeout but no socket
+    timeout. The request must come back with the ticket, its emails owed (the sweeper sends
+    them later, as in the test above)."""
+    client = Client()
+    asked = client.post("/api/v1/questions/", {"question": "화성 탐사선 발사 일정은?"}, content_type="application/json")
+    assert asked.status_code == 201
+    on_private_redis.pause()
+    replies: list[Any] = []
+    body = {"question_id": asked.json()["id"], "token": asked.json()["token"], "email": "lee@example.com"}
+
+    def escalate() -> None:
+        try:
+            replies.append(Client().post("/api/v1/tickets/", body, content_type="application/json"))
+        finally:
+            connection.close()  # this thread's own database connection, not left to the next tests
+
+    request = threading.Thread(target=escalate, daemon=True)
+    try:
+        request.start()
+        request.join(60)  # a liveness bound, far above the settings' few seconds: not a timing target
+        assert not request.is_alive(), "the escalation hung on a Redis that does not answer"
+    finally:
+        on_private_redis.resume()
+    assert replies and replies[0].status_code == 201
+    ticket = Ticket.objects.get(reference=replies[0].json()["reference"])
+    assert ticket.deliveries.filter(state=EmailDelivery.State.PENDING).count() == 2  # owed, not lost

@@ -170,6 +170,25 @@ def test_ticket_is_stored_even_when_the_broker_is_down(
     assert ticket.deliveries.filter(state=EmailDelivery.State.PENDING).count() == 2
 
 
+def test_after_a_failed_publish_the_process_leaves_the_broker_alone_for_a_while(broker_down, caplog) -> None:  # type: ignore[no-untyped-def]
+    """Each publish to a Redis that does not answer costs its socket timeout; an escalation owes
+    two emails, so the second is not tried (it stays pending for the sweeper, like the first)."""
+    import logging
+
+    import tasks
+    from tasks.support import send_ticket_email
+
+    caplog.set_level(logging.INFO, logger="tasks")
+    assert tasks.enqueue(send_ticket_email, 1, 0) is False
+    assert "broker unavailable" in caplog.text
+    caplog.clear()
+    assert tasks.enqueue(send_ticket_email, 2, 0) is False
+    assert "broker down recently" in caplog.text and "broker unavailable" not in caplog.text
+    tasks._broker_down_until = 0.0  # the pause is over: tried again
+    caplog.clear()
+    assert tasks.enqueue(send_ticket_email, 3, 0) is False and "broker unavailable" in caplog.text
+
+
 def test_staff_reply_answers_the_ticket_and_owes_a_reply_email(sample_articles, admin_user) -> None:  # type: ignore[no-untyped-def]
     ticket = ticket_create(question=question_answer(text="화성 탐사선?").question, email="kim@example.com")
     delivery = ticket_reply(ticket=ticket, body="다음 달에 발사합니다.", by=admin_user)
