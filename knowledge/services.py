@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from knowledge.analysis import ANALYSIS_VERSION, analyse
 from knowledge.chunking import SENTENCES_VERSION, chunk_text, plain_sentences, strip_html
-from knowledge.embeddings import EmbeddingProvider, get_provider
+from knowledge.embeddings import EmbeddingError, EmbeddingProvider, get_provider
 from knowledge.models import LIVE_KNOWLEDGE_BASE, Article, Chunk, KnowledgeBase
 from knowledge.tokens import chunk_encoding, count_tokens, truncate_tokens
 
@@ -412,13 +412,21 @@ def articles_enqueue_pending(*, older_than_seconds: int = 30) -> int:
 
     Covers: pending rows whose enqueue failed (broker down) or whose task was lost,
     rows whose ``indexing`` claim is older than ``INDEX_CLAIM_TIMEOUT_SECONDS`` (worker
-    killed mid-task; judged by ``index_started_at``), and rows indexed with another
-    embedding model (the model setting changed: everything is re-embedded). Rows out of
-    attempts are marked ``failed`` instead. ``index_requested_at`` is pushed to now, so
-    a row is enqueued again only after ``older_than_seconds``. Returns how many were enqueued.
+    killed mid-task; judged by ``index_started_at``), rows indexed with another
+    embedding model (the model setting changed: everything is re-embedded), and rows that
+    failed because the embedding provider was down (:class:`EmbeddingError`) at least
+    ``INDEX_OUTAGE_RETRY_SECONDS`` ago, with a new budget (they had stayed ``failed`` after the
+    provider came back, and customers were not answered from them). Rows out of attempts are
+    marked ``failed`` instead. ``index_requested_at`` is pushed to now, so a row is enqueued
+    again only after ``older_than_seconds``. Returns how many were enqueued.
     """
     articles_give_up_exhausted()
     now = timezone.now()
+    Article.objects.filter(
+        index_state=Article.IndexState.FAILED,
+        index_error__startswith=f"{EmbeddingError.__name__}(",  # repr() of the error, as recorded
+        index_started_at__lt=now - timedelta(seconds=settings.INDEX_OUTAGE_RETRY_SECONDS),
+    ).update(index_state=Article.IndexState.PENDING, index_attempts=0, index_requested_at=None)
     lease = now - timedelta(seconds=older_than_seconds)
     waiting = Q(index_requested_at__lt=lease) | Q(index_requested_at__isnull=True)
     other_model = Article.objects.filter(index_state=Article.IndexState.INDEXED).exclude(

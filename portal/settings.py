@@ -269,6 +269,9 @@ EMAIL_SWEEP_INTERVAL_SECONDS = envfloat("EMAIL_SWEEP_INTERVAL_SECONDS", "30")
 INDEX_CLAIM_TIMEOUT_SECONDS = envint("INDEX_CLAIM_TIMEOUT_SECONDS", "900")
 INDEX_MAX_ATTEMPTS = envint("INDEX_MAX_ATTEMPTS", "3")
 INDEX_SWEEP_INTERVAL_SECONDS = envfloat("INDEX_SWEEP_INTERVAL_SECONDS", "60")
+# An article that failed because the embedding provider was down (EmbeddingError) is tried
+# again, with a new budget, this long after its last attempt: the outage ends by itself.
+INDEX_OUTAGE_RETRY_SECONDS = envint("INDEX_OUTAGE_RETRY_SECONDS", "600")
 # Articles longer than this (body characters) are indexed on INDEX_LARGE_QUEUE, by a worker of
 # their own, so a short article saved meanwhile is not held behind minutes of embedding.
 INDEX_LARGE_ARTICLE_CHARS = envint("INDEX_LARGE_ARTICLE_CHARS", "20000")

@@ -165,3 +165,32 @@ def test_an_article_indexed_under_other_settings_is_indexed_again_when_asked(mak
     article.refresh_from_db()
     assert article.index_state == "indexed" and article.indexed_hash != before
     assert Chunk.objects.filter(article=article).count() == article.chunk_count
+
+
+def test_an_article_failed_by_an_embedding_outage_is_tried_again_after_a_while(  # type: ignore[no-untyped-def]
+    make_article, settings, broker_down
+) -> None:
+    """An embedding API that was down had left articles ``failed`` for good once it was back
+    (sixteenth session, failure pass); any other failure still waits for a person."""
+    from knowledge.embeddings import EmbeddingError
+
+    settings.INDEX_OUTAGE_RETRY_SECONDS = 600
+    outage, other, recent = (make_article(f"안내 {n}", BODY, index=False) for n in range(3))
+    for article in (outage, other, recent):
+        article_schedule_indexing(article=article)
+        article.refresh_from_db()
+    long_ago, just_now = timezone.now() - timedelta(minutes=11), timezone.now() - timedelta(minutes=1)
+    for article, error, when in (
+        (outage, repr(EmbeddingError("embedding API returned HTTP 500: down")), long_ago),
+        (other, repr(ValueError("a chunk the parser could not read")), long_ago),
+        (recent, repr(EmbeddingError("embedding API unreachable")), just_now),
+    ):
+        Article.objects.filter(pk=article.pk).update(
+            index_state="failed", index_error=error, index_attempts=settings.INDEX_MAX_ATTEMPTS, index_started_at=when
+        )
+    assert articles_enqueue_pending(older_than_seconds=0) == 1
+    states = {a.pk: a for a in Article.objects.filter(pk__in=[outage.pk, other.pk, recent.pk])}
+    assert states[outage.pk].index_state == "pending" and states[outage.pk].index_attempts == 0
+    assert states[other.pk].index_state == "failed" and states[recent.pk].index_state == "failed"
+    # with the provider back, the retried article is indexed
+    assert article_index(article_id=outage.pk, content_hash=states[outage.pk].content_hash) is True
