@@ -67,7 +67,7 @@ class DatabaseBusyMiddleware:
             return None
         logger.warning("database busy, answered 503: %s %s (%s)", request.method, request.path, exception)
         retry_after = str(settings.DB_UNAVAILABLE_RETRY_AFTER)
-        message = _("The service is busy. Please try again in a few seconds.")
+        message = _("The service is unavailable for a moment. Please try again in a few seconds.")  # busy or down alike
         response: HttpResponse
         if _is_api(request):
             response = JsonResponse({"detail": message}, status=503)
