@@ -79,7 +79,10 @@ def _leftovers() -> list[str]:
 
 
 def _port_free(port: int) -> bool:
+    """Nothing listens on ``port``. SO_REUSEADDR as the web server binds: a port left in
+    TIME_WAIT by the previous run is free to it (a restart within a minute had been refused)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:

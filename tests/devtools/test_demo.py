@@ -94,6 +94,23 @@ def test_a_port_in_use_is_reported_with_how_to_choose_another(tmp_path: Path) ->
     assert not (tmp_path / "data" / "pgdata").exists()  # nothing was started
 
 
+def test_a_port_left_in_time_wait_is_free_to_a_restart() -> None:
+    """A demo stopped and started again within a minute had been told its port was in use,
+    with nothing listening: the last connections' server side waits in TIME_WAIT."""
+    from devtools.demo import _port_free
+
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the web server's (socketserver's) own
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = server.accept()
+        accepted.close()  # the server's side closes first, so its end waits in TIME_WAIT
+    client.close()
+    assert _port_free(port)
+
+
 def test_processes_left_by_a_killed_run_are_named_with_how_to_stop_them(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
