@@ -362,7 +362,9 @@ def test_escalation_creates_a_ticket_owing_two_emails(
 
     html = client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert ticket.reference in html
-    assert "We are sending a confirmation to <strong>kim@example.com</strong>" in html  # not "have emailed": it is still owed
+    assert (
+        "We are sending a confirmation to <strong>kim@example.com</strong>" in html
+    )  # not "have emailed": it is still owed
     assert "&lt;b&gt;details&lt;/b&gt;" in html
     later = client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en").content.decode()  # back from the email
     assert f"Your ticket {ticket.reference}" in later and "spam folder" not in later  # "sent" is said once
