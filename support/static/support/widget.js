@@ -430,8 +430,9 @@
   // inside it (focus had moved to the page hidden underneath).
   var FULL_SCREEN = "(max-width: 480px), (max-height: 480px)";
 
+  /** Tab (`event`) while the panel is modal: from its last control (or from outside it) to its
+   *  first, Shift-Tab the other way round. */
   Widget.prototype.keepFocusInside = function (event) {
-    if (!window.matchMedia(FULL_SCREEN).matches) return;
     var focusable = Array.prototype.filter.call(
       this.panel.querySelectorAll("button, textarea, input, a[href]"),
       function (node) { return !node.disabled && node.getClientRects().length > 0; }
