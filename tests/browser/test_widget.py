@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from support.models import AnswerPolicy, Question, Ticket
 from tests.browser.conftest import Tab, open_tab
@@ -92,13 +93,12 @@ def test_widget_in_korean_on_a_phone_escalates_when_not_sure(
     page.locator("[data-support-widget] #support-title").click()  # text, not a control
     page.keyboard.press("Shift+Tab")  # had gone to the launcher and the page beneath
     assert page.evaluate(f"!!({SHADOW_FOCUS}).closest('.panel')")
-    modal = (
-        "document.querySelector('[data-support-widget]').shadowRoot.querySelector('.panel').getAttribute('aria-modal')"
-    )
+    # expect() retries until the media query's change event has come (after the resize), without
+    # the eval that wait_for_function needs (the page's CSP forbids it)
     page.set_viewport_size({"width": 1280, "height": 800})  # no longer full screen: not modal
-    page.wait_for_function(f"{modal} === null")  # the media query's change event comes after the resize
+    expect(panel).not_to_have_attribute("aria-modal", "true")
     page.set_viewport_size({"width": 375, "height": 667})
-    page.wait_for_function(f"{modal} === 'true'")
+    expect(panel).to_have_attribute("aria-modal", "true")
     assert page.locator("[data-support-widget] .new-conversation").inner_text() == "새 대화"
     page.locator("[data-support-widget] textarea[name=question]").fill("화성 탐사선 발사 일정이 궁금합니다")
     page.locator("[data-support-widget] .panel > form button").tap()
