@@ -202,7 +202,7 @@ class SeenByCustomersFilter(admin.SimpleListFilter):
         if self.value() == "now":
             return queryset.filter(Article.live_q())
         if self.value() == "scheduled":
-            return queryset.filter(status=Article.Status.PUBLISHED, published_at__gt=timezone.now())
+            return queryset.filter(Article.scheduled_q())
         if self.value() == "no":
             return queryset.exclude(status=Article.Status.PUBLISHED)
         return queryset

@@ -113,6 +113,11 @@ class Article(models.Model):
             | models.Q(**{f"{prefix}published_at__lte": timezone.now()})
         )
 
+    @staticmethod
+    def scheduled_q() -> models.Q:
+        """Published with a date still in the future (:attr:`scheduled`, as a query)."""
+        return models.Q(status=Article.Status.PUBLISHED, published_at__gt=timezone.now())
+
     @property
     def scheduled(self) -> bool:
         """Published with a date still in the future: customers don't see it yet."""

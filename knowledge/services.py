@@ -163,12 +163,9 @@ def enqueue_indexing(
     from tasks import LOW_PRIORITY, enqueue
     from tasks.knowledge import index_article
 
-    priority = LOW_PRIORITY if draft else None
+    args = (article_id,) if content_hash is None else (article_id, content_hash)
     queue = settings.INDEX_LARGE_QUEUE if large else None
-    if content_hash is None:
-        enqueue(index_article, article_id, priority=priority, queue=queue)
-    else:
-        enqueue(index_article, article_id, content_hash, priority=priority, queue=queue)
+    enqueue(index_article, *args, priority=LOW_PRIORITY if draft else None, queue=queue)
 
 
 def article_claim_indexing(*, article_id: int, content_hash: str) -> datetime | None:
