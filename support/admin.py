@@ -457,12 +457,17 @@ class TicketAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("acknowledgement email"))
     def acknowledgement(self, ticket: Ticket) -> str:
-        """Whether the customer was sent the confirmation with the ticket's link."""
+        """Whether the customer was sent the confirmation with the ticket's link: held back by a
+        cap, sent, or still owed (it had said "Sent" while the outbox was still retrying it)."""
         if ticket.ack_suppressed:
             return str(
                 _("Not sent: an hourly cap held it back, so the customer has no link to this ticket until you reply.")
             )
-        return str(_("Sent (see the email deliveries below)."))
+        ack = ticket.deliveries.filter(kind=EmailDelivery.Kind.ACKNOWLEDGEMENT).first()
+        if ack is not None and ack.state == EmailDelivery.State.SENT:
+            return str(_("Sent."))
+        state = ack.get_state_display() if ack is not None else "-"
+        return str(_("Not sent yet (%(state)s; see the email deliveries below).") % {"state": state})
 
     @admin.display(description=_("question"))
     def question_text(self, ticket: Ticket) -> SafeString:

@@ -101,7 +101,15 @@ def test_reply_is_emailed_and_marks_the_ticket_answered(
 
 def test_the_ticket_page_says_when_the_acknowledgement_was_held_back(english_admin: Client) -> None:
     ticket = make_ticket()
-    assert "Sent (see the email deliveries below)." in english_admin.get(change_url(ticket)).content.decode()
+    # owed, not yet sent: the page had said "Sent" while the outbox still held it
+    assert (
+        "Not sent yet (Pending; see the email deliveries below)."
+        in english_admin.get(change_url(ticket)).content.decode()
+    )
+    EmailDelivery.objects.filter(ticket=ticket, kind=EmailDelivery.Kind.ACKNOWLEDGEMENT).update(
+        state=EmailDelivery.State.SENT, sent_at=timezone.now()
+    )
+    assert "Sent." in english_admin.get(change_url(ticket)).content.decode()
     Ticket.objects.filter(pk=ticket.pk).update(ack_suppressed=True)  # over an hourly cap (support.tickets)
     page = english_admin.get(change_url(ticket)).content.decode()
     assert "Not sent: an hourly cap held it back" in page
