@@ -50,6 +50,8 @@ class Behaviour:
     up). For chat, ``content`` (a dict is sent as JSON text) and ``finish_reason`` shape
     the reply; ``usage`` overrides the token counts. ``path`` limits it to one endpoint.
     ``broken_body`` is sent instead, as it is, with status 200 (:func:`broken`).
+    ``trickle`` seconds pass between the pieces of a reply that is not streamed
+    (:func:`trickle`): every wait stays short, the whole reply takes long.
     """
 
     status: int = 200
@@ -62,6 +64,7 @@ class Behaviour:
     path: str | None = None
     drop_after: int | None = None  # streamed replies: hang up after this many tokens
     broken_body: str | None = None  # sent as an HTTP 200 "application/json" body (streams too), as is
+    trickle: float = 0.0  # seconds between 8-byte pieces of a reply that is not streamed
 
 
 @dataclass
@@ -93,6 +96,11 @@ def error(status: int, message: str = "", *, path: str | None = None, retry_afte
 def broken(body: str = "this is {not json", *, path: str | None = None) -> Behaviour:
     """HTTP 200 with ``body`` as it is, labelled JSON: a proxy's error page or a broken server."""
     return Behaviour(broken_body=body, path=path)
+
+
+def trickle(seconds: float, *, path: str | None = None) -> Behaviour:
+    """The default reply, sent 8 bytes at a time with ``seconds`` between the pieces."""
+    return Behaviour(trickle=seconds, path=path)
 
 
 def sleep(seconds: float, *, path: str | None = None) -> Behaviour:
@@ -256,7 +264,8 @@ class _Handler(BaseHTTPRequestHandler):
             elif path == CHAT and body.get("stream") is True:
                 self._stream(body, behaviour)
             else:
-                self._json(200, fake.embeddings(body) if path == EMBEDDINGS else fake.chat(body, behaviour))
+                payload = fake.embeddings(body) if path == EMBEDDINGS else fake.chat(body, behaviour)
+                self._raw(200, json.dumps(payload).encode(), pause=behaviour.trickle)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeout) before the reply
 
@@ -301,7 +310,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         self._raw(status, json.dumps(payload).encode(), headers)
 
-    def _raw(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
+    def _raw(self, status: int, data: bytes, headers: dict[str, str] | None = None, *, pause: float = 0.0) -> None:
+        """Send ``data`` as JSON; with ``pause``, 8 bytes at a time, ``pause`` seconds apart."""
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -309,7 +319,14 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(data)
+        if not pause:
+            self.wfile.write(data)
+            return
+        for start in range(0, len(data), 8):
+            if self.server.fake._stopping.wait(pause):
+                return
+            self.wfile.write(data[start : start + 8])
+            self.wfile.flush()
 
 
 class _Server(ThreadingHTTPServer):

@@ -310,6 +310,9 @@ OPENAI_EMBEDDING_MODEL = os.environ.get("OPENAI_EMBEDDING_MODEL", "text-embeddin
 OPENAI_CHAT_MODEL = os.environ.get("OPENAI_CHAT_MODEL", "gpt-4o-mini")
 OPENAI_TIMEOUT_SECONDS = envfloat("OPENAI_TIMEOUT_SECONDS", "20")
 OPENAI_MAX_RETRIES = envint("OPENAI_MAX_RETRIES", "2")
+# The whole of one chat call, retries and a streamed reply included (knowledge.openai_client.deadline):
+# the per-wait timeout above never trips on a server that trickles a byte at a time.
+OPENAI_DEADLINE_SECONDS = envfloat("OPENAI_DEADLINE_SECONDS", "60")
 OPENAI_MAX_OUTPUT_TOKENS = envint("OPENAI_MAX_OUTPUT_TOKENS", "500")
 OPENAI_CONTEXT_TOKENS = envint("OPENAI_CONTEXT_TOKENS", "3000")  # budget for source excerpts
 

@@ -26,7 +26,7 @@ from django.conf import settings
 from openai.types.chat import ChatCompletionMessageParam
 
 from knowledge.analysis import analyse, analysed_words
-from knowledge.openai_client import client
+from knowledge.openai_client import client, deadline
 from knowledge.tokens import count_tokens
 from support.models import Conversation, Question
 
@@ -164,18 +164,20 @@ def standalone_query_rewrite(text: str, history: Sequence[Turn]) -> tuple[str, d
 
     ``history`` is trimmed to ``CONVERSATION_HISTORY_TOKENS`` first
     (:func:`history_within_budget`). Raises :class:`RewriteFailed` on any API error or
-    unusable reply; the client's own timeout and retries apply.
+    unusable reply; the client's own timeout and retries apply, within
+    ``OPENAI_DEADLINE_SECONDS`` for the whole call.
     """
     model = settings.OPENAI_CHAT_MODEL
     kept = history_within_budget(history, settings.CONVERSATION_HISTORY_TOKENS, model)
     try:
-        response = client().chat.completions.create(
-            model=model,
-            messages=rewrite_messages(text, kept),
-            max_tokens=settings.CONVERSATION_REWRITE_MAX_TOKENS,
-            temperature=0,
-            response_format={"type": "json_object"},
-        )
+        with deadline(settings.OPENAI_DEADLINE_SECONDS):
+            response = client().chat.completions.create(
+                model=model,
+                messages=rewrite_messages(text, kept),
+                max_tokens=settings.CONVERSATION_REWRITE_MAX_TOKENS,
+                temperature=0,
+                response_format={"type": "json_object"},
+            )
         choice = response.choices[0]
     except (openai.APIError, IndexError, AttributeError, TypeError, ValueError) as exc:
         # ValueError: HTTP 200 with a body that is not JSON (the client's parse raises JSONDecodeError)

@@ -24,6 +24,7 @@ from devtools.fake_openai import (  # noqa: F401 - re-exported for the tests
     fake_vector,
     running_fake_openai,
     sleep,
+    trickle,
 )
 
 

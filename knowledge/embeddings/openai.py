@@ -18,7 +18,7 @@ from django.conf import settings
 from openai.types import CreateEmbeddingResponse
 
 from knowledge.embeddings.base import EmbeddingError
-from knowledge.openai_client import client
+from knowledge.openai_client import client, deadline, timeout_message
 from knowledge.tokens import count_tokens, truncate_tokens
 
 # https://platform.openai.com/docs/api-reference/embeddings/create
@@ -92,13 +92,16 @@ class OpenAIEmbeddingProvider:
         return vectors
 
     def embed_query(self, text: str) -> list[float]:
-        return self.embed_passages([text])[0]
+        """One unit vector; the call ends within ``OPENAI_DEADLINE_SECONDS`` (it runs while a
+        customer waits), where a batch of passages for the index has only the per-wait timeout."""
+        with deadline(settings.OPENAI_DEADLINE_SECONDS):
+            return self.embed_passages([text])[0]
 
     def _request(self, inputs: list[str]) -> list[list[float]]:
         try:
             response = client().embeddings.create(model=self.model, input=inputs, encoding_format="float")
         except openai.APITimeoutError as exc:
-            raise EmbeddingError(f"embedding API timed out after {settings.OPENAI_TIMEOUT_SECONDS}s") from exc
+            raise EmbeddingError(timeout_message("embedding API timed out")) from exc
         except openai.APIConnectionError as exc:
             raise EmbeddingError(f"embedding API unreachable: {exc}") from exc
         except openai.APIStatusError as exc:

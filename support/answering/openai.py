@@ -25,7 +25,7 @@ import openai
 from django.conf import settings
 from openai.types.chat import ChatCompletionMessageParam
 
-from knowledge.openai_client import client
+from knowledge.openai_client import client, deadline, timeout_message
 from knowledge.tokens import count_tokens, truncate_tokens
 from support.answering.base import AnswerModelError, AnswerRequest, AnswerStream, GeneratedAnswer, SourceExcerpt
 
@@ -161,7 +161,7 @@ def _chunks(stream: Any) -> Iterator[Any]:
     try:
         yield from stream
     except openai.APITimeoutError as exc:
-        raise AnswerModelError("timeout", f"no chunk within {settings.OPENAI_TIMEOUT_SECONDS}s") from exc
+        raise AnswerModelError("timeout", timeout_message("the reply stopped")) from exc
     except openai.APIConnectionError as exc:
         raise AnswerModelError("connection", f"reply stream broken: {exc!r}") from exc
     except openai.APIError as exc:
@@ -243,16 +243,17 @@ class OpenAIChatProvider:
     def _complete(self, messages: list[ChatCompletionMessageParam], *, stream: bool = False) -> Any:
         options: dict[str, Any] = {"stream": True, "stream_options": {"include_usage": True}} if stream else {}
         try:
-            return client().chat.completions.create(
-                model=self.model,
-                messages=messages,
-                max_tokens=settings.OPENAI_MAX_OUTPUT_TOKENS,
-                temperature=0,
-                response_format={"type": "json_object"},
-                **options,
-            )
+            with deadline(settings.OPENAI_DEADLINE_SECONDS):
+                return client().chat.completions.create(
+                    model=self.model,
+                    messages=messages,
+                    max_tokens=settings.OPENAI_MAX_OUTPUT_TOKENS,
+                    temperature=0,
+                    response_format={"type": "json_object"},
+                    **options,
+                )
         except openai.APITimeoutError as exc:
-            raise AnswerModelError("timeout", f"no reply within {settings.OPENAI_TIMEOUT_SECONDS}s") from exc
+            raise AnswerModelError("timeout", timeout_message("no reply")) from exc
         except openai.APIConnectionError as exc:
             raise AnswerModelError("connection", f"chat API unreachable: {exc}") from exc
         except openai.RateLimitError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 from django.utils import timezone
@@ -15,7 +16,18 @@ from support.answering.openai import OpenAIChatProvider, fit_sources
 from support.confidence import LLM_UNANSWERABLE_FACTOR
 from support.models import AnswerPolicy, Question
 from support.services import question_answer
-from tests.fake_openai import CHAT, Behaviour, FakeOpenAI, broken, chat_reply, error, fake_openai, sleep  # noqa: F401
+from tests.fake_openai import (  # noqa: F401
+    CHAT,
+    EMBEDDINGS,
+    Behaviour,
+    FakeOpenAI,
+    broken,
+    chat_reply,
+    error,
+    fake_openai,
+    sleep,
+    trickle,
+)
 
 SOURCES = [
     SourceExcerpt(number=1, title="환불 정책", text="결제 후 7일 이내에는 전액 환불됩니다."),
@@ -149,6 +161,19 @@ def test_timeout(fake: FakeOpenAI, settings: Settings) -> None:
     assert caught.value.code == "timeout"
 
 
+def test_a_hanging_server_is_given_up_at_the_deadline_retries_included(fake: FakeOpenAI, settings: Settings) -> None:
+    """Each attempt waits its timeout; without the deadline three attempts and the back-off
+    between them would take over 7 s."""
+    settings.OPENAI_TIMEOUT_SECONDS, settings.OPENAI_MAX_RETRIES, settings.OPENAI_DEADLINE_SECONDS = 2.0, 2, 2.5
+    fake.script(sleep(10.0, path=CHAT), sleep(10.0, path=CHAT), sleep(10.0, path=CHAT))
+    started = time.monotonic()
+    with pytest.raises(AnswerModelError) as caught:
+        ask()
+    assert caught.value.code == "timeout" and "whole call over 2.5s" in str(caught.value)
+    assert time.monotonic() - started < 5.0
+    assert len(fake.requests_to(CHAT)) <= 2  # an attempt after the deadline is never sent
+
+
 def test_unreachable_server(fake: FakeOpenAI, settings: Settings) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -268,6 +293,45 @@ def test_a_reply_that_is_not_json_escalates_and_keeps_the_question(
     assert follow_up.turn == 2 and follow_up.status == Question.Status.MODEL_ERROR
     assert follow_up.escalation_recommended and follow_up.error.startswith(expected)
     assert follow_up.retrieval_query != "카드로 냈으면요?"  # the offline method carried the context
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_reply_trickled_past_the_deadline_escalates_and_keeps_the_question(
+    llm: FakeOpenAI, refund_article: Article, settings: Settings, stream: bool
+) -> None:
+    """A server sending a little every second never trips the per-wait timeout: a customer
+    had waited over two minutes (sixteenth session, failure pass). ``OPENAI_DEADLINE_SECONDS``
+    ends the call, the reply streamed so far included; the question is kept and escalated."""
+    from support.services import AnswerOutcome, question_answer_events
+
+    settings.OPENAI_TIMEOUT_SECONDS, settings.OPENAI_DEADLINE_SECONDS = 2.0, 2.5
+    if stream:
+        llm.tokens_per_second = 1.0  # the reply's ~20 tokens would take ~20 s
+    else:
+        llm.script(trickle(0.25, path=CHAT))  # ~300 bytes, 8 at a time: ~10 s
+    started = time.monotonic()
+    events = list(question_answer_events(text=QUESTION, stream=stream))
+    elapsed = time.monotonic() - started
+    outcome = next(e for e in events if isinstance(e, AnswerOutcome))
+    question = Question.objects.get(pk=outcome.question.pk)
+    assert question.status == Question.Status.MODEL_ERROR and question.escalation_recommended
+    assert question.error.startswith("timeout"), question.error
+    assert question.text == QUESTION and question.sources  # nothing lost: the ticket can be offered
+    assert elapsed < 6.0, elapsed
+
+
+def test_the_query_embedding_ends_at_the_deadline(fake: FakeOpenAI, settings: Settings) -> None:
+    """The customer's query is embedded in the web request: it has the deadline too."""
+    from knowledge.embeddings import EmbeddingError
+    from knowledge.embeddings.openai import OpenAIEmbeddingProvider
+
+    settings.OPENAI_TIMEOUT_SECONDS, settings.OPENAI_DEADLINE_SECONDS = 2.0, 1.0
+    settings.OPENAI_EMBEDDING_MODEL = "text-embedding-3-small"
+    fake.script(trickle(0.2, path=EMBEDDINGS))  # 1,536 floats, 8 bytes at a time: minutes
+    started = time.monotonic()
+    with pytest.raises(EmbeddingError, match="whole call over 1s"):
+        OpenAIEmbeddingProvider().embed_query("환불")
+    assert time.monotonic() - started < 4.0
 
 
 def test_unanswerable_verdict_lowers_confidence_and_escalates(llm: FakeOpenAI, refund_article: Article) -> None:
