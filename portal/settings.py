@@ -123,15 +123,17 @@ MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "support.middleware.RequestSizeLimitMiddleware",
+    # Headers and language before the size guard, so its 413 has the CSP, X-Frame-Options and
+    # the visitor's language like any page; none of these reads the body.
     "csp.middleware.CSPMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "support.middleware.RequestSizeLimitMiddleware",  # before anything that reads the body (CSRF)
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "support.middleware.DatabaseBusyMiddleware",  # pool exhausted -> 503 + Retry-After, not 500
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]

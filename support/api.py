@@ -21,6 +21,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import serializers, status
 from rest_framework.exceptions import MethodNotAllowed, NotFound
+from rest_framework.fields import ProhibitSurrogateCharactersValidator
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -77,15 +78,17 @@ class JsonStringField(serializers.CharField):
 
 class TokenField(serializers.CharField):
     """A question's secret: any string, taken exactly as sent. A missing, null, non-string,
-    over-long or space-padded token is simply not the question's (404 like an unknown id), never a 400
-    that tells a wrong token from a malformed one."""
+    over-long or space-padded token, or one holding a NUL or a lone surrogate, is simply not
+    the question's (404 like an unknown id), never a 400 that tells a wrong token from a
+    malformed one."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("help_text", "The secret POST /api/v1/questions/ returned for this question.")
         super().__init__(required=False, allow_blank=True, allow_null=True, default="", trim_whitespace=False, **kwargs)
-        # A NUL is just another character that makes the token wrong (404), not a 400.
+        # A NUL or a lone surrogate is just another character that makes the token wrong (404), not a 400.
         validators: list[Any] = getattr(self, "validators", [])  # (mypy can't type DRF's property)
-        self.validators = [v for v in validators if not isinstance(v, ProhibitNullCharactersValidator)]
+        refused = (ProhibitNullCharactersValidator, ProhibitSurrogateCharactersValidator)
+        self.validators = [v for v in validators if not isinstance(v, refused)]
 
     def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
         if data is None:  # null: no token, the same as a wrong one

@@ -22,6 +22,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 logger = logging.getLogger(__name__)
@@ -81,7 +82,8 @@ class DatabaseBusyMiddleware:
 
 
 def _too_large(request: HttpRequest, limit: int) -> HttpResponse:
-    message = f"The request body is larger than {limit:,} bytes."
+    shown = number_format(limit, force_grouping=True)
+    message = _("The request body is larger than %(limit)s bytes.") % {"limit": shown}
     if _is_api(request):
         return JsonResponse({"detail": message}, status=413)
     return HttpResponse(render_to_string("413.html", {"limit": limit}, request=request), status=413)

@@ -138,8 +138,9 @@ class AnswerOutcome:
 
 
 def token_hash(token: str) -> str:
-    """Hex SHA-256 of a question token: what ``Question.token_hash`` stores."""
-    return hashlib.sha256(token.encode()).hexdigest()
+    """Hex SHA-256 of a question token: what ``Question.token_hash`` stores. Any string hashes
+    (a lone surrogate sent as ``\ud800`` in JSON too: it is simply no question's token)."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def question_token_matches(question: Question, token: str) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from knowledge.curated import CuratedAnswerInvalid, curated_answer_create
@@ -242,11 +242,14 @@ def ticket_escalated_again(*, ticket: Ticket, email: str, details: str) -> bool:
     message on it. Returns whether anything was added. Nothing is added twice (a repeated
     submission: checked with the ticket row locked, so two at once add one); details that would
     pass ``TICKET_MESSAGE_MAX_CHARS`` with the reply-address line are cut to fit; a closed ticket
-    adds nothing; nothing raises. It had been dropped without a word, on the page and the API."""
+    adds nothing; nothing raises. It had been dropped without a word, on the page and the API.
+    The reply-address line is written in the ticket's language, whatever the request's, so the
+    page (Korean) and the widget (English) sending the same cannot add it twice."""
     said = details.strip() if details.strip() and details.strip() != ticket.details.strip() else ""
     reply_to = ""
     if email_normalise(email).lower() != ticket.email.lower():
-        reply_to = _("(Reply to: %(email)s)") % {"email": email.strip()}
+        with translation.override(ticket.language or settings.LANGUAGE_CODE):
+            reply_to = _("(Reply to: %(email)s)") % {"email": email.strip()}
     room = settings.TICKET_MESSAGE_MAX_CHARS - (len(reply_to) + 1 if reply_to else 0)
     said = said if len(said) <= room else said[: max(room - 1, 0)] + "…"
     body = "\n".join(part for part in (said, reply_to) if part)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import requests
+from django.conf import settings as django_settings
 from django.core import mail
 from django.test import Client
 from django_ratelimit.core import _get_window
@@ -61,7 +62,9 @@ def test_question_returns_a_token_and_only_its_hash_is_stored(asked: dict[str, A
     assert question.token_hash == token_hash(token) and token not in question.token_hash
 
 
-@pytest.mark.parametrize("token", [None, "", "wrong-token", "NULL", "x" * 300, "PADDED", "LIST", "OBJECT", "NUMBER"])
+@pytest.mark.parametrize(
+    "token", [None, "", "wrong-token", "NULL", "x" * 300, "PADDED", "LIST", "OBJECT", "NUMBER", "SURROGATE", "NUL"]
+)
 def test_ticket_for_a_question_without_its_token_is_404_and_sends_nothing(
     client: Client, asked: dict[str, Any], token: str | None
 ) -> None:
@@ -69,6 +72,7 @@ def test_ticket_for_a_question_without_its_token_is_404_and_sends_nothing(
     if token is not None:  # null, over-long, space-padded and non-string tokens are wrong ones too, not a 400
         body["token"] = {
             "NULL": None, "PADDED": f" {asked['token']} ", "LIST": [asked["token"]], "OBJECT": {"a": 1}, "NUMBER": 12345,
+            "SURROGATE": asked["token"] + "\ud800", "NUL": asked["token"] + "\x00",  # had been a 400 telling them apart
         }.get(token, token)  # fmt: skip
     response = escalate(client, body)
     unknown = escalate(client, {"question_id": asked["id"] + 1000, "token": asked["token"], "email": "a@example.com"})
@@ -95,6 +99,13 @@ def test_ticket_with_the_token_is_created_once_and_a_second_one_is_a_conflict(
     assert message.body == "주문번호 NB-42도 확인해 주세요\n(답장 받을 주소: kim2@example.com)"  # Korean by default
     repeated = escalate(client, body | {"details": "주문번호 NB-42도 확인해 주세요", "email": "kim2@example.com"})
     assert repeated.json()["added"] is False and ticket.events.filter(kind="customer_message").count() == 1
+    # the same from an English page or widget: the address line is the ticket's language, so not added again
+    english = escalate(
+        client,
+        body | {"details": "주문번호 NB-42도 확인해 주세요", "email": "kim2@example.com"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert english.json()["added"] is False and ticket.events.filter(kind="customer_message").count() == 1
     long_details = "가" * 5000  # the most a ticket's details may be: with the address line it is cut to fit
     longest = escalate(client, body | {"details": long_details, "email": "kim3@example.com"})
     assert longest.status_code == 409 and longest.json()["added"] is True
@@ -300,9 +311,25 @@ def test_with_redis_unreachable_limits_fail_open_and_nothing_is_lost(
 def test_a_5_mb_body_is_413_before_it_is_parsed(client: Client, sample_articles: dict[str, Any]) -> None:
     body = json.dumps({"question": "가" * (5 * 1024 * 1024 // 3)})
     for path in ("/api/v1/questions/", "/api/v1/tickets/"):
-        response = client.post(path, body, content_type="application/json", REMOTE_ADDR=fresh_ip())
+        response = client.post(
+            path, body, content_type="application/json", REMOTE_ADDR=fresh_ip(), HTTP_ACCEPT_LANGUAGE="en"
+        )
         assert response.status_code == 413 and "larger than" in response.json()["detail"]
+    korean = client.post(
+        "/api/v1/questions/", body, content_type="application/json", REMOTE_ADDR=fresh_ip(), HTTP_ACCEPT_LANGUAGE="ko"
+    )
+    assert korean.status_code == 413 and "바이트" in korean.json()["detail"] and korean["Content-Language"] == "ko"
     assert not Question.objects.exists()
+
+
+def test_the_pages_413_is_in_the_visitors_language_with_the_pages_headers(client: Client, db: None) -> None:
+    """The size guard had answered before the CSP, frame and locale middleware: a Korean page
+    for an English visitor, without the CSP every page has."""
+    too_much = "a" * (django_settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
+    response = client.post("/", {"question": too_much}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 413 and "Too much text" in response.content.decode()
+    assert "Content-Security-Policy" in response and response["X-Frame-Options"] == "DENY"
+    assert response["Content-Language"] == "en"
 
 
 @pytest.mark.parametrize(

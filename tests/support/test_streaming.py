@@ -244,6 +244,7 @@ def test_the_ask_page_streams_for_its_script_and_the_session_owns_the_question(
     events = events_of(b"".join(response.streaming_content))
     assert [name for name, _ in events] == ["sources", "delta", "done"]
     done = events[-1][1]
+    assert "token" not in done  # the session authorises the page; its script never holds the API secret
     page = client.get(f"/questions/{done['id']}/")  # the session was marked before the stream started
     assert page.status_code == 200 and done["answer"] in page.content.decode()
     follow = client.post(f"/questions/{done['id']}/follow-up/", {"question": "And after an hour?"}, **SSE)

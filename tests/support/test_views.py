@@ -379,7 +379,7 @@ def test_escalation_creates_a_ticket_owing_two_emails(
     assert again.redirect_chain[-1][0] == response["Location"] and Ticket.objects.count() == 1
     assert "what you wrote was added to its ticket" in again.content.decode()
     event = ticket.events.get(kind=TicketEvent.Kind.CUSTOMER_MESSAGE)
-    assert event.body == "주문번호는 NB-42입니다\n(Reply to: kim2@example.com)"
+    assert event.body == "주문번호는 NB-42입니다\n(답장 받을 주소: kim2@example.com)"  # the ticket's language (ko)
     same = client.post(url, {"email": "kim@example.com", "details": "<b>details</b>"}, follow=True)
     assert ticket.events.filter(kind=TicketEvent.Kind.CUSTOMER_MESSAGE).count() == 1  # nothing new: nothing added
     assert same.status_code == 200
