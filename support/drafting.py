@@ -20,7 +20,9 @@ from django.utils.translation import gettext as _
 
 from support.answering import AnswerModelError, ChatProvider, get_chat_provider, source_excerpts
 from support.assist import AssistUnavailable, question_retrieve_now, retrieval_sources
+from support.confidence import confidence_features, confidence_from_features
 from support.models import Ticket, TicketEvent
+from support.selectors import answer_threshold
 from support.tickets import TicketInvalid
 
 logger = logging.getLogger(__name__)
@@ -64,8 +66,10 @@ def ticket_draft_write(*, ticket_id: int, provider: ChatProvider | None = None) 
     Does nothing unless a draft is pending (a repeated task is harmless). Outcomes:
     ``ready`` with ``draft_text`` (answer + numbered sources used), ``draft_kind`` and
     ``draft_sources``, and the reply box filled if no agent edited it; or ``failed``
-    with a message for staff when there are no sources, retrieval fails or the chat
-    model fails (``AnswerModelError`` is not re-raised: the agent decides when to retry).
+    with a message for staff when there are no sources, retrieval fails, the chat
+    model fails (``AnswerModelError`` is not re-raised: the agent decides when to retry),
+    or, without a chat model, the sources are below the confidence threshold the customer
+    page answers from (``support.selectors.answer_threshold``; an excerpt there is no reply).
     """
     ticket = Ticket.objects.select_related("question").filter(pk=ticket_id).first()
     if ticket is None or ticket.draft_state != Ticket.DraftState.PENDING:
@@ -85,6 +89,19 @@ def ticket_draft_write(*, ticket_id: int, provider: ChatProvider | None = None) 
     sources = retrieval_sources(retrieval)
     excerpts = source_excerpts(retrieval.chunks)  # numbered as ``sources``
     provider = provider or get_chat_provider()
+    confidence = confidence_from_features(confidence_features(retrieval, ticket.question.text))
+    if not provider.calls_model and confidence < (threshold := answer_threshold()):
+        # An excerpt the customer page would not show is no reply: it had filled the box with an
+        # unrelated article, in its own language. A chat model reads the sources and may decline.
+        pending.update(
+            draft_state=Ticket.DraftState.FAILED,
+            draft_error=_(
+                "No draft: the nearest article, “%(title)s”, answers this question only at confidence "
+                "%(confidence).2f (the customer page answers from %(threshold).2f). Please write the reply yourself."
+            )
+            % {"title": sources[0]["title"], "confidence": confidence, "threshold": threshold},
+        )
+        return False
     try:
         generated = provider.answer(
             question=ticket.question.text, sources=excerpts, term_weights=retrieval.term_weights,

@@ -97,3 +97,37 @@ def test_draft_reply_with_no_sources_says_so(live_kb: object) -> None:
     assert ticket_draft_write(ticket_id=ticket.pk) is False
     ticket.refresh_from_db()
     assert ticket.draft_state == Ticket.DraftState.FAILED and "No help article" in ticket.draft_error
+
+
+def test_without_a_chat_model_no_draft_below_the_threshold(sample_articles: object) -> None:
+    """The extractive drafter had filled the reply box with the nearest article's excerpt for a
+    question no article answers (staff pass: "Do you sell gift cards?" got a Korean stamps
+    article at confidence 0.15), with nothing in the box to say so."""
+    ticket = escalate("Do you sell gift cards for birthdays?")
+    assert ticket.question.escalation_recommended
+    ticket_draft_request(ticket=ticket)
+    assert ticket_draft_write(ticket_id=ticket.pk) is False
+    ticket.refresh_from_db()
+    assert ticket.draft_state == Ticket.DraftState.FAILED and ticket.reply_draft == ""
+    assert (
+        ticket.draft_error.startswith("No draft: the nearest article, “")
+        and "Please write the reply" in ticket.draft_error
+    )
+    answered = escalate("환불은 며칠 안에 되나요?")  # answered on the page: its excerpt is a draft
+    assert not answered.question.escalation_recommended
+    ticket_draft_request(ticket=answered)
+    assert ticket_draft_write(ticket_id=answered.pk) is True
+
+
+def test_the_support_email_labels_an_excerpt_the_customer_was_not_shown(sample_articles: object) -> None:
+    from django.core import mail
+
+    from support.models import EmailDelivery
+    from support.outbox import email_delivery_send
+
+    ticket = escalate("Do you sell gift cards for birthdays?")
+    assert ticket.question.escalation_recommended and ticket.question.answer  # kept for staff, not shown
+    notify = EmailDelivery.objects.get(ticket=ticket, kind=EmailDelivery.Kind.NOTIFICATION)
+    email_delivery_send(delivery_id=notify.pk)
+    [message] = [m for m in mail.outbox if m.to == [notify.recipient]]
+    assert "Nearest excerpt (not shown to the customer" in message.body and "Draft answer" not in message.body
