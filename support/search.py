@@ -2,7 +2,11 @@
 
 Articles and support answers (published curated answers) come from the customer path's own
 hybrid retrieval (:func:`knowledge.selectors.retrieve`), so staff see what customers would
-be answered from, Korean and English alike. Past tickets that got a reply are matched on
+be answered from, Korean and English alike; but only articles that share a word with the
+search (its lexical side) are listed, because the dense side always has nearest neighbours
+(every article came back for "gift card", ahead of the one ticket that matched). When no
+article shares a word, the ``MEANING_ONLY_HITS`` nearest by meaning are listed, marked so
+(a Korean search for an English article without *also asked as* lines). Past tickets that got a reply are matched on
 the question's search terms (:func:`knowledge.analysis.analyse`, the same Kiwi morphemes)
 in the question and the reply, ranked by how many distinct terms they hold, newest first
 on ties. Snippets mark every occurrence of a term.
@@ -29,6 +33,7 @@ from support.models import Ticket
 KINDS = ("article", "support_answer", "ticket")
 SNIPPET_CHARS = 220
 MAX_RESULTS_PER_KIND = 10
+MEANING_ONLY_HITS = 3  # articles listed by meaning alone when none shares a word with the search
 TICKET_CANDIDATES = 200  # tickets read per search before ranking
 
 
@@ -42,6 +47,7 @@ class SearchHit:
     when: datetime | None
     snippet: list[tuple[str, bool]] = field(default_factory=list)
     score: float = 0.0
+    by_meaning_only: bool = False  # shares no word with the search: found by the embedding alone
 
 
 def snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> list[tuple[str, bool]]:
@@ -82,7 +88,8 @@ def staff_search(
     """Search ``query`` over ``kinds``, optionally within ``since``..``until`` (inclusive days).
 
     Returns at most ``MAX_RESULTS_PER_KIND`` hits per kind, articles and support answers in
-    retrieval order, then tickets. An unreachable embedding model leaves the lexical side
+    retrieval order (those sharing a word with ``query``, else ``MEANING_ONLY_HITS`` marked
+    ``by_meaning_only``), then tickets. An unreachable embedding model leaves the lexical side
     of retrieval; a blank query returns nothing. Raises nothing else.
     """
     query = query.strip()
@@ -96,6 +103,9 @@ def staff_search(
             found = retrieve(question=query, kb_id=kb.pk, limit=3 * MAX_RESULTS_PER_KIND).chunks
         except EmbeddingError:
             found = retrieve(question=query, kb_id=kb.pk, mode="lexical", limit=3 * MAX_RESULTS_PER_KIND).chunks
+        worded = [c for c in found if c.lexical_score > 0]
+        by_meaning_only = not worded
+        found = worded or found[:MEANING_ONLY_HITS]
         articles = Article.objects.in_bulk({c.article_id for c in found})
         seen: set[int] = set()
         for chunk in found:
@@ -109,7 +119,7 @@ def staff_search(
                 SearchHit(
                     kind=article.kind, title=article.title, url=article.get_absolute_url(),
                     when=article.published_at or article.updated_at, snippet=snippet(chunk.content, terms),
-                    score=chunk.score,
+                    score=chunk.score, by_meaning_only=by_meaning_only,
                 )
             )  # fmt: skip
         hits = [h for kind in ("article", "support_answer") for h in hits if h.kind == kind][: 2 * MAX_RESULTS_PER_KIND]

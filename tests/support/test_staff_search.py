@@ -41,6 +41,17 @@ def test_one_search_finds_the_article_and_the_answered_ticket(sample_articles: d
     assert all(h.kind == "ticket" for h in staff_search("환불", kinds=("ticket",)))
 
 
+def test_only_articles_sharing_a_word_are_listed_else_the_nearest_few_marked(sample_articles: dict[str, Any]) -> None:
+    """The dense side always has neighbours: every article had been listed for a search no
+    article matches (staff pass: "gift card"), ahead of the ticket that did."""
+    refund = staff_search("환불", kinds=("article",))
+    assert refund and all(not h.by_meaning_only for h in refund)
+    assert all(("환불", True) in h.snippet for h in refund)  # each shares the word
+    assert len(refund) < len(sample_articles)
+    nothing_shared = staff_search("비트코인 채굴", kinds=("article",))
+    assert 0 < len(nothing_shared) <= 3 and all(h.by_meaning_only for h in nothing_shared)
+
+
 def test_the_page_is_for_staff_and_escapes_what_it_shows(client: Client, sample_articles: dict[str, Any]) -> None:
     ticket = _answered_ticket("<script>alert(1)</script> 환불", "<b>환불</b> 안내")
     assert client.get("/admin/search/?q=환불").status_code == 302  # to the admin login
