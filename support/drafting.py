@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from knowledge.chunking import plain_text
 from support.answering import AnswerModelError, ChatProvider, get_chat_provider, source_excerpts
 from support.assist import AssistUnavailable, question_retrieve_now, retrieval_sources
 from support.confidence import confidence_features, confidence_from_features
@@ -122,8 +123,10 @@ def ticket_draft_write(*, ticket_id: int, provider: ChatProvider | None = None) 
         )
         return False
     used = [s for s in sources if s["number"] in generated.cited] or sources
+    # An excerpt is Markdown from the article; the reply is a plain-text email ("**14 days**" showed as typed).
+    answer = plain_text(generated.text) if generated.kind == "extractive" else generated.text.strip()
     with translation.override(ticket.question.language or settings.LANGUAGE_CODE):  # the reply's language
-        text = f"{generated.text.strip()}\n\n{_cited_footer(used)}"
+        text = f"{answer}\n\n{_cited_footer(used)}"
     with transaction.atomic():
         written = pending.update(
             draft_state=Ticket.DraftState.READY, draft_text=text, draft_kind=generated.kind, draft_sources=used,

@@ -1,5 +1,6 @@
 """Ticket emails: one small function per kind, each a subject/text/html template set."""
 
+import re
 from email.utils import parseaddr
 from urllib.parse import urlsplit
 
@@ -24,6 +25,18 @@ def delivery_message_id(delivery: EmailDelivery) -> str:
     return f"<ticket-email-{delivery.pk}@{domain}>"
 
 
+# A reply that opens with its own greeting gets no "Hello," before it ("Hello,\n\nHello Jane, …").
+GREETING = re.compile(
+    r"^\s*(hello|hi|hey|dear|good (morning|afternoon|evening)|greetings|안녕하세요|안녕하십니까|반갑습니다)\b", re.I
+)
+
+
+def greets(body: str) -> bool:
+    """True when ``body``'s first words are a greeting (English or Korean), so the reply email
+    adds none of its own."""
+    return bool(GREETING.match(body))
+
+
 def _send(*, template: str, to: str, context: dict[str, object], message_id: str) -> None:
     subject = render_to_string(f"emails/{template}-subject.txt", context).strip().replace("\n", " ")
     text = render_to_string(f"emails/{template}-body.txt", context)
@@ -43,6 +56,7 @@ def send_delivery(delivery: EmailDelivery) -> None:
         "question": ticket.question,
         "turns": ticket_turns(ticket) if delivery.kind == EmailDelivery.Kind.NOTIFICATION else [],
         "delivery": delivery,
+        "greets": greets(delivery.body),
         "site_url": settings.SITE_URL,
         "ticket_url": ticket_link(ticket.reference),  # signed: the customer's emails carry no other secret
         # The page's language when they escalated; else the question's (tickets from before 0024)

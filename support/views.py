@@ -329,7 +329,10 @@ def _ticket_page(
     request: HttpRequest, ticket: Ticket, form: CustomerMessageForm, status: int = 200, *, just_sent: bool = False
 ) -> HttpResponse:
     """The ticket page; ``just_sent`` right after escalating (the confirmation-email wording),
-    else what a customer coming back from an email or a bookmark needs."""
+    else what a customer coming back from an email or a bookmark needs. A message sent back
+    with an error opens with the focus in its box (it had been on the page)."""
+    if form.is_bound and form.errors:
+        form.fields["message"].widget.attrs["autofocus"] = True
     context = {
         "ticket": ticket, "conversation": ticket_conversation(ticket), "message_form": form, "just_sent": just_sent,
     }  # fmt: skip
@@ -363,6 +366,7 @@ def ticket_message(request: HttpRequest, reference: str) -> HttpResponse:
     except TicketInvalid:  # the form checks the same limits; only a settings change gets here
         form.add_error("message", _("Please check your message and try again."))
         return _ticket_page(request, ticket, form, status=400)
+    messages.success(request, _("Your message was sent to our support team."))
     return redirect(reverse("support:ticket", kwargs={"reference": reference}) + "#conversation")
 
 

@@ -33,6 +33,10 @@ def owner(ticket: Ticket) -> Client:
     return client
 
 
+def page_url(ticket: Ticket) -> str:
+    return reverse("support:ticket", kwargs={"reference": ticket.reference})
+
+
 def message_url(ticket: Ticket) -> str:
     return reverse("support:ticket-message", kwargs={"reference": ticket.reference})
 
@@ -53,10 +57,12 @@ def test_customer_message_reopens_an_answered_ticket_and_notifies_support(
     delivery = ticket.deliveries.get(kind=EmailDelivery.Kind.CUSTOMER_MESSAGE)
     assert delivery.recipient == "support-team@example.com" and delivery.body == HOSTILE
 
-    page = client.get(reverse("support:ticket", kwargs={"reference": ticket.reference})).content.decode()
+    page = client.get(page_url(ticket)).content.decode()
     conversation = page.split('id="conversation"')[1]
     assert conversation.index("14일 이내입니다.") < conversation.index("주문을 취소하고 싶어요")
     assert "<script>" not in page and "&lt;script&gt;" in page and "<img" not in page
+    assert 'role="status"' in page and "Your message was sent to our support team." in page  # said once
+    assert "Your message was sent" not in client.get(page_url(ticket)).content.decode()
 
     assert email_delivery_send(delivery_id=delivery.pk) is True
     [email] = mail.outbox
@@ -94,6 +100,7 @@ def test_empty_and_huge_messages_are_refused_with_a_clear_message(ticket: Ticket
     client = owner(ticket)
     empty = client.post(message_url(ticket), {"message": "   "})
     assert empty.status_code == 400 and "Please type a message." in empty.content.decode()
+    assert re.search(r'<textarea name="message"[^>]*autofocus', empty.content.decode())  # focus on the box
     invisible = client.post(message_url(ticket), {"message": " \u200b \ufeff\u200d "})  # zero-width only
     assert invisible.status_code == 400 and "Please type a message." in invisible.content.decode()
     with pytest.raises(TicketInvalid):  # the service refuses it too, for any other caller
@@ -146,3 +153,19 @@ def test_the_reply_email_links_back_to_the_ticket(ticket: Ticket) -> None:
     client = Client()  # the customer's mail app: a browser without the session
     opened = client.get(link.split("127.0.0.1:8000", 1)[1])
     assert opened.status_code == 302 and client.get(opened["Location"]).status_code == 200  # and may answer there
+
+
+def test_a_reply_that_greets_gets_no_second_greeting_and_its_links_are_links(ticket: Ticket) -> None:
+    """The reply email put "Hello," before a reply that began "Hello Jane," (staff pass), and
+    showed a draft's source URLs as text in its HTML part."""
+    ticket_reply(
+        ticket=ticket,
+        body="안녕하세요, 김 고객님.\n14일 이내입니다.\n[1] 환불 — http://127.0.0.1:8000/articles/refund/",
+    )
+    ticket_reply(ticket=ticket, body="14일 이내입니다 (두 번째 답장).")
+    for delivery in EmailDelivery.objects.filter(ticket=ticket, kind=EmailDelivery.Kind.REPLY):
+        email_delivery_send(delivery_id=delivery.pk)
+    greeting, plain = (next(m for m in mail.outbox if text in m.body) for text in ("김 고객님", "두 번째 답장"))
+    assert greeting.body.count("안녕하세요") == 1 and plain.body.startswith("안녕하세요.\n\n14일")  # ko: the ticket's
+    html = greeting.alternatives[0].content  # type: ignore[attr-defined]
+    assert '<a href="http://127.0.0.1:8000/articles/refund/"' in html
