@@ -37,6 +37,10 @@ class PeriodForm(forms.Form):
         empty_value=None,
         required=False,
         initial=str(DEFAULT_DAYS),  # an unbound form shows the period its figures are for
+        # ?days=0 or =abc (an edited address) had silently shown 30 days under a "last 7 days" select
+        error_messages={
+            "invalid_choice": _("Choose one of the periods offered; the figures below are for the default.")
+        },
     )
     start = forms.DateField(label=_("From date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label=_("To date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))

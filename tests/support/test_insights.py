@@ -176,6 +176,9 @@ def test_period_choices_and_bad_dates(admin_client: Client, known: dict[str, Any
     preset = admin_client.get(URL + "?days=7&start=2026-12-01&end=2026-12-03").content.decode()
     assert "(7 days)" in preset and 'value="2026-12-01"' not in preset  # the ignored dates are not shown
     assert "(7 days)" in admin_client.get(URL + "?days=7").content.decode()
+    for odd in ("0", "-5", "abc", "365", "99999999999999999999"):  # had shown 30 days without a word
+        page = admin_client.get(URL + "?days=" + odd).content.decode()
+        assert "Choose one of the periods offered" in page and "(30 days)" in page
     assert "(90 days)" in admin_client.get(URL + "?days=90").content.decode()
     html = admin_client.get(URL + "?start=2026-03-07&end=2026-03-01").content.decode()
     assert "The period ends before it starts." in html and "(30 days)" in html  # falls back to the default
