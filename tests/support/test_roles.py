@@ -52,7 +52,12 @@ def test_agent_works_tickets_but_only_reads_articles(agent: Client, make_article
     make_article("환불 정책", "14일 이내 환불", index=False)  # type: ignore[operator]
     assert agent.get(reverse("admin:support_ticket_changelist")).status_code == 200
     assert agent.get(reverse("admin:support_question_changelist")).status_code == 200
-    assert agent.get(reverse("admin:knowledge_article_add")).status_code == 403
+    agent.cookies["django_language"] = "ko"  # the Korean admin
+    refused = agent.get(reverse("admin:knowledge_article_add"))
+    agent.cookies["django_language"] = "en"
+    assert refused.status_code == 403
+    page = refused.content.decode()  # it had been a bare "<h1>403 Forbidden</h1>" in English
+    assert '<html lang="ko">' in page and "권한 없음" in page and reverse("admin:index") in page
     assert agent.get(reverse("admin:support_answerpolicy_changelist")).status_code == 403
     articles = agent.get(reverse("admin:knowledge_article_changelist")).content.decode()
     # view-only: no publish/unpublish/re-index actions offered

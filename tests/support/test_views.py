@@ -458,3 +458,13 @@ def test_too_many_questions_get_a_friendly_429(client: Client, settings: object)
     assert "Please slow down" in codes[2].content.decode()
     assert codes[2]["Retry-After"] == "60"
     assert client.get(reverse("support:ask"), REMOTE_ADDR=address).status_code == 200  # reading is never limited
+
+
+def test_a_page_that_is_not_there_or_not_yours_says_so_in_the_visitors_language(client: Client, db: None) -> None:
+    """Django's bare "Not Found" page had no way back and no language."""
+    missing = client.get("/articles/no-such-article/", HTTP_ACCEPT_LANGUAGE="en")
+    assert missing.status_code == 404
+    page = missing.content.decode()
+    assert '<html lang="en">' in page and "Page not found" in page and 'href="/"' in page
+    korean = client.get("/questions/999999/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "페이지를 찾을 수 없습니다" in korean
