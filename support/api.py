@@ -125,13 +125,17 @@ class SourceOutSerializer(serializers.Serializer):
     title = serializers.CharField(help_text="The article's title.")
     url = serializers.CharField(help_text="Path of the public article page on this site, e.g. /articles/refund/.")
     excerpt = serializers.CharField(help_text="The retrieved passage of the article.")
-    score = serializers.FloatField(help_text="Retrieval score after fusion (higher is closer); for ordering.")
-    language = serializers.CharField(  # the article's: may differ from the question's
+    score = serializers.FloatField(
+        help_text="Retrieval score after fusion (higher is closer), for ordering only: re-ranking bonuses can "
+        "lift it past 1."
+    )
+    language = serializers.CharField(  # the article's: may differ from the question's; always sent
         default="", help_text="The article's language (ko, en); may differ from the question's."
     )
-    kind = serializers.CharField(
-        default="article", help_text="article, or support_answer: a reviewed answer from the support team."
-    )
+    kind = serializers.ChoiceField(  # always sent
+        choices=["article", "support_answer"], default="article",
+        help_text="article, or support_answer: a reviewed answer from the support team.",
+    )  # fmt: skip
 
 
 class QuestionOutSerializer(serializers.Serializer):
