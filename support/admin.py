@@ -33,7 +33,7 @@ from support.drafting import ticket_draft_request
 from support.finetune import curated_answer_pairs, prepare
 from support.models import AnswerPolicy, EmailDelivery, Question, Ticket
 from support.outbox import email_delivery_resend
-from support.selectors import ticket_history, ticket_turns
+from support.selectors import answer_kind_label, ticket_history, ticket_turns
 from support.tickets import TicketInvalid
 from support.workflow import (
     TICKET_WORK_PERMISSION,
@@ -216,6 +216,42 @@ class AgeFilter(admin.SimpleListFilter):
         newest, oldest = bucket
         queryset = queryset.filter(created_at__lte=now - timedelta(days=newest))
         return queryset if oldest is None else queryset.filter(created_at__gt=now - timedelta(days=oldest))
+
+
+class _NamedValuesFilter(admin.SimpleListFilter):
+    """A filter over a plain text field whose stored values ("ko", "api") get names for staff
+    (Django's own filter listed the codes, in the Korean admin too); ``names()`` gives them."""
+
+    def names(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return list(self.names().items())
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(**{self.parameter_name: self.value()}) if self.value() else queryset
+
+
+class QuestionLanguageFilter(_NamedValuesFilter):
+    title = _("language")
+    parameter_name = "language"
+
+    def names(self) -> dict[str, str]:
+        return {code: str(_(name)) for code, name in settings.LANGUAGES}
+
+
+class ChannelFilter(_NamedValuesFilter):
+    title = _("channel")
+    parameter_name = "channel"
+
+    def names(self) -> dict[str, str]:
+        return channel_names()
+
+
+def channel_names() -> dict[str, str]:
+    """``Question.channel`` values named for staff, in the active language: the widget asks
+    through the API."""
+    return {"web": str(_("help-centre pages")), "api": str(_("API or widget"))}
 
 
 STAY_BUTTONS = ("_send_reply", "_assign_to_me", "_draft_reply")
@@ -442,7 +478,8 @@ class TicketAdmin(admin.ModelAdmin):
             note = str(_("Your own text stays in the reply box; copy from this draft what you need."))
         return format_html(
             '<p id="draft-state"><em>[{}]</em> {}</p><div>{}</div><p>{}</p>{}',
-            ticket.draft_kind, note, linebreaksbr(ticket.draft_text, autoescape=True), _("Sources used:"),
+            answer_kind_label(ticket.draft_kind), note, linebreaksbr(ticket.draft_text, autoescape=True),
+            _("Sources used:"),
             sources_table(ticket.draft_sources),
         )  # fmt: skip
 
@@ -599,14 +636,14 @@ class QuestionAdmin(admin.ModelAdmin):
     """Read-only: questions are evidence for review and calibration."""
 
     list_display = (
-        "short_text", "status", "confidence_shown", "feedback_verdict", "language_shown", "channel", "created_at",
+        "short_text", "status", "confidence_shown", "feedback_verdict", "language_shown", "channel_shown", "created_at",
     )  # fmt: skip
-    list_filter = ("status", "feedback__helpful", "channel", "language")
+    list_filter = ("status", "feedback__helpful", ChannelFilter, QuestionLanguageFilter)
     list_select_related = ("feedback",)
     search_fields = ("text",)
     date_hierarchy = "created_at"
     fields = (
-        "text", "conversation", "turn", "retrieval_query", "language_shown", "channel", "status", "answer",
+        "text", "conversation", "turn", "retrieval_query", "language_shown", "channel_shown", "status", "answer",
         "answer_kind", "confidence_shown", "threshold", "escalation_recommended", "feedback_verdict",
         "feedback_comment", "sources_html", "features", "error", "timings_ms", "usage", "created_at",
     )  # fmt: skip
@@ -619,6 +656,10 @@ class QuestionAdmin(admin.ModelAdmin):
     def confidence_shown(self, question: Question) -> str:
         """Three decimals, as the ticket page and the notification (was 0.5772347816198311)."""
         return "-" if question.confidence is None else f"{question.confidence:.3f}"
+
+    @admin.display(description=_("channel"), ordering="channel")
+    def channel_shown(self, question: Question) -> str:
+        return channel_names().get(question.channel, question.channel)
 
     @admin.display(description=_("language"), ordering="language")
     def language_shown(self, question: Question) -> str:

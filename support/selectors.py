@@ -34,6 +34,13 @@ class HistoryEntry:
     internal: bool = False
 
 
+def answer_kind_label(kind: str) -> str:
+    """``Question.answer_kind`` / ``Ticket.draft_kind`` for staff, in the active language
+    ("extractive" had shown as it is stored, in the Korean admin too); an unknown kind as is."""
+    labels = {"extractive": _("an excerpt from the articles"), "llm": _("written by the chat model")}
+    return str(labels.get(kind, kind or "-"))
+
+
 def ticket_history(ticket: Ticket) -> list[HistoryEntry]:
     """Everything that happened to ``ticket``, oldest first: the question and its automatic
     answer, the escalation, every ``TicketEvent`` (status changes, assignments, notes,
@@ -42,7 +49,7 @@ def ticket_history(ticket: Ticket) -> list[HistoryEntry]:
     portal = str(_("portal"))
     entries = [HistoryEntry(question.created_at, ticket.email, str(_("Question asked")), question.text)]
     if question.answer:
-        what = _("Automatic answer (%(kind)s)") % {"kind": question.answer_kind or "-"}
+        what = _("Automatic answer (%(kind)s)") % {"kind": answer_kind_label(question.answer_kind)}
         entries.append(HistoryEntry(question.created_at, portal, what, question.answer, internal=True))
     opened = _("Sent to support (%(reason)s)") % {"reason": ticket.get_reason_display()}
     entries.append(HistoryEntry(ticket.created_at, ticket.email, opened, ticket.details))

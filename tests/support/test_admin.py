@@ -170,6 +170,14 @@ def test_question_admin_is_read_only(english_admin: Client) -> None:
     Question.objects.filter(pk=question.pk).update(confidence=0.5772347816198311, language="ko")
     listed = english_admin.get(reverse("admin:support_question_changelist")).content.decode()
     assert "0.577" in listed and "0.57723" not in listed and "Korean" in listed  # not the raw float and code
+    assert "help-centre pages" in listed  # the channel by name, in the column and the filter (was "web")
+    assert "API or widget" in listed and ">web<" not in listed and ">en<" not in listed
+    assert (
+        "Automatic answer (an excerpt from the articles)"
+        in english_admin.get(reverse("admin:support_ticket_change", args=[question.tickets.get().pk])).content.decode()
+    )  # the history named the kind as stored: "(extractive)"
+    filtered = english_admin.get(reverse("admin:support_question_changelist"), {"language": "en"}).content.decode()
+    assert "0.577" not in filtered  # the Korean question is filtered out
     assert english_admin.get(reverse("admin:support_question_add")).status_code == 403
 
 
