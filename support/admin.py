@@ -229,7 +229,7 @@ class _NamedValuesFilter(admin.SimpleListFilter):
         return list(self.names().items())
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        return queryset.filter(**{self.parameter_name: self.value()}) if self.value() else queryset
+        return queryset.filter(**{str(self.parameter_name): self.value()}) if self.value() else queryset
 
 
 class QuestionLanguageFilter(_NamedValuesFilter):
@@ -237,7 +237,7 @@ class QuestionLanguageFilter(_NamedValuesFilter):
     parameter_name = "language"
 
     def names(self) -> dict[str, str]:
-        return {code: str(_(name)) for code, name in settings.LANGUAGES}
+        return {code: str(name) for code, name in settings.LANGUAGES}  # lazy names, in the active language
 
 
 class ChannelFilter(_NamedValuesFilter):
