@@ -9,8 +9,9 @@ while their mean pairwise cosine similarity is at least ``CONTENT_GAP_SIMILARITY
 questions with different intents 0.74–0.91 pairwise but at most 0.87 on average between
 groups, measured on 17 hand-made ko/en questions; cross-language paraphrases score about
 0.86–0.89, so languages usually stay apart). Each cluster gets its size, its most
-frequent terms (``knowledge.analysis``), examples closest to its centre, and the nearest
-published article by chunk embedding.
+frequent terms (``knowledge.analysis``), examples closest to its centre, and the article
+customers would be answered from for its most central question, with that answer's
+confidence.
 
 Reports are computed in the worker (:func:`content_gap_report_compute`), requested from
 the dashboard (:func:`content_gap_report_request`), claimed with a conditional UPDATE so a
@@ -30,12 +31,13 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
-from pgvector.django import CosineDistance
 
-from knowledge.analysis import analyse
+from knowledge.analysis import analysed_words
 from knowledge.embeddings import EmbeddingProvider, get_provider
-from knowledge.models import Article, Chunk
+from knowledge.models import Article
+from knowledge.selectors import retrieve
 from knowledge.services import knowledge_base_get_live
+from support.confidence import confidence_features, confidence_from_features
 from support.insights.selectors import Period, period_questions
 from support.models import ContentGapReport, Feedback, Ticket
 
@@ -83,32 +85,33 @@ def cluster_vectors(vectors: np.ndarray, similarity: float) -> list[list[int]]:
 
 
 def _terms(texts: list[str]) -> list[str]:
-    """The terms found in most of ``texts`` (each text counts a term once), most frequent first."""
+    """The terms found in most of ``texts`` (each text counts a term once), most frequent first,
+    each shown as the word it was most often written as ("verification", not the stem "verif")."""
     counts: Counter[str] = Counter()
+    spellings: dict[str, Counter[str]] = {}
     for text in texts:
-        counts.update(set(analyse(text, query=True)))
-    return [term for term, _ in counts.most_common(TERMS_PER_CLUSTER)]
+        words = analysed_words(text, query=True)
+        counts.update({term for _, term in words})
+        for word, term in words:
+            spellings.setdefault(term, Counter())[word] += 1
+    return [spellings[term].most_common(1)[0][0] for term, _ in counts.most_common(TERMS_PER_CLUSTER)]
 
 
-def _nearest_article(centre: np.ndarray, provider: EmbeddingProvider) -> dict[str, Any] | None:
-    """The published help-centre article whose chunk is closest to ``centre``, with its cosine similarity."""
-    chunk = (
-        Chunk.objects.filter(
-            Article.live_q("article__"),  # what customers see now, as retrieval
-            knowledge_base=knowledge_base_get_live(),
-            embedding_model=provider.name,
-            embedding_dimensions=len(centre),
-        )
-        .annotate(distance=CosineDistance("embedding", centre.tolist()))
-        .order_by("distance")
-        .select_related("article")
-        .first()
-    )
-    if chunk is None:
+def _nearest_article(question: str, provider: EmbeddingProvider) -> dict[str, Any] | None:
+    """The article customers would be answered from for ``question`` (the cluster's most central
+    one): the first source of the customer path's hybrid retrieval, with the confidence the gate
+    gives it (``support.confidence``; the threshold is the customer page's). The nearest chunk
+    embedding to the cluster's centre had named unrelated articles at cosine 0.81–0.82 for every
+    cluster (E5's cosines crowd together), which told an editor nothing."""
+    retrieval = retrieve(
+        question=question, kb_id=knowledge_base_get_live().pk, limit=settings.ANSWER_SOURCES,
+        query_vector=provider.embed_query(question),
+    )  # fmt: skip
+    if not retrieval.chunks:
         return None
-    article = chunk.article
-    distance = float(chunk.distance)  # type: ignore[attr-defined]
-    return {"id": article.pk, "title": article.title, "slug": article.slug, "similarity": round(1 - distance, 3)}
+    top = retrieval.chunks[0]
+    confidence = confidence_from_features(confidence_features(retrieval, question))
+    return {"id": top.article_id, "title": top.title, "slug": top.slug, "confidence": round(confidence, 3)}
 
 
 def content_gaps(
@@ -136,7 +139,7 @@ def content_gaps(
                 "examples": list(dict.fromkeys(texts))[: settings.CONTENT_GAP_EXAMPLES],
                 "question_ids": [questions[i]["id"] for i in by_closeness],
                 "language": languages.most_common(1)[0][0] or "",
-                "nearest_article": _nearest_article(centre, provider),
+                "nearest_article": _nearest_article(texts[0], provider),
             }
         )
     return clusters

@@ -67,7 +67,8 @@ def test_seeded_questions_cluster_by_topic_with_terms_and_nearest_article(sample
     assert "환불" in refund["terms"] and "배송" in shipping["terms"]
     assert refund["nearest_article"]["title"] == "환불 정책 안내"
     assert shipping["nearest_article"]["title"] == "배송 안내"
-    assert 0 < refund["nearest_article"]["similarity"] <= 1
+    assert 0 < refund["nearest_article"]["confidence"] <= 1  # the customer path's confidence, not a cosine
+    assert login["nearest_article"]["title"] == "Resetting your password"  # "비밀번호" found it across languages
     assert login["language"] == "ko" and len(login["question_ids"]) == 2
 
 
@@ -108,3 +109,10 @@ def test_dashboard_lists_clusters_and_an_editor_starts_an_article_from_one(admin
     assert "- 환불 방법" in params["body"][0]
     form = admin_client.get(url).content.decode()
     assert "- 환불 방법" in form and 'value="환불은 &lt;b&gt;언제&lt;/b&gt;?"' in form
+
+
+def test_frequent_terms_are_shown_as_customers_wrote_them_not_as_stems() -> None:
+    from support.insights.gaps import _terms
+
+    terms = _terms(["How long is the verification code valid?", "my verification code expired", "code not working"])
+    assert terms[0] == "code" and "verification" in terms and "verif" not in terms  # the stem meant nothing to staff
