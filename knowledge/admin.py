@@ -37,6 +37,7 @@ from knowledge.services import (
     ArticleTooLarge,
     article_is_large,
     article_schedule_indexing,
+    article_slug_changed,
     article_validate_aliases,
     article_validate_body,
     knowledge_base_get_live,
@@ -277,6 +278,13 @@ class ArticleAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Article, form: forms.ModelForm, change: bool) -> None:
         super().save_model(request, obj, form, change)
+        if change and "slug" in form.changed_data:
+            old_slug = str(form.initial.get("slug") or "")
+            article_slug_changed(article=obj, old_slug=old_slug)
+            self.message_user(
+                request,
+                _("The old address /articles/%(old)s/ now leads to this article.") % {"old": old_slug},
+            )
         if article_schedule_indexing(article=obj):
             self.message_user(request, indexing_queued_message(obj))
         else:

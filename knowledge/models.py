@@ -126,6 +126,32 @@ class Article(models.Model):
         )
 
 
+class ArticleSlugRedirect(models.Model):
+    """An address an article had before its slug was changed: ``/articles/<old_slug>/`` sends
+    customers on to the article (links in sent reply emails and bookmarks kept working).
+    Written by :func:`knowledge.services.article_slug_changed`; an article that takes the
+    slug again wins over its redirect."""
+
+    knowledge_base = models.ForeignKey(
+        KnowledgeBase, on_delete=models.CASCADE, related_name="+", verbose_name=_("knowledge base")
+    )
+    old_slug = models.SlugField(_("old slug"), max_length=200, allow_unicode=True)
+    article = models.ForeignKey(
+        Article, on_delete=models.CASCADE, related_name="slug_redirects", verbose_name=_("article")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("old article address")
+        verbose_name_plural = _("old article addresses")
+        constraints = [
+            models.UniqueConstraint(fields=["knowledge_base", "old_slug"], name="slug_redirect_unique_per_kb"),
+        ]
+
+    def __str__(self) -> str:
+        return f"/articles/{self.old_slug}/ → {self.article_id}"
+
+
 class Chunk(models.Model):
     """A token-bounded slice of an article, with its embedding and Korean-aware lexemes.
 

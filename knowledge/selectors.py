@@ -34,7 +34,7 @@ from django.db.models import Count, Max
 
 from knowledge.analysis import analyse, detect_language, other_language, standard_text
 from knowledge.embeddings import EmbeddingProvider, get_provider
-from knowledge.models import Article, Chunk
+from knowledge.models import Article, ArticleSlugRedirect, Chunk
 from knowledge.services import sentence_vectors_unpack
 
 Mode = Literal["lexical", "dense", "hybrid"]
@@ -558,3 +558,18 @@ def retrieve(
         lexical_ranking=[cid for cid, _ in lexical], dense_ranking=[cid for cid, _ in dense],
         query_vector=vector, language=language, kb_id=kb_id,
     )  # fmt: skip
+
+
+def article_live_by_slug(*, kb_id: int, slug: str) -> tuple[Article | None, bool]:
+    """``(article, moved)``: the live article at ``/articles/<slug>/`` of knowledge base
+    ``kb_id`` (``moved`` False), else the live article that had ``slug`` before its slug was
+    changed (``moved`` True; :class:`knowledge.models.ArticleSlugRedirect`), else
+    ``(None, False)``. An article that holds the slug now wins over a redirect."""
+    live = Article.objects.filter(Article.live_q())
+    article = live.filter(knowledge_base_id=kb_id, slug=slug).first()
+    if article is not None:
+        return article, False
+    redirect = ArticleSlugRedirect.objects.filter(knowledge_base_id=kb_id, old_slug=slug).first()
+    if redirect is None:
+        return None, False
+    return live.filter(pk=redirect.article_id).first(), True

@@ -25,7 +25,7 @@ from django.utils import timezone
 from knowledge.analysis import ANALYSIS_VERSION, analyse
 from knowledge.chunking import SENTENCES_VERSION, chunk_text, plain_sentences, strip_html
 from knowledge.embeddings import EmbeddingError, EmbeddingProvider, get_provider
-from knowledge.models import LIVE_KNOWLEDGE_BASE, Article, Chunk, KnowledgeBase
+from knowledge.models import LIVE_KNOWLEDGE_BASE, Article, ArticleSlugRedirect, Chunk, KnowledgeBase
 from knowledge.tokens import chunk_encoding, count_tokens, truncate_tokens
 
 ProgressCallback = Callable[[int, int], None]  # (done, total) embedded chunks
@@ -103,6 +103,19 @@ def article_needs_indexing(article: Article, provider_name: str) -> bool:
         article.index_state == Article.IndexState.INDEXED
         and article.indexed_hash == article_content_hash(article)
         and article.embedding_model == provider_name
+    )
+
+
+@transaction.atomic
+def article_slug_changed(*, article: Article, old_slug: str) -> None:
+    """Keep ``/articles/<old_slug>/`` leading to ``article`` after its slug changed (reply
+    emails and bookmarks carry the old address; it had become a 404). The article's earlier
+    addresses keep leading to it; its new slug stops being anyone's redirect."""
+    if not old_slug or old_slug == article.slug:
+        return
+    ArticleSlugRedirect.objects.filter(knowledge_base_id=article.knowledge_base_id, old_slug=article.slug).delete()
+    ArticleSlugRedirect.objects.update_or_create(
+        knowledge_base_id=article.knowledge_base_id, old_slug=old_slug, defaults={"article": article}
     )
 
 

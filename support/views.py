@@ -19,8 +19,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_ratelimit.decorators import ratelimit
 
 from knowledge.chunking import plain_text
-from knowledge.models import Article
 from knowledge.rendering import render_markdown
+from knowledge.selectors import article_live_by_slug
 from knowledge.services import knowledge_base_get_live
 from support.answering.span import span_position
 from support.api import ask_rate, question_payload, sources_payload
@@ -372,10 +372,14 @@ def ticket_message(request: HttpRequest, reference: str) -> HttpResponse:
 
 @require_GET
 def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    """A published article of the live knowledge base, its Markdown rendered and sanitised."""
-    article = get_object_or_404(
-        Article.objects.filter(Article.live_q()), knowledge_base=knowledge_base_get_live(), slug=slug
-    )
+    """A published article of the live knowledge base, its Markdown rendered and sanitised.
+    An address the article had before its slug changed redirects to it (302: the old slug may
+    be given to another article later, and a cached 301 would outlive that)."""
+    article, moved = article_live_by_slug(kb_id=knowledge_base_get_live().pk, slug=slug)
+    if article is None:
+        raise Http404("No such article.")
+    if moved:
+        return redirect(article.get_absolute_url())
     source_url = article.source_url if article.source_url.startswith(("https://", "http://")) else ""
     context = {"article": article, "body_html": render_markdown(article.body), "source_url": source_url}
     return render(request, "support/article.html", context)

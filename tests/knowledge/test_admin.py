@@ -259,3 +259,29 @@ def test_korean_admin_says_view_and_edit_plainly(admin_client: Client, live_kb: 
     data = add_form(admin_client) | {"_continue": "저장 및 편집 계속"}
     added = admin_client.post(ADD_URL, data, follow=True).content.decode()
     assert "아래에서 다시 수정할 수 있습니다." in added and "수정해야 합니다" not in added
+
+
+def test_a_changed_slug_keeps_the_old_address_leading_to_the_article(
+    english_admin: Client, live_kb: KnowledgeBase
+) -> None:
+    """Reply emails and bookmarks carry an article's address; changing its slug had made
+    them 404 (staff pass)."""
+    article = indexed_article(live_kb)
+    data = form_data(english_admin.get(change_url(article)).content.decode(), "article_form")
+    saved = english_admin.post(change_url(article), data | {"slug": "reset-password", "_save": "Save"}, follow=True)
+    assert "The old address /articles/password-reset/ now leads to this article." in saved.content.decode()
+    customer = Client()
+    old = customer.get("/articles/password-reset/")
+    assert old.status_code == 302 and old["Location"] == "/articles/reset-password/"
+    assert customer.get(old["Location"]).status_code == 200
+    # renamed again: both earlier addresses lead to it; renamed back: its own slug is no redirect
+    english_admin.post(change_url(article), data | {"slug": "password-help", "_save": "Save"})
+    assert customer.get("/articles/password-reset/")["Location"] == "/articles/password-help/"
+    assert customer.get("/articles/reset-password/")["Location"] == "/articles/password-help/"
+    english_admin.post(change_url(article), data | {"slug": "password-reset", "_save": "Save"})
+    assert customer.get("/articles/password-reset/").status_code == 200
+    # another article taking an old slug wins over the redirect; an unpublished target is a 404
+    other = indexed_article(live_kb, slug="password-help")
+    assert customer.get("/articles/password-help/").status_code == 200 and other.slug == "password-help"
+    Article.objects.filter(pk=article.pk).update(status=Article.Status.DRAFT)
+    assert customer.get("/articles/reset-password/").status_code == 404
