@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -19,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_ratelimit.decorators import ratelimit
 
 from knowledge.chunking import plain_text
+from knowledge.models import Article
 from knowledge.rendering import render_markdown
 from knowledge.selectors import article_live_by_slug
 from knowledge.services import knowledge_base_get_live
@@ -372,14 +374,26 @@ def ticket_message(request: HttpRequest, reference: str) -> HttpResponse:
 
 @require_GET
 def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    """A published article of the live knowledge base, its Markdown rendered and sanitised.
-    An address the article had before its slug changed redirects to it (302: the old slug may
+    """A published article of the live knowledge base, its Markdown rendered and sanitised;
+    for staff who may view articles, also a draft or scheduled one, marked as a preview. An
+    address the article had before its slug changed redirects to it (302: the old slug may
     be given to another article later, and a cached 301 would outlive that)."""
-    article, moved = article_live_by_slug(kb_id=knowledge_base_get_live().pk, slug=slug)
+    kb = knowledge_base_get_live()
+    article, moved = article_live_by_slug(kb_id=kb.pk, slug=slug)
+    preview = False
+    if article is None and request.user.has_perm("knowledge.view_article"):
+        # Staff preview a draft or scheduled article ("View on site" had been a 404); never cached
+        article, preview = Article.objects.filter(knowledge_base=kb, slug=slug).first(), True
     if article is None:
         raise Http404("No such article.")
     if moved:
         return redirect(article.get_absolute_url())
     source_url = article.source_url if article.source_url.startswith(("https://", "http://")) else ""
-    context = {"article": article, "body_html": render_markdown(article.body), "source_url": source_url}
-    return render(request, "support/article.html", context)
+    context = {
+        "article": article, "body_html": render_markdown(article.body), "source_url": source_url, "preview": preview,
+    }  # fmt: skip
+    response = render(request, "support/article.html", context)
+    if preview:
+        patch_cache_control(response, private=True, no_store=True)
+        response["X-Robots-Tag"] = "noindex"
+    return response

@@ -285,3 +285,23 @@ def test_a_changed_slug_keeps_the_old_address_leading_to_the_article(
     assert customer.get("/articles/password-help/").status_code == 200 and other.slug == "password-help"
     Article.objects.filter(pk=article.pk).update(status=Article.Status.DRAFT)
     assert customer.get("/articles/reset-password/").status_code == 404
+
+
+def test_staff_preview_a_draft_or_scheduled_article_customers_get_404(
+    english_admin: Client, live_kb: KnowledgeBase
+) -> None:
+    """ "View on site" on a draft had been a 404 for staff too: no way to see it before publishing."""
+    article = indexed_article(live_kb)
+    Article.objects.filter(pk=article.pk).update(status=Article.Status.DRAFT)
+    assert Client().get("/articles/password-reset/").status_code == 404  # customers: still nothing
+    preview = english_admin.get("/articles/password-reset/")
+    assert (
+        preview.status_code == 200
+        and "Preview for staff: customers do not see this article" in preview.content.decode()
+    )
+    assert "no-store" in preview["Cache-Control"] and preview["X-Robots-Tag"] == "noindex"
+    Article.objects.filter(pk=article.pk).update(
+        status=Article.Status.PUBLISHED, published_at=datetime(2099, 1, 1, tzinfo=UTC)
+    )
+    assert Client().get("/articles/password-reset/").status_code == 404
+    assert "customers see this article from" in english_admin.get("/articles/password-reset/").content.decode()
