@@ -94,6 +94,10 @@ _KIND_WORDS = {
 
 
 _PASSWORD = re.compile(r"비밀\s*번호")
+# Korean 시간 alone is not a time cue (above), but business hours are: 운영 / 영업 / 상담 / 업무 /
+# 접수 시간 ask for clock times, like English "hours" ("고객센터 운영 시간이 어떻게 되나요?" had
+# marked "나비마켓", the name next to 고객센터, not "평일 오전 9시부터 오후 6시").
+_BUSINESS_HOURS = re.compile(r"(운영|영업|상담|업무|접수|근무)\s*시간")
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,8 @@ def _cues(question: str) -> _Cues:
     for form in kinds if wants in ("", "path") else ():  # "how long is the link valid" still wants a number
         if form in _KIND_WORDS:
             wants = _KIND_WORDS[form]  # "where do I find your e-mail address": the address
+    if wants in ("", "path") and _BUSINESS_HOURS.search(question):
+        wants = "time"
     if not wants and words & _PRICE_WORDS:
         wants = "money"  # a price word only where no interrogative set the type: "how far … one charge"
     head = next((t.form for t in reversed(tokens) if t.tag in ("NNG", "NNP") and t.form not in _WANTS), "")
@@ -313,7 +319,24 @@ def answer_span(question: str, sentence: str, only_when_asked: bool = True) -> s
     if best is None:
         return ""
     _, a, b = best
+    if cues.wants in ("number", "money", "time"):
+        b = _range_end(tokens, b)
     return _slice(sentence, tokens, a, b)
+
+
+def _range_end(tokens: list, b: int) -> int:
+    """Where a range "A부터 B" ends when the chosen run (ending at token ``b``) is its A: the last
+    token of the noun run after 부터 when that run holds a number, else ``b``. "오전 9시부터 오후
+    6시까지" had marked "오전 9시"; the run limit (``MAX_SPAN_MORPHEMES``) applies to B alone."""
+    if b + 2 >= len(tokens) or tokens[b + 1].form != "부터" or not tokens[b + 1].tag.startswith("J"):
+        return b
+    end = b + 2
+    while end + 1 < len(tokens) and end + 1 - (b + 2) < MAX_SPAN_MORPHEMES and _nounish(tokens[end + 1]):
+        end += 1
+    run = tokens[b + 2 : end + 1]
+    if not _nounish(tokens[b + 2]) or not any(t.tag in ("SN", "W_SERIAL") for t in run):
+        return b
+    return end
 
 
 def span_position(answer: str, span: str, start: int | None = None) -> int | None:

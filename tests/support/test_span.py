@@ -31,6 +31,12 @@ from support.views import answer_parts
         # Kiwi tags a clock time "9:00" W_SERIAL like a phone number: the span is the number's shape
         ("고객센터 전화번호 알려주세요", "전화: 1588-0000 (평일 9:00~18:00)", "1588-0000"),
         ("What are your customer service hours?", "전화: 1588-0000 (평일 9:00~18:00)", "평일 9:00~18:00"),
+        # business hours want a time (the name beside 고객센터 had been marked)
+        (
+            "고객센터 운영 시간이 어떻게 되나요?",
+            "나비마켓 고객센터는 평일 오전 9시부터 오후 6시까지 운영합니다.",
+            "평일 오전 9시부터 오후 6시",
+        ),
     ],
 )
 def test_span_is_the_answering_phrase_in_korean_and_english(question: str, sentence: str, span: str) -> None:
@@ -136,6 +142,8 @@ def test_answer_parts_split_around_the_span_for_highlighting() -> None:
         ("What are your customer service hours?", "time"),  # opening hours, no interrogative's kind
         ("how many hours can I ride", "number"),  # the interrogative decides first
         ("시간제한이 있는 대국은 무엇이 적용되었나?", ""),  # Korean 시간 names limits and durations too
+        ("상담 시간 알려주세요", "time"),  # but business hours are clock times
+        ("영업시간이 어떻게 돼요?", "time"),
         ("플러스 해지는 어디서 해요", "path"),  # where to do something: a menu path
         ("Where can I get a receipt?", "path"),
         ("where do I find your email address", "W_EMAIL"),  # the thing named is more precise
