@@ -287,6 +287,9 @@ class ArticleAdmin(admin.ModelAdmin):
             )
         if article_schedule_indexing(article=obj):
             self.message_user(request, indexing_queued_message(obj))
+        elif change and "status" in form.changed_data and obj.status != Article.Status.PUBLISHED:
+            # "nothing was re-indexed" alone had left staff unsure whether customers still saw it
+            self.message_user(request, _("Unpublished: customers no longer see this article or get answers from it."))
         else:
             self.message_user(request, _("The indexed content did not change, so nothing was re-indexed."))
         if obj.scheduled and obj.published_at:

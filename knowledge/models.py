@@ -6,8 +6,8 @@ from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 from pgvector.django import VectorField
 
 LIVE_KNOWLEDGE_BASE = "help-centre"
@@ -189,12 +189,18 @@ class Chunk(models.Model):
     alias_vectors = models.BinaryField(_("alias vectors"), default=b"", blank=True)
 
     class Meta:
+        verbose_name = _("chunk")
+        verbose_name_plural = _("chunks")
         ordering = ["article_id", "ordinal"]
         constraints = [models.UniqueConstraint(fields=["article", "ordinal"], name="chunk_unique_ordinal")]
         indexes = [GinIndex(fields=["search_vector"], name="chunk_search_vector_gin")]
 
     def __str__(self) -> str:
-        return f"{self.article_id}#{self.ordinal}"
+        # staff read it in admin (a deletion's summary): "12#0" meant nothing, in Korean too
+        return gettext("part %(number)d of article %(article)d") % {
+            "number": self.ordinal + 1,
+            "article": self.article_id,
+        }
 
 
 class CuratedAnswer(models.Model):

@@ -305,3 +305,11 @@ def test_staff_preview_a_draft_or_scheduled_article_customers_get_404(
     )
     assert Client().get("/articles/password-reset/").status_code == 404
     assert "customers see this article from" in english_admin.get("/articles/password-reset/").content.decode()
+
+
+def test_unpublishing_says_customers_no_longer_see_the_article(english_admin: Client, live_kb: KnowledgeBase) -> None:
+    article = indexed_article(live_kb)
+    data = form_data(english_admin.get(change_url(article)).content.decode(), "article_form")
+    saved = english_admin.post(change_url(article), data | {"status": "draft", "_save": "Save"}, follow=True)
+    assert "Unpublished: customers no longer see this article" in saved.content.decode()
+    assert Client().get(article.get_absolute_url()).status_code == 404
