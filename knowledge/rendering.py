@@ -8,6 +8,8 @@ http, https or mailto (no ``javascript:``/``data:`` URLs). Protocol-relative URL
 for nh3 to check, so they are dropped as well.
 """
 
+import re
+
 import markdown
 import nh3
 from django.utils.safestring import SafeString, mark_safe
@@ -38,9 +40,21 @@ def _drop_protocol_relative(element: str, attribute: str, value: str) -> str | N
     return value
 
 
+_HEADING_TAG = re.compile(r"<(/?)h([1-6])\b", re.IGNORECASE)
+
+
+def _below_the_title(html: str) -> str:
+    """Headings one level down (h6 stays) when the body has an ``<h1>``: the page's title is its
+    one ``<h1>``, and a body opening "# Title" had given the page two."""
+    if not re.search(r"<h1\b", html, re.IGNORECASE):
+        return html
+    return _HEADING_TAG.sub(lambda m: f"<{m.group(1)}h{min(int(m.group(2)) + 1, 6)}", html)
+
+
 def render_markdown(text: str) -> SafeString:
-    """Render Markdown ``text`` to HTML that is safe to insert into a page unescaped."""
-    html = markdown.markdown(text, extensions=MARKDOWN_EXTENSIONS, output_format="html")
+    """Render Markdown ``text`` to HTML that is safe to insert into a page unescaped, its
+    headings below the page's title (:func:`_below_the_title`)."""
+    html = _below_the_title(markdown.markdown(text, extensions=MARKDOWN_EXTENSIONS, output_format="html"))
     cleaned = nh3.clean(
         html,
         tags=ALLOWED_TAGS,

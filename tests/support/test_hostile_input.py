@@ -124,3 +124,9 @@ def test_admin_login_is_locked_after_repeated_failures(client: Client, admin_use
     assert "_auth_user_id" not in client.session
     elsewhere = Client().post("/admin/login/", {"username": "admin", "password": "password"}, REMOTE_ADDR="192.0.2.10")
     assert elsewhere.status_code == 302  # staff elsewhere are not locked out by the guesser
+
+
+def test_a_body_with_its_own_title_heading_leaves_the_page_one_h1() -> None:
+    html = render_markdown("# Refunds\n\nIntro.\n\n## Fees\n\nText.\n\n###### Small")
+    assert "<h1" not in html and "<h2>Refunds</h2>" in html and "<h3>Fees</h3>" in html and "<h6>Small</h6>" in html
+    assert "<h2>Fees</h2>" in render_markdown("Intro.\n\n## Fees")  # no h1: levels as written
