@@ -238,3 +238,11 @@ def test_benchmark_command_runs_and_leaves_nothing_behind(known: dict[str, Any],
     assert "first query embedding" in text and "/admin/search/ (test client): median" in text
     assert "hits for '환불은 어떻게 받나요?'" in text and ", 0 hits for" not in text
     assert (Question.objects.count(), Ticket.objects.count(), Article.objects.count(), User.objects.count()) == before
+
+
+def test_each_data_table_disclosure_names_its_chart(admin_client: Client, known: dict[str, Any]) -> None:
+    """Three "Data table" summaries had read the same to a screen reader."""
+    admin_client.cookies["django_language"] = "en"
+    page = admin_client.get(URL + PERIOD_QUERY).content.decode()
+    for title in ("Questions per day", "Escalations by reason", "Top cited articles"):
+        assert f'Data table<span class="visually-hidden">: {title}</span>' in page
