@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from knowledge.admin import CuratedAnswerAdmin, ReadOnlyTabularInline
+from knowledge.chunking import plain_text
 from knowledge.models import CuratedAnswer
 from support.assist import AssistUnavailable, question_retrieve_now, retrieval_sources, similar_tickets
 from support.checks import confidence_weights_mismatch
@@ -53,7 +54,8 @@ def _source_title(source: dict[str, Any]) -> str:
 
 
 def sources_table(sources: list[dict[str, Any]]) -> SafeString | str:
-    """The ``Question.sources`` JSON as an HTML table; every value is escaped."""
+    """The ``Question.sources`` JSON as an HTML table; every value is escaped, excerpts as plain
+    text (:func:`knowledge.chunking.plain_text`), as customers see them."""
     if not sources:
         return "-"
     rows = format_html_join(
@@ -65,7 +67,7 @@ def sources_table(sources: list[dict[str, Any]]) -> SafeString | str:
                 _source_title(s),
                 f"{float(s.get('score') or 0):.3f}",
                 _("yes") if s.get("cited") else "",
-                truncatechars(str(s.get("excerpt", "")), 300),
+                truncatechars(plain_text(str(s.get("excerpt", ""))), 300),  # not "**", "##", "|---|"
             )
             for number, s in enumerate(sources, 1)
         ),

@@ -24,6 +24,7 @@ from django.db.models import Q
 from django.urls import reverse
 
 from knowledge.analysis import analyse
+from knowledge.chunking import plain_text
 from knowledge.embeddings import EmbeddingError
 from knowledge.models import Article
 from knowledge.selectors import retrieve
@@ -118,7 +119,7 @@ def staff_search(
             hits.append(
                 SearchHit(
                     kind=article.kind, title=article.title, url=article.get_absolute_url(),
-                    when=article.published_at or article.updated_at, snippet=snippet(chunk.content, terms),
+                    when=article.published_at or article.updated_at, snippet=snippet(plain_text(chunk.content), terms),
                     score=chunk.score, by_meaning_only=by_meaning_only,
                 )
             )  # fmt: skip
