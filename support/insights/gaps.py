@@ -205,16 +205,19 @@ def latest_finished_report() -> ContentGapReport | None:
 
 
 def article_prefill_url(cluster: dict[str, Any]) -> str:
-    """The admin "add article" URL pre-filled from a cluster: title, language and a body listing its questions."""
+    """The admin "add article" URL pre-filled from a cluster: its first question as the title,
+    its language, and its questions as *also asked as* lines (how customers ask for the
+    article, searched but never shown). The body stays empty for the editor to write: a
+    body listing the questions, in the admin's language, could be published by accident."""
     from urllib.parse import urlencode
 
     from django.urls import reverse
-    from django.utils.translation import gettext as _
+
+    from knowledge.services import ALIAS_MAX_CHARS, ALIASES_MAX_LINES
 
     # Cut long questions so the URL stays well under common 8 KB request-line limits.
-    examples = [" ".join(str(text).split())[:200] for text in cluster.get("examples") or []]
-    lines = [str(_("Questions customers asked:")), ""] + [f"- {text}" for text in examples]
-    params = {"title": examples[0] if examples else "", "body": "\n".join(lines) + "\n"}
+    examples = [" ".join(str(text).split())[: min(200, ALIAS_MAX_CHARS)] for text in cluster.get("examples") or []]
+    params = {"title": examples[0] if examples else "", "aliases": "\n".join(examples[:ALIASES_MAX_LINES])}
     if cluster.get("language") in dict(Article.Language.choices):
         params["language"] = cluster["language"]
     return reverse("admin:knowledge_article_add") + "?" + urlencode(params)

@@ -106,9 +106,14 @@ def test_dashboard_lists_clusters_and_an_editor_starts_an_article_from_one(admin
     assert url in html.replace("&amp;", "&")
     params = parse_qs(urlsplit(url).query)
     assert params["title"] == ["환불은 <b>언제</b>?"] and params["language"] == ["ko"]
-    assert "- 환불 방법" in params["body"][0]
+    assert (
+        params["aliases"] == ["환불은 <b>언제</b>?\n환불 방법"] and "body" not in params
+    )  # nothing to publish by accident
     form = admin_client.get(url).content.decode()
-    assert "- 환불 방법" in form and 'value="환불은 &lt;b&gt;언제&lt;/b&gt;?"' in form
+    assert (
+        "환불은 &lt;b&gt;언제&lt;/b&gt;?\n환불 방법</textarea>" in form
+        and 'value="환불은 &lt;b&gt;언제&lt;/b&gt;?"' in form
+    )
 
 
 def test_frequent_terms_are_shown_as_customers_wrote_them_not_as_stems() -> None:

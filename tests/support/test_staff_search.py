@@ -79,7 +79,10 @@ def test_the_page_is_for_staff_and_escapes_what_it_shows(client: Client, sample_
 def test_snippets_and_ticket_sources_are_plain_text_not_markdown(make_article: Any) -> None:
     from support.admin import sources_table
 
-    make_article("환불 정책", "## 환불 기간\n\n**14일 이내**에 환불을 신청할 수 있습니다.\n\n| 구분 | 기간 |\n|---|---|\n| 환불 | 14일 |")
+    make_article(
+        "환불 정책",
+        "## 환불 기간\n\n**14일 이내**에 환불을 신청할 수 있습니다.\n\n| 구분 | 기간 |\n|---|---|\n| 환불 | 14일 |",
+    )
     [hit] = staff_search("환불 기간", kinds=("article",))
     text = "".join(part for part, _ in hit.snippet)
     assert "**" not in text and "##" not in text and "|---|" not in text and "14일 이내" in text
