@@ -5,9 +5,9 @@ overrides (tests) take effect and a forked worker never reuses its parent's conn
 
 ``OPENAI_TIMEOUT_SECONDS`` bounds each wait for the server (connect, one read), so a
 server that trickles a byte every few seconds never trips it. :func:`deadline` bounds a
-whole call: its retries and, for a stream, the reading of the whole reply. Two ``httpx2`` event hooks
-on the client enforce it, so the ``openai`` client's own retries, error handling,
-connection limits and proxies stay as they are.
+whole call: its retries and, for a stream, the reading of the whole reply. Two ``httpx2``
+event hooks on the client enforce it, so the ``openai`` client's own retries, error
+handling, connection limits and proxies stay as they are.
 """
 
 from __future__ import annotations

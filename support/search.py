@@ -6,10 +6,10 @@ be answered from, Korean and English alike; but only articles that share a word 
 search (its lexical side) are listed, because the dense side always has nearest neighbours
 (every article came back for "gift card", ahead of the one ticket that matched). When no
 article shares a word, the ``MEANING_ONLY_HITS`` nearest by meaning are listed, marked so
-(a Korean search for an English article without *also asked as* lines). Past tickets that got a reply are matched on
-the question's search terms (:func:`knowledge.analysis.analyse`, the same Kiwi morphemes)
-in the question and the reply, ranked by how many distinct terms they hold, newest first
-on ties. Snippets mark every occurrence of a term.
+(a Korean search for an English article without *also asked as* lines). Past tickets that
+got a reply are matched on the question's search terms (:func:`knowledge.analysis.analyse`,
+the same Kiwi morphemes) in the question and the reply, ranked by how many distinct terms
+they hold, newest first on ties. Snippets (plain text) mark every occurrence of a term.
 """
 
 from __future__ import annotations
