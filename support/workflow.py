@@ -243,13 +243,16 @@ def ticket_escalated_again(*, ticket: Ticket, email: str, details: str) -> bool:
     submission: checked with the ticket row locked, so two at once add one); details that would
     pass ``TICKET_MESSAGE_MAX_CHARS`` with the reply-address line are cut to fit; a closed ticket
     adds nothing; nothing raises. It had been dropped without a word, on the page and the API.
-    The reply-address line is written in the ticket's language, whatever the request's, so the
-    page (Korean) and the widget (English) sending the same cannot add it twice."""
-    said = details.strip() if details.strip() and details.strip() != ticket.details.strip() else ""
+    The reply-address line is written in the ticket's language, whatever the request's, and the
+    text and address are compared normalised (NFC; the address lower-cased), so the page
+    (Korean) and the widget (English), or a Mac's decomposed Hangul, cannot add it twice."""
+    said = question_normalise(details)  # NFC: decomposed Korean (macOS) is the same text, not new
+    said = said if said != question_normalise(ticket.details) else ""
     reply_to = ""
-    if email_normalise(email).lower() != ticket.email.lower():
+    address = email_normalise(email).lower()  # one mailbox, however it is cased: added once
+    if address != ticket.email.lower():
         with translation.override(ticket.language or settings.LANGUAGE_CODE):
-            reply_to = _("(Reply to: %(email)s)") % {"email": email.strip()}
+            reply_to = _("(Reply to: %(email)s)") % {"email": address}
     room = settings.TICKET_MESSAGE_MAX_CHARS - (len(reply_to) + 1 if reply_to else 0)
     said = said if len(said) <= room else said[: max(room - 1, 0)] + "…"
     body = "\n".join(part for part in (said, reply_to) if part)

@@ -7,6 +7,7 @@ import json
 import random
 import re
 import time
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -106,6 +107,10 @@ def test_ticket_with_the_token_is_created_once_and_a_second_one_is_a_conflict(
         HTTP_ACCEPT_LANGUAGE="en",
     )
     assert english.json()["added"] is False and ticket.events.filter(kind="customer_message").count() == 1
+    # nor decomposed Hangul (a Mac's input) or the address in capitals: the same text, the same mailbox
+    decomposed = unicodedata.normalize("NFD", "주문번호 NB-42도 확인해 주세요")
+    again = escalate(client, body | {"details": decomposed, "email": "KIM2@Example.com"})
+    assert again.json()["added"] is False and ticket.events.filter(kind="customer_message").count() == 1
     long_details = "가" * 5000  # the most a ticket's details may be: with the address line it is cut to fit
     longest = escalate(client, body | {"details": long_details, "email": "kim3@example.com"})
     assert longest.status_code == 409 and longest.json()["added"] is True
