@@ -26,15 +26,17 @@ def delivery_message_id(delivery: EmailDelivery) -> str:
 
 
 # A reply that opens with its own greeting gets no "Hello," before it ("Hello,\n\nHello Jane, …").
-GREETING = re.compile(
-    r"^\s*(hello|hi|hey|dear|good (morning|afternoon|evening)|greetings|안녕하세요|안녕하십니까|반갑습니다)\b", re.I
-)
+# English opens with it ("Hi Jane,", not "Hi-Fi speakers …"); Korean puts it anywhere in the
+# first line ("민지 고객님, 안녕하세요.").
+GREETING_EN = re.compile(r"^\s*(hello|hi|hey|dear|good (morning|afternoon|evening)|greetings)(?=[\s,!.]|$)", re.I)
+GREETING_KO = re.compile(r"안녕하세요|안녕하십니까|반갑습니다")
 
 
 def greets(body: str) -> bool:
-    """True when ``body``'s first words are a greeting (English or Korean), so the reply email
-    adds none of its own."""
-    return bool(GREETING.match(body))
+    """True when ``body`` opens with a greeting (English: its first word; Korean: anywhere in
+    its first line), so the reply email adds none of its own."""
+    first_line = body.strip().split("\n", 1)[0] if body.strip() else ""
+    return bool(GREETING_EN.match(body) or GREETING_KO.search(first_line))
 
 
 def _send(*, template: str, to: str, context: dict[str, object], message_id: str) -> None:

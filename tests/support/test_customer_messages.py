@@ -169,3 +169,23 @@ def test_a_reply_that_greets_gets_no_second_greeting_and_its_links_are_links(tic
     assert greeting.body.count("안녕하세요") == 1 and plain.body.startswith("안녕하세요.\n\n14일")  # ko: the ticket's
     html = greeting.alternatives[0].content  # type: ignore[attr-defined]
     assert '<a href="http://127.0.0.1:8000/articles/refund/"' in html
+
+
+@pytest.mark.parametrize(
+    ("body", "greeted"),
+    [("Hello Jane, here it is.", True), ("Hi, it is 14 days.", True), ("민지 고객님, 안녕하세요.\n14일입니다.", True),
+     ("Hi-Fi speakers ship in 3 days.", False), ("14일 이내입니다.\n안녕하세요 가 아닌 줄", False)],
+)  # fmt: skip
+def test_a_greeting_is_found_where_each_language_puts_it(body: str, greeted: bool) -> None:
+    from support.emails import greets
+
+    assert greets(body) is greeted
+
+
+def test_a_korean_particle_after_a_url_stays_out_of_the_link() -> None:
+    from support.templatetags.portal_text import urlize_korean
+
+    html = urlize_korean("자세한 내용은 https://help.example/faq에서 보세요. <b>x</b> www.example.com/a를")
+    assert '<a href="https://help.example/faq" rel="nofollow">https://help.example/faq</a>에서' in html
+    assert '<a href="http://www.example.com/a" rel="nofollow">www.example.com/a</a>를' in html
+    assert "&lt;b&gt;" in html and "<b>" not in html
