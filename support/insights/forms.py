@@ -47,9 +47,17 @@ class PeriodForm(forms.Form):
 
     def shown(self) -> PeriodForm:
         """The form to show: with a preset chosen, without the dates it ignored (they stayed in
-        the boxes and looked applied)."""
+        the boxes and looked applied); with a period that is not offered (``?days=0``), the
+        default selected (the select had shown its first option, 7 days, above 30 days'
+        figures) and the error beside it."""
         if self.is_bound and self.is_valid() and self.cleaned_data.get("days"):
             return PeriodForm({"days": str(self.cleaned_data["days"])})
+        if self.is_bound and self.has_error("days"):
+            shown = PeriodForm({"days": str(DEFAULT_DAYS)})
+            shown.is_valid()
+            for error in self.errors["days"]:
+                shown.add_error(None, error)
+            return shown
         return self
 
     def clean(self) -> dict[str, Any]:

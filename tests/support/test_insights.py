@@ -179,6 +179,7 @@ def test_period_choices_and_bad_dates(admin_client: Client, known: dict[str, Any
     for odd in ("0", "-5", "abc", "365", "99999999999999999999"):  # had shown 30 days without a word
         page = admin_client.get(URL + "?days=" + odd).content.decode()
         assert "Choose one of the periods offered" in page and "(30 days)" in page
+        assert '<option value="30" selected>' in page  # the select says what the figures are for
     assert "(90 days)" in admin_client.get(URL + "?days=90").content.decode()
     html = admin_client.get(URL + "?start=2026-03-07&end=2026-03-01").content.decode()
     assert "The period ends before it starts." in html and "(30 days)" in html  # falls back to the default
