@@ -159,18 +159,23 @@ def parse_rewrite(content: str | None) -> str:
     return question.strip()[: settings.QUESTION_MAX_CHARS]
 
 
+REWRITE_SHARE_OF_DEADLINE = 0.25  # of OPENAI_DEADLINE_SECONDS: a reply of a few dozen tokens, and optional
+
+
 def standalone_query_rewrite(text: str, history: Sequence[Turn]) -> tuple[str, dict[str, int]]:
     """``(standalone question, token usage)`` from one chat call (``OPENAI_CHAT_MODEL``, JSON mode).
 
     ``history`` is trimmed to ``CONVERSATION_HISTORY_TOKENS`` first
     (:func:`history_within_budget`). Raises :class:`RewriteFailed` on any API error or
-    unusable reply; the client's own timeout and retries apply, within
-    ``OPENAI_DEADLINE_SECONDS`` for the whole call.
+    unusable reply; the client's own timeout and retries apply, within a quarter of
+    ``OPENAI_DEADLINE_SECONDS`` for the whole call: the rewrite is optional (the offline
+    context stands in) and the answer's own call follows it, which had made a follow-up wait
+    up to twice the deadline.
     """
     model = settings.OPENAI_CHAT_MODEL
     kept = history_within_budget(history, settings.CONVERSATION_HISTORY_TOKENS, model)
     try:
-        with deadline(settings.OPENAI_DEADLINE_SECONDS):
+        with deadline(settings.OPENAI_DEADLINE_SECONDS * REWRITE_SHARE_OF_DEADLINE):
             response = client().chat.completions.create(
                 model=model,
                 messages=rewrite_messages(text, kept),

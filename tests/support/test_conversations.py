@@ -15,7 +15,7 @@ from support.conversations import Turn, history_within_budget, turn_text
 from support.models import Conversation, Question, Ticket
 from support.outbox import email_delivery_send
 from support.services import question_answer, token_hash
-from tests.fake_openai import CHAT, FakeOpenAI, chat_reply, error, fake_openai  # noqa: F401
+from tests.fake_openai import CHAT, FakeOpenAI, chat_reply, error, fake_openai, trickle  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -226,6 +226,26 @@ def test_a_failed_rewrite_falls_back_offline_and_keeps_the_question(
     assert follow_up.pk and follow_up.text == FOLLOW_UP_EN
     assert "password" in follow_up.retrieval_query  # the offline method carried the previous turn
     assert follow_up.sources[0]["article_id"] == sample_articles["password"].pk
+
+
+def test_a_slow_rewrite_gives_up_at_its_share_of_the_deadline(
+    llm: FakeOpenAI, sample_articles: dict[str, Any], settings: Settings
+) -> None:
+    """A follow-up makes two chat calls; the optional rewrite had its own whole deadline, so a
+    slow server made the customer wait twice as long (verification pass: 33 s at 15 s)."""
+    import time
+
+    settings.OPENAI_TIMEOUT_SECONDS, settings.OPENAI_DEADLINE_SECONDS = 2.0, 8.0
+    first = question_answer(text=FIRST_EN).question
+    llm.reset()
+    llm.script(trickle(0.3, path=CHAT))  # the rewrite's reply, 8 bytes every 0.3 s: ~10 s
+    started = time.monotonic()
+    follow_up = question_answer(text=FOLLOW_UP_EN, conversation=first.conversation).question
+    elapsed = time.monotonic() - started
+    follow_up.refresh_from_db()
+    assert "password" in follow_up.retrieval_query  # the offline context stood in
+    assert follow_up.status == Question.Status.ANSWERED  # the answer's own call was quick
+    assert elapsed < 6.0, elapsed  # 2 s for the rewrite (a quarter of 8), then the answer
 
 
 # --- pages and escalation ------------------------------------------------------------------------
