@@ -112,6 +112,12 @@ class Question(models.Model):
     def __str__(self) -> str:
         return self.text[:80]
 
+    @property
+    def abandoned(self) -> bool:
+        """The customer left (closed the page mid-stream) before the answer was finished
+        (``support.services.question_answer_events`` records ``disconnected: …``)."""
+        return self.status == self.Status.MODEL_ERROR and self.error.startswith("disconnected")
+
 
 def _ticket_reference() -> str:
     return "T-" + secrets.token_hex(4).upper()

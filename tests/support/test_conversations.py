@@ -370,3 +370,22 @@ def test_follow_ups_no_article_answers_are_counted_apart() -> None:
     }  # fmt: skip
     table = format_conversations(report)
     assert "25.0% of 4" in table and table.splitlines()[-1].rstrip().endswith("-")
+
+
+def test_a_turn_the_customer_left_mid_stream_is_not_called_unsure(
+    client: Client, sample_articles: dict[str, Any]
+) -> None:
+    """The verification pass closed the browser mid-stream: the thread then said "We were not
+    sure about this one" of a question the portal had been answering."""
+    first = client.post("/", {"question": FIRST_EN})
+    question = Question.objects.get()
+    Question.objects.filter(pk=question.pk).update(
+        status=Question.Status.MODEL_ERROR,
+        escalation_recommended=True,
+        error="disconnected: the answer was not finished",
+    )
+    follow_up = client.post(first["Location"] + "follow-up/", {"question": FOLLOW_UP_EN})
+    thread = (
+        client.get(follow_up["Location"], HTTP_ACCEPT_LANGUAGE="en").content.decode().split('id="current-question"')[0]
+    )
+    assert "You left before this answer was finished." in thread and "We were not sure" not in thread
