@@ -41,15 +41,17 @@ def ticket_draft_request(*, ticket: Ticket, by: Any | None = None) -> None:
     Ticket.objects.filter(pk=ticket.pk).update(
         draft_state=Ticket.DraftState.PENDING, draft_error="", draft_requested_at=timezone.now()
     )
-    transaction.on_commit(functools.partial(ticket_draft_enqueue, ticket.pk))
+    language = translation.get_language() or settings.LANGUAGE_CODE  # the agent's: for what the ticket says to them
+    transaction.on_commit(functools.partial(ticket_draft_enqueue, ticket.pk, language))
 
 
-def ticket_draft_enqueue(ticket_id: int) -> None:
-    """Send the draft task; with the broker down the ticket says so (the agent can ask again)."""
+def ticket_draft_enqueue(ticket_id: int, language: str = "") -> None:
+    """Send the draft task (staff-facing messages in ``language``); with the broker down the
+    ticket says so (the agent can ask again)."""
     from tasks import enqueue
     from tasks.support import draft_ticket_reply
 
-    if not enqueue(draft_ticket_reply, ticket_id):
+    if not enqueue(draft_ticket_reply, ticket_id, language):
         Ticket.objects.filter(pk=ticket_id, draft_state=Ticket.DraftState.PENDING).update(
             draft_state=Ticket.DraftState.FAILED,
             draft_error=_("The worker could not be reached; please try “Draft reply” again in a moment."),

@@ -31,11 +31,17 @@ def draft_question_answer(question_id: int) -> bool:
 
 
 @shared_task(acks_late=True)
-def draft_ticket_reply(ticket_id: int) -> bool:
-    """Write the "Draft reply" an agent asked for (``support.drafting.ticket_draft_write``).
+def draft_ticket_reply(ticket_id: int, language: str = "") -> bool:
+    """Write the "Draft reply" an agent asked for (``support.drafting.ticket_draft_write``);
+    what the ticket says to staff (a failure's reason) in ``language``, the admin's when they
+    asked (the worker's default, Korean, had shown in the English admin). The draft itself is
+    in the customer's language.
 
     No Celery retries: a failed draft says why on the ticket and the agent asks again.
     """
+    from django.utils import translation
+
     from support.drafting import ticket_draft_write
 
-    return ticket_draft_write(ticket_id=ticket_id)
+    with translation.override(language or None):
+        return ticket_draft_write(ticket_id=ticket_id)

@@ -131,3 +131,17 @@ def test_the_support_email_labels_an_excerpt_the_customer_was_not_shown(sample_a
     email_delivery_send(delivery_id=notify.pk)
     [message] = [m for m in mail.outbox if m.to == [notify.recipient]]
     assert "Nearest excerpt (not shown to the customer" in message.body and "Draft answer" not in message.body
+
+
+def test_what_the_ticket_says_to_staff_is_in_the_language_they_asked_in(sample_articles: object) -> None:
+    """The worker wrote a failed draft's reason in its default language (Korean) for an agent
+    using the English admin (verification pass)."""
+    from tasks.support import draft_ticket_reply
+
+    ticket = escalate("Do you sell gift cards for birthdays?")
+    for language, expected in (("en", "No draft: the nearest article"), ("ko", "초안 없음")):
+        ticket_draft_request(ticket=ticket)
+        with translation.override("ko" if language == "en" else "en"):  # the worker's own language differs
+            assert draft_ticket_reply(ticket.pk, language) is False
+        ticket.refresh_from_db()
+        assert ticket.draft_error.startswith(expected), ticket.draft_error
