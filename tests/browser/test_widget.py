@@ -157,6 +157,22 @@ def test_widget_by_keyboard_keeps_the_focus_and_says_a_wrong_email_at_its_field(
     assert page.locator("[data-support-widget] .panel").is_hidden()
 
 
+def test_the_widget_says_why_it_cannot_answer_as_the_answer_page_does(
+    tab: Tab, live_server: Any, sample_articles: dict[str, Any]
+) -> None:
+    """Every escalation had read "we would rather not guess", also when nothing was found or the
+    chat model failed (verification pass); the answer page tells them apart."""
+    page = tab.page
+    page.goto(f"{live_server.url}/widget/demo/?lang=en")
+    open_widget_by_keyboard(tab)
+    page.keyboard.type("😭😭😭")  # no letter or digit: no_sources
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    warning = page.locator("[data-support-widget] .warn").first
+    warning.wait_for()
+    assert "We could not find anything about this in our help articles." in warning.inner_text()
+
+
 def test_enter_that_ends_a_korean_composition_does_not_send(
     tab: Tab, live_server: Any, sample_articles: dict[str, Any]
 ) -> None:

@@ -35,6 +35,8 @@
       sources: "Sources", excerpt: "This is an excerpt from our help articles. Please check the source.",
       fromArticleIn: { ko: "This excerpt comes from an article in Korean.", en: "This excerpt comes from an article in English." },
       notSure: "We are not sure about this one, so we would rather not guess. Our support team can answer it by email.",
+      notPrepared: "We could not prepare an answer right now. Our support team can answer it by email.",
+      nothingFound: "We could not find anything about this in our help articles. Our support team can answer it by email.",
       escalateOffer: "Not what you needed? Send it to our support team",
       email: "Your email address", details: "Anything else we should know? (optional)",
       escalate: "Send to our support team", ticketSent: "Sent. Your ticket reference is {ref}. We will reply by email.",
@@ -59,6 +61,8 @@
       sources: "출처", excerpt: "도움말 문서에서 발췌한 내용입니다. 출처를 확인해 주세요.",
       fromArticleIn: { ko: "이 발췌문은 한국어 문서에서 가져왔습니다.", en: "이 발췌문은 영어 문서에서 가져왔습니다." },
       notSure: "이 질문은 확실하지 않아 추측하지 않겠습니다. 고객센터가 이메일로 답해 드릴 수 있습니다.",
+      notPrepared: "지금은 답변을 준비하지 못했습니다. 고객센터가 이메일로 답해 드릴 수 있습니다.",
+      nothingFound: "도움말 문서에서 이 내용에 관한 정보를 찾지 못했습니다. 고객센터가 이메일로 답해 드릴 수 있습니다.",
       escalateOffer: "원하던 답이 아닌가요? 고객센터에 보내기",
       email: "이메일 주소", details: "더 알려 주실 내용이 있나요? (선택)",
       escalate: "고객센터에 보내기", ticketSent: "보냈습니다. 문의 번호는 {ref}입니다. 이메일로 답해 드리겠습니다.",
@@ -236,7 +240,7 @@
       id: data.id, token: data.token, answer: data.answer || "", answer_kind: data.answer_kind || "",
       answer_span: data.answer_span || "", answer_span_start: typeof data.answer_span_start === "number" ? data.answer_span_start : null,
       asked_in: questionLanguage(question),
-      escalation_recommended: !!data.escalation_recommended,
+      escalation_recommended: !!data.escalation_recommended, status: data.status || "",
       sources: (data.sources || []).map(function (s) { return { title: s.title, url: s.url, language: s.language || "" }; }),
     };
   }
@@ -526,7 +530,9 @@
   Widget.prototype.answerMessage = function (entry, last) {
     var answer = entry.answer;
     if (answer.escalation_recommended) {
-      return bubble("bot warn reply", T.notSure, [last ? this.escalationForm() : null]);
+      // As the answer page: the chat model failing or nothing found is not "not sure".
+      var why = { model_error: T.notPrepared, no_sources: T.nothingFound }[answer.status] || T.notSure;
+      return bubble("bot warn reply", why, [last ? this.escalationForm() : null]);
     }
     var children = [];
     if (answer.answer_kind === "extractive") children.push(el("p", { class: "muted", text: T.excerpt }));
