@@ -31,7 +31,7 @@ from support.forms import CustomerMessageForm, FeedbackForm, QuestionForm, Ticke
 from support.links import KEY_PARAMETER, ticket_link_valid
 from support.models import Conversation, Feedback, Question, Ticket
 from support.selectors import conversation_turns, ticket_conversation
-from support.services import AnswerOutcome, QuestionInvalid, question_answer, question_answer_events
+from support.services import QuestionInvalid, question_answer, question_answer_events
 from support.streaming import answer_event_stream, event_stream_response, first_event, wants_event_stream
 from support.throttling import client_ip
 from support.tickets import TicketExists, TicketInvalid, ticket_create
@@ -89,21 +89,14 @@ def _streamed(request: HttpRequest, *, text: str, conversation: Conversation | N
 
     The question is stored and added to the session before the stream starts, so the
     page the script then opens (``done``'s ``id``) is this visitor's, as after a redirect.
-    ``done`` has no ``token``: the session authorises the page, and a script on it holding
-    the question's bearer secret would be one more place to leak it from.
+    ``done`` is the API's JSON, ``token`` included (issue 9: the same JSON as the non-streaming
+    response); the page's script does not use it, the session authorises the page.
     Raises ``QuestionInvalid`` before anything is sent.
     """
     events = question_answer_events(text=text, channel="web", conversation=conversation, stream=True)
     first = first_event(events)
     _remember(request, SESSION_QUESTIONS, first.question.pk)
-    return event_stream_response(answer_event_stream(first, events, sources=sources_payload, done=_page_payload))
-
-
-def _page_payload(outcome: AnswerOutcome) -> dict[str, Any]:
-    """``question_payload`` without the API ``token``, for the customer pages' stream."""
-    payload = question_payload(outcome)
-    del payload["token"]
-    return payload
+    return event_stream_response(answer_event_stream(first, events, sources=sources_payload, done=question_payload))
 
 
 def _own_page(url: object) -> str:
