@@ -32,7 +32,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from knowledge.analysis import analysed_words
+from knowledge.analysis import analysed_words, morphemes
 from knowledge.embeddings import EmbeddingProvider, get_provider
 from knowledge.models import Article
 from knowledge.selectors import retrieve
@@ -86,11 +86,15 @@ def cluster_vectors(vectors: np.ndarray, similarity: float) -> list[list[int]]:
 
 def _terms(texts: list[str]) -> list[str]:
     """The terms found in most of ``texts`` (each text counts a term once), most frequent first,
-    each shown as the word it was most often written as ("verification", not the stem "verif")."""
+    each shown as the word it was most often written as ("verification", not the stem "verif");
+    Korean verb and adjective stems left out."""
     counts: Counter[str] = Counter()
     spellings: dict[str, Counter[str]] = {}
     for text in texts:
-        words = analysed_words(text, query=True)
+        # Korean verb and adjective stems say little out of their sentence ("사나요" → 살, read
+        # as "to live"): the nouns name the topic.
+        stems = {t.form for t in morphemes(text) if t.tag.startswith(("VV", "VA"))}
+        words = [(word, term) for word, term in analysed_words(text, query=True) if word not in stems]
         counts.update({term for _, term in words})
         for word, term in words:
             spellings.setdefault(term, Counter())[word] += 1

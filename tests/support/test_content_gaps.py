@@ -121,3 +121,5 @@ def test_frequent_terms_are_shown_as_customers_wrote_them_not_as_stems() -> None
 
     terms = _terms(["How long is the verification code valid?", "my verification code expired", "code not working"])
     assert terms[0] == "code" and "verification" in terms and "verif" not in terms  # the stem meant nothing to staff
+    korean = _terms(["회사 주식은 어디서 사나요?", "주식 사고 싶어요"])
+    assert korean[0] == "주식" and "살" not in korean and "사" not in korean  # 사나요 had shown as 살 ("to live")
