@@ -468,3 +468,12 @@ def test_a_page_that_is_not_there_or_not_yours_says_so_in_the_visitors_language(
     assert '<html lang="en">' in page and "Page not found" in page and 'href="/"' in page
     korean = client.get("/questions/999999/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
     assert "페이지를 찾을 수 없습니다" in korean
+
+
+def test_a_form_without_its_csrf_token_gets_a_page_in_the_visitors_language(db: None) -> None:
+    """A CSRF failure was Django's bare English "Forbidden" page (verification pass)."""
+    strict = Client(enforce_csrf_checks=True)
+    refused = strict.post("/", {"question": "환불은 언제 되나요?"}, HTTP_ACCEPT_LANGUAGE="ko")
+    assert refused.status_code == 403
+    page = refused.content.decode()
+    assert '<html lang="ko">' in page and "양식을 다시 보내 주세요" in page and 'href="/"' in page
