@@ -173,6 +173,25 @@ def test_the_widget_says_why_it_cannot_answer_as_the_answer_page_does(
     assert "We could not find anything about this in our help articles." in warning.inner_text()
 
 
+def test_an_over_long_question_is_said_at_the_box_and_kept(
+    tab: Tab, live_server: Any, sample_articles: dict[str, Any]
+) -> None:
+    """The box's maxlength had cut a 1,003-character paste to 1,000 without a word (customer
+    pass); the page says the limit, so does the widget now, and the text stays to be shortened."""
+    page = tab.page
+    page.goto(f"{live_server.url}/widget/demo/?lang=en")
+    open_widget_by_keyboard(tab)
+    box = page.locator("[data-support-widget] #support-question")
+    box.fill("환" * 1003)
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    error = page.locator("[data-support-widget] #support-question-error")
+    error.wait_for()
+    assert error.inner_text() == "Questions are limited to 1,000 characters; yours has 1,003."
+    assert box.input_value() == "환" * 1003 and box.get_attribute("aria-invalid") == "true"
+    assert not Question.objects.exists()
+
+
 def test_enter_that_ends_a_korean_composition_does_not_send(
     tab: Tab, live_server: Any, sample_articles: dict[str, Any]
 ) -> None:

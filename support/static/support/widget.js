@@ -36,6 +36,7 @@
       fromArticleIn: { ko: "This excerpt comes from an article in Korean.", en: "This excerpt comes from an article in English." },
       notSure: "We are not sure about this one, so we would rather not guess. Our support team can answer it by email.",
       notPrepared: "We could not prepare an answer right now. Our support team can answer it by email.",
+      tooLong: "Questions are limited to {limit} characters; yours has {count}.",
       nothingFound: "We could not find anything about this in our help articles. Our support team can answer it by email.",
       escalateOffer: "Not what you needed? Send it to our support team",
       email: "Your email address", details: "Anything else we should know? (optional)",
@@ -62,6 +63,7 @@
       fromArticleIn: { ko: "이 발췌문은 한국어 문서에서 가져왔습니다.", en: "이 발췌문은 영어 문서에서 가져왔습니다." },
       notSure: "이 질문은 확실하지 않아 추측하지 않겠습니다. 고객센터가 이메일로 답해 드릴 수 있습니다.",
       notPrepared: "지금은 답변을 준비하지 못했습니다. 고객센터가 이메일로 답해 드릴 수 있습니다.",
+      tooLong: "질문은 {limit}자까지 입력할 수 있습니다. 입력하신 질문은 {count}자입니다.",
       nothingFound: "도움말 문서에서 이 내용에 관한 정보를 찾지 못했습니다. 고객센터가 이메일로 답해 드릴 수 있습니다.",
       escalateOffer: "원하던 답이 아닌가요? 고객센터에 보내기",
       email: "이메일 주소", details: "더 알려 주실 내용이 있나요? (선택)",
@@ -88,6 +90,7 @@
   }
   var LANG = pickLanguage();
   var T = STRINGS[LANG];
+  var MAX_QUESTION_CHARS = 1000;  // the portal's QUESTION_MAX_CHARS (its 400 says the same)
   function t(key, values) {
     return T[key].replace(/\{(\w+)\}/g, function (_, name) { return String(values[name]); });
   }
@@ -378,13 +381,15 @@
       class: "launcher " + side, type: "button", "aria-expanded": "false", "aria-controls": "support-panel", text: T.open,
     });
     this.log = el("div", { class: "log", role: "log", "aria-live": "polite" });
+    // No maxlength: it cut a longer paste silently; ask() says the limit at the box instead.
     this.input = el("textarea", { id: "support-question", name: "question", rows: "2", placeholder: T.placeholder,
-                                  maxlength: "1000", required: "" });
+                                  required: "" });
+    this.inputError = el("p", { id: "support-question-error", class: "field-error", hidden: "" });
     this.sendButton = el("button", { type: "submit", text: T.send });
     // novalidate: ask() ignores an empty box; the browser's "fill out this field" bubble had
     // taken the focus from "Ask" on a second Enter while the first question was on its way.
     this.form = el("form", { novalidate: "" }, [
-      el("label", { for: "support-question", text: T.placeholder }), this.input, this.sendButton,
+      el("label", { for: "support-question", text: T.placeholder }), this.input, this.inputError, this.sendButton,
     ]);
     this.newButton = el("button", { type: "button", class: "new-conversation", text: T.newConversation });
     this.closeButton = el("button", { type: "button", class: "close", text: T.close });
@@ -693,6 +698,13 @@
   Widget.prototype.ask = function () {
     var question = this.input.value.trim();
     if (!question || this.busy) return;
+    // The portal's QUESTION_MAX_CHARS, counted as it counts (NFC code points): said at the
+    // box with the text kept, as the page does.
+    var count = Array.from(question.normalize("NFC")).length;
+    var tooLong = count > MAX_QUESTION_CHARS
+      ? { status: 400, data: { question: [t("tooLong", { limit: MAX_QUESTION_CHARS.toLocaleString("en"), count: count.toLocaleString("en") })] } }
+      : { status: 0 };
+    if (showFieldErrors({ question: this.input }, { question: this.inputError }, tooLong)) return;
     var self = this;
     this.clearOffers();
     this.say("me", question);
