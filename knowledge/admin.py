@@ -49,6 +49,8 @@ SUPPORT_ANSWER_LOCKED = (
 )  # fmt: skip
 SUPPORT_ANSWERS_ELSEWHERE = _("Support answers are published and unpublished with their curated answer.")
 
+STUCK_AFTER_MINUTES = 3  # an article indexing longer than this says for how long in the list
+
 INDEXING_FIELDS = (
     "index_state", "index_error", "index_requested_at", "index_started_at", "index_attempts", "indexed_at",
     "embedding_model", "chunk_count",
@@ -213,8 +215,8 @@ class SeenByCustomersFilter(admin.SimpleListFilter):
 class ArticleAdmin(admin.ModelAdmin):
     form = ArticleAdminForm
     list_display = (
-        "title", "status_shown", "kind", "language", "published_at", "index_state", "chunk_count", "embedding_model",
-        "indexed_at",
+        "title", "status_shown", "kind", "language", "published_at", "index_state_shown", "chunk_count",
+        "embedding_model", "indexed_at",
     )  # fmt: skip
     list_filter = (SeenByCustomersFilter, "status", "kind", "language", "index_state", "knowledge_base")
     search_fields = ("title", "body")
@@ -265,6 +267,22 @@ class ArticleAdmin(admin.ModelAdmin):
         if article.scheduled and article.published_at:
             return str(_("Scheduled for %(date)s") % {"date": date_format(timezone.localtime(article.published_at))})
         return str(article.get_status_display())
+
+    @admin.display(description=_("indexing state"), ordering="index_state")
+    def index_state_shown(self, article: Article) -> str:
+        """The indexing state; an article indexing for more than ``STUCK_AFTER_MINUTES`` says
+        for how long and when a stopped worker's claim is taken over (a killed worker had left
+        "Indexing" for a quarter of an hour with no hint)."""
+        state = str(article.get_index_state_display())
+        if article.index_state != Article.IndexState.INDEXING or article.index_started_at is None:
+            return state
+        minutes = int((timezone.now() - article.index_started_at).total_seconds() // 60)
+        if minutes < STUCK_AFTER_MINUTES:
+            return state
+        return str(
+            _("%(state)s for %(minutes)d min (a worker that stopped is replaced after %(limit)d min)")
+            % {"state": state, "minutes": minutes, "limit": settings.INDEX_CLAIM_TIMEOUT_SECONDS // 60}
+        )
 
     @admin.display(description=_("Edited as"))
     def curated_answer_link(self, article: Article) -> SafeString | str:

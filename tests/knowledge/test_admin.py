@@ -313,3 +313,20 @@ def test_unpublishing_says_customers_no_longer_see_the_article(english_admin: Cl
     saved = english_admin.post(change_url(article), data | {"status": "draft", "_save": "Save"}, follow=True)
     assert "Unpublished: customers no longer see this article" in saved.content.decode()
     assert Client().get(article.get_absolute_url()).status_code == 404
+
+
+def test_an_article_indexing_for_long_says_for_how_long(english_admin: Client, live_kb: KnowledgeBase) -> None:
+    """A killed worker's article said "Indexing" for a quarter of an hour with no hint."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    article = indexed_article(live_kb)
+    Article.objects.filter(pk=article.pk).update(
+        index_state=Article.IndexState.INDEXING, index_started_at=timezone.now() - timedelta(minutes=12)
+    )
+    listed = english_admin.get(reverse("admin:knowledge_article_changelist")).content.decode()
+    assert "Indexing for 12 min (a worker that stopped is replaced after 15 min)" in listed
+    Article.objects.filter(pk=article.pk).update(index_started_at=timezone.now())
+    listed = english_admin.get(reverse("admin:knowledge_article_changelist")).content.decode()
+    assert "Indexing for" not in listed and "Indexing" in listed
