@@ -27,6 +27,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from knowledge.models import Article
 from support.answering.span import span_position
 from support.api_schema import (
     ANSWER_EXAMPLE,
@@ -133,7 +134,7 @@ class SourceOutSerializer(serializers.Serializer):
         default="", help_text="The article's language (ko, en); may differ from the question's."
     )
     kind = serializers.ChoiceField(  # always sent
-        choices=["article", "support_answer"], default="article",
+        choices=Article.Kind.values, default=Article.Kind.ARTICLE.value,
         help_text="article, or support_answer: a reviewed answer from the support team.",
     )  # fmt: skip
 

@@ -139,6 +139,13 @@ def confidence_features(retrieval: Retrieval, question: str = "") -> dict[str, f
     }  # fmt: skip
 
 
+def retrieval_confidence(retrieval: Retrieval, question: str = "") -> float:
+    """The gate's confidence in [0, 1] for ``retrieval`` of the customer's ``question``: the
+    features (:func:`confidence_features`) combined by the shipped weights
+    (:func:`confidence_from_features`), as the customer path computes it."""
+    return confidence_from_features(confidence_features(retrieval, question))
+
+
 def confidence_from_features(features: dict[str, float], weights: list[float] | None = None) -> float:
     """Logistic combination of ``features``; ``weights`` = [w0, then one per name in ``FEATURES``].
 

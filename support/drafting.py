@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from knowledge.chunking import plain_text
 from support.answering import AnswerModelError, ChatProvider, get_chat_provider, source_excerpts
 from support.assist import AssistUnavailable, question_retrieve_now, retrieval_sources
-from support.confidence import confidence_features, confidence_from_features
+from support.confidence import retrieval_confidence
 from support.models import Ticket, TicketEvent
 from support.selectors import answer_threshold
 from support.tickets import TicketInvalid
@@ -92,7 +92,7 @@ def ticket_draft_write(*, ticket_id: int, provider: ChatProvider | None = None) 
     sources = retrieval_sources(retrieval)
     excerpts = source_excerpts(retrieval.chunks)  # numbered as ``sources``
     provider = provider or get_chat_provider()
-    confidence = confidence_from_features(confidence_features(retrieval, ticket.question.text))
+    confidence = retrieval_confidence(retrieval, ticket.question.text)
     if not provider.calls_model and confidence < (threshold := answer_threshold()):
         # An excerpt the customer page would not show is no reply: it had filled the box with an
         # unrelated article, in its own language. A chat model reads the sources and may decline.

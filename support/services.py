@@ -36,7 +36,12 @@ from support.answering import (
     source_excerpts,
     span_start_valid,
 )
-from support.confidence import LLM_UNANSWERABLE_FACTOR, confidence_features, confidence_from_features
+from support.confidence import (
+    LLM_UNANSWERABLE_FACTOR,
+    confidence_features,
+    confidence_from_features,
+    retrieval_confidence,
+)
 from support.conversations import Turn, conversation_turns, standalone_query
 from support.models import AnswerPolicy, Conversation, Question
 from support.selectors import answer_threshold
@@ -358,7 +363,7 @@ def _topic_change(
     except EmbeddingError as exc:
         logger.warning("topic-change check skipped, the follow-up alone could not be embedded: %s", exc)
         return contextual
-    if alone.chunks and confidence_from_features(confidence_features(alone, text)) >= threshold:
+    if alone.chunks and retrieval_confidence(alone, text) >= threshold:
         question.retrieval_query = text
         return alone
     return contextual

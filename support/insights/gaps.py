@@ -35,9 +35,9 @@ from django.utils import timezone
 from knowledge.analysis import analysed_words, morphemes
 from knowledge.embeddings import EmbeddingProvider, get_provider
 from knowledge.models import Article
-from knowledge.selectors import retrieve
+from knowledge.selectors import embed_question, retrieve
 from knowledge.services import knowledge_base_get_live
-from support.confidence import confidence_features, confidence_from_features
+from support.confidence import retrieval_confidence
 from support.insights.selectors import Period, period_questions
 from support.models import ContentGapReport, Feedback, Ticket
 
@@ -101,20 +101,20 @@ def _terms(texts: list[str]) -> list[str]:
     return [spellings[term].most_common(1)[0][0] for term, _ in counts.most_common(TERMS_PER_CLUSTER)]
 
 
-def _nearest_article(question: str, provider: EmbeddingProvider) -> dict[str, Any] | None:
+def _nearest_article(question: str, vector: list[float]) -> dict[str, Any] | None:
     """The article customers would be answered from for ``question`` (the cluster's most central
-    one): the first source of the customer path's hybrid retrieval, with the confidence the gate
-    gives it (``support.confidence``; the threshold is the customer page's). The nearest chunk
+    one; ``vector`` its query embedding, already made for the clustering): the first source of
+    the customer path's hybrid retrieval, with the confidence the gate gives it
+    (``support.confidence``; the threshold is the customer page's). The nearest chunk
     embedding to the cluster's centre had named unrelated articles at cosine 0.81–0.82 for every
     cluster (E5's cosines crowd together), which told an editor nothing."""
     retrieval = retrieve(
-        question=question, kb_id=knowledge_base_get_live().pk, limit=settings.ANSWER_SOURCES,
-        query_vector=provider.embed_query(question),
-    )  # fmt: skip
+        question=question, kb_id=knowledge_base_get_live().pk, limit=settings.ANSWER_SOURCES, query_vector=vector
+    )
     if not retrieval.chunks:
         return None
     top = retrieval.chunks[0]
-    confidence = confidence_from_features(confidence_features(retrieval, question))
+    confidence = retrieval_confidence(retrieval, question)
     return {"id": top.article_id, "title": top.title, "slug": top.slug, "confidence": round(confidence, 3)}
 
 
@@ -128,7 +128,8 @@ def content_gaps(
     """
     if not questions:
         return []
-    vectors = np.array([provider.embed_query(q["text"]) for q in questions], dtype=np.float32)
+    # embed_question: as the customer path embeds a question, so a vector serves retrieval too
+    vectors = np.array([embed_question(provider, q["text"]) for q in questions], dtype=np.float32)
     clusters = []
     for members in cluster_vectors(vectors, similarity)[:MAX_CLUSTERS]:
         centre = vectors[members].mean(axis=0)
@@ -143,7 +144,7 @@ def content_gaps(
                 "examples": list(dict.fromkeys(texts))[: settings.CONTENT_GAP_EXAMPLES],
                 "question_ids": [questions[i]["id"] for i in by_closeness],
                 "language": languages.most_common(1)[0][0] or "",
-                "nearest_article": _nearest_article(texts[0], provider),
+                "nearest_article": _nearest_article(texts[0], vectors[by_closeness[0]].tolist()),
             }
         )
     return clusters
