@@ -99,6 +99,36 @@ def test_a_lone_candidate_gets_no_margin_for_free() -> None:
     assert confidence_features(Retrieval(chunks=pair, query_terms=[], term_weights={}))["margin"] == pytest.approx(0.3)
 
 
+def test_the_margin_passes_over_an_overlapping_neighbour_that_repeats_the_best_sentence() -> None:
+    from knowledge.selectors import Retrieval, RetrievedChunk
+    from knowledge.services import sentence_vectors_pack
+    from support.confidence import confidence_features
+
+    query = [1.0, 0.0, 0.0]
+
+    def chunk(chunk_id: int, article_id: int, score: float, sentences: list[str]) -> RetrievedChunk:
+        vectors = [[0.95, 0.31225, 0.0] if s == "The fee is 3,000 won." else [0.0, 1.0, 0.0] for s in sentences]
+        return RetrievedChunk(
+            chunk_id=chunk_id, article_id=article_id, score=score, sentences=sentences,
+            sentence_vectors=sentence_vectors_pack(vectors), dimensions=3,
+        )  # fmt: skip
+
+    top = chunk(1, 1, 0.9, ["Shipping fees.", "The fee is 3,000 won."])
+    overlap = chunk(2, 1, 0.88, ["The fee is 3,000 won.", "Jeju adds 3,000 won."])  # the same sentence, repeated
+    other = chunk(3, 1, 0.6, ["Returns take 14 days."])  # the same article, other evidence
+    margin = confidence_features(
+        Retrieval(chunks=[top, overlap, other], query_terms=[], term_weights={}, query_vector=query)
+    )["margin"]
+    assert margin == pytest.approx(0.3)
+    elsewhere = chunk(2, 2, 0.88, ["The fee is 3,000 won."])  # another article saying it too: a real near-tie
+    margin = confidence_features(
+        Retrieval(chunks=[top, elsewhere, other], query_terms=[], term_weights={}, query_vector=query)
+    )["margin"]
+    assert margin == pytest.approx(0.02)
+    alone = confidence_features(Retrieval(chunks=[top, overlap], query_terms=[], term_weights={}, query_vector=query))
+    assert alone["margin"] == pytest.approx(0.9)  # nothing else retrieved: a margin over nothing, as for a lone chunk
+
+
 def test_the_second_order_features_are_the_best_sentence_squared_and_times_the_margin() -> None:
     from knowledge.selectors import Retrieval, RetrievedChunk
     from knowledge.services import sentence_vectors_pack
