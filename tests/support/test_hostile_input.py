@@ -130,3 +130,9 @@ def test_a_body_with_its_own_title_heading_leaves_the_page_one_h1() -> None:
     html = render_markdown("# Refunds\n\nIntro.\n\n## Fees\n\nText.\n\n###### Small")
     assert "<h1" not in html and "<h2>Refunds</h2>" in html and "<h3>Fees</h3>" in html and "<h6>Small</h6>" in html
     assert "<h2>Fees</h2>" in render_markdown("Intro.\n\n## Fees")  # no h1: levels as written
+
+
+@pytest.mark.parametrize("path", ["/articles/a%00b/", "/tickets/T-1%00/", "/tickets/T-1%00/messages/"])
+def test_a_nul_character_in_a_path_is_not_found(client: Client, live_kb: Any, path: str) -> None:
+    assert client.get(path).status_code == 404  # PostgreSQL text cannot hold NUL: it had been a 500
+    assert client.get("/articles/unknown-slug/").status_code == 404
