@@ -60,13 +60,25 @@ def strip_html(markdown: str) -> str:
 _MARKDOWN_INLINE = re.compile(r"\*\*|__|`|!?\[([^\]]*)\]\([^)]*\)")
 
 
+# A web address up to its last character that is not sentence punctuation ("…/help?a=1&b=2"
+# whole; the full stop after "…/help." ends the sentence, not the address).
+_URL = re.compile(r"(?:https?://|www\.)\S*[^\s.,!?;:'\")\]]", re.IGNORECASE)
+# Sentence punctuation inside an address, hidden from pysbd as private-use characters.
+_URL_MASK = str.maketrans({".": "\ue000", "?": "\ue001", "!": "\ue002"})
+_URL_UNMASK = {ord(v): k for k, v in {".": "\ue000", "?": "\ue001", "!": "\ue002"}.items()}
+
+
 def split_sentences(text: str) -> list[str]:
     """``text`` split at sentence ends by pysbd's rules (Golden Rules, Sadvilkar & Neumann
     2020): "from 10 a.m. to 4 p.m.", "e.g." and decimals stay whole, which a split at every
     ". " cut apart. Korean ends sentences with the same punctuation, so one rule set serves both.
-    A segmenter per call: ``Segmenter.segment`` keeps the text on the instance (not thread-safe).
+    A web address stays whole: its "?", "." and "!" are hidden from the rules (pysbd had cut
+    "https://example.com/help?a=1&b=2" after the "?"). A segmenter per call:
+    ``Segmenter.segment`` keeps the text on the instance (not thread-safe).
     """
-    return [s.strip() for s in pysbd.Segmenter(language="en", clean=False).segment(text) if s.strip()]
+    masked = _URL.sub(lambda m: m.group(0).translate(_URL_MASK), text)
+    pieces = pysbd.Segmenter(language="en", clean=False).segment(masked)
+    return [s.strip().translate(_URL_UNMASK) for s in pieces if s.strip()]
 
 
 _TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?$")

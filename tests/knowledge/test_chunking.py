@@ -93,6 +93,19 @@ def test_sentences_do_not_break_at_abbreviations_or_decimals_in_either_language(
     ]
 
 
+def test_a_web_address_stays_whole_in_its_sentence() -> None:
+    text = "See https://example.com/help?a=1&b=2 for details. Then visit https://nabi.example/faq. Done!"
+    assert split_sentences(text) == [
+        "See https://example.com/help?a=1&b=2 for details.",  # pysbd had cut it after the "?"
+        "Then visit https://nabi.example/faq.",  # the full stop after an address still ends the sentence
+        "Done!",
+    ]
+    assert split_sentences("자세한 내용은 https://ir.example.com/주식?year=2025 에서 보세요. 감사합니다.") == [
+        "자세한 내용은 https://ir.example.com/주식?year=2025 에서 보세요.",
+        "감사합니다.",
+    ]
+
+
 def test_heading_sentences_are_the_plain_sentences_of_heading_lines() -> None:
     markdown = "Intro text.\n\n## Free **trial**\n\nNew members try Plus free.\n\n### Cost?\n\n- # not a heading"
     headings = heading_sentences(markdown)
