@@ -12,8 +12,9 @@ from django.utils.safestring import SafeString, mark_safe
 register = template.Library()
 
 # Korean writes particles straight after a word, URLs included ("https://…/faq에서", "www…를"):
-# Django's urlize took them into the link's address. A word whose ASCII part is followed by
-# Hangul is linked on the ASCII part alone.
+# Django's urlize took them into the link's address. A word whose ASCII part ends in a letter or
+# digit and is followed by Hangul is linked on the ASCII part alone; Hangul after "/", "=", "?" …
+# is the address's own path or query ("https://ir.example.com/주식") and stays in the link.
 _GLUED_HANGUL = re.compile(r"^([\x21-\x7e]+?)([\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3].*)$", re.DOTALL)
 
 
@@ -22,7 +23,7 @@ class _KoreanUrlizer(Urlizer):
 
     def handle_word(self, word: str, **options: Any) -> str:  # type: ignore[override]
         glued = _GLUED_HANGUL.match(word)
-        if glued is None:
+        if glued is None or not glued.group(1)[-1].isalnum():
             return str(super().handle_word(word, **options))
         linked = str(super().handle_word(glued.group(1), **options))
         rest = glued.group(2)
