@@ -225,6 +225,19 @@ class Ticket(models.Model):
     def __str__(self) -> str:
         return self.reference
 
+    def customer_status_display(self) -> str:
+        """The status as the customer reads it (ticket page, their emails): the team's "Pending
+        customer" means the team waits for *them*, and "Open" that they wait for the team."""
+        return str(_CUSTOMER_STATUS.get(self.status, self.get_status_display()))
+
+
+_CUSTOMER_STATUS = {
+    Ticket.Status.OPEN: _("Waiting for our support team"),
+    Ticket.Status.PENDING_CUSTOMER: _("Waiting for your reply"),
+    Ticket.Status.ANSWERED: _("Answered"),
+    Ticket.Status.CLOSED: _("Closed"),
+}
+
 
 class TicketEvent(models.Model):
     """One entry of a ticket's history: who did what, when (written by ``support.workflow``).

@@ -133,7 +133,7 @@ def test_acknowledgement_carries_reference_status_and_a_signed_link_not_the_text
     html = ack.alternatives[0].content
     for text in (ack.body, html, ack.subject):
         assert "화성" not in text and details not in text  # nothing the requester wrote is echoed
-    assert ticket.reference in ack.body and ticket.get_status_display() in ack.body
+    assert ticket.reference in ack.body and ticket.customer_status_display() in ack.body
     assert "화성 탐사선" in notify.body and details in notify.body  # support gets everything
 
     link = re.search(r"http://\S+/tickets/\S+", ack.body)[0]

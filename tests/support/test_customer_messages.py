@@ -112,13 +112,24 @@ def test_empty_and_huge_messages_are_refused_with_a_clear_message(ticket: Ticket
     assert not ticket.events.exists() and not ticket.deliveries.filter(kind="message").exists()
 
 
+def test_the_customer_reads_the_status_as_it_concerns_them(ticket: Ticket) -> None:
+    client = owner(ticket)
+    assert "Waiting for our support team" in client.get(page_url(ticket)).content.decode()
+    ticket_transition(ticket=ticket, to=Ticket.Status.PENDING_CUSTOMER)
+    page = client.get(page_url(ticket)).content.decode()
+    assert "Waiting for your reply" in page and "Pending customer" not in page  # the team's word, not theirs
+
+
 def test_a_closed_ticket_takes_no_messages(ticket: Ticket) -> None:
     client = owner(ticket)
     ticket_transition(ticket=ticket, to=Ticket.Status.CLOSED)
     page = client.get(reverse("support:ticket", kwargs={"reference": ticket.reference})).content.decode()
     assert 'id="ticket-closed"' in page and 'name="message"' not in page
-    response = client.post(message_url(ticket), {"message": "다시 질문"})
+    response = client.post(message_url(ticket), {"message": "다시 질문 <b>주문번호 NB123</b>"})
     assert response.status_code == 409
+    page = response.content.decode()  # closed while the customer wrote: the reason, and their text kept
+    assert "This ticket is closed. Please ask a new question instead." in page
+    assert 'id="message-not-sent"' in page and "다시 질문 &lt;b&gt;주문번호 NB123&lt;/b&gt;</textarea>" in page
     assert Ticket.objects.get(pk=ticket.pk).status == Ticket.Status.CLOSED
     assert not ticket.events.filter(kind=TicketEvent.Kind.CUSTOMER_MESSAGE).exists()
 
