@@ -5,6 +5,7 @@ ticket becomes answered); re-sending failed emails through ``support.outbox``. E
 customers typed or the answer model produced is escaped when shown.
 """
 
+import hashlib
 import json
 from datetime import timedelta
 from typing import Any
@@ -32,7 +33,7 @@ from support.assist import AssistUnavailable, question_retrieve_now, retrieval_s
 from support.checks import confidence_weights_mismatch
 from support.drafting import ticket_draft_request
 from support.finetune import curated_answer_pairs, prepare
-from support.models import AnswerPolicy, EmailDelivery, Question, Ticket
+from support.models import AnswerPolicy, EmailDelivery, Question, Ticket, TicketEvent
 from support.outbox import email_delivery_resend
 from support.selectors import answer_kind_label, ticket_history, ticket_turns
 from support.tickets import TicketInvalid
@@ -171,6 +172,11 @@ class TicketAdminForm(forms.ModelForm):
         widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
         help_text=_("Optional, one per line."),
     )
+    # What the page showed when it was opened (see ``TicketAdmin.save_model``): a page left open
+    # while a colleague or the worker changed the ticket must not post its stale values back.
+    seen_event = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    seen_assignee = forms.CharField(widget=forms.HiddenInput, required=False)
+    seen_draft = forms.CharField(widget=forms.HiddenInput, required=False)
 
     class Meta:
         model = Ticket
@@ -196,6 +202,26 @@ class TicketAdminForm(forms.ModelForm):
         assert isinstance(transition, forms.ChoiceField)
         transition.choices = [("", keep), *next_statuses]
         self.initial["reply"] = ticket.reply_draft  # not the model's ``reply``: that one was sent
+        self.initial["seen_event"] = ticket.events.order_by("-pk").values_list("pk", flat=True).first() or 0
+        self.initial["seen_assignee"] = seen_assignee_value(ticket.assignee_id)
+        self.initial["seen_draft"] = text_digest(ticket.reply_draft)
+
+
+def _event_by(event: TicketEvent) -> str:
+    """Who made ``event``: the staff member, the customer, or the worker (a generated draft)."""
+    if event.actor is not None:
+        return str(event.actor.get_username())
+    return str(_("the customer") if event.kind == TicketEvent.Kind.CUSTOMER_MESSAGE else _("automatic"))
+
+
+def seen_assignee_value(assignee_id: int | None) -> str:
+    """The hidden ``seen_assignee`` value: the assignee's id, or "none" (an absent field is "")."""
+    return str(assignee_id) if assignee_id else "none"
+
+
+def text_digest(text: str) -> str:
+    """SHA-256 of ``text`` stripped (hex): the reply box as the page showed it, without sending it back."""
+    return hashlib.sha256(text.strip().encode()).hexdigest()
 
 
 class AgeFilter(admin.SimpleListFilter):
@@ -307,7 +333,10 @@ class TicketAdmin(admin.ModelAdmin):
         (_("Question"), {"fields": ("question_text", "details_text", "conversation")}),
         (_("Automatic answer"), {"fields": ("draft_answer", "confidence_vs_threshold", "sources")}),
         (_("Answer assist"), {"fields": ("sources_now", "similar_past_tickets", "generated_draft")}),
-        (_("Work on the ticket"), {"fields": ("assignee", "transition", "note")}),
+        (
+            _("Work on the ticket"),
+            {"fields": ("assignee", "transition", "note", ("seen_event", "seen_assignee", "seen_draft"))},
+        ),
         (_("Reply"), {"fields": ("previous_reply", "reply", "add_to_knowledge", "knowledge_variants")}),
         (_("History"), {"fields": ("history",)}),
     )
@@ -322,13 +351,23 @@ class TicketAdmin(admin.ModelAdmin):
         return False  # tickets come from customers
 
     def save_model(self, request: HttpRequest, obj: Ticket, form: forms.ModelForm, change: bool) -> None:
-        """Hand each control to its service; a refused one is reported, the others still apply."""
+        """Hand each control to its service; a refused one is reported, the others still apply.
+
+        Only what this agent changed on the page is applied: the assignee when it differs from
+        the one the page showed (``seen_assignee``), the reply box when its text differs from the
+        one shown (``seen_draft``), so a page left open while a colleague assigned the ticket or the
+        worker wrote a draft does not undo them; a reply is not sent when a colleague replied
+        after the page was opened (``seen_event``), and any change since is said (a warning)."""
         data, user = form.cleaned_data, request.user
+        since = self._changed_since(request, obj, data.get("seen_event"))
+        seen_assignee, seen_draft = data.get("seen_assignee") or "", data.get("seen_draft") or ""
         steps: list[tuple[Any, dict[str, Any]]] = []
         if "_assign_to_me" in request.POST:
             steps.append((ticket_assign, {"to": user}))
         elif "assignee" in form.changed_data:
-            steps.append((ticket_assign, {"to": data.get("assignee")}))
+            chosen = data.get("assignee")
+            if not seen_assignee or seen_assignee_value(chosen.pk if chosen else None) != seen_assignee:
+                steps.append((ticket_assign, {"to": chosen}))
         if data.get("note", "").strip():
             steps.append((ticket_note_add, {"body": data["note"]}))
         transition = data.get("transition") or ""
@@ -336,11 +375,24 @@ class TicketAdmin(admin.ModelAdmin):
             steps.append((ticket_transition, {"to": transition}))
             transition = ""
         body = data.get("reply", "").strip()
-        if "_send_reply" in request.POST:
+        replied = [e for e in since if e.kind == TicketEvent.Kind.REPLY]
+        send_refused = "_send_reply" in request.POST and bool(replied) and bool(body)
+        if send_refused:
+            self.message_user(
+                request,
+                _(
+                    "%(name)s replied to the customer while you had this ticket open; your reply was not "
+                    "sent and is kept as a draft. Read their reply first."
+                )
+                % {"name": replied[-1].actor.get_username() if replied[-1].actor else _("A colleague")},
+                messages.ERROR,
+            )
+            steps.append((ticket_reply_draft_save, {"body": body}))
+        elif "_send_reply" in request.POST:
             curate = bool(data.get("add_to_knowledge")) and user.has_perm("knowledge.add_curatedanswer")
             variants = data.get("knowledge_variants", "")
             steps.append((ticket_reply, {"body": body, "add_to_knowledge": curate, "variants": variants}))
-        elif body != obj.reply_draft.strip():
+        elif body != obj.reply_draft.strip() and (not seen_draft or text_digest(body) != seen_draft):
             steps.append((ticket_reply_draft_save, {"body": body}))
         if "_draft_reply" in request.POST:  # after the box was kept: a draft never overwrites it
             steps.append((ticket_draft_request, {}))
@@ -370,10 +422,26 @@ class TicketAdmin(admin.ModelAdmin):
                 )
             elif service is ticket_draft_request:
                 self.message_user(request, _("A draft reply is being written; reload the page in a few seconds."))
-            elif service is ticket_reply_draft_save and body:
+            elif service is ticket_reply_draft_save and body and not send_refused:
                 self.message_user(
                     request, _("Your reply is kept as a draft; press “Send reply” to email it."), messages.WARNING
                 )
+
+    def _changed_since(self, request: HttpRequest, ticket: Ticket, seen_event: int | None) -> list[TicketEvent]:
+        """The ticket's events after ``seen_event`` (the newest the page showed), said to the agent
+        as a warning when there are any; none when the page sent no ``seen_event``."""
+        if seen_event is None:
+            return []
+        since = list(ticket.events.filter(pk__gt=seen_event).select_related("actor").order_by("pk"))
+        if since:
+            what = ", ".join(dict.fromkeys(f"{event.get_kind_display()} ({_event_by(event)})" for event in since))
+            self.message_user(
+                request,
+                _("This ticket changed while you had it open: %(what)s. Only what you changed was applied.")
+                % {"what": what},
+                messages.WARNING,
+            )
+        return since
 
     def response_change(self, request: HttpRequest, obj: Ticket) -> HttpResponse:
         if any(button in request.POST for button in STAY_BUTTONS):  # back to the ticket, to see the result

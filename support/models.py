@@ -2,6 +2,7 @@
 
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -228,10 +229,11 @@ class Ticket(models.Model):
     def customer_status_display(self) -> str:
         """The status as the customer reads it (ticket page, their emails): the team's "Pending
         customer" means the team waits for *them*, and "Open" that they wait for the team."""
-        return str(_CUSTOMER_STATUS.get(self.status, self.get_status_display()))
+        label = _CUSTOMER_STATUS.get(self.status)
+        return str(label) if label is not None else str(self.get_status_display())
 
 
-_CUSTOMER_STATUS = {
+_CUSTOMER_STATUS: dict[str, Any] = {
     Ticket.Status.OPEN: _("Waiting for our support team"),
     Ticket.Status.PENDING_CUSTOMER: _("Waiting for your reply"),
     Ticket.Status.ANSWERED: _("Answered"),

@@ -242,3 +242,43 @@ def test_list_actions_assign_to_me_and_close(agent: Client, agent_user: User) ->
     assert "2 tickets closed." in closed
     again = agent.post(url, {"action": "close", "_selected_action": ids}, follow=True).content.decode()
     assert "0 tickets closed." in again  # already closed: nothing changed, nothing counted
+
+
+def test_a_page_left_open_applies_only_what_its_agent_changed(agent: Client, agent_user: User) -> None:
+    """Two agents, one ticket: what a colleague or the worker did meanwhile is not undone."""
+    ticket = make_ticket()
+    colleague = User.objects.create_user("colleague", "c@example.com", "pw", is_staff=True)
+    colleague.groups.add(Group.objects.get(name=SUPPORT_AGENTS))
+    url = reverse("admin:support_ticket_change", args=[ticket.pk])
+    stale = form_data(agent.get(url).content.decode(), "ticket_form")  # opened before the others acted
+    ticket_assign(ticket=ticket, to=colleague, by=colleague)
+    Ticket.objects.filter(pk=ticket.pk).update(reply_draft="환불은 14일 이내에 처리됩니다.")  # the worker's draft
+    TicketEvent.objects.create(ticket=ticket, kind=TicketEvent.Kind.DRAFT, body="환불은 14일 이내에 처리됩니다.")
+    agent.post(url, stale | {"note": "고객에게 전화함", "_continue": "Save"})
+    ticket.refresh_from_db()
+    assert ticket.assignee == colleague  # the stale page's "unassigned" was not applied
+    assert ticket.reply_draft == "환불은 14일 이내에 처리됩니다."  # nor its empty reply box
+    assert ticket.events.filter(kind=TicketEvent.Kind.NOTE, body="고객에게 전화함").exists()
+    page = agent.get(url).content.decode()
+    assert "This ticket changed while you had it open: Assignment (colleague), Draft reply (automatic)." in page
+    # What the agent did change still applies: another assignee chosen, the box edited.
+    fresh = form_data(page, "ticket_form")
+    agent.post(url, fresh | {"assignee": str(agent_user.pk), "reply": "제가 답하겠습니다.", "_continue": "Save"})
+    ticket.refresh_from_db()
+    assert ticket.assignee == agent_user and ticket.reply_draft == "제가 답하겠습니다."
+
+
+def test_a_reply_is_not_sent_over_a_colleagues_reply(agent: Client, agent_user: User) -> None:
+    ticket = make_ticket()
+    colleague = User.objects.create_user("colleague", "c@example.com", "pw", is_staff=True)
+    colleague.groups.add(Group.objects.get(name=SUPPORT_AGENTS))
+    url = reverse("admin:support_ticket_change", args=[ticket.pk])
+    stale = form_data(agent.get(url).content.decode(), "ticket_form")
+    ticket_reply(ticket=ticket, body="우도는 배송되지 않습니다.", by=colleague)
+    agent.post(url, stale | {"reply": "우도도 배송됩니다.", "_send_reply": "Send"})
+    ticket.refresh_from_db()
+    assert ticket.deliveries.filter(kind=EmailDelivery.Kind.REPLY).count() == 1  # only the colleague's
+    assert ticket.reply == "우도는 배송되지 않습니다." and ticket.reply_draft == "우도도 배송됩니다."
+    page = agent.get(url).content.decode()
+    assert "olleague replied to the customer while you had this ticket open; your reply was not sent" in page
+    assert "press “Send reply” to email it" not in page  # the refusal says it all
