@@ -29,7 +29,7 @@ from knowledge.curated import (
     curated_answer_saved,
     curated_answer_unpublish,
 )
-from knowledge.models import Article, Chunk, CuratedAnswer, KnowledgeBase
+from knowledge.models import Article, ArticleSlugRedirect, Chunk, CuratedAnswer, KnowledgeBase
 from knowledge.services import (
     ALIAS_MAX_CHARS,
     ALIASES_MAX_LINES,
@@ -120,13 +120,30 @@ class ArticleAdminForm(forms.ModelForm):
                 self.add_error(
                     "slug", ValidationError(message, code="unique_ignoring_case", params={"other": twin.slug})
                 )
+            elif (
+                moved := ArticleSlugRedirect.objects.filter(knowledge_base=kb, old_slug=slug)
+                .exclude(article_id=self.instance.pk)
+                .select_related("article")
+                .first()
+            ) is not None:
+                # Earlier answers, reply emails and bookmarks link there and lead to that article;
+                # taken by another one, they would open it instead, with no warning.
+                message = _(
+                    "This address was “%(title)s”'s and still leads there from earlier answers and emails; "
+                    "choose another slug."
+                )
+                self.add_error(
+                    "slug", ValidationError(message, code="redirecting", params={"title": moved.article.title})
+                )
         return data
 
     def clean_aliases(self) -> str:
         return _aliases_checked(self.cleaned_data.get("aliases", ""))
 
     def clean_body(self) -> str:
-        body: str = self.cleaned_data["body"]
+        # Browsers post a textarea's line breaks as CR LF: stored as typed, every line counted
+        # one character more against the body limit and the long-article size than the editor shows.
+        body: str = self.cleaned_data["body"].replace("\r\n", "\n")
         try:
             article_validate_body(body)
         except ArticleTooLarge:
@@ -219,7 +236,7 @@ class ArticleAdmin(admin.ModelAdmin):
         "embedding_model", "indexed_at",
     )  # fmt: skip
     list_filter = (SeenByCustomersFilter, "status", "kind", "language", "index_state", "knowledge_base")
-    search_fields = ("title", "body")
+    search_fields = ("title", "aliases", "slug", "body")  # "also asked as" lines and the address too
     prepopulated_fields = {"slug": ("title",)}
     readonly_fields = INDEXING_FIELDS
     date_hierarchy = "published_at"

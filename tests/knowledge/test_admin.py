@@ -73,6 +73,34 @@ def test_knowledge_base_may_be_omitted_and_slugs_are_unique_per_knowledge_base(
     assert Article.objects.filter(slug__iexact="password-reset-en").count() == 1
 
 
+def test_a_new_article_cannot_take_an_address_that_still_leads_to_another(
+    english_admin: Client, live_kb: KnowledgeBase
+) -> None:
+    from knowledge.services import article_slug_changed
+
+    english_admin.post(ADD_URL, add_form(english_admin))
+    moved = Article.objects.get(slug="password-reset-en")
+    moved.slug = "password-reset"
+    moved.save()
+    article_slug_changed(article=moved, old_slug="password-reset-en")  # old links still lead to it
+    response = english_admin.post(ADD_URL, add_form(english_admin) | {"title": "Gift wrapping"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "This address was “Password reset”&#x27;s and still leads there from earlier answers and emails" in page
+    assert not Article.objects.filter(title="Gift wrapping").exists()
+    # The article that had it may take it back.
+    change = reverse("admin:knowledge_article_change", args=[moved.pk])
+    data = form_data(english_admin.get(change).content.decode(), "article_form")
+    assert english_admin.post(change, data | {"slug": "password-reset-en", "_save": "Save"}).status_code == 302
+
+
+def test_line_breaks_posted_as_cr_lf_are_stored_and_counted_as_one(
+    english_admin: Client, live_kb: KnowledgeBase
+) -> None:
+    english_admin.post(ADD_URL, add_form(english_admin) | {"body": "First line.\r\nSecond line.\r\n\r\nThird."})
+    assert Article.objects.get(slug="password-reset-en").body == "First line.\nSecond line.\n\nThird."
+
+
 def test_an_article_published_from_the_form_without_a_date_is_dated_today(
     english_admin: Client, live_kb: KnowledgeBase
 ) -> None:
@@ -225,11 +253,15 @@ def test_publish_and_unpublish_actions(english_admin: Client, live_kb: Knowledge
 
 def test_changelist_filters_and_searches(admin_client: Client, live_kb: KnowledgeBase) -> None:
     Article.objects.create(knowledge_base=live_kb, title="배송 안내", slug="shipping", body="배송은 2일", language="ko")
-    Article.objects.create(knowledge_base=live_kb, title="Refunds", slug="refunds", body="14 days", language="en")
+    Article.objects.create(
+        knowledge_base=live_kb, title="Refunds", slug="refunds", body="14 days", language="en", aliases="환불 정책"
+    )
     response = admin_client.get(CHANGELIST_URL, {"language": "en"})
     assert [a.slug for a in response.context["cl"].result_list] == ["refunds"]
     response = admin_client.get(CHANGELIST_URL, {"q": "배송은"})
     assert [a.slug for a in response.context["cl"].result_list] == ["shipping"]
+    for q, slug in (("환불 정책", "refunds"), ("shipping", "shipping")):  # an "also asked as" line, the address
+        assert [a.slug for a in admin_client.get(CHANGELIST_URL, {"q": q}).context["cl"].result_list] == [slug]
 
     Article.objects.filter(slug="refunds").update(status="published", published_at=timezone.now() - timedelta(days=1))
     Article.objects.filter(slug="shipping").update(status="published", published_at=timezone.now() + timedelta(days=9))
