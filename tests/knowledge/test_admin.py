@@ -362,3 +362,20 @@ def test_an_article_indexing_for_long_says_for_how_long(english_admin: Client, l
     Article.objects.filter(pk=article.pk).update(index_started_at=timezone.now())
     listed = english_admin.get(reverse("admin:knowledge_article_changelist")).content.decode()
     assert "Indexing for" not in listed and "Indexing" in listed
+
+
+def test_the_history_names_changed_fields_in_korean(english_admin: Client, live_kb: KnowledgeBase) -> None:
+    """Django stores a change's field labels capitalised and in English ("Body (Markdown)") and
+    translates them when shown: the history read "Body (Markdown)가 변경되었습니다."."""
+    from django.contrib.admin.models import LogEntry
+    from django.utils import translation
+
+    english_admin.post(ADD_URL, add_form(english_admin))
+    article = Article.objects.get(slug="password-reset-en")
+    change = reverse("admin:knowledge_article_change", args=[article.pk])
+    data = form_data(english_admin.get(change).content.decode(), "article_form")
+    english_admin.post(change, data | {"body": "New body.", "aliases": "비밀번호 재설정", "_save": "Save"})
+    entry = LogEntry.objects.filter(object_id=str(article.pk)).latest("action_time")
+    with translation.override("ko"):
+        message = entry.get_change_message()
+    assert "본문 (마크다운)" in message and "다른 질문 표현" in message and "Body" not in message
