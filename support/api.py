@@ -390,7 +390,7 @@ class TicketCreateApi(APIView):
             )  # fmt: skip
         except TicketExists as exc:
             added = ticket_escalated_again(ticket=exc.ticket, email=values["email"], details=values["details"])
-            detail = f"{exc} What you wrote was added to it." if added else str(exc)
+            detail = f"{exc} {gettext('What you wrote was added to it.')}" if added else str(exc)
             body = {"detail": detail, "reference": exc.ticket.reference, "status": exc.ticket.status, "added": added}
             return Response(body, status=status.HTTP_409_CONFLICT)
         except TicketInvalid as exc:

@@ -18,6 +18,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from support.answering import ChatProvider, SourceExcerpt, get_chat_provider, span_start_valid
 from support.models import EmailDelivery, Question, Ticket
@@ -41,7 +42,9 @@ class TicketExists(TicketInvalid):
     """The question already has an unresolved ticket; ``ticket`` is that one."""
 
     def __init__(self, ticket: Ticket) -> None:
-        super().__init__(f"This question was already sent to support as {ticket.reference}.")
+        super().__init__(
+            gettext("This question was already sent to support as %(reference)s.") % {"reference": ticket.reference}
+        )
         self.ticket = ticket
 
 

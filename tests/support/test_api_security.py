@@ -94,7 +94,13 @@ def test_ticket_with_the_token_is_created_once_and_a_second_one_is_a_conflict(
     assert again.json()["added"] is False  # nothing new in it: nothing added
     assert Ticket.objects.count() == 1
     more = escalate(client, body | {"details": "주문번호 NB-42도 확인해 주세요", "email": "kim2@example.com"})
-    assert more.status_code == 409 and more.json()["added"] is True and "added" in more.json()["detail"]
+    assert more.status_code == 409 and more.json()["added"] is True
+    assert (
+        more.json()["detail"]
+        == f"이 질문은 이미 상담팀에 접수되었습니다({first.json()['reference']}). 새로 쓰신 내용은 그 티켓에 추가했습니다."
+    )
+    english = escalate(client, body, HTTP_ACCEPT_LANGUAGE="en")  # the detail follows Accept-Language
+    assert english.json()["detail"] == f"This question was already sent to support as {first.json()['reference']}."
     ticket = Ticket.objects.get()
     [message] = ticket.events.filter(kind="customer_message")
     assert message.body == "주문번호 NB-42도 확인해 주세요\n(답장 받을 주소: kim2@example.com)"  # Korean by default
@@ -487,3 +493,11 @@ def test_ticket_and_feedback_limits_are_told_in_the_request_language(
         content_type="application/json", HTTP_ACCEPT_LANGUAGE="en",
     )  # fmt: skip
     assert feedback.json() == {"comment": ["Comments are limited to 10 characters; yours has 11."]}  # not 14
+
+
+def test_a_blank_email_is_said_in_plain_korean(client: Client, asked: dict[str, Any]) -> None:
+    body = {"question_id": asked["id"], "token": asked["token"], "email": "", "details": ""}
+    response = escalate(client, body)  # Korean by default; DRF's own catalogue says "blank일 수 없습니다"
+    assert response.status_code == 400 and response.json()["email"] == ["이 항목은 비워 둘 수 없습니다."]
+    english = escalate(client, body, HTTP_ACCEPT_LANGUAGE="en")
+    assert english.json()["email"] == ["This field may not be blank."]
