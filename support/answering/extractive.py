@@ -205,7 +205,7 @@ def section_terms(sentences: list[str], headings: frozenset[str]) -> list[frozen
 
 
 _HOW = re.compile(
-    r"\bhow (?:do|can|should|would|to)\b|\bhow i\b|\bsteps?\b|어떻게\s*(?:해|하)|방법|하려면"
+    r"\bhow (?:do|can|should|would|to)\b|\bhow i\b|\bsteps?\b|어떻게(?!\s*(?:되|돼|됩|된|됐))|방법|하려면"
     r"|싶어|싶은데|\b(?:want|wanna|would like|i'?d like|need) to\b"
     r"|\bforg[eo]t\b|\bcan'?t remember\b|\blost my\b|잊어|잊었|까먹|기억이?\s*안\s*나|잃어버",
     re.IGNORECASE,
@@ -215,8 +215,10 @@ MAX_PROCEDURE_SENTENCES = 8  # a longer list keeps the ordinary excerpt
 
 
 def asks_how(question: str) -> bool:
-    """The question asks for a procedure: "how do I …", "how to", "steps", "어떻게 해요", "방법",
-    "…하려면" (not "어떻게 돼요?", what happens), or says what the customer wants to do: "…하고
+    """The question asks for a procedure: "how do I …", "how to", "steps", "어떻게" with any verb
+    ("어떻게 해요", "어떻게 바꿔요", "어떻게 신청해요": eighteenth session, only 해/하 had counted and
+    "비밀번호 어떻게 바꿔요?" quoted the lead-in and step 4), "방법", "…하려면" (not "어떻게 돼요?",
+    what happens or what it is), or says what the customer wants to do: "…하고
     싶어요", "I want to …", "I'd like to …" ("비밀번호를 바꾸고 싶어요" quoted the lead-in and
     step 4 of the reset steps; twelfth session: no answer changed on the three question files),
     or that they forgot or lost something, which asks how to get it back: "I forgot my

@@ -168,6 +168,10 @@ STEPS = [
         ("회원 탈퇴 어떻게 해요?", True),
         ("비밀번호 재설정 방법 알려주세요", True),
         ("QR 찍고 늦게 빼면 어떻게 돼요?", False),  # what happens, not how to
+        ("배송비는 어떻게 되나요?", False),  # what it is
+        # 어떻게 with any other verb asks how: "비밀번호 어떻게 바꿔요?" had quoted step 4 alone
+        ("비밀번호 어떻게 바꿔요?", True),
+        ("선물 포장 어떻게 신청해요?", True),
         ("How long does shipping take?", False),
         # wanting to do something asks how: "비밀번호를 바꾸고 싶어요" had quoted step 4 alone
         ("비밀번호를 바꾸고 싶어요", True),
