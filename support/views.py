@@ -109,16 +109,24 @@ def _shown_sources(sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The stored sources, linking only to our own pages, each with its excerpt as plain text
     (``excerpt_text``: :func:`knowledge.chunking.plain_text`) and its relevance clipped to
     [0, 1] (``shown_score``: re-ranking bonuses lift a fused score past 1, and "relevance 1.10"
-    means nothing to a customer) for the page to show."""
-    return [
-        source
-        | {
-            "url": _own_page(source.get("url")),
-            "excerpt_text": plain_text(str(source.get("excerpt", ""))),
-            "shown_score": min(1.0, max(0.0, float(source.get("score") or 0.0))),
-        }
-        for source in sources
-    ]
+    means nothing to a customer) for the page to show. A source whose article has since been
+    unpublished or deleted is marked ``withdrawn`` and not linked (its page is a 404): the
+    answer it gave may be out of date."""
+    ids = {source.get("article_id") for source in sources if source.get("article_id")}
+    live = set(Article.objects.filter(Article.live_q(), pk__in=ids).values_list("pk", flat=True)) if ids else set()
+    shown = []
+    for source in sources:
+        withdrawn = bool(source.get("article_id")) and source.get("article_id") not in live
+        shown.append(
+            source
+            | {
+                "url": "" if withdrawn else _own_page(source.get("url")),
+                "withdrawn": withdrawn,
+                "excerpt_text": plain_text(str(source.get("excerpt", ""))),
+                "shown_score": min(1.0, max(0.0, float(source.get("score") or 0.0))),
+            }
+        )
+    return shown
 
 
 def _distinct_articles(sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -177,7 +185,10 @@ def _question_page(
         "feedback": feedback,
         "feedback_form": feedback_form or FeedbackForm(),
         "sources": [] if question.escalation_recommended else sources,
-        "might_help": _distinct_articles(sources) if question.escalation_recommended else [],
+        "might_help": _distinct_articles([s for s in sources if not s["withdrawn"]])
+        if question.escalation_recommended
+        else [],
+        "answer_withdrawn": any(s["withdrawn"] and s.get("cited") for s in sources),
         "tickets": references,
         "language_next": reverse("support:question", kwargs={"question_id": question.pk}),
         "earlier_turns": conversation_turns(question)[:-1],
