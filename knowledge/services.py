@@ -252,8 +252,15 @@ def sentence_vectors_unpack(blob: bytes, dimensions: int) -> np.ndarray:
     return np.frombuffer(bytes(blob), dtype=np.float16).reshape(-1, dimensions).astype(np.float32)
 
 
-def _embed_sentences(builds: list["ChunkBuild"], title: str, provider: EmbeddingProvider) -> list[list[list[float]]]:
-    """Per chunk, the embeddings of its sentences (prefixed with the article title, as context)."""
+class _Superseded(Exception):
+    """The article was saved again (or its claim taken over) while this run was embedding it."""
+
+
+def _embed_sentences(
+    builds: list["ChunkBuild"], title: str, provider: EmbeddingProvider, between: Callable[[], None] = lambda: None
+) -> list[list[list[float]]]:
+    """Per chunk, the embeddings of its sentences (prefixed with the article title, as context);
+    ``between`` runs after each batch (it raises to stop)."""
     if not settings.SENTENCE_EMBEDDINGS:
         return [[] for _ in builds]
     flat = [f"{title}: {s}" for b in builds for s in b.sentences]
@@ -261,6 +268,7 @@ def _embed_sentences(builds: list["ChunkBuild"], title: str, provider: Embedding
     batch = max(1, settings.EMBEDDING_BATCH_SIZE) * 4  # sentences are short
     for start in range(0, len(flat), batch):
         vectors.extend(provider.embed_passages(flat[start : start + batch]))
+        between()
     out, at = [], 0
     for b in builds:
         out.append(vectors[at : at + len(b.sentences)])
@@ -333,7 +341,10 @@ def article_index(
 
     Before replacing chunks the article is locked and checked again: if the claim was
     taken over or the content changed meanwhile, the chunks are discarded and the article
-    stays pending for the newer run. On an exception the article is marked ``failed``
+    stays pending for the newer run. The same is checked after every embedding batch, so a
+    long article saved again mid-run stops at once (False) and its newer version's task,
+    queued behind this one, starts minutes sooner (customers had been answered from the
+    old text for the whole of both runs). On an exception the article is marked ``failed``
     with the error and the exception re-raised (the task retries while attempts remain).
     Embeds ``EMBEDDING_BATCH_SIZE`` texts per call.
     """
@@ -360,15 +371,21 @@ def article_index(
         articles_give_up_exhausted(article_id=article_id)
         return False
     claim = Article.objects.filter(pk=article_id, index_state=Article.IndexState.INDEXING, index_started_at=claimed_at)
+
+    def still_ours() -> None:
+        if not claim.filter(content_hash=current).exists():
+            raise _Superseded
+
     try:
         builds = article_build_chunks(article)
         vectors: list[list[float]] = []
         batch = max(1, settings.EMBEDDING_BATCH_SIZE)
         for start in range(0, len(builds), batch):
             vectors.extend(provider.embed_passages([b.text for b in builds[start : start + batch]]))
+            still_ours()
             if progress:
                 progress(len(vectors), len(builds))
-        sentence_vectors = _embed_sentences(builds, article.title, provider)
+        sentence_vectors = _embed_sentences(builds, article.title, provider, between=still_ours)
         alias_vectors = sentence_vectors_pack(_embed_aliases(article, provider))
         with transaction.atomic():
             locked = Article.objects.select_for_update().filter(pk=article_id).first()
@@ -406,6 +423,8 @@ def article_index(
                 chunk_count=len(builds),
             )
         return True
+    except _Superseded:
+        return False  # the newer version is pending with its own task; this run's work is moot
     except Exception as exc:
         claim.update(index_state=Article.IndexState.FAILED, index_error=repr(exc)[:2000])
         raise

@@ -194,3 +194,34 @@ def test_an_article_failed_by_an_embedding_outage_is_tried_again_after_a_while( 
     assert states[other.pk].index_state == "failed" and states[recent.pk].index_state == "failed"
     # with the provider back, the retried article is indexed
     assert article_index(article_id=outage.pk, content_hash=states[outage.pk].content_hash) is True
+
+
+def test_a_run_stops_after_the_batch_in_which_its_article_was_saved_again(make_article, settings) -> None:  # type: ignore[no-untyped-def]
+    """A long article saved twice had customers answered from the old text for both runs: the
+    second version's task waited behind the first run, which embedded to the end for nothing."""
+    settings.EMBEDDING_BATCH_SIZE = 1
+    article = _pending(make_article, "\n\n".join(f"문단 {n}: 환불은 {n}일 이내에 가능합니다. " * 40 for n in range(6)))
+    real, calls = get_provider(), []
+
+    class SavedMidway:
+        name, dimensions = real.name, real.dimensions
+
+        def embed_passages(self, texts: list[str]) -> list[list[float]]:
+            calls.append(len(texts))
+            if len(calls) == 1:  # a staff member saves a new version while the first batch embeds
+                article.body += "\n\n수수료는 7%입니다."
+                article.save()
+                article_schedule_indexing(article=article)
+            return real.embed_passages(texts)
+
+        def embed_query(self, text: str) -> list[float]:
+            return real.embed_query(text)
+
+    first_version = article.content_hash
+    assert article_index(article_id=article.pk, content_hash=first_version, provider=SavedMidway()) is False
+    assert len(calls) == 1  # stopped after the batch it was in, not after every chunk
+    article.refresh_from_db()
+    assert article.index_state == "pending" and article.content_hash != first_version
+    assert not Chunk.objects.filter(article=article).exists()
+    assert article_index(article_id=article.pk, content_hash=article.content_hash) is True  # the newer version's task
+    assert "수수료는 7%입니다." in "".join(Chunk.objects.filter(article=article).values_list("content", flat=True))
