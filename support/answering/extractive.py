@@ -354,7 +354,9 @@ def best_sentences(sentences: list[str], scores: list[float], best: int, body: l
     sentence's neighbours instead of the fact. A sentence shorter than
     ``MIN_SENTENCE_WORDS`` words ("No.") is not picked on its own, which would join another
     question's answer; it stays with the sentence after it when that one is picked, and a
-    short best sentence brings the one after it. Measured with ``manage.py evaluate`` and
+    short best sentence brings the one after it. A sentence repeated word for word in the
+    chunk is picked once (eighteenth session: a long article's boilerplate sentence stood
+    twice in one answer). Measured with ``manage.py evaluate`` and
     the cross-validated ``calibrate`` (README, answer quality), held out, against the
     window: answered right 38.3 → 41.2 % (Nabi Market), 45.3 % both (Gureum Bike), 84.1 →
     86.0 % (KorQuAD).
@@ -362,7 +364,14 @@ def best_sentences(sentences: list[str], scores: list[float], best: int, body: l
     words = [len(sentence.split()) for sentence in sentences]
     inside = set(body)
     others = sorted((k for k in body if k != best and words[k] >= MIN_SENTENCE_WORDS), key=lambda k: (-scores[k], k))
-    picked = {best, *others[: max(0, size - 1)]}
+    seen, extra = {sentences[best]}, []
+    for k in others:  # a sentence the article repeats word for word (boilerplate) is quoted once
+        if len(extra) >= size - 1:
+            break
+        if sentences[k] not in seen:
+            seen.add(sentences[k])
+            extra.append(k)
+    picked = {best, *extra}
     if words[best] < MIN_SENTENCE_WORDS and best + 1 in inside:
         picked.add(best + 1)
     picked |= {k - 1 for k in picked if k - 1 in inside and words[k - 1] < MIN_SENTENCE_WORDS}

@@ -148,6 +148,15 @@ def test_a_one_word_sentence_is_quoted_only_with_the_sentence_it_answers(setting
     assert best_sentences(faq, [0.1, 0.2, 0.9, 0.3, 0.1], 2, body, 1) == [2]
 
 
+def test_a_sentence_the_chunk_repeats_is_quoted_once() -> None:
+    from support.answering.extractive import best_sentences
+
+    boilerplate = "회원의 개인정보는 관련 법령에 따라 안전하게 보호됩니다."
+    chunk = [boilerplate, "중고 거래 수수료는 판매 금액의 5.5%입니다.", "정산은 매주 화요일에 합니다.", boilerplate]
+    body = list(range(len(chunk)))
+    assert best_sentences(chunk, [0.7, 0.9, 0.3, 0.7], 1, body, 3) == [0, 1, 2]  # not [0, 1, 3]
+
+
 STEPS = [
     "If you forgot your password, set a new one in this order.",
     "1. Tap Forgot password on the sign-in screen.",
