@@ -4,6 +4,7 @@ Saving an article schedules its indexing (``knowledge.services``); the worker fi
 read-only indexing fields. Chunks are shown read-only: they are derived data.
 """
 
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,6 +23,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from knowledge.chunking import plain_text, strip_html
 from knowledge.curated import (
     articles_unpublish,
     curated_answer_delete,
@@ -73,6 +75,47 @@ def _aliases_checked(aliases: str) -> str:
                     "longest": exc.longest},
         ) from None  # fmt: skip
     return aliases
+
+
+# Text that addresses an AI model rather than customers ("ignore previous instructions …"): a
+# prompt injection pasted into an article, or a note never meant for them. The extractive answer
+# quotes article sentences word for word, so staff are told when they save it.
+_INSTRUCTION_TO_A_MODEL = re.compile(
+    r"\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+)?(?:the\s+|your\s+)?(?:previous|prior|above|earlier)\s+"
+    r"(?:instructions?|prompts?|rules)|\bsystem\s+prompt\b|\byou\s+are\s+(?:now\s+)?(?:an?\s+)?(?:ai|chatbot|assistant)\b"
+    r"|(?:이전|앞의|위의|기존)\s*(?:모든\s*)?(?:지시|명령|지침|프롬프트)\S*\s*(?:모두\s*|전부\s*)?무시"
+    r"|시스템\s*프롬프트",
+    re.IGNORECASE,
+)
+
+
+def article_save_warnings(article: Article) -> list[str]:
+    """What staff should hear about ``article``'s body when it is saved (messages, translated):
+    no text left once HTML is removed (no chunk, nothing to answer from, a page with only its
+    title), or a line that addresses an AI model (quoted, shortened)."""
+    warnings = []
+    if article.body.strip() and not plain_text(strip_html(article.body)).strip():
+        warnings.append(
+            str(
+                _(
+                    "Once its HTML is removed this article has no text: customers cannot be answered from it, "
+                    "and its page shows only the title."
+                )
+            )
+        )
+    for line in strip_html(article.body).splitlines():
+        if _INSTRUCTION_TO_A_MODEL.search(line):
+            warnings.append(
+                str(
+                    _(
+                        "This line reads like an instruction to an AI model: “%(line)s”. Answers quote articles word "
+                        "for word, so customers may be shown it; remove it unless it is meant for them."
+                    )
+                )
+                % {"line": truncatechars(line.strip(), 120)}
+            )
+            break
+    return warnings
 
 
 class ArticleAdminForm(forms.ModelForm):
@@ -334,6 +377,8 @@ class ArticleAdmin(admin.ModelAdmin):
                 % {"date": date_format(timezone.localtime(obj.published_at), "DATETIME_FORMAT")},
                 messages.WARNING,
             )
+        for warning in article_save_warnings(obj):
+            self.message_user(request, warning, messages.WARNING)
 
     @admin.action(description=_("Publish selected articles"), permissions=["change"])
     def publish(self, request: HttpRequest, queryset: QuerySet[Article]) -> None:
