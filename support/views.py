@@ -112,7 +112,7 @@ def _shown_sources(sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     means nothing to a customer) for the page to show. A source whose article has since been
     unpublished or deleted is marked ``withdrawn`` and not linked (its page is a 404): the
     answer it gave may be out of date."""
-    ids = {source.get("article_id") for source in sources if source.get("article_id")}
+    ids = {int(source["article_id"]) for source in sources if source.get("article_id")}
     live = set(Article.objects.filter(Article.live_q(), pk__in=ids).values_list("pk", flat=True)) if ids else set()
     shown = []
     for source in sources:

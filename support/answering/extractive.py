@@ -364,7 +364,7 @@ def best_sentences(sentences: list[str], scores: list[float], best: int, body: l
     words = [len(sentence.split()) for sentence in sentences]
     inside = set(body)
     others = sorted((k for k in body if k != best and words[k] >= MIN_SENTENCE_WORDS), key=lambda k: (-scores[k], k))
-    seen, extra = {sentences[best]}, []
+    seen, extra = {sentences[best]}, list[int]()
     for k in others:  # a sentence the article repeats word for word (boilerplate) is quoted once
         if len(extra) >= size - 1:
             break
