@@ -54,6 +54,7 @@ class RetrievedChunk:
     content: str = ""
     lexemes: str = ""
     language: str = ""  # the article's
+    kind: str = ""  # the article's (Article.Kind)
     sentences: list[str] = field(default_factory=list)
     sentence_vectors: bytes = b""  # see knowledge.services.sentence_vectors_pack
     alias_vectors: bytes = b""  # the article's title and "also asked as" lines, same packing
@@ -463,7 +464,7 @@ def _attach_rows(chunks: list[RetrievedChunk]) -> None:
             _sql(
                 """
             SELECT c.id, c.article_id, a.title, a.slug, c.content, c.lexemes, a.language, c.sentences,
-                   c.sentence_vectors, coalesce(c.embedding_dimensions, 0), c.alias_vectors
+                   c.sentence_vectors, coalesce(c.embedding_dimensions, 0), c.alias_vectors, a.kind
             FROM {chunk} c JOIN {article} a ON a.id = c.article_id WHERE c.id = ANY(%s)
             """
             ),
@@ -477,6 +478,27 @@ def _attach_rows(chunks: list[RetrievedChunk]) -> None:
         c.sentences = sentences if isinstance(sentences, list) else json.loads(sentences or "[]")
         c.sentence_vectors = bytes(vectors or b"")
         c.alias_vectors = bytes(row[10] or b"")
+        c.kind = row[11]
+
+
+def support_answer_fits(chunk: RetrievedChunk, vector: list[float] | None, language: str) -> bool:
+    """False for a support answer (a curated question and answer) that the question is not like:
+    it shares no search term with it and its query embedding is under
+    ``SUPPORT_ANSWER_MIN_SIMILARITY`` from the curated question and each variant (question
+    against question, ``alias_vectors``; raised by ``RETRIEVAL_CROSS_LANGUAGE_OFFSET`` when the
+    question's ``language`` is not the answer's, as dense retrieval does). Short and
+    question-like, a support answer's passage embedding is near any question: one about
+    deleting an account came first for "어디서 사나요?" and "Can I pay with bitcoin?"
+    (eighteenth session). True for every other chunk."""
+    if chunk.kind != "support_answer" or chunk.lexical_score > 0:
+        return True
+    aliases = chunk.alias_matrix
+    if vector is None or not len(aliases) or aliases.shape[1] != len(vector):
+        return False
+    best = float((aliases @ np.asarray(vector, dtype=np.float32)).max())
+    if other_language(language, chunk.language):
+        best += settings.RETRIEVAL_CROSS_LANGUAGE_OFFSET
+    return best >= settings.SUPPORT_ANSWER_MIN_SIMILARITY
 
 
 def embed_question(provider: EmbeddingProvider, question: str) -> list[float]:
@@ -546,6 +568,7 @@ def retrieve(
         for c in chunks if mode == "dense" else ():
             c.score = c.dense_score
     _attach_rows(chunks)  # content and sentence vectors, which the re-ranking reads
+    chunks[:] = [c for c in chunks if support_answer_fits(c, vector, language)]
     if rerank and vector:
         sentence_rerank(chunks, vector, language, weight)
         if settings.RETRIEVAL_PROXIMITY_WEIGHT:

@@ -57,7 +57,9 @@ def article_content_hash(article: Article) -> str:
             f"sentences-{SENTENCES_VERSION}" if settings.SENTENCE_EMBEDDINGS else "",
             f"analysis-{ANALYSIS_VERSION}", f"title-weight-{settings.LEXICAL_TITLE_WEIGHT}",
             f"aliases:{article.aliases}",
-            f"alias-vectors-{ALIAS_VECTORS_VERSION}" if settings.RETRIEVAL_ALIAS_WEIGHT else "",
+            f"alias-vectors-{ALIAS_VECTORS_VERSION}"
+            if settings.RETRIEVAL_ALIAS_WEIGHT or article.kind == Article.Kind.SUPPORT_ANSWER
+            else "",
         ]
     )  # fmt: skip
     return hashlib.sha256(material.encode()).hexdigest()
@@ -279,10 +281,14 @@ def _embed_sentences(
 def _embed_aliases(article: Article, provider: EmbeddingProvider) -> list[list[float]]:
     """The title and *also asked as* lines embedded as queries, one vector per line
     (:func:`article_alias_lines`): customers' questions are compared with them as with
-    other questions. None while ``RETRIEVAL_ALIAS_WEIGHT`` is 0 (nothing reads them), and
-    none for an article without *also asked as* lines: a title alone is often a name, not a
-    question (KorQuAD's Wikipedia titles; with them, recall@1 fell 96.8 → 95.6 %)."""
+    other questions. A support answer's always (retrieval keeps one only for questions like
+    its own: ``knowledge.selectors.support_answer_fits``). Others' none while
+    ``RETRIEVAL_ALIAS_WEIGHT`` is 0 (nothing reads them), and none for an article without
+    *also asked as* lines: a title alone is often a name, not a question (KorQuAD's Wikipedia
+    titles; with them, recall@1 fell 96.8 → 95.6 %)."""
     lines = article_alias_lines(article)
+    if article.kind == Article.Kind.SUPPORT_ANSWER:  # its title is the question: always compared with
+        return [provider.embed_query(line) for line in lines]  # (``SUPPORT_ANSWER_MIN_SIMILARITY``)
     if not settings.RETRIEVAL_ALIAS_WEIGHT or len(lines) < 2:
         return []
     return [provider.embed_query(line) for line in lines]

@@ -133,3 +133,25 @@ def test_a_support_answer_article_is_kept_in_step_with_its_curated_answer(
     admin_client.post(changelist, {"action": "unpublish", "_selected_action": [orphan.pk]})
     orphan.refresh_from_db()
     assert orphan.status == Article.Status.DRAFT
+
+
+def test_a_support_answer_is_retrieved_only_for_questions_like_its_own(sample_articles, live_kb) -> None:  # type: ignore[no-untyped-def]
+    """Short and question-like, a support answer's passage embedding is near every question: one
+    about deleting an account had come first for "어디서 사나요?" and "Can I pay with bitcoin?"."""
+    curated = curated_answer_create(
+        question="계정 탈퇴는 어떻게 하나요?", answer="문의 감사합니다! 마이페이지 > 설정 > 회원 탈퇴에서 탈퇴할 수 있습니다.",
+        language="ko", variants="회원 탈퇴 방법",
+    )  # fmt: skip
+    article = curated_answer_publish(curated_answer=curated)
+    assert article_index(article_id=article.pk)
+    chunk = article.chunks.get()
+    assert len(chunk.alias_vectors) == 2 * 384 * 2  # the question and its variant, embedded as queries (float16)
+
+    def first(question: str) -> int | None:
+        found = retrieve(question=question, kb_id=live_kb.pk).chunks
+        return found[0].article_id if found else None
+
+    for unrelated in ("어디서 사나요?", "회사 주식은 어디서 사나요?", "Can I pay with bitcoin?"):
+        assert all(c.article_id != article.pk for c in retrieve(question=unrelated, kb_id=live_kb.pk).chunks), unrelated
+    assert first("회원 탈퇴하고 싶어요") == article.pk  # shares a word
+    assert first("How do I delete my account?") == article.pk  # none shared, but the same question
