@@ -51,10 +51,13 @@ def _below_the_title(html: str) -> str:
     return _HEADING_TAG.sub(lambda m: f"<{m.group(1)}h{min(int(m.group(2)) + 1, 6)}", html)
 
 
-def render_markdown(text: str) -> SafeString:
+def render_markdown(text: str, *, line_breaks: bool = False) -> SafeString:
     """Render Markdown ``text`` to HTML that is safe to insert into a page unescaped, its
-    headings below the page's title (:func:`_below_the_title`)."""
-    html = _below_the_title(markdown.markdown(text, extensions=MARKDOWN_EXTENSIONS, output_format="html"))
+    headings below the page's title (:func:`_below_the_title`). ``line_breaks`` keeps each
+    line break (Python-Markdown's ``nl2br``), for text written as plain text: a support answer
+    is an agent's email reply, whose lines Markdown had run together into one paragraph."""
+    extensions = [*MARKDOWN_EXTENSIONS, "nl2br"] if line_breaks else MARKDOWN_EXTENSIONS
+    html = _below_the_title(markdown.markdown(text, extensions=extensions, output_format="html"))
     cleaned = nh3.clean(
         html,
         tags=ALLOWED_TAGS,

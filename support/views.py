@@ -393,8 +393,10 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
     if moved:
         return redirect(article.get_absolute_url())
     source_url = article.source_url if article.source_url.startswith(("https://", "http://")) else ""
+    reply = article.kind == Article.Kind.SUPPORT_ANSWER  # an agent's email reply: plain text, lines kept
     context = {
-        "article": article, "body_html": render_markdown(article.body), "source_url": source_url, "preview": preview,
+        "article": article, "body_html": render_markdown(article.body, line_breaks=reply),
+        "source_url": source_url, "preview": preview,
     }  # fmt: skip
     response = render(request, "support/article.html", context)
     if preview:

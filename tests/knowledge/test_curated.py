@@ -155,3 +155,19 @@ def test_a_support_answer_is_retrieved_only_for_questions_like_its_own(sample_ar
         assert all(c.article_id != article.pk for c in retrieve(question=unrelated, kb_id=live_kb.pk).chunks), unrelated
     assert first("회원 탈퇴하고 싶어요") == article.pk  # shares a word
     assert first("How do I delete my account?") == article.pk  # none shared, but the same question
+
+
+def test_a_support_answer_page_keeps_the_replys_line_breaks(live_kb, client) -> None:  # type: ignore[no-untyped-def]
+    curated = curated_answer_create(
+        question="How do I delete my account?", answer="Thanks for asking!\nYou can delete it under My page.",
+        language="en",
+    )  # fmt: skip
+    article = curated_answer_publish(curated_answer=curated)
+    page = client.get(article.get_absolute_url()).content.decode()
+    assert "Thanks for asking!<br" in page  # an email reply's lines, not run into one paragraph
+    plain = Article.objects.create(
+        knowledge_base=live_kb, slug="plain", title="Plain", body="One line\nand its continuation.", status="published"
+    )
+    assert (
+        "One line\nand its continuation." in client.get(plain.get_absolute_url()).content.decode()
+    )  # Markdown as ever
