@@ -226,6 +226,19 @@ class Ticket(models.Model):
     def __str__(self) -> str:
         return self.reference
 
+    @property
+    def email_shown(self) -> str:
+        """``email`` as the customer typed its domain: stored in the IDNA form mail is delivered
+        to (``support.tickets.email_normalise``), "minsu@예시.한국" read back to them as
+        "minsu@xn--vv4b11d.xn--3e0b707e"."""
+        local, at, domain = self.email.rpartition("@")
+        if not at or "xn--" not in domain:
+            return self.email
+        try:
+            return f"{local}@{domain.encode('ascii').decode('idna')}"
+        except UnicodeError:
+            return self.email
+
     def customer_status_display(self) -> str:
         """The status as the customer reads it (ticket page, their emails): the team's "Pending
         customer" means the team waits for *them*, and "Open" that they wait for the team."""

@@ -202,3 +202,11 @@ def test_a_korean_particle_after_a_url_stays_out_of_the_link() -> None:
     assert "&lt;b&gt;" in html and "<b>" not in html
     html = urlize_korean("IR 자료: https://ir.example.com/주식 참고")  # Hangul after "/" is the address's path
     assert '<a href="https://ir.example.com/%EC%A3%BC%EC%8B%9D" rel="nofollow">https://ir.example.com/주식</a>' in html
+
+
+def test_an_internationalised_address_is_read_back_as_typed() -> None:
+    question = Question.objects.create(text="환불은 언제?", status=Question.Status.NOT_CONFIDENT)
+    ticket = ticket_create(question=question, email="minsu@예시.한국")
+    assert ticket.email == "minsu@xn--vv4b11d.xn--3e0b707e"  # as mail is delivered to it
+    page = owner(ticket).get(page_url(ticket)).content.decode()
+    assert "minsu@예시.한국" in page and "xn--" not in page
