@@ -11,19 +11,21 @@ from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
 
-# Korean writes particles straight after a word, URLs included ("https://…/faq에서", "www…를"):
-# Django's urlize took them into the link's address. A word whose ASCII part ends in a letter or
-# digit and is followed by Hangul is linked on the ASCII part alone; Hangul after "/", "=", "?" …
-# is the address's own path or query ("https://ir.example.com/주식") and stays in the link.
-_GLUED_HANGUL = re.compile(r"^([\x21-\x7e]+?)([\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3].*)$", re.DOTALL)
+# Korean writes particles straight after a word, URLs included ("https://…/faq에서", "www…를",
+# "(https://…/faq)을"): Django's urlize took them into the link's address. The Hangul that ends a
+# word is linked apart from it, unless it follows "/", "=", "?" … and so is the address's own path
+# or query ("https://ir.example.com/주식").
+_HANGUL = "\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3"
+_TRAILING_HANGUL = re.compile(rf"^(.*[^{_HANGUL}])([{_HANGUL}]+)$", re.DOTALL)
+_PATH_CONTINUES = frozenset("/=?#&-_%+~:@")
 
 
 class _KoreanUrlizer(Urlizer):
     """Django's ``Urlizer`` that leaves a Korean particle glued to a URL outside the link."""
 
     def handle_word(self, word: str, **options: Any) -> str:  # type: ignore[override]
-        glued = _GLUED_HANGUL.match(word)
-        if glued is None or not glued.group(1)[-1].isalnum():
+        glued = _TRAILING_HANGUL.match(word)
+        if glued is None or glued.group(1)[-1] in _PATH_CONTINUES:
             return str(super().handle_word(word, **options))
         linked = str(super().handle_word(glued.group(1), **options))
         rest = glued.group(2)

@@ -200,6 +200,12 @@ def test_a_korean_particle_after_a_url_stays_out_of_the_link() -> None:
     assert '<a href="https://help.example/faq" rel="nofollow">https://help.example/faq</a>에서' in html
     assert '<a href="http://www.example.com/a" rel="nofollow">www.example.com/a</a>를' in html
     assert "&lt;b&gt;" in html and "<b>" not in html
+    html = urlize_korean("자세한 내용은 (https://help.example/faq)을 참고하세요. https://ir.example.com/주식/faq에서")
+    assert '(<a href="https://help.example/faq" rel="nofollow">https://help.example/faq</a>)을' in html
+    assert (
+        '<a href="https://ir.example.com/%EC%A3%BC%EC%8B%9D/faq" rel="nofollow">https://ir.example.com/주식/faq</a>에서'
+        in html
+    )
     html = urlize_korean("IR 자료: https://ir.example.com/주식 참고")  # Hangul after "/" is the address's path
     assert '<a href="https://ir.example.com/%EC%A3%BC%EC%8B%9D" rel="nofollow">https://ir.example.com/주식</a>' in html
 
