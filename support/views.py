@@ -341,6 +341,8 @@ def _ticket_page(
         form.fields["message"].widget.attrs["autofocus"] = True
     context = {
         "ticket": ticket, "conversation": ticket_conversation(ticket), "message_form": form, "just_sent": just_sent,
+        # the language switcher leads back here, not to the POST-only messages address (a 405)
+        "language_next": reverse("support:ticket", kwargs={"reference": ticket.reference}),
     }  # fmt: skip
     return render(request, "support/ticket.html", context, status=status)
 

@@ -120,6 +120,12 @@ def test_the_customer_reads_the_status_as_it_concerns_them(ticket: Ticket) -> No
     assert "Waiting for your reply" in page and "Pending customer" not in page  # the team's word, not theirs
 
 
+def test_the_language_switcher_after_a_message_error_leads_back_to_the_ticket(ticket: Ticket) -> None:
+    response = owner(ticket).post(message_url(ticket), {"message": "   "})
+    assert response.status_code == 400
+    assert f'name="next" value="{page_url(ticket)}"' in response.content.decode()  # not the POST-only address
+
+
 def test_a_closed_ticket_takes_no_messages(ticket: Ticket) -> None:
     client = owner(ticket)
     ticket_transition(ticket=ticket, to=Ticket.Status.CLOSED)
