@@ -130,6 +130,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "support.middleware.RequestSizeLimitMiddleware",  # before anything that reads the body (CSRF)
+    "support.middleware.NulInQueryMiddleware",  # ?status=%00 never reaches a query (400)
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

@@ -136,3 +136,13 @@ def test_a_body_with_its_own_title_heading_leaves_the_page_one_h1() -> None:
 def test_a_nul_character_in_a_path_is_not_found(client: Client, live_kb: Any, path: str) -> None:
     assert client.get(path).status_code == 404  # PostgreSQL text cannot hold NUL: it had been a 500
     assert client.get("/articles/unknown-slug/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/admin/support/ticket/?status=%00", "/admin/knowledge/article/?language=%00", "/?q=a%00", "/api/v1/x/?a%00=1"],
+)
+def test_a_nul_character_in_the_query_string_is_a_bad_request(admin_client: Client, path: str) -> None:
+    response = admin_client.get(path, HTTP_ACCEPT_LANGUAGE="en")  # admin list filters had been a 500
+    assert response.status_code == 400
+    assert "The address holds a character that is not allowed (NUL)." in response.content.decode()
