@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.validators import ProhibitNullCharactersValidator
 from django.http import HttpRequest, HttpResponseBase, HttpResponsePermanentRedirect, JsonResponse
-from django.utils.translation import get_language, gettext
+from django.utils.translation import get_language, gettext, gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -57,7 +57,7 @@ from support.throttling import ScopedThrottle, client_ip
 from support.tickets import TicketExists, TicketInvalid, email_normalise, ticket_create
 from support.workflow import ticket_escalated_again
 
-QUESTION_NOT_FOUND = "No question with this id and token."
+QUESTION_NOT_FOUND = gettext_lazy("No question with this id and token.")  # in the request's language
 
 
 def ask_rate(group: str, request: object) -> str:
@@ -315,7 +315,7 @@ def api_not_found(request: HttpRequest, path: str = "") -> HttpResponseBase:
             query = request.META.get("QUERY_STRING", "")
             return HttpResponsePermanentRedirect(f"/api/{path}/" + (f"?{query}" if query else ""))
         return _method_not_allowed(request, "GET, HEAD")
-    return JsonResponse({"detail": "Not found."}, status=404)
+    return JsonResponse({"detail": gettext("Not found.")}, status=404)
 
 
 def _method_not_allowed(request: HttpRequest, allow: str) -> JsonResponse:

@@ -188,8 +188,9 @@ def test_the_api_answers_json_404_under_any_api_path_and_no_kind_for_a_withheld_
     client: Client, refund_article: Article
 ) -> None:
     for path in ("/api", "/api/", "/api/v2/questions/", "/api/v1/nope/"):
-        response = client.get(path)
+        response = client.get(path, HTTP_ACCEPT_LANGUAGE="en")
         assert response.status_code == 404 and response.json() == {"detail": "Not found."}, path
+        assert client.get(path).json() == {"detail": "찾을 수 없습니다."}  # Korean by default, as the other details
     assert client.post("/api", {}, content_type="application/json").status_code == 404  # not a slash-redirect 500
     for path in ("/api/docs", "/api/schema"):  # pages people type: still redirected to their slash
         response = client.get(path)
