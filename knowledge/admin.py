@@ -83,7 +83,7 @@ def _aliases_checked(aliases: str) -> str:
 _INSTRUCTION_TO_A_MODEL = re.compile(
     r"\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+)?(?:the\s+|your\s+)?(?:previous|prior|above|earlier)\s+"
     r"(?:instructions?|prompts?|rules)|\bsystem\s+prompt\b|\byou\s+are\s+(?:now\s+)?(?:an?\s+)?(?:ai|chatbot|assistant)\b"
-    r"|(?:이전|앞의|위의|기존)\s*(?:모든\s*)?(?:지시|명령|지침|프롬프트)\S*\s*(?:모두\s*|전부\s*)?무시"
+    r"|(?:이전|앞|위|기존)\s*의?\s*(?:모든\s*)?(?:지시|명령|지침|프롬프트)\S*\s*(?:모두\s*|전부\s*)?무시"
     r"|시스템\s*프롬프트",
     re.IGNORECASE,
 )

@@ -381,7 +381,7 @@ class TicketAdmin(admin.ModelAdmin):
             self.message_user(
                 request,
                 _(
-                    "%(name)s replied to the customer while you had this ticket open; your reply was not "
+                    "While you had this ticket open, %(name)s replied to the customer; your reply was not "
                     "sent and is kept as a draft. Read their reply first."
                 )
                 % {"name": replied[-1].actor.get_username() if replied[-1].actor else _("A colleague")},

@@ -280,5 +280,5 @@ def test_a_reply_is_not_sent_over_a_colleagues_reply(agent: Client, agent_user: 
     assert ticket.deliveries.filter(kind=EmailDelivery.Kind.REPLY).count() == 1  # only the colleague's
     assert ticket.reply == "우도는 배송되지 않습니다." and ticket.reply_draft == "우도도 배송됩니다."
     page = agent.get(url).content.decode()
-    assert "olleague replied to the customer while you had this ticket open; your reply was not sent" in page
+    assert "While you had this ticket open, colleague replied to the customer; your reply was not sent" in page
     assert "press “Send reply” to email it" not in page  # the refusal says it all
