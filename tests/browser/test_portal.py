@@ -166,3 +166,14 @@ def test_no_page_violates_the_content_security_policy(
     page.wait_for_timeout(300)
     assert any("style-src" in v for v in tab.csp_violations), tab.console_errors
     tab.console_errors.clear()  # the provoked violation is not a failure of the pages
+
+
+def test_switching_language_keeps_what_the_customer_typed(tab: Tab, live_server: Any) -> None:
+    page = tab.page
+    page.goto(f"{live_server.url}/")
+    page.fill("textarea[name=question]", "배송비는 얼마인가요? 제주도도 같나요?")
+    page.click("header form.lang button[value=ko]")
+    page.wait_for_function("document.documentElement.lang === 'ko'")
+    assert page.input_value("textarea[name=question]") == "배송비는 얼마인가요? 제주도도 같나요?"  # it had been emptied
+    page.reload()  # kept for the one switch only
+    assert page.input_value("textarea[name=question]") == ""
