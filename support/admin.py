@@ -384,7 +384,7 @@ class TicketAdmin(admin.ModelAdmin):
                     "While you had this ticket open, %(name)s replied to the customer; your reply was not "
                     "sent and is kept as a draft. Read their reply first."
                 )
-                % {"name": replied[-1].actor.get_username() if replied[-1].actor else _("A colleague")},
+                % {"name": _event_by(replied[-1])},
                 messages.ERROR,
             )
             steps.append((ticket_reply_draft_save, {"body": body}))
