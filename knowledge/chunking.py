@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import nh3
 import pysbd
 
+from knowledge.analysis import detect_language
+
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
@@ -166,6 +168,29 @@ def heading_sentences(markdown: str) -> frozenset[str]:
     as the same plain strings: a heading names a section and never answers on its own.
     Cached: the extractive answerer asks for the same popular chunks question after question."""
     return frozenset(s for sentences, kind in _sentence_lines(markdown) if kind == "heading" for s in sentences)
+
+
+@functools.lru_cache(maxsize=10_000)
+def translated_headings(headings: str, aliases: str, language: str) -> tuple[tuple[str, str], ...]:
+    """Each heading sentence of an article paired with its *also asked as* line in the other
+    language, and ``("", line)`` for the title's: ``((heading sentence, alias line), …)``.
+
+    ``headings`` are the article's Markdown heading lines in order (one per line, as the
+    body has them); ``aliases`` its *also asked as* lines; ``language`` its own. Staff give an
+    article its title and then each heading in the other language, in order (the admin's
+    help text, every sample article): when the lines not in ``language``
+    (:func:`knowledge.analysis.detect_language`) are exactly one more than the headings, the
+    first is the title's and the rest the headings' in order. Otherwise nothing is paired
+    (empty): a list of synonyms is not a translation. Cached like :func:`heading_sentences`.
+    """
+    foreign = [line.strip() for line in aliases.splitlines() if line.strip() and detect_language(line) != language]
+    lines = [sentences for sentences, kind in _sentence_lines(headings) if kind == "heading"]
+    if not foreign or len(foreign) != len(lines) + 1:
+        return ()
+    pairs = [("", foreign[0])]
+    for sentences, line in zip(lines, foreign[1:], strict=True):
+        pairs.extend((sentence, line) for sentence in sentences)
+    return tuple(pairs)
 
 
 @functools.lru_cache(maxsize=10_000)

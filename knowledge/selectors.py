@@ -33,6 +33,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Max
 
 from knowledge.analysis import analyse, detect_language, other_language, standard_text
+from knowledge.chunking import translated_headings
 from knowledge.embeddings import EmbeddingProvider, get_provider
 from knowledge.models import Article, ArticleSlugRedirect, Chunk
 from knowledge.services import sentence_vectors_unpack
@@ -59,6 +60,9 @@ class RetrievedChunk:
     sentence_vectors: bytes = b""  # see knowledge.services.sentence_vectors_pack
     alias_vectors: bytes = b""  # the article's title and "also asked as" lines, same packing
     dimensions: int = 0
+    ordinal: int = 0  # the chunk's place in its article (0: the first)
+    aliases: str = ""  # the article's "also asked as" lines
+    headings: str = ""  # the article's Markdown heading lines, in order ("" without aliases: unused)
 
     @functools.cached_property
     def sentence_matrix(self) -> np.ndarray:
@@ -69,6 +73,16 @@ class RetrievedChunk:
     def alias_matrix(self) -> np.ndarray:
         """``alias_vectors`` as an ``(n lines, dimensions)`` float32 array (n = 0 before they were indexed)."""
         return sentence_vectors_unpack(self.alias_vectors, self.dimensions)
+
+    @property
+    def heading_translations(self) -> dict[str, str]:
+        """This chunk's heading sentences mapped to their *also asked as* line in the other language
+        (:func:`knowledge.chunking.translated_headings`), with ``""`` for the title's line when
+        the chunk is the article's first (its opening section); empty when they do not pair up."""
+        pairs = dict(translated_headings(self.headings, self.aliases, self.language))
+        if self.ordinal and "" in pairs:
+            del pairs[""]
+        return pairs
 
 
 @dataclass
@@ -464,7 +478,11 @@ def _attach_rows(chunks: list[RetrievedChunk]) -> None:
             _sql(
                 """
             SELECT c.id, c.article_id, a.title, a.slug, c.content, c.lexemes, a.language, c.sentences,
-                   c.sentence_vectors, coalesce(c.embedding_dimensions, 0), c.alias_vectors, a.kind
+                   c.sentence_vectors, coalesce(c.embedding_dimensions, 0), c.alias_vectors, a.kind,
+                   c.ordinal, a.aliases,
+                   CASE WHEN a.aliases <> '' THEN array_to_string(
+                       ARRAY(SELECT m[1] FROM regexp_matches(a.body, '^([[:blank:]]*#.*)$', 'gn') AS m), chr(10)
+                   ) ELSE '' END
             FROM {chunk} c JOIN {article} a ON a.id = c.article_id WHERE c.id = ANY(%s)
             """
             ),
@@ -478,7 +496,7 @@ def _attach_rows(chunks: list[RetrievedChunk]) -> None:
         c.sentences = sentences if isinstance(sentences, list) else json.loads(sentences or "[]")
         c.sentence_vectors = bytes(vectors or b"")
         c.alias_vectors = bytes(row[10] or b"")
-        c.kind = row[11]
+        c.kind, c.ordinal, c.aliases, c.headings = row[11:15]
 
 
 def support_answer_fits(chunk: RetrievedChunk, vector: list[float] | None, language: str) -> bool:

@@ -1,4 +1,4 @@
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NotRequired, Protocol, TypedDict, Unpack
 
@@ -21,6 +21,9 @@ class SourceExcerpt:
     sentences: tuple[str, ...] = ()
     sentence_vectors: Any = None
     article_id: int = 0  # 0: unknown (stored tickets, fine-tuning examples)
+    # heading sentence -> its "also asked as" line in the other language ("": the title's, for
+    # the opening section); RetrievedChunk.heading_translations
+    heading_translations: Mapping[str, str] = field(default_factory=dict)
 
 
 def source_excerpts(chunks: "Sequence[RetrievedChunk]") -> list[SourceExcerpt]:
@@ -29,6 +32,7 @@ def source_excerpts(chunks: "Sequence[RetrievedChunk]") -> list[SourceExcerpt]:
         SourceExcerpt(
             number=i, title=c.title, text=c.content, language=c.language, sentences=tuple(c.sentences),
             sentence_vectors=c.sentence_matrix, article_id=c.article_id,
+            heading_translations=c.heading_translations,
         )
         for i, c in enumerate(chunks, 1)
     ]  # fmt: skip

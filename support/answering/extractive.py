@@ -65,6 +65,7 @@ characters on average.
 
 import functools
 import re
+from collections.abc import Mapping
 from typing import Unpack
 
 import numpy as np
@@ -103,7 +104,8 @@ class ExtractiveAnswerer:
         heading_weight = settings.EXTRACTIVE_HEADING_WEIGHT
         for source in sources:
             sentences = list(source.sentences) or plain_sentences(source.text)
-            sections = section_terms(sentences, heading_sentences(source.text))
+            translated = source.heading_translations if other_language(language, source.language) else {}
+            sections = section_terms(sentences, heading_sentences(source.text), translated)
             scores = []
             for sentence, section in zip(sentences, sections, strict=True):
                 own = _terms(sentence) & terms
@@ -182,10 +184,20 @@ def span_offset(picked: list[str], sentence: str, span: str) -> int | None:
     return sum(len(p) + 1 for p in picked[:k]) + sentence.index(span)
 
 
-def section_terms(sentences: list[str], headings: frozenset[str]) -> list[frozenset[str]]:
+def section_terms(
+    sentences: list[str], headings: frozenset[str], translated: Mapping[str, str] | None = None
+) -> list[frozenset[str]]:
     """For each of ``sentences`` (a chunk's, in order), the search terms of the section heading
     above it in the chunk (``headings``: :func:`knowledge.chunking.heading_sentences`); empty
     for a heading itself and for sentences before the chunk's first heading.
+
+    ``translated`` (:attr:`~support.answering.base.SourceExcerpt.heading_translations`, given
+    for a source in the other language than the question) adds each heading's translation's
+    terms, and the title's (key ``""``) to the sentences before the first heading: across
+    languages no word of a heading matches, and "What are your customer service hours?" had
+    quoted the lunch break and the phone line, not the opening "평일 오전 9시부터 오후
+    6시까지" under the title *Customer service hours and how to contact us* (nineteenth
+    session, README lever table).
 
     A help article names a section once ("## Shipping fees") and its sentences do not repeat
     it ("Standard delivery costs ₩3,000 per order"), so "How much is shipping?" had quoted
@@ -193,11 +205,12 @@ def section_terms(sentences: list[str], headings: frozenset[str]) -> list[frozen
     ``EXTRACTIVE_HEADING_WEIGHT`` (twelfth session, README: on the three help-centre question
     files answered right unchanged, 41 answers changed, one more span on a fact per file;
     KorQuAD unchanged, its chunks have no headings)."""
-    current: frozenset[str] = frozenset()
+    translated = translated or {}
+    current = _terms(translated[""]) if "" in translated else frozenset()
     result: list[frozenset[str]] = []
     for sentence in sentences:
         if sentence in headings:
-            current = _terms(sentence)
+            current = _terms(sentence) | (_terms(translated[sentence]) if sentence in translated else frozenset())
             result.append(frozenset())
         else:
             result.append(current)

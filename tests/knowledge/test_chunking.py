@@ -7,6 +7,7 @@ from knowledge.chunking import (
     plain_sentences,
     split_sentences,
     strip_html,
+    translated_headings,
 )
 from knowledge.tokens import count_tokens, truncate_tokens
 
@@ -111,6 +112,19 @@ def test_heading_sentences_are_the_plain_sentences_of_heading_lines() -> None:
     headings = heading_sentences(markdown)
     assert headings == {"Free trial", "Cost?"}
     assert headings <= set(plain_sentences(markdown))  # the same strings the answerer picks from
+
+
+def test_translated_headings_pair_the_other_language_lines_with_the_title_and_headings_in_order() -> None:
+    headings = "## 연락 방법\n## 문의 전 **준비**해 주세요"
+    aliases = "Customer service hours\n고객센터 시간\nHow to contact us\nWhat to have ready"
+    assert translated_headings(headings, aliases, "ko") == (
+        ("", "Customer service hours"),  # the title's line; the Korean synonym is no translation
+        ("연락 방법", "How to contact us"),
+        ("문의 전 준비해 주세요", "What to have ready"),  # keyed by the plain sentence the answerer sees
+    )
+    assert translated_headings(headings, "Customer service hours\nHow to contact us", "ko") == ()  # one short
+    assert translated_headings("", "Refund policy", "ko") == (("", "Refund policy"),)  # no headings: the title
+    assert translated_headings(headings, "", "ko") == ()
 
 
 def test_list_groups_are_the_sentences_of_each_bulleted_list_and_table() -> None:

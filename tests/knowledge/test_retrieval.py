@@ -235,6 +235,22 @@ def test_an_english_question_finds_the_korean_article_by_its_also_asked_as_line(
     assert len(found.chunks[0].alias_matrix) == 3  # read back by retrieval for the re-ranking
 
 
+def test_retrieval_reads_each_heading_s_translation_from_the_article_s_also_asked_as_lines(make_article) -> None:  # type: ignore[no-untyped-def]
+    """The extractive answer counts them for a question in the other language
+    (``support.answering.extractive.section_terms``)."""
+    article = make_article(
+        "반품 및 환불 정책", "상품을 받은 날부터 14일 이내에 반품할 수 있습니다.\n\n## 환불 시기\n\n검수 후 1영업일 이내에 환불합니다.",
+        slug="refunds", aliases="Returns and refund policy\nWhen the refund is made",
+    )  # fmt: skip
+    found = retrieve(question="When is the refund made?", kb_id=article.knowledge_base_id)
+    chunk = next(c for c in found.chunks if c.article_id == article.pk)
+    assert chunk.heading_translations == {"": "Returns and refund policy", "환불 시기": "When the refund is made"}
+    later = RetrievedChunk(
+        chunk_id=0, article_id=0, score=0.0, ordinal=1, language="ko", aliases=chunk.aliases, headings=chunk.headings
+    )
+    assert later.heading_translations == {"환불 시기": "When the refund is made"}  # not the article's opening
+
+
 def test_alias_vectors_are_not_embedded_while_the_re_ranking_is_off(make_article, settings) -> None:  # type: ignore[no-untyped-def]
     from knowledge.models import Chunk
     from knowledge.services import article_content_hash

@@ -305,6 +305,41 @@ def test_section_terms_follow_the_heading_above_each_sentence() -> None:
     assert "refund" in sections[4] and "ship" not in sections[4]
 
 
+def test_a_source_in_the_other_language_counts_its_headings_translations() -> None:
+    """Across languages no word of a heading matches: "What are your customer service hours?"
+    quoted the lunch break and the phone line, not the opening hours under the title
+    *Customer service hours and how to contact us* (nineteenth session)."""
+    from knowledge.chunking import plain_sentences
+    from support.answering.base import SourceExcerpt
+    from support.answering.extractive import ExtractiveAnswerer, section_terms
+
+    sentences = ["Intro.", "연락 방법", "Call us."]
+    translated = {"": "Customer service hours", "연락 방법": "How to contact us"}
+    sections = section_terms(sentences, frozenset(["연락 방법"]), translated)
+    assert {"custom", "servic", "hour"} <= sections[0] and "contact" in sections[2]
+    assert section_terms(sentences, frozenset(["연락 방법"]))[0] == frozenset()
+
+    import numpy as np
+
+    text = (
+        "나비마켓 고객센터는 평일 오전 9시부터 오후 6시까지 운영합니다. 점심시간(낮 12시~오후 1시)에는 전화 상담이 "
+        "어렵습니다.\n\n## 연락 방법\n\n- 전화: 1588-0000 (평일 9:00~18:00)\n- 카카오톡 상담: 평일 9:00~21:00"
+    )
+    # By meaning alone (E5's cross-language ranking, as the fourth held-out set's run) the phone line is nearest
+    vectors = np.array([[0.6, 0.8], [0.2, 1.0], [0.0, 1.0], [1.0, 0.0], [0.9, 0.1]], dtype=np.float32)
+    common = {"number": 1, "title": "고객센터 운영 시간과 연락 방법", "text": text, "language": "ko", "article_id": 1}
+    common |= {"sentences": tuple(plain_sentences(text)), "sentence_vectors": vectors}
+    translated = {"": "Customer service hours and how to contact us", "연락 방법": "How to contact us"}
+    ask = {"question": "What are your customer service hours?", "term_weights": {}, "query_vector": [1.0, 0.0]}
+    before = ExtractiveAnswerer().answer(sources=[SourceExcerpt(**common)], language="en", **ask)  # type: ignore[arg-type]
+    assert before.span == "평일 9:00~18:00"  # the best sentence: the phone line's hours
+    source = SourceExcerpt(**common, heading_translations=translated)  # type: ignore[arg-type]
+    answer = ExtractiveAnswerer().answer(sources=[source], language="en", **ask)  # type: ignore[arg-type]
+    assert answer.span == "평일 오전 9시부터 오후 6시"  # the opening sentence, under the title
+    korean = ExtractiveAnswerer().answer(sources=[source], language="ko", **ask)  # type: ignore[arg-type]
+    assert korean.span == before.span  # a question in the article's language: the headings' own words only
+
+
 def test_a_list_excerpt_needs_a_list_of_several_sentences_and_not_too_many() -> None:
     from support.answering.extractive import MAX_LIST_SENTENCES, list_excerpt
 
