@@ -203,7 +203,7 @@ class QuestionCreateApi(APIView):
             (200, EVENT_STREAM): EVENT_STREAM_RESPONSE,
             **json_only(
                 error_responses(
-                    400, 404, 405, 406, 413, 415, 429, 503, field_error={"question": ["질문을 입력해 주세요."]}
+                    400, 404, 405, 406, 411, 413, 415, 429, 503, field_error={"question": ["질문을 입력해 주세요."]}
                 )
             ),
         },
@@ -373,7 +373,7 @@ class TicketCreateApi(APIView):
         request=TicketInSerializer,
         responses={
             201: OpenApiResponse(TicketOutSerializer, "The ticket is stored; support is notified by email."),
-            **error_responses(400, 404, 405, 406, 409, 413, 415, 429, 503),
+            **error_responses(400, 404, 405, 406, 409, 411, 413, 415, 429, 503),
         },
         parameters=[RETRY_AFTER],
         examples=[TICKET_EXAMPLE],
@@ -470,6 +470,7 @@ class FeedbackCreateApi(APIView):
                 404,
                 405,
                 406,
+                411,
                 413,
                 415,
                 429,

@@ -8,7 +8,7 @@ behaviour does not depend on this module. Where each error comes from:
   the services' own checks answer in the first shape.
 - 404: :func:`support.api.question_for_token`, the same body for an unknown id and a wrong token.
 - 409: :class:`support.tickets.TicketExists`.
-- 413: :class:`support.middleware.RequestSizeLimitMiddleware`, before the body is read.
+- 411 and 413: :class:`support.middleware.RequestSizeLimitMiddleware`, before the body is read.
 - 415: DRF's parser negotiation (only ``application/json`` is parsed).
 - 429: :class:`support.throttling.ScopedThrottle`, with ``Retry-After`` in seconds.
 - 503: :class:`support.middleware.DatabaseBusyMiddleware`, with ``Retry-After`` in seconds.
@@ -32,11 +32,10 @@ DETAIL = inline_serializer(
     "Error",
     {
         "detail": serializers.CharField(
-            help_text="What went wrong, in the request's Accept-Language (Korean by default) for DRF's translated "
-            "messages (wrong media type, throttling, field types), a blank or over-long question and "
-            "over-long ticket details or feedback comments; DRF's "
-            'JSON parse errors ("JSON parse error - …", which DRF does not translate) and the portal\'s 404 and 409 '
-            "details in English (for integrators; the widget shows its own text)."
+            help_text="What went wrong, in the request's Accept-Language (Korean by default): DRF's translated "
+            "messages (wrong media type, throttling, field types), malformed JSON (with the line and column where "
+            "it breaks), a blank or over-long question, over-long ticket details or feedback comments, and the "
+            "portal's 404, 409, 411 and 413 details."
         )
     },
 )
@@ -67,7 +66,7 @@ RETRY_AFTER = OpenApiParameter(
 
 
 def error_responses(*codes: int, field_error: dict[str, list[str]] | None = None) -> dict[int, OpenApiResponse]:
-    """The documented error responses for ``codes`` (each one of 400, 404, 405, 406, 409, 413, 415,
+    """The documented error responses for ``codes`` (each one of 400, 404, 405, 406, 409, 411, 413, 415,
     429, 503); ``field_error`` is the 400 example, a field of this endpoint."""
     field_error = field_error or {"email": ["Enter a valid email address."]}
     described = {
@@ -86,6 +85,7 @@ def error_responses(*codes: int, field_error: dict[str, list[str]] | None = None
             DETAIL, "No question (or conversation) with this id and token; the same for a wrong token."
         ),
         409: OpenApiResponse(TICKET_CONFLICT, "The question already has an unresolved ticket."),
+        411: OpenApiResponse(DETAIL, "A chunked body without Content-Length; send the body with its length."),
         413: OpenApiResponse(DETAIL, "The body is larger than API_MAX_BODY_BYTES (64 KiB by default); not read."),
         415: OpenApiResponse(DETAIL, "The body is not application/json."),
         429: OpenApiResponse(DETAIL, "Too many requests from this client address; see Retry-After."),

@@ -32,12 +32,16 @@ def wants_event_stream(request: HttpRequest, alternative: str = "application/jso
     API's JSON, the pages' ``text/html``): the pages' script sends ``text/event-stream``, the
     widget ``text/event-stream, application/json``, and both orders of an equal pair stream.
     ``text/event-stream;q=0`` refuses it (RFC 9110 §12.4.2) and ``text/event-stream;q=0.1,
-    application/json`` prefers JSON (§12.5.1). Qualities as Django parses them
+    application/json`` prefers JSON (§12.5.1). A wildcard that admits the stream but not
+    ``alternative`` (``text/*`` for the API) streams: it is the one representation the client
+    takes (it had been sent JSON it did not accept). Qualities as Django parses them
     (``HttpRequest.accepted_type``)."""
     stream = request.accepted_type(EVENT_STREAM)
-    if stream is None or (stream.main_type, stream.sub_type) != ("text", "event-stream"):
+    if stream is None:
         return False  # accepted_types leaves out q=0
     other = request.accepted_type(alternative)
+    if (stream.main_type, stream.sub_type) != ("text", "event-stream"):
+        return other is None
     return other is None or stream.quality >= other.quality
 
 

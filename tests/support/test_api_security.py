@@ -333,6 +333,22 @@ def test_a_5_mb_body_is_413_before_it_is_parsed(client: Client, sample_articles:
     assert not Question.objects.exists()
 
 
+def test_a_chunked_body_without_a_length_is_411_not_an_empty_question(
+    client: Client, sample_articles: dict[str, Any]
+) -> None:
+    """Django reads a body only up to Content-Length: a chunked question arrived empty and was
+    answered "this field is required" (nineteenth session's audit)."""
+    body = json.dumps({"question": "배송비 얼마예요?"}, ensure_ascii=False)
+    chunked = {"HTTP_TRANSFER_ENCODING": "chunked", "CONTENT_LENGTH": "", "REMOTE_ADDR": fresh_ip()}
+    response = client.post("/api/v1/questions/", body, content_type="application/json", **chunked)
+    assert response.status_code == 411 and "Content-Length" in response.json()["detail"]
+    page = client.post("/", "question=x", content_type="application/x-www-form-urlencoded", **chunked)
+    assert page.status_code == 411 and "Content-Length" in page.content.decode()
+    assert not Question.objects.exists()
+    with_length = client.post("/api/v1/questions/", body, content_type="application/json", REMOTE_ADDR=fresh_ip())
+    assert with_length.status_code == 201
+
+
 def test_the_pages_413_is_in_the_visitors_language_with_the_pages_headers(client: Client, db: None) -> None:
     """The size guard had answered before the CSP, frame and locale middleware: a Korean page
     for an English visitor, without the CSP every page has."""
@@ -376,7 +392,28 @@ def test_json_nested_past_the_parsers_depth_is_a_400_not_a_500(
     body = '{"question": "환불", "extra": ' + "[" * 5000 + "]" * 5000 + "}"  # 10 KB; json.load gives up near 1,000
     response = client.post(path, body, content_type="application/json", REMOTE_ADDR=fresh_ip())
     assert response.status_code == 400, response.content[:300]
-    assert response.json()["detail"] == "JSON parse error - nested too deeply."
+    assert response.json()["detail"] == "요청 본문이 올바른 JSON이 아닙니다. 너무 깊이 중첩되어 있습니다."
+    assert not Question.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("language", "detail"),
+    [
+        ("ko", "요청 본문이 올바른 JSON이 아닙니다(1행 14열)."),
+        ("en", "The request body is not valid JSON (line 1, column 14)."),
+    ],
+)
+def test_malformed_json_is_a_400_in_the_request_s_language_saying_where_it_breaks(
+    client: Client, sample_articles: dict[str, Any], language: str, detail: str
+) -> None:
+    """DRF's "JSON parse error - Expecting value: …" came back in English to a Korean client
+    (nineteenth session's audit), unlike every other error of the endpoint."""
+    response = client.post(
+        "/api/v1/questions/", '{"question": ', content_type="application/json", REMOTE_ADDR=fresh_ip(),
+        HTTP_ACCEPT_LANGUAGE=language,
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert response.json() == {"detail": detail}
     assert not Question.objects.exists()
 
 

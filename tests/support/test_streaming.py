@@ -271,6 +271,8 @@ def test_the_pages_load_the_script_and_its_korean_strings(client: Client, db: No
         ("application/json, text/event-stream", True),  # the pages' rule: listed at all means streamed
         ("application/json", False),
         ("*/*", False),
+        ("text/*", True),  # admits the stream and not JSON: it had been sent JSON (nineteenth session's audit)
+        ("text/*, application/json;q=0.5", False),
     ],
 )
 def test_a_listed_event_stream_is_streamed_whatever_else_accept_lists(
