@@ -346,6 +346,12 @@ RETRIEVAL_ALIAS_WEIGHT = envfloat("RETRIEVAL_ALIAS_WEIGHT", "0")
 # at the 99th; paraphrases of one curated question 0.917–0.972, its English translation 0.864–0.868,
 # which the cross-language offset (0.04, as in dense retrieval) lifts past it.
 SUPPORT_ANSWER_MIN_SIMILARITY = envfloat("SUPPORT_ANSWER_MIN_SIMILARITY", "0.90")
+# "Similar past tickets" on a ticket shows replied tickets whose question is at least this near
+# (E5 query-query cosine; the other language raised by RETRIEVAL_CROSS_LANGUAGE_OFFSET). Over
+# the six Nabi Market question files (a scratch script, nineteenth session): 9% of pairs about
+# different articles reach 0.85, and 99% of questions have a same-language one about their
+# article above it (cross-language: the median such pair is 0.850 before the offset).
+SIMILAR_TICKET_MIN_SIMILARITY = envfloat("SIMILAR_TICKET_MIN_SIMILARITY", "0.85")
 # Hybrid retrieval, after sentence re-ranking: weight of the share of the question's term
 # pairs found within RETRIEVAL_PROXIMITY_WINDOW terms of each other (knowledge.selectors.term_proximity).
 # 0.1: cross-validated with the gate refitted per fold (calibrate --folds 5), held-out answered

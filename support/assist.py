@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from pgvector.django import CosineDistance
 
+from knowledge.analysis import other_language
 from knowledge.embeddings import EmbeddingError, get_provider
 from knowledge.models import Article
 from knowledge.selectors import Retrieval, embed_question, retrieve
@@ -74,11 +75,16 @@ class SimilarTicket:
 
 
 def similar_tickets(ticket: Ticket, *, limit: int = 5) -> list[SimilarTicket]:
-    """Up to ``limit`` other tickets that were replied to, nearest question first.
+    """Up to ``limit`` other tickets that were replied to, nearest question first, at least
+    ``SIMILAR_TICKET_MIN_SIMILARITY`` near.
 
     Cosine similarity between question embeddings of the current model, by an exact
     scan (``<=>`` over replied tickets only: hundreds to a few thousand rows, a few ms;
-    an HNSW index would pay off only well beyond that). Raises ``AssistUnavailable``.
+    an HNSW index would pay off only well beyond that); a question in the other language
+    is raised by ``RETRIEVAL_CROSS_LANGUAGE_OFFSET``, as in retrieval, before the minimum
+    applies. Without the minimum the one replied ticket of a new help desk ("Can I pay with
+    bitcoin?") was "similar" to every question ("제주도는요?" at 0.788; nineteenth session's
+    audit). Raises ``AssistUnavailable``.
     """
     vector = question_vector(ticket.question)
     rows = (
@@ -88,6 +94,13 @@ def similar_tickets(ticket: Ticket, *, limit: int = 5) -> list[SimilarTicket]:
         .exclude(pk=ticket.pk)
         .exclude(question_id=ticket.question_id)
         .annotate(distance=CosineDistance("question__embedding", vector))
-        .order_by("distance", "-created_at")[:limit]
+        .order_by("distance", "-created_at")[: limit * 2]  # other-language ones may move up by the offset
     )
-    return [SimilarTicket(ticket=t, similarity=1 - float(t.distance)) for t in rows]  # type: ignore[attr-defined]
+    language, offset = ticket.question.language, settings.RETRIEVAL_CROSS_LANGUAGE_OFFSET
+    found = [
+        SimilarTicket(ticket=t, similarity=1 - float(t.distance))  # type: ignore[attr-defined]
+        for t in rows
+        if 1 - float(t.distance) + (offset if other_language(language, t.question.language) else 0.0)  # type: ignore[attr-defined]
+        >= settings.SIMILAR_TICKET_MIN_SIMILARITY
+    ]
+    return found[:limit]

@@ -56,7 +56,19 @@ def test_the_schema_documents_every_public_endpoint_and_its_errors(api_schema: A
     assert raw["openapi"].startswith("3.")
     documented = {path: sorted(raw["paths"][path]["post"]["responses"]) for path in raw["paths"]}
     assert documented == {
-        QUESTIONS: ["200", "201", "400", "404", "405", "406", "411", "413", "415", "429", "503"],  # 200: the streamed answer
+        QUESTIONS: [
+            "200",
+            "201",
+            "400",
+            "404",
+            "405",
+            "406",
+            "411",
+            "413",
+            "415",
+            "429",
+            "503",
+        ],  # 200: the streamed answer
         TICKETS: ["201", "400", "404", "405", "406", "409", "411", "413", "415", "429", "503"],
         FEEDBACK: ["200", "201", "400", "404", "405", "406", "409", "411", "413", "415", "429", "503"],
     }
