@@ -34,6 +34,11 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
+def _json_error(message: str, status: int) -> JsonResponse:
+    """``{"detail": message}`` in UTF-8 as DRF writes its errors (not ``\\uXXXX`` escapes)."""
+    return JsonResponse({"detail": message}, status=status, json_dumps_params={"ensure_ascii": False})
+
+
 TOO_MANY_CONNECTIONS = "53300"  # PostgreSQL's too_many_connections SQLSTATE
 
 
@@ -72,7 +77,7 @@ class DatabaseBusyMiddleware:
         message = _("The service is unavailable for a moment. Please try again in a few seconds.")  # busy or down alike
         response: HttpResponse
         if _is_api(request):
-            response = JsonResponse({"detail": message}, status=503)
+            response = _json_error(message, 503)
         else:
             response = HttpResponse(
                 render_to_string("503.html", {"message": message}),
@@ -86,15 +91,16 @@ def _too_large(request: HttpRequest, limit: int) -> HttpResponse:
     shown = number_format(limit, force_grouping=True)
     message = _("The request body is larger than %(limit)s bytes.") % {"limit": shown}
     if _is_api(request):
-        return JsonResponse({"detail": message}, status=413)
+        return _json_error(message, 413)
     return HttpResponse(render_to_string("413.html", {"limit": limit}, request=request), status=413)
 
 
 def _length_required(request: HttpRequest) -> HttpResponse:
     message = _("Send the request body with a Content-Length header: a chunked body cannot be read.")
     if _is_api(request):
-        return JsonResponse({"detail": message}, status=411)
-    return HttpResponse(render_to_string("400.html", {"message": message}, request=request), status=411)
+        return _json_error(message, 411)
+    page = render_to_string("400.html", {"message": message, "heading": _("Length required")}, request=request)
+    return HttpResponse(page, status=411)
 
 
 class RequestSizeLimitMiddleware:
@@ -151,6 +157,6 @@ class NulInQueryMiddleware:
         if any("\x00" in key or any("\x00" in value for value in values) for key, values in request.GET.lists()):
             message = _("The address holds a character that is not allowed (NUL).")
             if _is_api(request):
-                return JsonResponse({"detail": message}, status=400)
+                return _json_error(message, 400)
             return HttpResponse(render_to_string("400.html", {"message": message}, request=request), status=400)
         return self.get_response(request)

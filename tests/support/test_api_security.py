@@ -342,8 +342,10 @@ def test_a_chunked_body_without_a_length_is_411_not_an_empty_question(
     chunked = {"HTTP_TRANSFER_ENCODING": "chunked", "CONTENT_LENGTH": "", "REMOTE_ADDR": fresh_ip()}
     response = client.post("/api/v1/questions/", body, content_type="application/json", **chunked)
     assert response.status_code == 411 and "Content-Length" in response.json()["detail"]
+    assert "헤더와 함께" in response.content.decode()  # UTF-8 as DRF writes, not \u escapes
     page = client.post("/", "question=x", content_type="application/x-www-form-urlencoded", **chunked)
     assert page.status_code == 411 and "Content-Length" in page.content.decode()
+    assert "<h1>본문 길이 필요</h1>" in page.content.decode()  # not "Bad request"
     assert not Question.objects.exists()
     with_length = client.post("/api/v1/questions/", body, content_type="application/json", REMOTE_ADDR=fresh_ip())
     assert with_length.status_code == 201
