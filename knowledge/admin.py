@@ -131,9 +131,10 @@ class ArticleAdminForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "aliases" in self.fields:
             self.fields["aliases"].help_text = _(
-                "Other ways customers ask for this article, one per line — for example its title and then each "
-                "heading in the other language, in order, so Korean questions find an English article and the "
-                "reverse and the answer quotes the right section. Searched, never shown."
+                "Other ways customers ask for this article, one per line. In a bilingual help centre write its title "
+                "and then each heading in the other language, in order, before any other wording: Korean questions "
+                "then find an English article and the reverse, and the answer quotes the right section. Searched, "
+                "never shown."
             )
         if "knowledge_base" in self.fields:
             field = self.fields["knowledge_base"]

@@ -176,19 +176,20 @@ def translated_headings(headings: str, aliases: str, language: str) -> tuple[tup
     language, and ``("", line)`` for the title's: ``((heading sentence, alias line), …)``.
 
     ``headings`` are the article's Markdown heading lines in order (one per line, as the
-    body has them); ``aliases`` its *also asked as* lines; ``language`` its own. Staff give an
-    article its title and then each heading in the other language, in order (the admin's
-    help text, every sample article): when the lines not in ``language``
-    (:func:`knowledge.analysis.detect_language`) are exactly one more than the headings, the
-    first is the title's and the rest the headings' in order. Otherwise nothing is paired
-    (empty): a list of synonyms is not a translation. Cached like :func:`heading_sentences`.
+    body has them); ``aliases`` its *also asked as* lines; ``language`` its own. Staff write
+    the title and then each heading in the other language, in order, and any other wording
+    after them (the admin's help text; every sample article): the lines not in ``language``
+    (:func:`knowledge.analysis.detect_language`) pair with the title and the headings in
+    order, as far as both go. A line added at the end changes nothing (the verification pass
+    found one more line had turned the pairing off when the counts had to match). Cached
+    like :func:`heading_sentences`.
     """
     foreign = [line.strip() for line in aliases.splitlines() if line.strip() and detect_language(line) != language]
-    lines = [sentences for sentences, kind in _sentence_lines(headings) if kind == "heading"]
-    if not foreign or len(foreign) != len(lines) + 1:
+    if not foreign:
         return ()
+    lines = [sentences for sentences, kind in _sentence_lines(headings) if kind == "heading"]
     pairs = [("", foreign[0])]
-    for sentences, line in zip(lines, foreign[1:], strict=True):
+    for sentences, line in zip(lines, foreign[1:], strict=False):
         pairs.extend((sentence, line) for sentence in sentences)
     return tuple(pairs)
 

@@ -122,7 +122,10 @@ def test_translated_headings_pair_the_other_language_lines_with_the_title_and_he
         ("연락 방법", "How to contact us"),
         ("문의 전 준비해 주세요", "What to have ready"),  # keyed by the plain sentence the answerer sees
     )
-    assert translated_headings(headings, "Customer service hours\nHow to contact us", "ko") == ()  # one short
+    short = translated_headings(headings, "Customer service hours\nHow to contact us", "ko")
+    assert short == (("", "Customer service hours"), ("연락 방법", "How to contact us"))  # as far as both go
+    longer = translated_headings(headings, aliases + "\nOpening hours", "ko")  # a line added at the end
+    assert longer == translated_headings(headings, aliases, "ko")
     assert translated_headings("", "Refund policy", "ko") == (("", "Refund policy"),)  # no headings: the title
     assert translated_headings(headings, "", "ko") == ()
 
