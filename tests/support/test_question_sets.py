@@ -49,7 +49,13 @@ def test_facts_stand_in_the_named_article_and_pairs_name_both_languages(name: st
         assert not missing, (q.id, missing)
 
 
-@pytest.mark.parametrize("name", ["nabi-market.jsonl", "nabi-market-off-topic.jsonl"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "nabi-market.jsonl", "nabi-market-off-topic.jsonl",
+        "nabi-market-holdout.jsonl", "nabi-market-holdout-off-topic.jsonl",  # written by someone else (nineteenth session)
+    ],
+)  # fmt: skip
 def test_conversation_facts_stand_in_their_articles(name: str) -> None:
     """Every answerable turn's facts stand in its article; a turn no article answers
     (``"article": null``) names none and is written in the conversation's language."""
