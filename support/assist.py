@@ -94,13 +94,15 @@ def similar_tickets(ticket: Ticket, *, limit: int = 5) -> list[SimilarTicket]:
         .exclude(pk=ticket.pk)
         .exclude(question_id=ticket.question_id)
         .annotate(distance=CosineDistance("question__embedding", vector))
-        .order_by("distance", "-created_at")[: limit * 2]  # other-language ones may move up by the offset
+        .order_by("distance", "-created_at")[:limit]
     )
-    language, offset = ticket.question.language, settings.RETRIEVAL_CROSS_LANGUAGE_OFFSET
-    found = [
-        SimilarTicket(ticket=t, similarity=1 - float(t.distance))  # type: ignore[attr-defined]
-        for t in rows
-        if 1 - float(t.distance) + (offset if other_language(language, t.question.language) else 0.0)  # type: ignore[attr-defined]
-        >= settings.SIMILAR_TICKET_MIN_SIMILARITY
-    ]
-    return found[:limit]
+    found = []
+    for t in rows:
+        similarity = 1 - float(t.distance)  # type: ignore[attr-defined]
+        foreign = other_language(ticket.question.language, t.question.language)
+        if (
+            similarity + (settings.RETRIEVAL_CROSS_LANGUAGE_OFFSET if foreign else 0.0)
+            >= settings.SIMILAR_TICKET_MIN_SIMILARITY
+        ):
+            found.append(SimilarTicket(ticket=t, similarity=similarity))
+    return found
