@@ -4,7 +4,8 @@ Only descriptions live here; :mod:`support.api` decorates its views with them an
 behaviour does not depend on this module. Where each error comes from:
 
 - 400: DRF's validation (``{"field": ["message", ...]}``, ``{"non_field_errors": [...]}``
-  for a body that is not an object) or its JSON parser (``{"detail": "JSON parse error ..."}``);
+  for a body that is not an object) or its JSON parser (``{"detail": "The request body is not
+  valid JSON (line 1, column 14)."}``, :mod:`support.parsers`);
   the services' own checks answer in the first shape.
 - 404: :func:`support.api.question_for_token`, the same body for an unknown id and a wrong token.
 - 409: :class:`support.tickets.TicketExists`.
