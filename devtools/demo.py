@@ -90,21 +90,22 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def check_leftovers() -> None:
-    """Exit with a clear message when an earlier run's processes or the port are still taken."""
+def check_leftovers(command: str = "demo") -> None:
+    """Exit with a clear message when an earlier run's processes or the port are still taken;
+    ``command`` is the make target the messages name (``make serve`` shares this check)."""
     left = _leftovers()
     if left:
         pids = " ".join(line.split()[0] for line in left)
         sys.exit(
-            "[demo] an earlier `make demo` is still running or left processes behind:\n  "
+            f"[{command}] an earlier `make demo` or `make serve` is still running or left processes behind:\n  "
             + "\n  ".join(left)
-            + f"\nStop it with Ctrl-C in its terminal, or: kill {pids}   (then run `make demo` again)"
+            + f"\nStop it with Ctrl-C in its terminal, or: kill {pids}   (then run `make {command}` again)"
         )
     PIDFILE.unlink(missing_ok=True)
     if not _port_free(PORT):
         sys.exit(
-            f"[demo] port {PORT} is in use by another program. Find it with `ss -ltnp 'sport = :{PORT}'` "
-            f"and stop it, or pick another port: PORT={PORT + 1} make demo"
+            f"[{command}] port {PORT} is in use by another program. Find it with `ss -ltnp 'sport = :{PORT}'` "
+            f"and stop it, or pick another port: PORT={PORT + 1} make {command}"
         )
 
 
@@ -112,11 +113,15 @@ def _record_pids(children: list[subprocess.Popen[bytes]]) -> None:
     PIDFILE.write_text(" ".join(str(pid) for pid in [os.getpid(), *(c.pid for c in children)]))
 
 
-def _admin_password() -> str:
+def admin_password() -> str:
+    """The demo's admin password, made on first use and kept in ``.data/admin-password``."""
     return kept_secret("admin-password", 12)
 
 
-def _prepare(password: str) -> None:
+def prepare(password: str) -> None:
+    """Migrate, make the ``admin`` superuser (both staff roles) and import the sample articles
+    (unchanged ones are left as they are); ``make serve`` runs it too, so it never starts on an
+    empty knowledge base (the production-mode pass had found no articles and no admin there)."""
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
     from django.core.management import call_command
@@ -143,24 +148,25 @@ def _index_progress() -> tuple[int, int, list[str]]:
     return done, total, failed
 
 
-def _wait_for_indexing(children: list[subprocess.Popen[bytes]]) -> None:
+def wait_for_indexing(children: list[subprocess.Popen[bytes]], label: str = "demo") -> None:
+    """A progress bar until every sample article is indexed or failed (or ``INDEX_TIMEOUT_SECONDS``)."""
     started = time.monotonic()
     while True:
         done, total, failed = _index_progress()
         bar = "#" * int(30 * done / max(total, 1))
-        print(f"\r[demo] indexing sample articles [{bar:<30}] {done}/{total}  {time.monotonic() - started:5.0f}s",
+        print(f"\r[{label}] indexing sample articles [{bar:<30}] {done}/{total}  {time.monotonic() - started:5.0f}s",
               end="", flush=True)  # fmt: skip
         if done + len(failed) >= total:
             print()
             for line in failed:
-                print(f"[demo] indexing failed: {line}")
+                print(f"[{label}] indexing failed: {line}")
             return
         for child in children:
             if child.poll() is not None:
                 print()
-                sys.exit(f"[demo] a process exited early (pid {child.pid}); see the output above")
+                sys.exit(f"[{label}] a process exited early (pid {child.pid}); see the output above")
         if time.monotonic() - started > INDEX_TIMEOUT_SECONDS:
-            print("\n[demo] indexing is taking long; the portal is up and the worker keeps going")
+            print(f"\n[{label}] indexing is taking long; the portal is up and the worker keeps going")
             return
         time.sleep(1)
 
@@ -176,14 +182,14 @@ def main() -> int:
             env.setdefault("EMAIL_FILE_PATH", str(DATA_DIR / "emails"))
             env.setdefault("SITE_URL", f"http://127.0.0.1:{PORT}")
             Path(env["EMAIL_FILE_PATH"]).mkdir(parents=True, exist_ok=True)
-            password = _admin_password()
+            password = admin_password()
             setup_django(env)
-            _prepare(password)
+            prepare(password)
             python = sys.executable
             for command in (*worker_commands(python), web_command(python)):
                 children.append(subprocess.Popen(command, cwd=BASE_DIR, env=env, start_new_session=True))
                 _record_pids(children)
-            _wait_for_indexing(children)
+            wait_for_indexing(children)
             try:
                 wait_until_answering(f"http://127.0.0.1:{PORT}/", children[-1], timeout=60)
             except RuntimeError as exc:

@@ -1,7 +1,8 @@
 """``make serve``: the portal in production mode on this machine — gunicorn with
 ``portal/gunicorn.conf.py`` and the demo's Celery workers (``devtools.demo.worker_commands``:
 emails with beat, indexing, indexing-large), against the embedded services
-(``devtools.services``) and the data ``make demo`` prepared.
+(``devtools.services``), with the demo's data: the ``admin`` user and the sample articles
+(``devtools.demo.prepare``; the admin password is kept in ``.data/admin-password``).
 
 It runs with ``DJANGO_DEBUG=0`` and a secret key kept in ``.data/secret-key``; SITE_URL is
 plain http on loopback, so HTTPS redirects and secure cookies stay off. Static files are
@@ -68,11 +69,11 @@ def gunicorn_running(env: dict[str, str], port: int, log: Path | None = None) ->
 
 
 def main() -> int:
-    from devtools.demo import check_leftovers, worker_commands
+    from devtools.demo import admin_password, check_leftovers, prepare, wait_for_indexing, worker_commands
 
     port = int(os.environ.get("PORT", "8000"))
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    check_leftovers()
+    check_leftovers("serve")
     workers: list[subprocess.Popen[bytes]] = []
     with stopping_on_signals(), running("portal") as services:
         try:
@@ -80,13 +81,17 @@ def main() -> int:
             env.setdefault("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
             env.setdefault("EMAIL_FILE_PATH", str(DATA_DIR / "emails"))
             setup_django(env)
-            from django.core.management import call_command
-
-            call_command("migrate", verbosity=0)
+            password = admin_password()
+            prepare(password)
             for command in worker_commands(sys.executable):
                 workers.append(subprocess.Popen(command, cwd=BASE_DIR, env=env, start_new_session=True))
+            wait_for_indexing(workers, label="serve")
             with gunicorn_running(env, port) as web:
-                print(f"\n  Production mode (gunicorn + Celery): http://127.0.0.1:{port}/  Ctrl-C stops.\n", flush=True)
+                print(
+                    f"\n  Production mode (gunicorn + Celery): http://127.0.0.1:{port}/   "
+                    f"admin: http://127.0.0.1:{port}/admin/ login admin / {password}   Ctrl-C stops.\n",
+                    flush=True,
+                )
                 while web.poll() is None and all(w.poll() is None for w in workers):
                     time.sleep(1)
         except KeyboardInterrupt as exc:

@@ -80,17 +80,18 @@ def test_a_stop_signal_stops_every_process_the_demo_started(tmp_path: Path, sig:
             proc.wait()
 
 
-def test_a_port_in_use_is_reported_with_how_to_choose_another(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["demo", "serve"])  # make serve had named `make demo` (nineteenth session)
+def test_a_port_in_use_is_reported_with_how_to_choose_another(tmp_path: Path, command: str) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "devtools.demo"], cwd=BASE_DIR, env=_demo_env(tmp_path / "data", port),
+            [sys.executable, "-m", f"devtools.{command}"], cwd=BASE_DIR, env=_demo_env(tmp_path / "data", port),
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
     assert result.returncode == 1
-    assert f"port {port} is in use" in result.stderr and f"PORT={port + 1} make demo" in result.stderr
+    assert f"port {port} is in use" in result.stderr and f"PORT={port + 1} make {command}" in result.stderr
     assert not (tmp_path / "data" / "pgdata").exists()  # nothing was started
 
 
