@@ -473,6 +473,9 @@ def proximity_rerank(chunks: list[RetrievedChunk], weights: dict[str, float], we
 def _attach_rows(chunks: list[RetrievedChunk]) -> None:
     if not chunks:
         return
+    # For an article with "also asked as" lines, only its lines starting with "#" leave the database
+    # (its heading candidates, not the whole body); translated_headings applies the chunker's own
+    # heading rule to them (knowledge.chunking._sentence_lines), so the two cannot disagree.
     with connection.cursor() as cur:
         cur.execute(
             _sql(
@@ -508,7 +511,7 @@ def support_answer_fits(chunk: RetrievedChunk, vector: list[float] | None, langu
     question-like, a support answer's passage embedding is near any question: one about
     deleting an account came first for "어디서 사나요?" and "Can I pay with bitcoin?"
     (eighteenth session). True for every other chunk."""
-    if chunk.kind != "support_answer" or chunk.lexical_score > 0:
+    if chunk.kind != Article.Kind.SUPPORT_ANSWER or chunk.lexical_score > 0:
         return True
     aliases = chunk.alias_matrix
     if vector is None or not len(aliases) or aliases.shape[1] != len(vector):

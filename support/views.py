@@ -116,7 +116,7 @@ def _shown_sources(sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     live = set(Article.objects.filter(Article.live_q(), pk__in=ids).values_list("pk", flat=True)) if ids else set()
     shown = []
     for source in sources:
-        withdrawn = bool(source.get("article_id")) and source.get("article_id") not in live
+        withdrawn = bool(source.get("article_id")) and int(source["article_id"]) not in live
         shown.append(
             source
             | {
