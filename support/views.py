@@ -5,6 +5,7 @@ the questions and tickets created in their own session (ids kept in
 ``request.session``), so guessing ids in URLs reveals nothing.
 """
 
+import math
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +18,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_ratelimit.core import get_usage
 from django_ratelimit.decorators import ratelimit
 
 from knowledge.chunking import plain_text
@@ -54,9 +56,14 @@ def _owned(request: HttpRequest, key: str, value: int | str) -> None:
         raise Http404
 
 
-def _too_many_requests(request: HttpRequest) -> HttpResponse:
-    response = render(request, "429.html", status=429)
-    response["Retry-After"] = "60"
+def _too_many_requests(request: HttpRequest, view: Any, rate: Any) -> HttpResponse:
+    """The 429 page of a view limited by ``@ratelimit(key="ip", rate=rate, method="POST")``, with
+    ``Retry-After`` the seconds left in django-ratelimit's window (as the API's 429 says,
+    :class:`support.throttling.ScopedThrottle`), read without counting this request again."""
+    usage = get_usage(request, fn=view, key="ip", rate=rate, method="POST", increment=False)
+    seconds = max(1, int(usage["time_left"])) if usage else 60
+    response = render(request, "429.html", {"retry_minutes": math.ceil(seconds / 60)}, status=429)
+    response["Retry-After"] = str(seconds)
     return response
 
 
@@ -69,7 +76,7 @@ def ask(request: HttpRequest) -> HttpResponseBase:
     if request.method != "POST":
         return render(request, "support/ask.html", {"form": QuestionForm()})
     if getattr(request, "limited", False):
-        return _too_many_requests(request)
+        return _too_many_requests(request, ask, ask_rate)
     form = QuestionForm(request.POST)
     if form.is_valid():
         try:
@@ -223,7 +230,7 @@ def follow_up(request: HttpRequest, question_id: int) -> HttpResponseBase:
     """
     _owned(request, SESSION_QUESTIONS, question_id)
     if getattr(request, "limited", False):
-        return _too_many_requests(request)
+        return _too_many_requests(request, follow_up, ask_rate)
     question = get_object_or_404(Question.objects.select_related("conversation"), pk=question_id)
     form = QuestionForm(request.POST, auto_id="id_follow_up_%s", autofocus=False)
     if form.is_valid():
@@ -248,7 +255,7 @@ def escalate(request: HttpRequest, question_id: int) -> HttpResponse:
     """Send the question to the support team as a ticket; form errors re-render the question page."""
     _owned(request, SESSION_QUESTIONS, question_id)
     if getattr(request, "limited", False):
-        return _too_many_requests(request)
+        return _too_many_requests(request, escalate, ask_rate)
     question = get_object_or_404(Question, pk=question_id)
     form = TicketForm(request.POST)
     if form.is_valid():
@@ -289,7 +296,7 @@ def feedback(request: HttpRequest, question_id: int) -> HttpResponse:
     """Record "Did this answer your question?"; a "no" lands on the escalation form at once."""
     _owned(request, SESSION_QUESTIONS, question_id)
     if getattr(request, "limited", False):
-        return _too_many_requests(request)
+        return _too_many_requests(request, feedback, ask_rate)
     question = get_object_or_404(Question, pk=question_id)
     form = FeedbackForm(request.POST)
     if form.is_valid():
@@ -361,7 +368,7 @@ def ticket_message(request: HttpRequest, reference: str) -> HttpResponse:
     closed ticket answers 409 with a message."""
     _owned(request, SESSION_TICKETS, reference)
     if getattr(request, "limited", False):
-        return _too_many_requests(request)
+        return _too_many_requests(request, ticket_message, ticket_rate)
     ticket = get_object_or_404(Ticket.objects.select_related("question"), reference=reference)
     form = CustomerMessageForm(request.POST)
     if not form.is_valid():
