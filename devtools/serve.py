@@ -6,7 +6,8 @@ emails with beat, indexing, indexing-large), against the embedded services
 
 It runs with ``DJANGO_DEBUG=0`` and a secret key kept in ``.data/secret-key``; SITE_URL is
 plain http on loopback, so HTTPS redirects and secure cookies stay off. Static files are
-served by WhiteNoise, as in production. Ctrl-C, SIGTERM and SIGHUP stop everything it started.
+collected into ``STATIC_ROOT`` (``collectstatic``) and served by WhiteNoise, as in
+production. Ctrl-C, SIGTERM and SIGHUP stop everything it started.
 """
 
 from __future__ import annotations
@@ -81,6 +82,10 @@ def main() -> int:
             env.setdefault("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
             env.setdefault("EMAIL_FILE_PATH", str(DATA_DIR / "emails"))
             setup_django(env)
+            from django.core.management import call_command
+
+            # As a release would: WhiteNoise warns "No directory at .data/static/" without it.
+            call_command("collectstatic", interactive=False, verbosity=0)
             password = admin_password()
             prepare(password)
             for command in worker_commands(sys.executable):
