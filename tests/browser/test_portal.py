@@ -177,3 +177,38 @@ def test_switching_language_keeps_what_the_customer_typed(tab: Tab, live_server:
     assert page.input_value("textarea[name=question]") == "배송비는 얼마인가요? 제주도도 같나요?"  # it had been emptied
     page.reload()  # kept for the one switch only
     assert page.input_value("textarea[name=question]") == ""
+
+
+# Every word of each table cell on one line: a word split over two lines gives two rectangles.
+BROKEN_WORDS_JS = """
+() => [...document.querySelectorAll('article td, article th')].flatMap((cell) => {
+  const node = cell.firstChild; if (!node || node.nodeType !== 3) return [];
+  const text = node.textContent, broken = [];
+  for (const m of text.matchAll(/\\S+/g)) {
+    const range = document.createRange();
+    range.setStart(node, m.index); range.setEnd(node, m.index + m[0].length);
+    if (range.getClientRects().length > 1) broken.push(m[0]);
+  }
+  return broken;
+})
+"""
+
+
+def test_an_article_table_scrolls_on_a_phone_rather_than_split_words(
+    browser: Any, request: Any, live_server: Any, make_article: Any
+) -> None:
+    """At 360 px the membership table had read "₩4,90 / 0 per / month" and "mont / hly": the
+    page's ``overflow-wrap: anywhere`` squeezed the cells below their words' width."""
+    body = (
+        "## Plans\n\n| Plan | Price | Free shipping |\n|---|---|---|\n"
+        "| Plus monthly | ₩4,900 per month | on purchases of ₩30,000 or more |\n"
+        "| Plus yearly | ₩49,000 per year | on every order, standard delivery |\n"
+    )
+    make_article("Nabi Plus membership plans", body, language="en", slug="plus-plans", index=False)
+    tab = open_tab(browser, request, viewport={"width": 360, "height": 740})
+    page = tab.page
+    page.goto(f"{live_server.url}/articles/plus-plans/")
+    tab.shot("table-at-360px")
+    assert page.evaluate(BROKEN_WORDS_JS) == []
+    # Wider than the screen, the table would scroll inside itself; the page never does.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
