@@ -124,6 +124,9 @@ def test_matching_question_is_answered_with_a_source_link(client: Client, refund
     assert f'<a href="{article_url}" lang="ko">반품 및 환불 정책</a>' in html
     assert re.search(r"relevance \d\.\d\d", html)
     assert 'id="not-sure"' not in html
+    # "Yes" and "No" are read with the question they answer (a group named by it).
+    assert '<p class="feedback-buttons" role="group" aria-labelledby="feedback-title"' in html
+    assert '<h2 id="feedback-title">Did this answer your question?</h2>' in html
     # Even after an answer the customer can reach a person.
     assert reverse("support:escalate", kwargs={"question_id": question.pk}) in html
 
@@ -372,6 +375,17 @@ def test_the_question_is_marked_with_its_language(client: Client, refund_article
     question = ask(client, "Can I pay with bitcoin?")
     html = client.get(reverse("support:question", kwargs={"question_id": question.pk}), HTTP_ACCEPT_LANGUAGE="ko")
     assert '<p class="quote" lang="en">Can I pay with bitcoin?</p>' in html.content.decode()
+
+
+def test_the_article_page_marks_its_own_words_in_the_page_language(client: Client, refund_article: Article) -> None:
+    """The article body is in the article's language; the date line and the source link
+    around it are the page's, so a screen reader reads them with the page's rules."""
+    refund_article.source_url = "https://example.com/refunds"
+    refund_article.save(update_fields=["source_url"])
+    html = client.get(f"/articles/{refund_article.slug}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f'<article class="article" lang="{refund_article.language}">' in html
+    assert '<p class="muted" lang="en">Published ' in html
+    assert '<p class="muted" lang="en"><a href="https://example.com/refunds"' in html
 
 
 def test_escalation_creates_a_ticket_owing_two_emails(
