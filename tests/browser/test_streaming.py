@@ -75,3 +75,40 @@ def test_a_question_sent_back_with_an_error_has_the_focus(tab: Tab, live_server:
     page.locator(".errorlist").first.wait_for()
     assert page.evaluate("document.activeElement.name") == "question"
     assert page.locator("textarea[name=question]").get_attribute("aria-invalid") == "true"
+
+
+def test_the_question_shows_at_once_and_a_failed_answer_is_said_as_an_error(tab: Tab, live_server: Any) -> None:
+    """Accessibility pass (twentieth session): nothing but a dimmed button showed until the first
+    byte (3 s on a cold start), and a failed request left a small grey line under an empty quote."""
+    page = tab.page
+    page.goto(f"{live_server.url}/")
+    held: list[Any] = []
+    page.route("**/", lambda route: held.append(route) if route.request.method == "POST" else route.continue_())
+    page.fill("textarea[name=question]", "How long does shipping take?")
+    page.click("main button[type=submit]")
+    page.locator("#streamed").wait_for(state="visible")  # while the request is still held
+    assert held and page.locator("#streamed-question").inner_text() == "How long does shipping take?"
+    assert page.locator("#streamed-status").inner_text() == "Looking through our help articles…"
+    tab.shot("sent-and-waiting")
+    held[0].abort()
+    status = page.locator("#streamed-status.error")
+    status.wait_for()
+    assert status.inner_text() == "The answer was interrupted. Please ask again."
+    assert status.get_attribute("role") == "alert"
+    assert page.evaluate("document.activeElement.name") == "question"  # the form is given back
+    tab.shot("interrupted")
+
+
+def test_an_empty_question_gets_the_portals_message_in_the_pages_language(browser: Any, request: Any,
+                                                                        live_server: Any) -> None:  # fmt: skip
+    """The form is novalidate: the browser's own "Please fill out this field." bubble, in the
+    browser's language (English on a Korean page), gave way to the portal's message."""
+    from tests.browser.conftest import open_tab
+
+    tab = open_tab(browser, request, locale="ko-KR")
+    page = tab.page
+    page.goto(f"{live_server.url}/")
+    page.click("main button[type=submit]")
+    page.locator(".errorlist").first.wait_for()
+    assert page.locator(".errorlist").first.inner_text() == "질문을 입력해 주세요."
+    assert page.evaluate("document.activeElement.name") == "question"

@@ -147,7 +147,7 @@ def test_widget_by_keyboard_keeps_the_focus_and_says_a_wrong_email_at_its_field(
     page.keyboard.press("Enter")
     error = page.locator("[data-support-widget] form.escalate .field-error").first
     error.wait_for()
-    assert error.inner_text() == "Enter a valid email address."
+    assert error.inner_text() == "Please enter a valid email address."  # the page's words
     assert email.get_attribute("aria-invalid") == "true" and email.get_attribute(
         "aria-describedby"
     ) == error.get_attribute("id")
@@ -189,6 +189,11 @@ def test_an_over_long_question_is_said_at_the_box_and_kept(
     error.wait_for()
     assert error.inner_text() == "Questions are limited to 1,000 characters; yours has 1,003."
     assert box.input_value() == "환" * 1003 and box.get_attribute("aria-invalid") == "true"
+    assert error.get_attribute("role") == "alert"  # the focus was already in the box: read out all the same
+    # An empty box is said at the box too (it had done nothing at all).
+    box.fill("  ")
+    box.press("Enter")
+    page.locator("[data-support-widget] #support-question-error", has_text="Please type a question.").wait_for()
     assert not Question.objects.exists()
 
 

@@ -452,6 +452,19 @@ def test_a_number_for_the_details_of_a_ticket_is_a_400(client: Client, asked: di
     assert not Ticket.objects.exists()
 
 
+def test_a_wrong_or_missing_email_is_said_in_the_pages_words_and_language(
+    client: Client, asked: dict[str, Any]
+) -> None:
+    """The widget shows the API's message; it had said "유효한 이메일 주소를 입력하십시오." where the
+    escalation page says "올바른 이메일 주소를 입력해 주세요."."""
+    base = {"question_id": asked["id"], "token": asked["token"]}
+    wrong = escalate(client, base | {"email": "kb@example"}, HTTP_ACCEPT_LANGUAGE="ko")
+    assert wrong.status_code == 400 and wrong.json()["email"] == ["올바른 이메일 주소를 입력해 주세요."]
+    absent = escalate(client, base, HTTP_ACCEPT_LANGUAGE="ko")
+    assert absent.status_code == 400 and absent.json()["email"] == ["답변을 받으실 이메일 주소를 입력해 주세요."]
+    assert not Ticket.objects.exists()
+
+
 def test_over_long_email_and_details_are_400_never_500(client: Client, asked: dict[str, Any], settings: Any) -> None:
     settings.TICKET_DETAILS_MAX_CHARS = 100
     base = {"question_id": asked["id"], "token": asked["token"]}
@@ -537,6 +550,7 @@ def test_ticket_and_feedback_limits_are_told_in_the_request_language(
 def test_a_blank_email_is_said_in_plain_korean(client: Client, asked: dict[str, Any]) -> None:
     body = {"question_id": asked["id"], "token": asked["token"], "email": "", "details": ""}
     response = escalate(client, body)  # Korean by default; DRF's own catalogue says "blank일 수 없습니다"
-    assert response.status_code == 400 and response.json()["email"] == ["이 항목은 비워 둘 수 없습니다."]
+    # The escalation page's words since the twentieth session (before: "이 항목은 비워 둘 수 없습니다.").
+    assert response.status_code == 400 and response.json()["email"] == ["답변을 받으실 이메일 주소를 입력해 주세요."]
     english = escalate(client, body, HTTP_ACCEPT_LANGUAGE="en")
-    assert english.json()["email"] == ["This field may not be blank."]
+    assert english.json()["email"] == ["Please enter your email address so we can reply."]

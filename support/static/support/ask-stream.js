@@ -72,9 +72,7 @@
       });
     } catch (error) {
       // Not re-posted: the server may have stored the question already.
-      byId("streamed-status").textContent = panel.dataset.interrupted;
-      panel.hidden = false;
-      giveBack(form);
+      interrupted(form);
       return;
     }
     var type = response.headers.get("Content-Type") || "";
@@ -93,8 +91,6 @@
       }
       return;
     }
-    byId("streamed-question").textContent = form.querySelector("textarea[name=question]").value.trim();
-    panel.hidden = false;
     form.hidden = true;  // it held the focus: the answer's region takes it, so it is not lost
     panel.focus();
     var reader = response.body.getReader();
@@ -121,10 +117,35 @@
       byId("streamed-status").textContent = panel.dataset.opening;
       window.location.assign(panel.dataset.questionUrl.replace("/0/", "/" + state.done.id + "/"));
     } else {
-      byId("streamed-status").textContent = panel.dataset.interrupted;
-      form.hidden = false;
-      giveBack(form);
+      interrupted(form);
     }
+  }
+
+  /** Shown at once on sending: the question and "Looking through our help articles…" (a cold
+   * start took 3 s to send the first byte, with nothing on screen but a dimmed button). */
+  function begin(form) {
+    var status = byId("streamed-status");
+    if (!panel.dataset.looking) {
+      panel.dataset.looking = status.textContent;
+    }
+    status.classList.remove("error");
+    status.removeAttribute("role");
+    status.textContent = panel.dataset.looking;
+    byId("streamed-question").textContent = form.querySelector("textarea[name=question]").value.trim();
+    byId("streamed-answer").hidden = true;
+    byId("streamed-text").textContent = "";
+    byId("streamed-sources").hidden = true;
+    panel.hidden = false;
+  }
+
+  /** The answer did not arrive: said as an error, announced at once, and the form given back. */
+  function interrupted(form) {
+    var status = byId("streamed-status");
+    status.classList.add("error");
+    status.setAttribute("role", "alert");
+    status.textContent = panel.dataset.interrupted;
+    form.hidden = false;
+    giveBack(form);
   }
 
   /** The form usable again, with the focus in its question box (where the customer asks again). */
@@ -143,6 +164,7 @@
         return;
       }
       button.setAttribute("aria-disabled", "true");
+      begin(form);
       stream(form);
     });
   });

@@ -37,6 +37,7 @@
       notSure: "We are not sure about this one, so we would rather not guess. Our support team can answer it by email.",
       notPrepared: "We could not prepare an answer right now. Our support team can answer it by email.",
       tooLong: "Questions are limited to {limit} characters; yours has {count}.",
+      empty: "Please type a question.",
       nothingFound: "We could not find anything about this in our help articles. Our support team can answer it by email.",
       escalateOffer: "Not what you needed? Send it to our support team",
       email: "Your email address", details: "Anything else we should know? (optional)",
@@ -64,6 +65,7 @@
       notSure: "이 질문은 확실하지 않아 추측하지 않겠습니다. 고객센터가 이메일로 답해 드릴 수 있습니다.",
       notPrepared: "지금은 답변을 준비하지 못했습니다. 고객센터가 이메일로 답해 드릴 수 있습니다.",
       tooLong: "질문은 {limit}자까지 입력할 수 있습니다. 입력하신 질문은 {count}자입니다.",
+      empty: "질문을 입력해 주세요.",
       nothingFound: "도움말 문서에서 이 내용에 관한 정보를 찾지 못했습니다. 고객센터가 이메일로 답해 드릴 수 있습니다.",
       escalateOffer: "원하던 답이 아닌가요? 고객센터에 보내기",
       email: "이메일 주소", details: "더 알려 주실 내용이 있나요? (선택)",
@@ -384,10 +386,11 @@
     // No maxlength: it cut a longer paste silently; ask() says the limit at the box instead.
     this.input = el("textarea", { id: "support-question", name: "question", rows: "2", placeholder: T.placeholder,
                                   required: "" });
-    this.inputError = el("p", { id: "support-question-error", class: "field-error", hidden: "" });
+    // role=alert: the focus is already in the box when its message appears, so nothing else reads it out.
+    this.inputError = el("p", { id: "support-question-error", class: "field-error", role: "alert", hidden: "" });
     this.sendButton = el("button", { type: "submit", text: T.send });
-    // novalidate: ask() ignores an empty box; the browser's "fill out this field" bubble had
-    // taken the focus from "Ask" on a second Enter while the first question was on its way.
+    // novalidate: ask() says an empty box at the box; the browser's "fill out this field" bubble
+    // had taken the focus from "Ask" on a second Enter while the first question was on its way.
     this.form = el("form", { novalidate: "" }, [
       el("label", { for: "support-question", text: T.placeholder }), this.input, this.inputError, this.sendButton,
     ]);
@@ -637,7 +640,9 @@
     var button = el("button", { type: "submit", text: T.escalate });
     var errors = { email: el("p", { id: id + "-error", class: "field-error", hidden: "" }),
                    details: el("p", { id: id + "-details-error", class: "field-error", hidden: "" }) };
-    var form = el("form", { class: "escalate" }, [
+    // novalidate: the portal's message, in the widget's language, not the browser's bubble
+    // (in the browser's own language: English on a Korean page).
+    var form = el("form", { class: "escalate", novalidate: "" }, [
       el("label", { for: id, text: T.email }), email, errors.email,
       el("label", { for: id + "-details", text: T.details }), details, errors.details, button,
     ]);
@@ -697,14 +702,15 @@
 
   Widget.prototype.ask = function () {
     var question = this.input.value.trim();
-    if (!question || this.busy) return;
-    // The portal's QUESTION_MAX_CHARS, counted as it counts (NFC code points): said at the
-    // box with the text kept, as the page does.
+    if (this.busy) return;  // a second Enter while the first question is on its way (the box is empty)
+    // Empty, or over the portal's QUESTION_MAX_CHARS counted as it counts (NFC code points):
+    // said at the box with the text kept, as the page does (an empty box had done nothing).
     var count = Array.from(question.normalize("NFC")).length;
-    var tooLong = count > MAX_QUESTION_CHARS
-      ? { status: 400, data: { question: [t("tooLong", { limit: MAX_QUESTION_CHARS.toLocaleString("en"), count: count.toLocaleString("en") })] } }
-      : { status: 0 };
-    if (showFieldErrors({ question: this.input }, { question: this.inputError }, tooLong)) return;
+    var refused = !question ? [T.empty]
+      : count > MAX_QUESTION_CHARS ? [t("tooLong", { limit: MAX_QUESTION_CHARS.toLocaleString("en"), count: count.toLocaleString("en") })]
+      : null;
+    var check = refused ? { status: 400, data: { question: refused } } : { status: 0 };
+    if (showFieldErrors({ question: this.input }, { question: this.inputError }, check)) return;
     var self = this;
     this.clearOffers();
     this.say("me", question);
