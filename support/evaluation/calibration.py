@@ -42,8 +42,38 @@ class Calibration:
     curve: list[OperatingPoint]
 
 
+def fit_sample_weights(
+    records: Sequence[QuestionRecord], balance_sources: bool = False, balance_pairs: bool = False
+) -> np.ndarray | None:
+    """Per-record weights of the logistic fit, a ``(len(records),)`` array summing to
+    ``len(records)``; None (all 1) when neither balancing is asked for.
+
+    ``balance_sources``: every source file weighs the same, ``N / (S · n_s)`` per record of
+    source ``s`` (S sources, ``n_s`` records), however many questions it has (KorQuAD's 2,865
+    would otherwise drown a help centre's 200). ``balance_pairs`` (implies it): within each
+    source, every group (:attr:`QuestionRecord.group`: the language pair of an answerable
+    question, the question's language of an unanswerable one) weighs the same too,
+    ``N / (S · G_s · n_{s,g})`` (``G_s`` groups in ``s``, ``n_{s,g}`` records in group ``g``).
+    The help centres' targets are per language pair (issue 7), while their sets hold fewer
+    cross-language questions than same-language ones (Nabi Market: 30 en-ko, 51 ko-ko), so
+    without it the fit leans on the pairs it sees most (twentieth session, README).
+    """
+    if not (balance_sources or balance_pairs):
+        return None
+    n = len(records)
+    sources = Counter(r.source for r in records)
+    if not balance_pairs:
+        return np.array([n / (len(sources) * sources[r.source]) for r in records])
+    groups = Counter((r.source, r.group) for r in records)
+    per_source = Counter(source for source, _ in groups)
+    return np.array([n / (len(sources) * per_source[r.source] * groups[(r.source, r.group)]) for r in records])
+
+
 def fit_confidence_weights(
-    records: Sequence[QuestionRecord], l2: float = DEFAULT_L2, balance_sources: bool = False
+    records: Sequence[QuestionRecord],
+    l2: float = DEFAULT_L2,
+    balance_sources: bool = False,
+    balance_pairs: bool = False,
 ) -> list[float]:
     """Logistic weights separating answers worth giving (1) from the rest (0).
 
@@ -52,20 +82,16 @@ def fit_confidence_weights(
     gate learns to hold back wrong citations too, not only out-of-scope questions (on
     KorQuAD this lowered wrong citations at 92 % answered from 3.5 % to 3.2 % at the same
     AUROC, see README). Questions the service escalates whatever the weights (``no_sources``: nothing
-    retrieved, confidence forced to 0) and ones without features are left out. With
-    ``balance_sources`` every source file weighs the same in the fit, however many
-    questions it has (KorQuAD's 2,865 would otherwise drown a help centre's 200).
+    retrieved, confidence forced to 0) and ones without features are left out. Each question
+    is weighed by :func:`fit_sample_weights` (``balance_sources``, ``balance_pairs``).
     Raises ``ValueError`` unless both classes are present.
-    """
+    """  # fmt: skip
     usable = [r for r in records if r.features and r.status != Question.Status.NO_SOURCES]
     labels = np.array([1.0 if r.in_scope and r.top_hit else 0.0 for r in usable])
     if not usable or labels.min() == labels.max():
         raise ValueError("fitting needs both in-scope and out-of-scope questions (use --exclude-fraction)")
     features = np.array([[r.features.get(name, 0.0) for name in FEATURES] for r in usable])
-    sample_weight = None
-    if balance_sources:
-        sizes = Counter(r.source for r in usable)
-        sample_weight = np.array([len(usable) / (len(sizes) * sizes[r.source]) for r in usable])
+    sample_weight = fit_sample_weights(usable, balance_sources, balance_pairs)
     return [round(float(w), 4) for w in fit_logistic(features, labels, l2=l2, sample_weight=sample_weight)]
 
 
@@ -76,6 +102,7 @@ def calibrate(
     fit_weights: bool = False,
     l2: float = DEFAULT_L2,
     balance_sources: bool = False,
+    balance_pairs: bool = False,
     target_source: str | None = None,
 ) -> Calibration:
     """Threshold for ``target`` in-scope answered share, the curve, and fitted weights if asked.
@@ -83,7 +110,7 @@ def calibrate(
     With ``target_source`` the share is measured on that source's questions only (see
     :func:`threshold_for`); the curve and AUROC stay over all ``records``.
     """
-    weights = fit_confidence_weights(records, l2, balance_sources) if fit_weights else None
+    weights = fit_confidence_weights(records, l2, balance_sources, balance_pairs) if fit_weights else None
     items = scored_questions(records, weights)
     threshold = threshold_for(records, weights, target, target_source)
     grid = set(threshold_grid(20)) | ({threshold} if threshold is not None else set())
@@ -237,6 +264,7 @@ def cross_validate(
     l2: float = DEFAULT_L2,
     seed: int = 0,
     balance_sources: bool = False,
+    balance_pairs: bool = False,
     target_source: str | None = None,
 ) -> list[FoldResult]:
     """K-fold cross-validation of the gate: fit on K−1 folds, score the held-out one.
@@ -254,7 +282,7 @@ def cross_validate(
     for k in range(folds):
         train = [r for r in records if fold_of(r, folds, seed) != k]
         test = [r for r in records if fold_of(r, folds, seed) == k]
-        weights = fit_confidence_weights(train, l2, balance_sources) if fit_weights else None
+        weights = fit_confidence_weights(train, l2, balance_sources, balance_pairs) if fit_weights else None
         threshold = threshold_for(train, weights, target, target_source)
         items = scored_questions(test, weights)
         held_auroc = auroc([q.confidence for q in items if q.in_scope], [q.confidence for q in items if not q.in_scope])

@@ -1,6 +1,6 @@
 """Choosing the gate's threshold on one source while fitting on several (``calibrate --target-source``),
-the margin feature the refitted gate leans on, its second-order terms, and migrations 0015–0021 that move an
-untouched old default."""
+the margin feature the refitted gate leans on, its second-order terms, and migrations 0015–0021 and 0025 that move an
+untouched old default; balancing files and language pairs in the weight fit."""
 
 import pytest
 
@@ -181,6 +181,7 @@ def test_answer_type_is_1_when_the_best_chunk_holds_what_the_question_asks_for(
         "0019_recalibrated_threshold",
         "0020_recalibrated_threshold",
         "0021_recalibrated_threshold",
+        "0025_recalibrated_threshold",
     ],
 )
 @pytest.mark.parametrize(
@@ -206,3 +207,53 @@ def test_threshold_migrations_move_only_an_untouched_default(settings, migration
     assert AnswerPolicy.objects.get(pk=1).confidence_threshold == pytest.approx(expected)
     if moves:
         assert expected != pytest.approx(threshold)  # it did move
+
+
+def test_balanced_pairs_weigh_every_file_and_every_language_pair_in_it_the_same() -> None:
+    from dataclasses import replace
+
+    from support.evaluation.calibration import fit_sample_weights
+
+    records = [
+        *(replace(_record("kq.json", 0.9), group="ko-ko") for _ in range(6)),
+        *(replace(_record("kq.json", 0.1, in_scope=False), group="ko") for _ in range(2)),
+        *(replace(_record("hc.jsonl", 0.8), group="ko-ko") for _ in range(3)),
+        replace(_record("hc.jsonl", 0.7), group="en-ko"),
+    ]
+    assert fit_sample_weights(records) is None
+    by_source = fit_sample_weights(records, balance_sources=True)
+    assert by_source is not None and sum(by_source[:8]) == pytest.approx(sum(by_source[8:])) == pytest.approx(6)
+    pairs = fit_sample_weights(records, balance_pairs=True)
+    assert pairs is not None and sum(pairs) == pytest.approx(len(records))
+
+    def total(source: str, group: str) -> float:
+        return sum(w for r, w in zip(records, pairs, strict=True) if (r.source, r.group) == (source, group))
+
+    # Each file half of the weight, each of its two groups half of that: the one en-ko
+    # question weighs as much as the three ko-ko ones together.
+    assert total("kq.json", "ko-ko") == total("kq.json", "ko") == pytest.approx(3)
+    assert total("hc.jsonl", "en-ko") == total("hc.jsonl", "ko-ko") == pytest.approx(3)
+
+
+def test_balancing_pairs_lets_the_fit_answer_a_scarce_pair_it_would_hold_back() -> None:
+    """A language pair that is rare in the data but answerable at a lower feature value: with
+    the pairs balanced, the fitted gate scores its questions higher than without."""
+    from dataclasses import replace
+
+    from support.confidence import confidence_from_features
+    from support.evaluation.calibration import fit_confidence_weights
+
+    def rec(group: str, sentence: float, in_scope: bool, cross: float = 0.0) -> QuestionRecord:
+        base = replace(_record("hc.jsonl", 0.5, in_scope=in_scope), group=group, top_hit=in_scope)
+        return replace(base, features={"sentence": sentence, "cross_language": cross})
+
+    records = [
+        *(rec("ko-ko", 0.8, True) for _ in range(40)),
+        *(rec("ko", 0.3 + 0.01 * i, False) for i in range(30)),
+        *(rec("ko-en", 0.45, True, cross=1.0) for _ in range(4)),
+        *(rec("ko-en", 0.45, False, cross=1.0) for _ in range(2)),
+    ]
+    cross_question = {"sentence": 0.45, "cross_language": 1.0}
+    plain = confidence_from_features(cross_question, fit_confidence_weights(records, balance_sources=True))
+    balanced = confidence_from_features(cross_question, fit_confidence_weights(records, balance_pairs=True))
+    assert balanced > plain

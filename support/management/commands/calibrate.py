@@ -44,6 +44,11 @@ class Command(BaseCommand):
             "--balance-sources", action="store_true", help="with --fit-weights: every input file weighs the same"
         )
         parser.add_argument(
+            "--balance-pairs", action="store_true",
+            help="with --fit-weights: every input file weighs the same, and within it every language pair "
+            "(and the unanswerable questions of each language)",
+        )  # fmt: skip
+        parser.add_argument(
             "--target-source", default=None,
             help="measure --target-answered on this input only (its file name, e.g. the KorQuAD file)",
         )  # fmt: skip
@@ -63,12 +68,13 @@ class Command(BaseCommand):
                 folds = cross_validate(
                     records, folds=options["folds"], target=target, fit_weights=options["fit_weights"],
                     l2=options["l2"], seed=options["seed"], balance_sources=options["balance_sources"],
-                    target_source=options["target_source"],
+                    balance_pairs=options["balance_pairs"], target_source=options["target_source"],
                 )  # fmt: skip
                 self.stdout.write(format_cross_validation(folds) + "\n")
             result = calibrate(
                 records, target=target, fit_weights=options["fit_weights"], l2=options["l2"],
-                balance_sources=options["balance_sources"], target_source=options["target_source"],
+                balance_sources=options["balance_sources"], balance_pairs=options["balance_pairs"],
+                target_source=options["target_source"],
             )  # fmt: skip
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
