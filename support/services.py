@@ -350,7 +350,8 @@ def _topic_change(
     question: Question, contextual: Retrieval, text: str, kb_id: int, threshold: float, vector: list[float] | None
 ) -> Retrieval:
     """The retrieval to answer a follow-up from: ``text`` alone when the gate would answer it
-    alone (a new topic: "교환도 똑같아요?" after a refund question), else ``contextual``.
+    alone (a new topic: "교환도 똑같아요?" after a refund question) with a confidence of at least
+    ``CONVERSATION_TOPIC_CHANGE_MIN_CONFIDENCE`` too, else ``contextual``.
 
     Offline context carries the previous topic's terms and cited title, so a customer who
     moves on was answered from the old article. One more retrieval (~30 ms) per follow-up;
@@ -363,7 +364,9 @@ def _topic_change(
     except EmbeddingError as exc:
         logger.warning("topic-change check skipped, the follow-up alone could not be embedded: %s", exc)
         return contextual
-    if alone.chunks and retrieval_confidence(alone, text) >= threshold:
+    if alone.chunks and retrieval_confidence(alone, text) >= max(
+        threshold, settings.CONVERSATION_TOPIC_CHANGE_MIN_CONFIDENCE
+    ):
         question.retrieval_query = text
         return alone
     return contextual

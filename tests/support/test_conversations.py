@@ -135,6 +135,22 @@ def test_a_follow_up_on_a_new_topic_is_retrieved_on_its_own(
         assert follow_up.retrieval_query != FIRST_KO and "password" in follow_up.retrieval_query
 
 
+def test_leaving_the_topic_wants_the_floor_as_well_as_the_threshold(
+    settings: Settings, sample_articles: dict[str, Any]
+) -> None:
+    """The follow-up alone must reach ``CONVERSATION_TOPIC_CHANGE_MIN_CONFIDENCE`` too: just
+    under it the carried context stands, at it the follow-up is retrieved on its own."""
+    alone = question_answer(text=FIRST_KO).question
+    settings.CONVERSATION_TOPIC_CHANGE_MIN_CONFIDENCE = alone.confidence + 0.001
+    first = question_answer(text=FIRST_EN)
+    kept = question_answer(text=FIRST_KO, conversation=first.question.conversation).question
+    assert kept.retrieval_query != FIRST_KO and "password" in kept.retrieval_query
+    settings.CONVERSATION_TOPIC_CHANGE_MIN_CONFIDENCE = alone.confidence - 0.001
+    first = question_answer(text=FIRST_EN)
+    moved = question_answer(text=FIRST_KO, conversation=first.question.conversation).question
+    assert moved.retrieval_query == FIRST_KO
+
+
 def test_the_topic_change_check_failing_to_embed_keeps_the_contextual_answer(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, sample_articles: dict[str, Any]
 ) -> None:
