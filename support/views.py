@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_ratelimit.core import get_usage
 from django_ratelimit.decorators import ratelimit
 
+from knowledge.analysis import detect_language
 from knowledge.chunking import plain_text
 from knowledge.models import Article
 from knowledge.rendering import render_markdown
@@ -348,6 +349,7 @@ def _ticket_page(
         form.fields["message"].widget.attrs["autofocus"] = True
     context = {
         "ticket": ticket, "conversation": ticket_conversation(ticket), "message_form": form, "just_sent": just_sent,
+        "details_language": detect_language(ticket.details) if ticket.details else "",  # read in its own language
         # the language switcher leads back here, not to the POST-only messages address (a 405)
         "language_next": reverse("support:ticket", kwargs={"reference": ticket.reference}),
     }  # fmt: skip

@@ -305,3 +305,27 @@ def test_widget_on_a_site_not_in_the_allow_list_gets_no_data_and_says_why(
     assert any("PORTAL_WIDGET_ORIGINS" in m and blog in m for m in tab.console_errors), tab.console_errors
     assert not Question.objects.exists()  # the preflight was refused: the question was never sent
     tab.shot("refused-on-another-site")
+
+
+def test_at_400_percent_zoom_the_answer_gets_the_panel_not_37_pixels(
+    browser: Any, request: pytest.FixtureRequest, live_server: Any, sample_articles: dict[str, Any]
+) -> None:
+    """A 1280×1024 screen at 400% is 320×256 CSS pixels: the fixed header and question form had
+    left the conversation 37 px (accessibility pass). Now the panel scrolls as a whole and the
+    conversation keeps its full height."""
+    zoomed = open_tab(browser, request, viewport={"width": 320, "height": 256}, device_scale_factor=2)
+    page = zoomed.page
+    page.goto(f"{live_server.url}/widget/demo/?lang=en")
+    open_widget_by_keyboard(zoomed)
+    page.keyboard.type("What payment methods do you accept?")
+    page.keyboard.press("Enter")
+    page.locator("[data-support-widget] .log .bot .sources").first.wait_for()
+    zoomed.shot("answered-at-400-percent")
+    log = page.locator("[data-support-widget] .log")
+    assert log.evaluate("e => e.clientHeight >= e.scrollHeight - 1")  # nothing of it clipped
+    assert log.evaluate("e => e.clientHeight") > 100
+    source = page.locator("[data-support-widget] .log .sources a").first
+    assert source.get_attribute("target") == "_blank" and source.get_attribute("aria-describedby") == "support-new-tab"
+    assert page.locator("[data-support-widget] #support-new-tab").text_content() == "Opens in a new tab."
+    panel = page.locator("[data-support-widget] .panel")
+    assert panel.evaluate("e => e.scrollHeight > e.clientHeight")  # the panel scrolls instead

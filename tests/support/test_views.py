@@ -124,6 +124,8 @@ def test_matching_question_is_answered_with_a_source_link(client: Client, refund
     assert f'<a href="{article_url}" lang="ko">반품 및 환불 정책</a>' in html
     assert re.search(r"relevance \d\.\d\d", html)
     assert 'id="not-sure"' not in html
+    assert "<title>Answer · Your question · Help centre</title>" in html
+    assert '<form class="lang" action="/i18n/setlang/" method="post" aria-label="Language">' in html
     # "Yes" and "No" are read with the question they answer (a group named by it).
     assert '<p class="feedback-buttons" role="group" aria-labelledby="feedback-title"' in html
     assert '<h2 id="feedback-title">Did this answer your question?</h2>' in html
@@ -158,6 +160,7 @@ def test_unrelated_question_says_not_sure_and_offers_escalation(client: Client, 
 
     html = page(client, question, HTTP_ACCEPT_LANGUAGE="en")
     assert "We are not sure about this one" in html
+    assert "<title>We are not sure about this one · Your question · Help centre</title>" in html  # said first
     assert 'id="answer"' not in html and 'id="sources"' not in html
     if question.answer:  # a guess may be stored for staff, but never shown as an answer
         assert question.answer not in html
@@ -409,7 +412,7 @@ def test_escalation_creates_a_ticket_owing_two_emails(
     assert (
         "We are sending a confirmation to <strong>kim@example.com</strong>" in html
     )  # not "have emailed": it is still owed
-    assert "&lt;b&gt;details&lt;/b&gt;" in html
+    assert '<p class="quote" lang="en">&lt;b&gt;details&lt;/b&gt;</p>' in html  # read in its own language
     later = client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en").content.decode()  # back from the email
     assert f"Your ticket {ticket.reference}" in later and "spam folder" not in later  # "sent" is said once
     assert "Our support team replies to <strong>kim@example.com</strong>. You can add a message below." in later

@@ -37,7 +37,7 @@
       notSure: "We are not sure about this one, so we would rather not guess. Our support team can answer it by email.",
       notPrepared: "We could not prepare an answer right now. Our support team can answer it by email.",
       tooLong: "Questions are limited to {limit} characters; yours has {count}.",
-      empty: "Please type a question.",
+      empty: "Please type a question.", newTab: "Opens in a new tab.",
       nothingFound: "We could not find anything about this in our help articles. Our support team can answer it by email.",
       escalateOffer: "Not what you needed? Send it to our support team",
       email: "Your email address", details: "Anything else we should know? (optional)",
@@ -65,7 +65,7 @@
       notSure: "이 질문은 확실하지 않아 추측하지 않겠습니다. 고객센터가 이메일로 답해 드릴 수 있습니다.",
       notPrepared: "지금은 답변을 준비하지 못했습니다. 고객센터가 이메일로 답해 드릴 수 있습니다.",
       tooLong: "질문은 {limit}자까지 입력할 수 있습니다. 입력하신 질문은 {count}자입니다.",
-      empty: "질문을 입력해 주세요.",
+      empty: "질문을 입력해 주세요.", newTab: "새 탭에서 열립니다.",
       nothingFound: "도움말 문서에서 이 내용에 관한 정보를 찾지 못했습니다. 고객센터가 이메일로 답해 드릴 수 있습니다.",
       escalateOffer: "원하던 답이 아닌가요? 고객센터에 보내기",
       email: "이메일 주소", details: "더 알려 주실 내용이 있나요? (선택)",
@@ -299,6 +299,11 @@
     "@media (max-width: 480px), (max-height: 480px) {",
     "  .panel { left: 0; right: 0; bottom: 0; width: 100%; max-height: 100%; height: 100%; border-radius: 0; }",
     "}",
+    // Shorter still (a laptop at 400% zoom: 256 px), the fixed header and form left the answers
+    // 37 px: the whole panel scrolls instead, the conversation at its full height.
+    "@media (max-height: 360px) {",
+    "  .panel { overflow-y: auto; } .log { flex: none; overflow: visible; } header { padding: 6px 12px; }",
+    "}",
   ].join("\n");
 
   function el(tag, attrs, children) {
@@ -366,7 +371,8 @@
       var safe = href.origin === API_BASE;  // links only to the portal's own article pages
       var lang = source.language ? { lang: source.language } : {};
       return el("li", {}, [safe
-        ? el("a", Object.assign({ href: href.href, target: "_blank", rel: "noopener", text: source.title }, lang))
+        ? el("a", Object.assign({ href: href.href, target: "_blank", rel: "noopener", text: source.title,
+                                  "aria-describedby": "support-new-tab" }, lang))
         : el("span", Object.assign({ text: source.title }, lang))]);
     }));
   }
@@ -402,6 +408,7 @@
     }, [
       el("header", {}, [el("h2", { id: "support-title", text: T.title }), el("div", {}, [this.newButton, this.closeButton])]),
       this.log, this.form,
+      el("span", { id: "support-new-tab", hidden: "", text: T.newTab }),  // the sources' links say so (aria-describedby)
     ]);
     this.root.appendChild(this.launcher);
     this.root.appendChild(this.panel);
