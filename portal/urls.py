@@ -1,21 +1,9 @@
 from django.contrib import admin
-from django.templatetags.static import static
 from django.urls import include, path, re_path
-from django.views.generic import RedirectView
 
 from support.api import DocsView, SchemaView, api_not_found
 from support.insights.views import staff_search_page
-
-
-class FaviconView(RedirectView):
-    """``/favicon.ico`` → the portal's icon (resolved per request: a manifest storage names it
-    only once ``collectstatic`` has run)."""
-
-    permanent = True
-
-    def get_redirect_url(self, *args: object, **kwargs: object) -> str:
-        return static("support/favicon.svg")
-
+from support.views import favicon
 
 urlpatterns = [
     path("admin/insights/", include("support.insights.urls")),  # before the admin's catch-all
@@ -33,6 +21,6 @@ urlpatterns = [
     # /api/, /api/v2/…: JSON 404s for API clients too (api/docs and api/schema: their slash)
     re_path(r"^api(?:/(?P<path>[\s\S]*))?$", api_not_found),
     # Browsers ask for /favicon.ico where a page names no icon (a JSON response, an image).
-    path("favicon.ico", FaviconView.as_view()),
+    path("favicon.ico", favicon),
     path("", include("support.urls")),
 ]

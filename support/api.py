@@ -40,6 +40,7 @@ from support.api_schema import (
     json_only,
 )
 from support.feedback import FeedbackInvalid, FeedbackNotAllowed, feedback_record
+from support.forms import EMAIL_ERROR_MESSAGES
 from support.models import Question, Ticket
 from support.services import (
     AnswerOutcome,
@@ -279,15 +280,8 @@ class TicketInSerializer(serializers.Serializer):
     question_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     # Not required here: a missing token must look exactly like a wrong one (404, not 400).
     token = TokenField()
-    # The escalation page's messages (support.forms.TicketForm), so the widget says what the page says.
-    email = NormalisedEmailField(
-        max_length=254,
-        error_messages={
-            "required": gettext_lazy("Please enter your email address so we can reply."),
-            "blank": gettext_lazy("Please enter your email address so we can reply."),
-            "invalid": gettext_lazy("Please enter a valid email address."),
-        },
-    )
+    # The escalation page's messages, so the widget says what the page says.
+    email = NormalisedEmailField(max_length=254, error_messages=EMAIL_ERROR_MESSAGES)
     details = JsonStringField(required=False, allow_blank=True, default="")
 
     def validate_details(self, value: str) -> str:

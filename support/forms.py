@@ -54,14 +54,19 @@ class NormalisedEmailField(forms.EmailField):
         return email_normalise(super().to_python(value) or "")
 
 
+# The escalation email's messages, on the page and in the API (the widget shows the API's).
+EMAIL_ERROR_MESSAGES = {
+    "required": _("Please enter your email address so we can reply."),
+    "blank": _("Please enter your email address so we can reply."),  # DRF's word for an empty string
+    "invalid": _("Please enter a valid email address."),
+}
+
+
 class TicketForm(forms.Form):
     email = NormalisedEmailField(
         label=_("Your email address"),
         max_length=254,
-        error_messages={
-            "required": _("Please enter your email address so we can reply."),
-            "invalid": _("Please enter a valid email address."),
-        },
+        error_messages=EMAIL_ERROR_MESSAGES,
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
     details = forms.CharField(

@@ -1,4 +1,4 @@
-"""Shared by the data migrations that follow a refit of the confidence gate (0015–0021)."""
+"""Shared by the data migrations that follow a refit of the confidence gate (0015–0021, 0025)."""
 
 from typing import Any
 

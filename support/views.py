@@ -6,12 +6,14 @@ the questions and tickets created in their own session (ids kept in
 """
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.utils.translation import get_language
@@ -57,7 +59,9 @@ def _owned(request: HttpRequest, key: str, value: int | str) -> None:
         raise Http404
 
 
-def _too_many_requests(request: HttpRequest, view: Any, rate: Any) -> HttpResponse:
+def _too_many_requests(
+    request: HttpRequest, view: Callable[..., HttpResponseBase], rate: Callable[[str, object], str]
+) -> HttpResponse:
     """The 429 page of a view limited by ``@ratelimit(key="ip", rate=rate, method="POST")``, with
     ``Retry-After`` the seconds left in django-ratelimit's window (as the API's 429 says,
     :class:`support.throttling.ScopedThrottle`), read without counting this request again."""
@@ -211,6 +215,13 @@ def _escalation_follows(feedback: Feedback | None, form: TicketForm, *, has_tick
     return bool(feedback and not feedback.helpful and not form.is_bound and not has_ticket)
 
 
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """``/favicon.ico``, which browsers ask for where a page names no icon (a JSON response, an
+    image): a redirect (302) to the portal's icon among the static files."""
+    return redirect(static("support/favicon.svg"))
+
+
 @never_cache  # the customer's question, email or messages: kept by no cache
 @require_GET
 def question_detail(request: HttpRequest, question_id: int) -> HttpResponse:
@@ -349,7 +360,8 @@ def _ticket_page(
         form.fields["message"].widget.attrs["autofocus"] = True
     context = {
         "ticket": ticket, "conversation": ticket_conversation(ticket), "message_form": form, "just_sent": just_sent,
-        "details_language": detect_language(ticket.details) if ticket.details else "",  # read in its own language
+        # read in its own language; none named for details without letters ("12345")
+        "details_language": detect_language(ticket.details) if any(c.isalpha() for c in ticket.details) else "",
         # the language switcher leads back here, not to the POST-only messages address (a 405)
         "language_next": reverse("support:ticket", kwargs={"reference": ticket.reference}),
     }  # fmt: skip

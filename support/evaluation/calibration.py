@@ -43,7 +43,7 @@ class Calibration:
 
 
 def fit_sample_weights(
-    records: Sequence[QuestionRecord], balance_sources: bool = False, balance_pairs: bool = False
+    records: Sequence[QuestionRecord], *, balance_sources: bool = False, balance_pairs: bool = False
 ) -> np.ndarray | None:
     """Per-record weights of the logistic fit, a ``(len(records),)`` array summing to
     ``len(records)``; None (all 1) when neither balancing is asked for.
@@ -57,9 +57,17 @@ def fit_sample_weights(
     The help centres' targets are per language pair (issue 7), while their sets hold fewer
     cross-language questions than same-language ones (Nabi Market: 30 en-ko, 51 ko-ko), so
     without it the fit leans on the pairs it sees most (twentieth session, README).
+    Raises ``ValueError`` with ``balance_pairs`` when an out-of-scope record carries a language
+    pair: records read from JSON without ``group`` take the default pair ("ko-ko"), which
+    would count the unanswerable questions with the answerable ones.
     """
     if not (balance_sources or balance_pairs):
         return None
+    if balance_pairs and (stray := next((r for r in records if not r.in_scope and "-" in r.group), None)):
+        raise ValueError(
+            f"--balance-pairs needs each record's group: out-of-scope question {stray.id} ({stray.source}) "
+            f"has the language pair {stray.group!r} (an evaluate --json from before groups were recorded?)"
+        )
     n = len(records)
     sources = Counter(r.source for r in records)
     if not balance_pairs:
@@ -73,6 +81,7 @@ def fit_confidence_weights(
     records: Sequence[QuestionRecord],
     l2: float = DEFAULT_L2,
     balance_sources: bool = False,
+    *,
     balance_pairs: bool = False,
 ) -> list[float]:
     """Logistic weights separating answers worth giving (1) from the rest (0).
@@ -84,14 +93,14 @@ def fit_confidence_weights(
     AUROC, see README). Questions the service escalates whatever the weights (``no_sources``: nothing
     retrieved, confidence forced to 0) and ones without features are left out. Each question
     is weighed by :func:`fit_sample_weights` (``balance_sources``, ``balance_pairs``).
-    Raises ``ValueError`` unless both classes are present.
+    Raises ``ValueError`` unless both classes are present, or as :func:`fit_sample_weights` does.
     """  # fmt: skip
     usable = [r for r in records if r.features and r.status != Question.Status.NO_SOURCES]
     labels = np.array([1.0 if r.in_scope and r.top_hit else 0.0 for r in usable])
     if not usable or labels.min() == labels.max():
         raise ValueError("fitting needs both in-scope and out-of-scope questions (use --exclude-fraction)")
     features = np.array([[r.features.get(name, 0.0) for name in FEATURES] for r in usable])
-    sample_weight = fit_sample_weights(usable, balance_sources, balance_pairs)
+    sample_weight = fit_sample_weights(usable, balance_sources=balance_sources, balance_pairs=balance_pairs)
     return [round(float(w), 4) for w in fit_logistic(features, labels, l2=l2, sample_weight=sample_weight)]
 
 
@@ -110,7 +119,7 @@ def calibrate(
     With ``target_source`` the share is measured on that source's questions only (see
     :func:`threshold_for`); the curve and AUROC stay over all ``records``.
     """
-    weights = fit_confidence_weights(records, l2, balance_sources, balance_pairs) if fit_weights else None
+    weights = fit_confidence_weights(records, l2, balance_sources, balance_pairs=balance_pairs) if fit_weights else None
     items = scored_questions(records, weights)
     threshold = threshold_for(records, weights, target, target_source)
     grid = set(threshold_grid(20)) | ({threshold} if threshold is not None else set())
@@ -282,7 +291,9 @@ def cross_validate(
     for k in range(folds):
         train = [r for r in records if fold_of(r, folds, seed) != k]
         test = [r for r in records if fold_of(r, folds, seed) == k]
-        weights = fit_confidence_weights(train, l2, balance_sources, balance_pairs) if fit_weights else None
+        weights = (
+            fit_confidence_weights(train, l2, balance_sources, balance_pairs=balance_pairs) if fit_weights else None
+        )
         threshold = threshold_for(train, weights, target, target_source)
         items = scored_questions(test, weights)
         held_auroc = auroc([q.confidence for q in items if q.in_scope], [q.confidence for q in items if not q.in_scope])

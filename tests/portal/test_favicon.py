@@ -7,7 +7,7 @@ from django.test import Client
 
 def test_favicon_ico_redirects_to_the_portals_icon(client: Client) -> None:
     response = client.get("/favicon.ico")
-    assert response.status_code == 301 and response["Location"].endswith("/support/favicon.svg")
+    assert response.status_code == 302 and response["Location"].endswith("/support/favicon.svg")
     assert client.get(response["Location"]).status_code == 200
 
 

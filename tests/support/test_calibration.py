@@ -221,6 +221,9 @@ def test_balanced_pairs_weigh_every_file_and_every_language_pair_in_it_the_same(
         replace(_record("hc.jsonl", 0.7), group="en-ko"),
     ]
     assert fit_sample_weights(records) is None
+    with pytest.raises(ValueError, match="out-of-scope question"):  # an unanswerable one counted as a pair
+        fit_sample_weights([*records, replace(_record("hc.jsonl", 0.1, in_scope=False), group="ko-ko")],
+                           balance_pairs=True)  # fmt: skip
     by_source = fit_sample_weights(records, balance_sources=True)
     assert by_source is not None and sum(by_source[:8]) == pytest.approx(sum(by_source[8:])) == pytest.approx(6)
     pairs = fit_sample_weights(records, balance_pairs=True)
@@ -243,15 +246,18 @@ def test_balancing_pairs_lets_the_fit_answer_a_scarce_pair_it_would_hold_back() 
     from support.confidence import confidence_from_features
     from support.evaluation.calibration import fit_confidence_weights
 
-    def rec(group: str, sentence: float, in_scope: bool, cross: float = 0.0) -> QuestionRecord:
-        base = replace(_record("hc.jsonl", 0.5, in_scope=in_scope), group=group, top_hit=in_scope)
+    def rec(group: str, sentence: float, worth_giving: bool, cross: float = 0.0) -> QuestionRecord:
+        # as the runner records them: answerable questions by their pair (a wrong citation
+        # counts 0), unanswerable ones by the question's language
+        in_scope = "-" in group
+        base = replace(_record("hc.jsonl", 0.5, in_scope=in_scope), group=group, top_hit=worth_giving)
         return replace(base, features={"sentence": sentence, "cross_language": cross})
 
     records = [
         *(rec("ko-ko", 0.8, True) for _ in range(40)),
         *(rec("ko", 0.3 + 0.01 * i, False) for i in range(30)),
         *(rec("ko-en", 0.45, True, cross=1.0) for _ in range(4)),
-        *(rec("ko-en", 0.45, False, cross=1.0) for _ in range(2)),
+        *(rec("ko-en", 0.45, False, cross=1.0) for _ in range(2)),  # answerable, the citation wrong
     ]
     cross_question = {"sentence": 0.45, "cross_language": 1.0}
     plain = confidence_from_features(cross_question, fit_confidence_weights(records, balance_sources=True))

@@ -144,6 +144,26 @@ def test_calibrate_stores_the_threshold_and_can_rerun_from_json(live_kb: Any, tm
     assert "Cross-validation" in table and "mean ± sd" in table
     assert len(re.findall(r"^\s+[01]\s+\d+\s+\d+\s", table, re.M)) == 2  # one row per fold
 
+    # --balance-pairs reaches the fit on both paths (the folds', then the shipped one): it
+    # refuses records whose unanswerable questions carry a language pair.
+    records = report["records"]
+    stray = next(r for r in records if not r["in_scope"])
+    stray["group"] = "ko-ko"
+    mixed = tmp_path / "mixed.json"
+    mixed.write_text(json.dumps(report | {"records": records}), encoding="utf-8")
+    for folds in (["--folds", "2"], []):
+        with pytest.raises(CommandError, match=f"out-of-scope question {stray['id']}"):
+            call_command(
+                "calibrate", "--from-json", str(mixed), "--target-answered", "0.75", "--fit-weights", "--balance-pairs",
+                *folds, stdout=StringIO(),
+            )  # fmt: skip
+    out = StringIO()
+    call_command(
+        "calibrate", "--from-json", str(target), "--target-answered", "0.75", "--fit-weights", "--balance-pairs",
+        stdout=out,
+    )  # fmt: skip
+    assert "CONFIDENCE_WEIGHTS=" in out.getvalue() and "Chosen threshold" in out.getvalue()
+
 
 def test_commands_refuse_bad_arguments(tmp_path: Path) -> None:
     with pytest.raises(CommandError, match="not both"):

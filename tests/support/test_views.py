@@ -495,9 +495,23 @@ def test_csrf_is_enforced_on_every_form(refund_article: Article) -> None:
     assert csrf_client.post(url, {"email": "kim@example.com", "csrfmiddlewaretoken": token}).status_code == 302
 
 
+def _address_with_time_left(period: int, more_than: int) -> str:
+    """A random client address whose django-ratelimit window of ``period`` seconds has more than
+    ``more_than`` seconds left: each address's window ends at its own moment (``crc32(ip) % period``),
+    so a random one was within a minute of its hour's end about 1 run in 60."""
+    import time
+
+    from django_ratelimit.core import _get_window
+
+    while True:
+        address = f"10.{random.randint(0, 255)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+        if _get_window(address, period) - time.time() > more_than:
+            return address
+
+
 def test_too_many_questions_get_a_friendly_429(client: Client, settings: object) -> None:
     settings.ASK_RATE_LIMIT = "2/h"  # type: ignore[attr-defined]
-    address = f"10.{random.randint(0, 255)}.{random.randint(0, 255)}.{random.randint(1, 254)}"  # fresh counter
+    address = _address_with_time_left(3600, more_than=120)  # a fresh counter, minutes from its window's end
     codes = [
         client.post(reverse("support:ask"), {"question": ""}, REMOTE_ADDR=address, HTTP_ACCEPT_LANGUAGE="en")
         for _ in range(3)
@@ -510,12 +524,14 @@ def test_too_many_questions_get_a_friendly_429(client: Client, settings: object)
     seconds = int(codes[2]["Retry-After"])
     assert 60 < seconds <= 3600, seconds
     assert f"Please try again in {-(-seconds // 60)} minutes." in page
+    korean = client.post(reverse("support:ask"), {"question": ""}, REMOTE_ADDR=address, HTTP_ACCEPT_LANGUAGE="ko")
+    assert korean.status_code == 429 and re.search(r"\d+분 뒤에 다시 시도해 주세요\.", korean.content.decode())
     assert client.get(reverse("support:ask"), REMOTE_ADDR=address).status_code == 200  # reading is never limited
 
 
 def test_the_429_page_in_korean_waits_the_window_out(client: Client, settings: object) -> None:
     settings.ASK_RATE_LIMIT = "1/m"  # type: ignore[attr-defined]
-    address = f"10.{random.randint(0, 255)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+    address = _address_with_time_left(60, more_than=5)
     codes = [client.post(reverse("support:ask"), {"question": ""}, REMOTE_ADDR=address, HTTP_ACCEPT_LANGUAGE="ko")
              for _ in range(2)]  # fmt: skip
     assert [r.status_code for r in codes] == [200, 429]

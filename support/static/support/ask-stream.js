@@ -156,8 +156,11 @@
 
   document.querySelectorAll("form[data-stream]").forEach(function (form) {
     form.addEventListener("submit", function (event) {
-      event.preventDefault();
       var button = form.querySelector("button[type=submit]");
+      if (!form.querySelector("textarea[name=question]").value.trim()) {
+        return;  // posted the ordinary way: the page comes back with the portal's message, no "looking" state
+      }
+      event.preventDefault();
       // Busy by aria-disabled, not disabled: a disabled button drops the focus to the page
       // until the answer starts arriving.
       if (button.getAttribute("aria-disabled") === "true") {
