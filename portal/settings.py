@@ -113,7 +113,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served by WhiteNoise: no CDN
     "corsheaders",
-    "axes",
+    "portal.apps.AxesConfig",  # django-axes, named in the admin's language
     "knowledge",
     "support",
 ]
