@@ -89,6 +89,9 @@ def test_the_question_shows_at_once_and_a_failed_answer_is_said_as_an_error(tab:
     page.locator("#streamed").wait_for(state="visible")  # while the request is still held
     assert held and page.locator("#streamed-question").inner_text() == "How long does shipping take?"
     assert page.locator("#streamed-status").inner_text() == "Looking through our help articles…"
+    # shown once: the form that still held it is hidden, its focus taken by the panel
+    assert page.locator("main form[data-stream]").is_hidden()
+    assert page.evaluate("document.activeElement.id") == "streamed"
     tab.shot("sent-and-waiting")
     held[0].abort()
     status = page.locator("#streamed-status.error")

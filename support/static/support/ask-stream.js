@@ -91,8 +91,6 @@
       }
       return;
     }
-    form.hidden = true;  // it held the focus: the answer's region takes it, so it is not lost
-    panel.focus();
     var reader = response.body.getReader();
     var decoder = new TextDecoder();
     var buffer = "";
@@ -136,6 +134,10 @@
     byId("streamed-text").textContent = "";
     byId("streamed-sources").hidden = true;
     panel.hidden = false;
+    // The question now stands in the panel: the form goes (it showed it twice), and the focus,
+    // which was on its button, moves to the panel rather than drop to the page.
+    form.hidden = true;
+    panel.focus();
   }
 
   /** The answer did not arrive: said as an error, announced at once, and the form given back. */
