@@ -41,6 +41,7 @@ from support.api_schema import (
 )
 from support.feedback import FeedbackInvalid, FeedbackNotAllowed, feedback_record
 from support.forms import EMAIL_ERROR_MESSAGES
+from support.middleware import json_error
 from support.models import Question, Ticket
 from support.services import (
     AnswerOutcome,
@@ -317,11 +318,11 @@ def api_not_found(request: HttpRequest, path: str = "") -> HttpResponseBase:
             query = request.META.get("QUERY_STRING", "")
             return HttpResponsePermanentRedirect(f"/api/{path}/" + (f"?{query}" if query else ""))
         return _method_not_allowed(request, "GET, HEAD")
-    return JsonResponse({"detail": gettext("Not found.")}, status=404)
+    return json_error(gettext("Not found."), 404)
 
 
 def _method_not_allowed(request: HttpRequest, allow: str) -> JsonResponse:
-    response = JsonResponse({"detail": str(MethodNotAllowed(request.method or "").detail)}, status=405)
+    response = json_error(str(MethodNotAllowed(request.method or "").detail), 405)
     response["Allow"] = allow
     return response
 

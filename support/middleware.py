@@ -34,8 +34,9 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
-def _json_error(message: str, status: int) -> JsonResponse:
-    """``{"detail": message}`` in UTF-8 as DRF writes its errors (not ``\\uXXXX`` escapes)."""
+def json_error(message: str, status: int) -> JsonResponse:
+    """``{"detail": message}`` in UTF-8 as DRF writes its errors (not ``\\uXXXX`` escapes): every
+    JSON error the API answers outside DRF (this module's guards, :func:`support.api.api_not_found`)."""
     return JsonResponse({"detail": message}, status=status, json_dumps_params={"ensure_ascii": False})
 
 
@@ -77,7 +78,7 @@ class DatabaseBusyMiddleware:
         message = _("The service is unavailable for a moment. Please try again in a few seconds.")  # busy or down alike
         response: HttpResponse
         if _is_api(request):
-            response = _json_error(message, 503)
+            response = json_error(message, 503)
         else:
             response = HttpResponse(
                 render_to_string("503.html", {"message": message}),
@@ -91,14 +92,14 @@ def _too_large(request: HttpRequest, limit: int) -> HttpResponse:
     shown = number_format(limit, force_grouping=True)
     message = _("The request body is larger than %(limit)s bytes.") % {"limit": shown}
     if _is_api(request):
-        return _json_error(message, 413)
+        return json_error(message, 413)
     return HttpResponse(render_to_string("413.html", {"limit": limit}, request=request), status=413)
 
 
 def _length_required(request: HttpRequest) -> HttpResponse:
     message = _("Send the request body with a Content-Length header: a chunked body cannot be read.")
     if _is_api(request):
-        return _json_error(message, 411)
+        return json_error(message, 411)
     page = render_to_string("400.html", {"message": message, "heading": _("Length required")}, request=request)
     return HttpResponse(page, status=411)
 
@@ -157,6 +158,6 @@ class NulInQueryMiddleware:
         if any("\x00" in key or any("\x00" in value for value in values) for key, values in request.GET.lists()):
             message = _("The address holds a character that is not allowed (NUL).")
             if _is_api(request):
-                return _json_error(message, 400)
+                return json_error(message, 400)
             return HttpResponse(render_to_string("400.html", {"message": message}, request=request), status=400)
         return self.get_response(request)

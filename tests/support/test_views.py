@@ -196,7 +196,9 @@ def test_the_api_answers_json_404_under_any_api_path_and_no_kind_for_a_withheld_
     for path in ("/api", "/api/", "/api/v2/questions/", "/api/v1/nope/"):
         response = client.get(path, HTTP_ACCEPT_LANGUAGE="en")
         assert response.status_code == 404 and response.json() == {"detail": "Not found."}, path
-        assert client.get(path).json() == {"detail": "찾을 수 없습니다."}  # Korean by default, as the other details
+        korean = client.get(path)
+        assert korean.json() == {"detail": "찾을 수 없습니다."}  # Korean by default, as the other details
+        assert "찾을 수 없습니다".encode() in korean.content  # UTF-8 as DRF writes it, not \uXXXX escapes
     assert client.post("/api", {}, content_type="application/json").status_code == 404  # not a slash-redirect 500
     for path in ("/api/docs", "/api/schema"):  # pages people type: still redirected to their slash
         response = client.get(path)
