@@ -50,6 +50,23 @@ def test_a_fullwidth_question_is_read_as_the_ascii_one(sample_articles) -> None:
     assert (wide.status, wide.answer, wide.confidence) == (ascii_.status, ascii_.answer, ascii_.confidence)
 
 
+def test_markup_in_a_question_is_not_searched_but_the_question_is_kept_as_typed(sample_articles) -> None:  # type: ignore[no-untyped-def]
+    """A question opening "<script>alert(1)</script> how long is …" had been escalated where the words alone are
+    answered: "script" and "alert" counted as words no article holds (exploratory pass,
+    twenty-first session). Plain text between angle brackets is not markup and stays."""
+    words = "How long is the password reset link valid?"
+    plain = question_answer(text=words).question
+    marked = question_answer(text=f"<script>alert(1)</script> <b>{words}</b>").question
+    assert marked.text == f"<script>alert(1)</script> <b>{words}</b>"  # stored and shown (escaped) as typed
+    assert marked.retrieval_query == words and marked.language == "en"
+    assert (marked.status, marked.answer, marked.confidence) == (plain.status, plain.answer, plain.confidence)
+    assert marked.status == Question.Status.ANSWERED
+    korean = question_answer(text="<i>환불은</i> 결제 후 며칠 이내에 가능한가요? <노인과 바다>").question
+    assert korean.retrieval_query == "환불은 결제 후 며칠 이내에 가능한가요? <노인과 바다>" and korean.language == "ko"
+    only = question_answer(text="<script>alert(1)</script>").question
+    assert only.retrieval_query == only.text  # nothing left without it: searched as typed, as before
+
+
 def test_the_length_limit_counts_composed_syllables(settings) -> None:  # type: ignore[no-untyped-def]
     settings.QUESTION_MAX_CHARS = 10
     assert question_clean(unicodedata.normalize("NFD", "환불은 며칠 걸려요")) == "환불은 며칠 걸려요"  # 10, not 22
