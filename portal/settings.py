@@ -391,6 +391,9 @@ EXTRACTIVE_PROCEDURE_STEPS = envbool("EXTRACTIVE_PROCEDURE_STEPS", "1")
 # the rest of that list or table (at most 8 sentences): "How long does shipping take?"
 # matched the international item best and left out the standard one above it.
 EXTRACTIVE_LIST_EXCERPT = envbool("EXTRACTIVE_LIST_EXCERPT", "1")
+# A quoted sentence that depends on the one before it (a later sentence of a bulleted item, or
+# one opening with "다만" / "However") brings that one along (knowledge.chunking.sentence_antecedents).
+EXTRACTIVE_ANTECEDENTS = envbool("EXTRACTIVE_ANTECEDENTS", "1")
 # A sentence also counts the question's terms found in its section's heading, times this
 # weight (0 turns it off): "Standard delivery costs ₩3,000" under "## Shipping fees" answers
 # "How much is shipping?" though it never says "shipping".

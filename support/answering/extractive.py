@@ -72,7 +72,7 @@ import numpy as np
 from django.conf import settings
 
 from knowledge.analysis import analyse, other_language
-from knowledge.chunking import heading_sentences, list_groups, plain_sentences
+from knowledge.chunking import heading_sentences, list_groups, plain_sentences, sentence_antecedents
 from support.answering.base import AnswerRequest, AnswerStream, GeneratedAnswer, SourceExcerpt, whole_answer_stream
 from support.answering.span import answer_span, answer_type_in, expected_answer_type, has_answer_type
 
@@ -150,10 +150,38 @@ class ExtractiveAnswerer:
             if introduced is not None and len(picked) > chosen
             else answer_span(question, sentences[i], settings.ANSWER_SPAN_ONLY_WHEN_ASKED)
         )
+        if settings.EXTRACTIVE_ANTECEDENTS:
+            picked = with_antecedents(sentences, picked, sentence_antecedents(sources[s_index].text))
         return GeneratedAnswer(
             text=excerpt_join(picked, groups), cited=[sources[s_index].number],
             answerable=True, kind="extractive", span=span, span_start=span_offset(picked, sentences[i], span),
         )  # fmt: skip
+
+
+def with_antecedents(sentences: list[str], picked: list[str], antecedents: Mapping[str, str]) -> list[str]:
+    """``picked`` (an excerpt of ``sentences``, in their order) with the sentence that each picked
+    one depends on (``antecedents``: :func:`knowledge.chunking.sentence_antecedents`), followed
+    back as far as it goes, in document order; ``picked`` itself when none is missing.
+
+    "상담 몇시까지 해요?" quoted "평일 9:00~21:00에 상담원이 답변하며 …" without the item's
+    "카카오톡 상담:" before it, so the excerpt told the customer that agents answer until
+    21:00, which is the chat's hours only; and "다만 상품에 문제가 있다면 …" stood after the
+    refund timing, its "however" referring to nothing (twenty-first session). Only adds
+    sentences: what was quoted stays, and the span with it."""
+    wanted = set(picked)
+    for sentence in picked:
+        while sentence in antecedents and antecedents[sentence] not in wanted:
+            sentence = antecedents[sentence]
+            wanted.add(sentence)
+    if len(wanted) == len(set(picked)):
+        return picked
+    seen: set[str] = set()
+    ordered = []
+    for sentence in sentences:
+        if sentence in wanted and sentence not in seen:
+            seen.add(sentence)
+            ordered.append(sentence)
+    return ordered
 
 
 def excerpt_join(picked: list[str], groups: tuple[tuple[str, ...], ...]) -> str:

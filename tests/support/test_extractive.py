@@ -480,3 +480,56 @@ def test_other_language_sentences_are_ranked_by_the_query_minus_its_language_cen
         **(asked | {"sources": [korean]}), query_vector=query, language_centroid=[0.9, 0.1, 0.1]
     )
     assert same.text == sentences[0]
+
+
+CONTACT_ARTICLE = (
+    "고객센터는 평일 오전 9시부터 오후 6시까지 운영합니다.\n\n## 연락 방법\n\n"
+    "- **전화**: 1588-0000 (평일 9:00~18:00)\n"
+    "- **카카오톡 상담**: 카카오톡에서 채널을 추가한 뒤 상담을 시작하세요. 평일 9:00~21:00에 상담원이 답변합니다.\n"
+    "- **이메일**: help@example.com\n\n"
+    "받은 날부터 14일이 지난 상품은 반품할 수 없습니다. 다만 상품에 문제가 있다면 3개월 이내에는 반품할 수 있습니다."
+)
+
+
+def test_a_sentence_depends_on_its_item_lead_or_on_the_sentence_its_connective_follows() -> None:
+    from knowledge.chunking import sentence_antecedents
+
+    antecedents = sentence_antecedents(CONTACT_ARTICLE)
+    assert antecedents == {
+        "평일 9:00~21:00에 상담원이 답변합니다.": "카카오톡 상담: 카카오톡에서 채널을 추가한 뒤 상담을 시작하세요.",
+        "다만 상품에 문제가 있다면 3개월 이내에는 반품할 수 있습니다.": "받은 날부터 14일이 지난 상품은 반품할 수 없습니다.",
+    }  # a paragraph's sentence without a connective, a heading or an item's lead depend on nothing
+    english = sentence_antecedents("Cards are accepted. However, gift cards are not. It takes a day.\n\n- One. Two.")
+    assert english == {"However, gift cards are not.": "Cards are accepted.", "Two.": "One."}
+
+
+def test_an_excerpt_brings_the_sentences_its_picked_ones_depend_on_in_the_articles_order() -> None:
+    from support.answering.extractive import with_antecedents
+
+    sentences = ["a", "b", "c", "d"]
+    assert with_antecedents(sentences, ["d"], {"d": "c", "c": "b"}) == ["b", "c", "d"]  # followed back
+    assert with_antecedents(sentences, ["a", "d"], {"d": "c"}) == ["a", "c", "d"]
+    picked = ["b", "c"]
+    assert with_antecedents(sentences, picked, {"c": "b"}) is picked  # nothing missing: unchanged
+
+
+@pytest.mark.parametrize("on", [False, True])
+def test_a_chat_hours_sentence_is_quoted_with_the_item_that_says_it_is_the_chats(settings, on: bool) -> None:  # type: ignore[no-untyped-def]
+    """ "상담 몇시까지 해요?" quoted "평일 9:00~21:00에 상담원이 답변하며 …" without "카카오톡 상담:",
+    as if agents answered until 21:00 (exploratory pass, twenty-first session)."""
+    from support.answering.base import SourceExcerpt
+    from support.answering.extractive import ExtractiveAnswerer
+
+    settings.EXTRACTIVE_ANTECEDENTS = on
+    settings.EXTRACTIVE_LIST_EXCERPT = False  # the list alone would bring the item's lead too
+    settings.EXTRACTIVE_ANSWER_SENTENCES = 1
+    source = SourceExcerpt(number=1, title="고객센터", text=CONTACT_ARTICLE, language="ko", article_id=1)
+    answer = ExtractiveAnswerer().answer(
+        question="상담원은 몇시까지 답변해요?", sources=[source], term_weights={"상담원": 1.0, "답변": 1.0},
+        language="ko", query_vector=None,
+    )  # fmt: skip
+    chat_hours = "평일 9:00~21:00에 상담원이 답변합니다."
+    assert chat_hours in answer.text and answer.span == "평일 9:00~21:00"
+    assert ("카카오톡 상담: 카카오톡에서 채널을 추가한 뒤 상담을 시작하세요.\n" + chat_hours in answer.text) is on
+    at = answer.span_start
+    assert at is not None and answer.text[at : at + len(answer.span)] == answer.span  # the offset holds
