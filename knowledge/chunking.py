@@ -47,16 +47,18 @@ _HTML_TAG = re.compile(
 )
 
 
-def strip_html(markdown: str) -> str:
+def strip_html(markdown: str, *, separator: str = "") -> str:
     """``markdown`` without raw HTML: comments and the elements that hold no readable text
     (``script``, ``style``, ``iframe`` …) removed with their content, other tags of known HTML
     elements removed and their text kept ("<b>14일</b>" → "14일"). What is indexed, quoted and
-    searched is then what the article page shows. Text without HTML comes back unchanged."""
+    searched is then what the article page shows. Text without HTML comes back unchanged.
+    ``separator`` takes the place of each removed piece: " " for a customer's question, where
+    "shipping<br>cost" is two words (an article body keeps "", which its content hash counts)."""
     if "<" not in markdown:
         return markdown
-    text = _HTML_COMMENT.sub("", markdown)
-    text = _HTML_WITH_CONTENT.sub("", text)
-    return _HTML_TAG.sub("", text)
+    text = _HTML_COMMENT.sub(separator, markdown)
+    text = _HTML_WITH_CONTENT.sub(separator, text)
+    return _HTML_TAG.sub(separator, text)
 
 
 _MARKDOWN_INLINE = re.compile(r"\*\*|__|`|!?\[([^\]]*)\]\([^)]*\)")

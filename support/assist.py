@@ -18,7 +18,7 @@ from knowledge.models import Article
 from knowledge.selectors import Retrieval, embed_question, retrieve
 from knowledge.services import knowledge_base_get_live
 from support.models import Question, Ticket
-from support.services import article_kinds
+from support.services import article_kinds, question_search_text
 
 logger = logging.getLogger(__name__)
 
@@ -34,18 +34,20 @@ def question_vector(question: Question) -> list[float]:
     if question.embedding is not None and question.embedding_model == provider.name:
         return [float(x) for x in question.embedding]
     try:
-        return embed_question(provider, question.text)
+        return embed_question(provider, question_search_text(question.text) or question.text)
     except EmbeddingError as exc:
         raise AssistUnavailable(f"The embedding model is unavailable: {exc}") from exc
 
 
 def question_retrieve_now(question: Question) -> Retrieval:
     """Top ``ANSWER_SOURCES`` chunks of the live knowledge base for ``question`` now
-    (``knowledge.selectors.retrieve``). Raises ``AssistUnavailable``."""
+    (``knowledge.selectors.retrieve``), searched as the customer path searches it (its text
+    without markup: ``support.services.question_search_text``). Raises ``AssistUnavailable``."""
     vector = question_vector(question)
     try:
         return retrieve(
-            question=question.text, kb_id=knowledge_base_get_live().pk, limit=settings.ANSWER_SOURCES,
+            question=question_search_text(question.text) or question.text, kb_id=knowledge_base_get_live().pk,
+            limit=settings.ANSWER_SOURCES,
             query_vector=vector,
         )  # fmt: skip
     except EmbeddingError as exc:

@@ -24,6 +24,7 @@ from support.assist import AssistUnavailable, question_retrieve_now, retrieval_s
 from support.confidence import retrieval_confidence
 from support.models import Ticket, TicketEvent
 from support.selectors import answer_threshold
+from support.services import question_search_text
 from support.tickets import TicketInvalid
 
 logger = logging.getLogger(__name__)
@@ -92,7 +93,8 @@ def ticket_draft_write(*, ticket_id: int, provider: ChatProvider | None = None) 
     sources = retrieval_sources(retrieval)
     excerpts = source_excerpts(retrieval.chunks)  # numbered as ``sources``
     provider = provider or get_chat_provider()
-    confidence = retrieval_confidence(retrieval, ticket.question.text)
+    asked = question_search_text(ticket.question.text) or ticket.question.text  # as the customer path reads it
+    confidence = retrieval_confidence(retrieval, asked)
     if not provider.calls_model and confidence < (threshold := answer_threshold()):
         # An excerpt the customer page would not show is no reply: it had filled the box with an
         # unrelated article, in its own language. A chat model reads the sources and may decline.
@@ -107,7 +109,7 @@ def ticket_draft_write(*, ticket_id: int, provider: ChatProvider | None = None) 
         return False
     try:
         generated = provider.answer(
-            question=ticket.question.text, sources=excerpts, term_weights=retrieval.term_weights,
+            question=asked, sources=excerpts, term_weights=retrieval.term_weights,
             language=ticket.question.language, query_vector=retrieval.query_vector,
         )  # fmt: skip
     except AnswerModelError as exc:

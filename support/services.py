@@ -117,6 +117,19 @@ def question_normalise(text: str) -> str:
     return text if any(_draws(ch) for ch in text) else ""
 
 
+def question_search_text(text: str) -> str:
+    """What question ``text`` is searched and answered as: without HTML markup (tags of known
+    HTML elements, and ``script`` / ``style`` … with their content:
+    :func:`knowledge.chunking.strip_html`, the rule article bodies are indexed by), each
+    removed piece read as a space ("shipping<br>cost" is two words) and runs of whitespace made
+    one; ``text`` itself when it holds no markup ("<노인과 바다>" is text); "" when nothing but
+    markup is left. "<script>alert(1)</script> how much is shipping?" had been escalated at
+    0.45 where the words alone are answered at 0.97: "script" and "alert" counted as words no
+    article holds (exploratory pass, twenty-first session). The question is stored as typed."""
+    stripped = strip_html(text, separator=" ")
+    return text if stripped == text else " ".join(stripped.split())
+
+
 def question_clean(text: str) -> str:
     """:func:`question_normalise` ``text``; raise ``QuestionInvalid`` if empty or over ``QUESTION_MAX_CHARS``."""
     text = question_normalise(text)
@@ -253,7 +266,7 @@ def question_answer_events(
     (``ChatProvider.answer``); ``stream=True`` uses ``ChatProvider.answer_stream``.
 
     Steps: store the question (as typed; what is searched and answered leaves out HTML
-    markup, :func:`knowledge.chunking.strip_html`) → make the retrieval query standalone from the recent
+    markup, :func:`question_search_text`) → make the retrieval query standalone from the recent
     turns of ``conversation`` (``support.conversations.standalone_query``; the question
     itself when it is the first) → hybrid retrieval (top ``ANSWER_SOURCES`` chunks) →
     confidence → answer (extractive or LLM) to the standalone query. Status becomes
@@ -270,14 +283,11 @@ def question_answer_events(
     (oldest first) instead of the database; ``context_method`` overrides
     ``CONVERSATION_OFFLINE_METHOD`` and ``topic_change`` ``CONVERSATION_TOPIC_CHANGE``
     (a follow-up the gate answers on its own is retrieved on its own, :func:`_topic_change`);
-    ``query_vector`` reuses an embedding of ``text``.
+    ``query_vector`` reuses an embedding of ``text`` (ignored when markup was left out of it).
     """
     text = question_clean(text)
-    # What is searched and answered: the question without markup a customer pasted or typed
-    # ("<script>alert(1)</script> how much is shipping?" had been escalated at 0.45 where the
-    # words alone are answered at 0.97: "script" and "alert" counted as words no article holds).
-    # Stripped as article bodies are (knowledge.chunking.strip_html); the question is stored as typed.
-    searched = strip_html(text).strip() or text
+    words = question_search_text(text)  # "" when nothing but markup: no words, no sources
+    searched = words or text
     if searched != text:
         query_vector = None  # an embedding of the text as typed
     kb = knowledge_base or knowledge_base_get_live()
@@ -334,7 +344,7 @@ def question_answer_events(
             if retrieval.query_vector:  # kept for similar past tickets (support.assist)
                 question.embedding, question.embedding_model = retrieval.query_vector, get_provider().name
             started = time.perf_counter()
-            confidence = _rank_sources(question, retrieval)
+            confidence = _rank_sources(question, retrieval, words)
             yield AnswerSources(question=question)
             if confidence is not None:
                 yield from _answer_from(question, retrieval, provider, threshold, confidence, answer_to, stream=stream)
@@ -402,12 +412,13 @@ def _conversation_add(question: Question, conversation: Conversation | None) -> 
     return conversation
 
 
-def _rank_sources(question: Question, retrieval: Retrieval) -> float | None:
+def _rank_sources(question: Question, retrieval: Retrieval, words: str) -> float | None:
     """Fill ``question.sources`` and ``features`` from ``retrieval``; the retrieval confidence,
     or None (status ``no_sources``, sources cleared) when nothing relevant was found or the
-    question has no letter or digit (nothing in it can match an article)."""
+    question's ``words`` (its text without markup, :func:`question_search_text`) have no letter
+    or digit (nothing in it can match an article)."""
     chunks = retrieval.chunks
-    features = confidence_features(retrieval, question.text)
+    features = confidence_features(retrieval, words)
     question.features = features
     kinds = article_kinds({c.article_id for c in chunks})
     question.sources = [
@@ -418,7 +429,7 @@ def _rank_sources(question: Question, retrieval: Retrieval) -> float | None:
         }
         for c in chunks
     ]  # fmt: skip
-    wordless = not any(ch.isalnum() for ch in question.text)  # "😭😭😭": whatever came first is no source
+    wordless = not any(ch.isalnum() for ch in words)  # "😭😭😭": whatever came first is no source
     if not chunks or wordless or features["coverage"] == 0.0 and features["dense"] == 0.0:
         question.status, question.confidence = Question.Status.NO_SOURCES, 0.0
         question.sources = []

@@ -102,6 +102,27 @@ def test_draft_reply_failure_when_the_chat_model_is_down_loses_nothing(
     assert ticket_draft_write(ticket_id=ticket.pk) is False  # a repeated task does nothing
 
 
+def test_staff_retrieval_and_draft_read_a_question_without_its_markup(sample_articles: object) -> None:
+    """Answer-assist and the staff draft search the question as the customer path does (its text
+    without markup): with "<script>alert(1)</script>" searched as words, the draft's confidence
+    check disagreed with what the customer page had decided (review, twenty-first session)."""
+    from support.assist import question_retrieve_now
+    from support.confidence import retrieval_confidence
+
+    plain = question_answer(text="환불은 며칠 안에 되나요?").question
+    marked = question_answer(text="<script>alert(1)</script><p>환불은 며칠 안에 되나요?</p>").question
+    now_plain, now_marked = question_retrieve_now(plain), question_retrieve_now(marked)
+    assert [c.chunk_id for c in now_marked.chunks] == [c.chunk_id for c in now_plain.chunks]
+    asked = "환불은 며칠 안에 되나요?"
+    assert retrieval_confidence(now_marked, asked) == pytest.approx(retrieval_confidence(now_plain, asked))
+    assert (marked.status, marked.confidence) == (plain.status, plain.confidence)
+    ticket = ticket_create(question=marked, email="kim@example.com")
+    ticket_draft_request(ticket=ticket)
+    assert ticket_draft_write(ticket_id=ticket.pk) is True  # answered on the page: its excerpt is a draft
+    ticket.refresh_from_db()
+    assert "14" in ticket.reply_draft and "script" not in ticket.reply_draft
+
+
 def test_draft_reply_with_no_sources_says_so(live_kb: object) -> None:
     ticket = escalate("화성 탐사선은 언제 발사되나요?")
     ticket_draft_request(ticket=ticket)

@@ -63,8 +63,11 @@ def test_markup_in_a_question_is_not_searched_but_the_question_is_kept_as_typed(
     assert marked.status == Question.Status.ANSWERED
     korean = question_answer(text="<i>환불은</i> 결제 후 며칠 이내에 가능한가요? <노인과 바다>").question
     assert korean.retrieval_query == "환불은 결제 후 며칠 이내에 가능한가요? <노인과 바다>" and korean.language == "ko"
-    only = question_answer(text="<script>alert(1)</script>").question
-    assert only.retrieval_query == only.text  # nothing left without it: searched as typed, as before
+    glued = question_answer(text="How long is the password reset link<br>valid?").question
+    assert glued.retrieval_query == words  # a tag between two words keeps them apart
+    only = question_answer(text="<script>alert(1)</script><img src=x onerror=alert(1)>").question
+    assert only.status == Question.Status.NO_SOURCES and only.sources == [] and only.escalation_recommended
+    assert only.text == "<script>alert(1)</script><img src=x onerror=alert(1)>"  # nothing but markup: no words
 
 
 def test_the_length_limit_counts_composed_syllables(settings) -> None:  # type: ignore[no-untyped-def]

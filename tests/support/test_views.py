@@ -188,7 +188,7 @@ def test_a_question_without_words_lists_no_articles_that_might_help(client: Clie
     html = page(client, worded)
     assert 'id="might-help"' in html  # a question with words still gets its suggestions
     # found by meaning as well as by words: they need share no word with the question
-    assert "질문과 가장 가까운 문서이지만" in html and "일치" not in html
+    assert "질문과 가장 가까운 문서이지만" in html and "질문의 일부 단어와 일치하는" not in html
     assert "They are the closest to your question that we found" in page(client, worded, HTTP_ACCEPT_LANGUAGE="en")
     api = client.post("/api/v1/questions/", {"question": "🙏🙏"}, content_type="application/json").json()
     assert api["status"] == "no_sources" and api["sources"] == []  # the API lists none either, as the widget
