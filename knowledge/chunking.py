@@ -9,8 +9,9 @@ that straddles a boundary is whole in at least one chunk.
 
 import functools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import nh3
 import pysbd
@@ -221,33 +222,45 @@ def list_groups(markdown: str) -> tuple[tuple[str, ...], ...]:
 
 # A sentence that opens with one of these leans on the sentence before it ("다만 상품에 문제가
 # 있다면 …": "however" of what?). Explicit connectives only: a pronoun subject ("It", "This")
-# is too common to read as a dependency.
+# is too common to read as a dependency; "단" only with its comma ("단순 변심", "단 1회").
 _CONNECTIVE = re.compile(
-    r"^(?:다만|단[,\s]|하지만|그러나|그런데|그래도|그 경우|이 경우|이때|이 때|그러면|그렇지 않으면"
+    r"^(?:다만|단,|하지만|그러나|그런데|그래도|그 경우|이 경우|이때|이 때|그러면|그렇지 않으면"
     r"|However\b|But\b|Otherwise\b|Instead\b|In (?:that|this|which) case\b|If so\b|If not\b)",
     re.IGNORECASE,
 )
 
 
 @functools.lru_cache(maxsize=10_000)
-def sentence_antecedents(markdown: str) -> dict[str, str]:
+def sentence_antecedents(markdown: str) -> Mapping[str, str]:
     """``{sentence: the sentence it depends on}`` among the :func:`plain_sentences` of a Markdown
-    chunk: a later sentence of a bulleted item depends on the item's first one, which names
-    what the item is about ("카카오톡 상담: … 시작하세요." before "평일 9:00~21:00에 상담원이
-    답변하며 …"), and a sentence of a paragraph or item that opens with a connective
-    (``_CONNECTIVE``: "다만", "However", "In that case") on the sentence just before it.
-    Quoted alone, such a sentence misleads: the exploratory pass of the twenty-first session
-    read "agents answer until 21:00" for the whole customer service. The extractive answer
-    brings the antecedent along (:func:`support.answering.extractive.with_antecedents`).
-    Cached; the dict is shared, do not change it."""
-    antecedents: dict[str, str] = {}
+    chunk: each later sentence of a bulleted item depends on the one before it in the item, back
+    to the item's first, which names what the item is about ("카카오톡 상담: … 시작하세요."
+    before "평일 9:00~21:00에 상담원이 답변하며 …"); a sentence of a paragraph or item that
+    opens with a connective (``_CONNECTIVE``: "다만", "However", "In that case") depends on the
+    sentence before it, the last of the previous paragraph or item when it opens one (not a
+    heading). A sentence the chunk holds twice with different antecedents has none: which one
+    was meant is unknown. Quoted alone, such a sentence misleads: the exploratory pass of the
+    twenty-first session read "agents answer until 21:00" for the whole customer service. The
+    extractive answer brings the antecedent along (:func:`support.answering.extractive.with_antecedents`).
+    Cached, so read-only."""
+    found: dict[str, str] = {}
+    ambiguous: set[str] = set()
+    previous = ""  # the last sentence of the previous paragraph or item
     for sentences, kind in _sentence_lines(markdown):
-        for k in range(1, len(sentences)):
-            if _CONNECTIVE.match(sentences[k]) and kind in ("item", "text"):
-                antecedents.setdefault(sentences[k], sentences[k - 1])
-            elif kind == "item":
-                antecedents.setdefault(sentences[k], sentences[0])
-    return antecedents
+        if kind not in ("item", "text"):
+            previous = ""
+            continue
+        for k, sentence in enumerate(sentences):
+            before = sentences[k - 1] if k else previous if _CONNECTIVE.match(sentence) else ""
+            if k and kind == "text" and not _CONNECTIVE.match(sentence):
+                before = ""
+            if not before or before == sentence:
+                continue
+            if found.get(sentence, before) != before:
+                ambiguous.add(sentence)
+            found[sentence] = before
+        previous = sentences[-1] if sentences else ""
+    return MappingProxyType({s: b for s, b in found.items() if s not in ambiguous})
 
 
 SENTENCES_VERSION = "3"  # bump when plain_sentences changes: re-indexes every article

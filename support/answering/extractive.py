@@ -65,6 +65,7 @@ characters on average.
 
 import functools
 import re
+from collections import Counter
 from collections.abc import Mapping
 from typing import Unpack
 
@@ -150,10 +151,10 @@ class ExtractiveAnswerer:
             if introduced is not None and len(picked) > chosen
             else answer_span(question, sentences[i], settings.ANSWER_SPAN_ONLY_WHEN_ASKED)
         )
-        if settings.EXTRACTIVE_ANTECEDENTS:
-            picked = with_antecedents(sentences, picked, sentence_antecedents(sources[s_index].text))
+        antecedents = sentence_antecedents(sources[s_index].text) if settings.EXTRACTIVE_ANTECEDENTS else {}
+        picked = with_antecedents(sentences, picked, antecedents)
         return GeneratedAnswer(
-            text=excerpt_join(picked, groups), cited=[sources[s_index].number],
+            text=excerpt_join(picked, groups, antecedents), cited=[sources[s_index].number],
             answerable=True, kind="extractive", span=span, span_start=span_offset(picked, sentences[i], span),
         )  # fmt: skip
 
@@ -161,39 +162,46 @@ class ExtractiveAnswerer:
 def with_antecedents(sentences: list[str], picked: list[str], antecedents: Mapping[str, str]) -> list[str]:
     """``picked`` (an excerpt of ``sentences``, in their order) with the sentence that each picked
     one depends on (``antecedents``: :func:`knowledge.chunking.sentence_antecedents`), followed
-    back as far as it goes, in document order; ``picked`` itself when none is missing.
+    back as far as it goes, in document order; ``picked`` itself when none is missing. Every
+    sentence of ``picked`` stays, as often as it stood there.
 
     "상담 몇시까지 해요?" quoted "평일 9:00~21:00에 상담원이 답변하며 …" without the item's
     "카카오톡 상담:" before it, so the excerpt told the customer that agents answer until
     21:00, which is the chat's hours only; and "다만 상품에 문제가 있다면 …" stood after the
     refund timing, its "however" referring to nothing (twenty-first session). Only adds
     sentences: what was quoted stays, and the span with it."""
-    wanted = set(picked)
+    wanted = Counter(picked)
     for sentence in picked:
         while sentence in antecedents and antecedents[sentence] not in wanted:
             sentence = antecedents[sentence]
-            wanted.add(sentence)
+            wanted[sentence] = 1
     if len(wanted) == len(set(picked)):
         return picked
-    seen: set[str] = set()
     ordered = []
     for sentence in sentences:
-        if sentence in wanted and sentence not in seen:
-            seen.add(sentence)
+        if wanted[sentence] > 0:
+            wanted[sentence] -= 1
             ordered.append(sentence)
     return ordered
 
 
-def excerpt_join(picked: list[str], groups: tuple[tuple[str, ...], ...]) -> str:
+def excerpt_join(
+    picked: list[str], groups: tuple[tuple[str, ...], ...], antecedents: Mapping[str, str] | None = None
+) -> str:
     """The excerpt's text: ``picked`` joined by one space, or by a line break next to an item of
     a list or a table row (``groups``, :func:`knowledge.chunking.list_groups`) and around a
     numbered step, so "Plan: Plus monthly; Price: ₩4,900" and the next row, or "전화: …" and
-    "카카오톡 상담: …", no longer run together on the page. Either separator is one character:
+    "카카오톡 상담: …", no longer run together on the page; but a sentence right after the one
+    it depends on (``antecedents``, :func:`knowledge.chunking.sentence_antecedents`: the item's
+    sentence before it) continues its line. Either separator is one character:
     :func:`span_offset` counts the same."""
     listed = {sentence for group in groups for sentence in group}
+    antecedents = antecedents or {}
     parts = picked[:1]
     for before, sentence in zip(picked, picked[1:], strict=False):
         apart = before in listed or sentence in listed or bool(_STEP.match(sentence) or _STEP.match(before))
+        if antecedents.get(sentence) == before and not _STEP.match(sentence):
+            apart = False  # the same item, or a connective's sentence: one line
         parts.append(("\n" if apart else " ") + sentence)
     return "".join(parts)
 

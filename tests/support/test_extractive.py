@@ -503,6 +503,31 @@ def test_a_sentence_depends_on_its_item_lead_or_on_the_sentence_its_connective_f
     assert english == {"However, gift cards are not.": "Cards are accepted.", "Two.": "One."}
 
 
+def test_antecedents_follow_an_item_back_cross_a_paragraph_for_a_connective_and_skip_the_ambiguous() -> None:
+    from knowledge.chunking import sentence_antecedents
+
+    assert sentence_antecedents("- Chat: add us. We answer until 9 p.m. Then we reply next day.") == {
+        "We answer until 9 p.m.": "Chat: add us.", "Then we reply next day.": "We answer until 9 p.m.",
+    }  # fmt: skip
+    opened = sentence_antecedents(
+        "반품은 14일 안에 신청합니다.\n\n다만 불량이면 3개월 안에 됩니다.\n\n## 환불\n\n단, 포인트는 즉시 돌려드립니다."
+    )
+    assert opened == {"다만 불량이면 3개월 안에 됩니다.": "반품은 14일 안에 신청합니다."}  # not across a heading
+    assert sentence_antecedents("교환합니다. 단순 변심은 6,000원입니다. 단 1회 무료입니다.") == {}  # 단 needs its comma
+    assert sentence_antecedents("교환합니다. 단, 한 번만 됩니다.") == {"단, 한 번만 됩니다.": "교환합니다."}
+    repeated = "- 전화: 1588-0000. 평일 9시부터 운영합니다.\n- 카카오톡: 채널 추가. 평일 9시부터 운영합니다."
+    assert sentence_antecedents(repeated) == {}  # which item's hours? unknown: none brought
+
+
+def test_with_antecedents_keeps_a_sentence_picked_twice() -> None:
+    from support.answering.extractive import with_antecedents
+
+    sentences = ["전화: 1588-0000.", "평일 9시부터 운영합니다.", "카카오톡: 채널 추가.", "평일 9시부터 운영합니다."]
+    picked = ["평일 9시부터 운영합니다.", "카카오톡: 채널 추가.", "평일 9시부터 운영합니다."]
+    got = with_antecedents(sentences, picked, {"카카오톡: 채널 추가.": "전화: 1588-0000."})
+    assert got == sentences  # the lead added, both hours sentences kept
+
+
 def test_an_excerpt_brings_the_sentences_its_picked_ones_depend_on_in_the_articles_order() -> None:
     from support.answering.extractive import with_antecedents
 
@@ -530,6 +555,8 @@ def test_a_chat_hours_sentence_is_quoted_with_the_item_that_says_it_is_the_chats
     )  # fmt: skip
     chat_hours = "평일 9:00~21:00에 상담원이 답변합니다."
     assert chat_hours in answer.text and answer.span == "평일 9:00~21:00"
-    assert ("카카오톡 상담: 카카오톡에서 채널을 추가한 뒤 상담을 시작하세요.\n" + chat_hours in answer.text) is on
+    assert (
+        "카카오톡 상담: 카카오톡에서 채널을 추가한 뒤 상담을 시작하세요. " + chat_hours in answer.text
+    ) is on  # one line
     at = answer.span_start
     assert at is not None and answer.text[at : at + len(answer.span)] == answer.span  # the offset holds
