@@ -2,7 +2,20 @@
 
 import pytest
 
+from support.answering.base import GeneratedAnswer
 from support.answering.extractive import excerpt_window
+
+
+def answer_from(text: str, question: str, term_weights: dict[str, float], language: str) -> GeneratedAnswer:
+    """The extractive answer to ``question`` from one source of Markdown ``text`` in ``language``,
+    without sentence embeddings (words only)."""
+    from support.answering.base import SourceExcerpt
+    from support.answering.extractive import ExtractiveAnswerer
+
+    source = SourceExcerpt(number=1, title="Article", text=text, language=language, article_id=1)
+    return ExtractiveAnswerer().answer(
+        question=question, sources=[source], term_weights=term_weights, language=language, query_vector=None
+    )
 
 
 @pytest.mark.parametrize(
@@ -214,16 +227,9 @@ def test_a_list_item_answer_quotes_its_whole_list(settings, on: bool) -> None:  
     """ "How long does shipping take?" matches the international item best (it holds "shipping"
     and "takes"); the customer needs the standard line above it, so the whole list is quoted,
     with the other picked sentence ("₩15,000") kept, in the article's order."""
-    from support.answering.base import SourceExcerpt
-    from support.answering.extractive import ExtractiveAnswerer
-
     settings.EXTRACTIVE_LIST_EXCERPT = on
     settings.EXTRACTIVE_ANSWER_SENTENCES = 2
-    source = SourceExcerpt(number=1, title="Shipping", text=SHIPPING_ARTICLE, language="en", article_id=1)
-    answer = ExtractiveAnswerer().answer(
-        question="How long does shipping take?", sources=[source], term_weights={"ship": 1.0, "take": 1.0},
-        language="en", query_vector=None,
-    )  # fmt: skip
+    answer = answer_from(SHIPPING_ARTICLE, "How long does shipping take?", {"ship": 1.0, "take": 1.0}, "en")
     standard = "Standard delivery: 1–2 business days after dispatch."
     assert answer.span == "7–14 business days"  # the best sentence's span either way
     assert (standard in answer.text) is on
@@ -542,17 +548,10 @@ def test_an_excerpt_brings_the_sentences_its_picked_ones_depend_on_in_the_articl
 def test_a_chat_hours_sentence_is_quoted_with_the_item_that_says_it_is_the_chats(settings, on: bool) -> None:  # type: ignore[no-untyped-def]
     """ "상담 몇시까지 해요?" quoted "평일 9:00~21:00에 상담원이 답변하며 …" without "카카오톡 상담:",
     as if agents answered until 21:00 (exploratory pass, twenty-first session)."""
-    from support.answering.base import SourceExcerpt
-    from support.answering.extractive import ExtractiveAnswerer
-
     settings.EXTRACTIVE_ANTECEDENTS = on
     settings.EXTRACTIVE_LIST_EXCERPT = False  # the list alone would bring the item's lead too
     settings.EXTRACTIVE_ANSWER_SENTENCES = 1
-    source = SourceExcerpt(number=1, title="고객센터", text=CONTACT_ARTICLE, language="ko", article_id=1)
-    answer = ExtractiveAnswerer().answer(
-        question="상담원은 몇시까지 답변해요?", sources=[source], term_weights={"상담원": 1.0, "답변": 1.0},
-        language="ko", query_vector=None,
-    )  # fmt: skip
+    answer = answer_from(CONTACT_ARTICLE, "상담원은 몇시까지 답변해요?", {"상담원": 1.0, "답변": 1.0}, "ko")
     chat_hours = "평일 9:00~21:00에 상담원이 답변합니다."
     assert chat_hours in answer.text and answer.span == "평일 9:00~21:00"
     assert (
