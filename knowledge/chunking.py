@@ -263,6 +263,29 @@ def sentence_antecedents(markdown: str) -> Mapping[str, str]:
     return MappingProxyType({s: b for s, b in found.items() if s not in ambiguous})
 
 
+MAX_ITEM_SENTENCES = 4  # a longer bulleted item is quoted in part, as a paragraph is
+
+
+@functools.lru_cache(maxsize=10_000)
+def item_sentences(markdown: str) -> Mapping[str, tuple[str, ...]]:
+    """``{sentence: every sentence of its bulleted item}`` for the items of a Markdown chunk that
+    hold two to ``MAX_ITEM_SENTENCES`` sentences: an item is one unit of a help article's list
+    ("카카오톡 상담: … 시작하세요. 평일 9:00~21:00에 상담원이 답변하며 …"), and quoting its first
+    sentence left out the hours asked for. A sentence held by two different items has none.
+    Cached, so read-only."""
+    found: dict[str, tuple[str, ...]] = {}
+    ambiguous: set[str] = set()
+    for sentences, kind in _sentence_lines(markdown):
+        if kind != "item" or not 2 <= len(sentences) <= MAX_ITEM_SENTENCES:
+            continue
+        item = tuple(sentences)
+        for sentence in item:
+            if found.get(sentence, item) != item:
+                ambiguous.add(sentence)
+            found[sentence] = item
+    return MappingProxyType({s: item for s, item in found.items() if s not in ambiguous})
+
+
 SENTENCES_VERSION = "3"  # bump when plain_sentences changes: re-indexes every article
 
 

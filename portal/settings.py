@@ -392,8 +392,11 @@ EXTRACTIVE_PROCEDURE_STEPS = envbool("EXTRACTIVE_PROCEDURE_STEPS", "1")
 # matched the international item best and left out the standard one above it.
 EXTRACTIVE_LIST_EXCERPT = envbool("EXTRACTIVE_LIST_EXCERPT", "1")
 # A quoted sentence that depends on the one before it (a later sentence of a bulleted item, or
-# one opening with "다만" / "However") brings that one along (knowledge.chunking.sentence_antecedents).
+# one opening with "다만" / "However") brings that one along (knowledge.chunking.sentence_antecedents),
+# and a quoted sentence of a bulleted item of 2–4 sentences brings the rest of its item
+# (knowledge.chunking.item_sentences): "카카오톡 상담: …" without the chat's hours after it.
 EXTRACTIVE_ANTECEDENTS = envbool("EXTRACTIVE_ANTECEDENTS", "1")
+EXTRACTIVE_WHOLE_ITEMS = envbool("EXTRACTIVE_WHOLE_ITEMS", "1")
 # A sentence also counts the question's terms found in its section's heading, times this
 # weight (0 turns it off): "Standard delivery costs ₩3,000" under "## Shipping fees" answers
 # "How much is shipping?" though it never says "shipping".

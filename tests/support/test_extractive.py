@@ -549,7 +549,7 @@ def test_a_chat_hours_sentence_is_quoted_with_the_item_that_says_it_is_the_chats
     """ "상담 몇시까지 해요?" quoted "평일 9:00~21:00에 상담원이 답변하며 …" without "카카오톡 상담:",
     as if agents answered until 21:00 (exploratory pass, twenty-first session)."""
     settings.EXTRACTIVE_ANTECEDENTS = on
-    settings.EXTRACTIVE_LIST_EXCERPT = False  # the list alone would bring the item's lead too
+    settings.EXTRACTIVE_LIST_EXCERPT = settings.EXTRACTIVE_WHOLE_ITEMS = False  # each would bring the lead too
     settings.EXTRACTIVE_ANSWER_SENTENCES = 1
     answer = answer_from(CONTACT_ARTICLE, "상담원은 몇시까지 답변해요?", {"상담원": 1.0, "답변": 1.0}, "ko")
     chat_hours = "평일 9:00~21:00에 상담원이 답변합니다."
@@ -559,3 +559,40 @@ def test_a_chat_hours_sentence_is_quoted_with_the_item_that_says_it_is_the_chats
     ) is on  # one line
     at = answer.span_start
     assert at is not None and answer.text[at : at + len(answer.span)] == answer.span  # the offset holds
+
+
+def test_a_bulleted_item_of_a_few_sentences_is_one_unit() -> None:
+    from knowledge.chunking import item_sentences
+
+    items = item_sentences(CONTACT_ARTICLE)
+    kakao = (
+        "카카오톡 상담: 카카오톡에서 채널을 추가한 뒤 상담을 시작하세요.",
+        "평일 9:00~21:00에 상담원이 답변합니다.",
+    )
+    assert items == {kakao[0]: kakao, kakao[1]: kakao}  # one-sentence items and paragraphs: none
+    assert item_sentences("- A. B. C. D. E.") == {}  # longer than MAX_ITEM_SENTENCES: quoted in part
+    assert item_sentences("- 전화. 평일 운영.\n- 채팅. 평일 운영.") == {
+        "전화.": ("전화.", "평일 운영."),
+        "채팅.": ("채팅.", "평일 운영."),
+    }
+
+
+@pytest.mark.parametrize("on", [False, True])
+def test_a_quoted_item_lead_brings_the_rest_of_its_item(settings, on: bool) -> None:  # type: ignore[no-untyped-def]
+    """ "카톡 상담은 밤 몇시까지 돼?" quoted "카카오톡 상담: …" without the hours after it."""
+    settings.EXTRACTIVE_WHOLE_ITEMS = on
+    settings.EXTRACTIVE_LIST_EXCERPT = False  # the list alone would bring the whole item too
+    settings.EXTRACTIVE_ANSWER_SENTENCES = 1
+    answer = answer_from(CONTACT_ARTICLE, "카카오톡 상담 채널", {"카카오톡": 1.0, "상담": 1.0, "채널": 1.0}, "ko")
+    assert answer.text.startswith("카카오톡 상담: 카카오톡에서 채널을 추가한 뒤 상담을 시작하세요.")
+    assert ("평일 9:00~21:00에 상담원이 답변합니다." in answer.text) is on
+
+
+def test_with_whole_items_adds_the_rest_of_an_item_once_in_order() -> None:
+    from support.answering.extractive import with_whole_items
+
+    sentences = ["a", "b", "c", "d"]
+    items = {"b": ("b", "c"), "c": ("b", "c")}
+    assert with_whole_items(sentences, ["c", "d"], items) == ["b", "c", "d"]
+    picked = ["a", "b", "c"]
+    assert with_whole_items(sentences, picked, items) is picked  # nothing missing: unchanged
