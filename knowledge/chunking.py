@@ -220,6 +220,15 @@ def list_groups(markdown: str) -> tuple[tuple[str, ...], ...]:
     return tuple(groups)
 
 
+# A numbered step as plain_sentences keeps it ("3. 인증번호를 입력합니다."); group 1 is its number.
+STEP_NUMBER = re.compile(r"^(\d{1,2})[.)]\s")
+
+
+def _item_like(sentences: list[str], kind: str) -> bool:
+    """A bulleted item, or a numbered step (a line that starts "3. "): one unit of a list."""
+    return kind == "item" or (kind == "text" and bool(sentences) and bool(STEP_NUMBER.match(sentences[0])))
+
+
 # A sentence that opens with one of these leans on the sentence before it ("다만 상품에 문제가
 # 있다면 …": "however" of what?). Explicit connectives only: a pronoun subject ("It", "This")
 # is too common to read as a dependency; "단" only with its comma ("단순 변심", "단 1회").
@@ -233,9 +242,9 @@ _CONNECTIVE = re.compile(
 @functools.lru_cache(maxsize=10_000)
 def sentence_antecedents(markdown: str) -> Mapping[str, str]:
     """``{sentence: the sentence it depends on}`` among the :func:`plain_sentences` of a Markdown
-    chunk: each later sentence of a bulleted item depends on the one before it in the item, back
-    to the item's first, which names what the item is about ("카카오톡 상담: … 시작하세요."
-    before "평일 9:00~21:00에 상담원이 답변하며 …"); a sentence of a paragraph or item that
+    chunk: each later sentence of a bulleted item or a numbered step depends on the one before it
+    in the item, back to the item's first, which names what the item is about ("카카오톡 상담: …
+    시작하세요." before "평일 9:00~21:00에 상담원이 답변하며 …"); a sentence of a paragraph or item that
     opens with a connective (``_CONNECTIVE``: "다만", "However", "In that case") depends on the
     sentence before it, the last of the previous paragraph or item when it opens one (not a
     heading). A sentence the chunk holds twice with different antecedents has none: which one
@@ -252,7 +261,7 @@ def sentence_antecedents(markdown: str) -> Mapping[str, str]:
             continue
         for k, sentence in enumerate(sentences):
             before = sentences[k - 1] if k else previous if _CONNECTIVE.match(sentence) else ""
-            if k and kind == "text" and not _CONNECTIVE.match(sentence):
+            if k and not _item_like(sentences, kind) and not _CONNECTIVE.match(sentence):
                 before = ""
             if not before or before == sentence:
                 continue
@@ -263,20 +272,38 @@ def sentence_antecedents(markdown: str) -> Mapping[str, str]:
     return MappingProxyType({s: b for s, b in found.items() if s not in ambiguous})
 
 
+@functools.lru_cache(maxsize=10_000)
+def sentence_lines(markdown: str) -> Mapping[str, int]:
+    """``{sentence: the number of its line}`` for the :func:`plain_sentences` of a Markdown chunk:
+    the sentences of one paragraph, bulleted item or numbered step share a number, each table
+    row has its own. A sentence the chunk holds on two lines has none. Cached, so read-only."""
+    found: dict[str, int] = {}
+    ambiguous: set[str] = set()
+    number = 0
+    for sentences, kind in _sentence_lines(markdown):
+        for sentence in sentences:
+            if sentence in found:
+                ambiguous.add(sentence)
+            found[sentence] = number
+            number += kind == "table"  # a table's rows are lines of their own
+        number += 1
+    return MappingProxyType({s: n for s, n in found.items() if s not in ambiguous})
+
+
 MAX_ITEM_SENTENCES = 4  # a longer bulleted item is quoted in part, as a paragraph is
 
 
 @functools.lru_cache(maxsize=10_000)
 def item_sentences(markdown: str) -> Mapping[str, tuple[str, ...]]:
-    """``{sentence: every sentence of its bulleted item}`` for the items of a Markdown chunk that
-    hold two to ``MAX_ITEM_SENTENCES`` sentences: an item is one unit of a help article's list
-    ("카카오톡 상담: … 시작하세요. 평일 9:00~21:00에 상담원이 답변하며 …"), and quoting its first
-    sentence left out the hours asked for. A sentence held by two different items has none.
-    Cached, so read-only."""
+    """``{sentence: every sentence of its item}`` for the bulleted items and numbered steps of a
+    Markdown chunk that hold two to ``MAX_ITEM_SENTENCES`` sentences: an item is one unit of a
+    help article's list ("카카오톡 상담: … 시작하세요. 평일 9:00~21:00에 상담원이 답변하며 …"),
+    and quoting its first sentence left out the hours asked for. A sentence held by two
+    different items has none. Cached, so read-only."""
     found: dict[str, tuple[str, ...]] = {}
     ambiguous: set[str] = set()
     for sentences, kind in _sentence_lines(markdown):
-        if kind != "item" or not 2 <= len(sentences) <= MAX_ITEM_SENTENCES:
+        if not _item_like(sentences, kind) or not 2 <= len(sentences) <= MAX_ITEM_SENTENCES:
             continue
         item = tuple(sentences)
         for sentence in item:

@@ -18,7 +18,7 @@ from knowledge.models import Article
 from knowledge.selectors import Retrieval, embed_question, retrieve
 from knowledge.services import knowledge_base_get_live
 from support.models import Question, Ticket
-from support.services import article_kinds, question_search_text
+from support.services import article_kinds, has_words, question_search_text
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,11 @@ def question_vector(question: Question) -> list[float]:
 def question_retrieve_now(question: Question) -> Retrieval:
     """Top ``ANSWER_SOURCES`` chunks of the live knowledge base for ``question`` now
     (``knowledge.selectors.retrieve``), searched as the customer path searches it (its text
-    without markup: ``support.services.question_search_text``). Raises ``AssistUnavailable``."""
+    without markup: ``support.services.question_search_text``); nothing for a question without
+    words ("😭😭😭", nothing but markup), which the customer page answered with no sources either.
+    Raises ``AssistUnavailable``."""
+    if not has_words(question_search_text(question.text)):
+        return Retrieval(chunks=[], query_terms=[], term_weights={})
     vector = question_vector(question)
     try:
         return retrieve(

@@ -9,6 +9,7 @@ retries with backoff owned by the row, at-least-once with a stable Message-ID).
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 import time
 import unicodedata
@@ -126,8 +127,21 @@ def question_search_text(text: str) -> str:
     markup is left. "<script>alert(1)</script> how much is shipping?" had been escalated at
     0.45 where the words alone are answered at 0.97: "script" and "alert" counted as words no
     article holds (exploratory pass, twenty-first session). The question is stored as typed."""
-    stripped = strip_html(text, separator=" ")
+    if "<" not in text:
+        return text
+    stripped = strip_html(_INLINE_TAG.sub("", text), separator=" ")  # "<b>shipping</b>?": "shipping?"
     return text if stripped == text else " ".join(stripped.split())
+
+
+# Inline formatting, which joins the words around it ("how much is <b>shipping</b>?"); any other
+# tag ends a block or a line, and reads as a space (question_search_text).
+_INLINE_TAG = re.compile(r"</?(?:a|b|i|u|s|em|strong|small|mark|code|span|sub|sup|font)\b[^<>]*>", re.IGNORECASE)
+
+
+def has_words(text: str) -> bool:
+    """Whether ``text`` (a question's words, :func:`question_search_text`) holds a letter or a
+    digit: without one ("😭😭😭", or nothing but markup) nothing in it can match an article."""
+    return any(ch.isalnum() for ch in text)
 
 
 def question_clean(text: str) -> str:
@@ -429,7 +443,7 @@ def _rank_sources(question: Question, retrieval: Retrieval, words: str) -> float
         }
         for c in chunks
     ]  # fmt: skip
-    wordless = not any(ch.isalnum() for ch in words)  # "😭😭😭": whatever came first is no source
+    wordless = not has_words(words)  # "😭😭😭": whatever came first is no source
     if not chunks or wordless or features["coverage"] == 0.0 and features["dense"] == 0.0:
         question.status, question.confidence = Question.Status.NO_SOURCES, 0.0
         question.sources = []

@@ -73,7 +73,15 @@ import numpy as np
 from django.conf import settings
 
 from knowledge.analysis import analyse, other_language
-from knowledge.chunking import heading_sentences, item_sentences, list_groups, plain_sentences, sentence_antecedents
+from knowledge.chunking import (
+    STEP_NUMBER,
+    heading_sentences,
+    item_sentences,
+    list_groups,
+    plain_sentences,
+    sentence_antecedents,
+    sentence_lines,
+)
 from support.answering.base import AnswerRequest, AnswerStream, GeneratedAnswer, SourceExcerpt, whole_answer_stream
 from support.answering.span import answer_span, answer_type_in, expected_answer_type, has_answer_type
 
@@ -156,7 +164,7 @@ class ExtractiveAnswerer:
         if settings.EXTRACTIVE_WHOLE_ITEMS:
             picked = with_whole_items(sentences, picked, item_sentences(sources[s_index].text))
         return GeneratedAnswer(
-            text=excerpt_join(picked, groups, antecedents), cited=[sources[s_index].number],
+            text=excerpt_join(picked, groups, sentence_lines(sources[s_index].text)), cited=[sources[s_index].number],
             answerable=True, kind="extractive", span=span, span_start=span_offset(picked, sentences[i], span),
         )  # fmt: skip
 
@@ -209,23 +217,23 @@ def _in_order(sentences: list[str], wanted: Counter[str]) -> list[str]:
     return ordered
 
 
-def excerpt_join(
-    picked: list[str], groups: tuple[tuple[str, ...], ...], antecedents: Mapping[str, str] | None = None
-) -> str:
-    """The excerpt's text: ``picked`` joined by one space, or by a line break next to an item of
-    a list or a table row (``groups``, :func:`knowledge.chunking.list_groups`) and around a
-    numbered step, so "Plan: Plus monthly; Price: ₩4,900" and the next row, or "전화: …" and
-    "카카오톡 상담: …", no longer run together on the page; but a sentence right after the one
-    it depends on (``antecedents``, :func:`knowledge.chunking.sentence_antecedents`: the item's
-    sentence before it) continues its line. Either separator is one character:
-    :func:`span_offset` counts the same."""
+def excerpt_join(picked: list[str], groups: tuple[tuple[str, ...], ...], lines: Mapping[str, int] | None = None) -> str:
+    """The excerpt's text: ``picked`` joined as the article has them, a sentence after one of the
+    same line (``lines``: :func:`knowledge.chunking.sentence_lines`; a paragraph, a bulleted
+    item, a numbered step) by one space and after one of another line by a line break: "전화:
+    …" and "카카오톡 상담: …", or a table's rows, no longer run together on the page, and two
+    sentences of one item or step stay on its line. For a sentence of no known line, a line
+    break next to an item of a list or a table row (``groups``,
+    :func:`knowledge.chunking.list_groups`) and around a numbered step, else a space. Either
+    separator is one character: :func:`span_offset` counts the same."""
     listed = {sentence for group in groups for sentence in group}
-    antecedents = antecedents or {}
+    lines = lines or {}
     parts = picked[:1]
     for before, sentence in zip(picked, picked[1:], strict=False):
-        apart = before in listed or sentence in listed or bool(_STEP.match(sentence) or _STEP.match(before))
-        if antecedents.get(sentence) == before and not _STEP.match(sentence):
-            apart = False  # the same item, or a connective's sentence: one line
+        if before in lines and sentence in lines:
+            apart = lines[before] != lines[sentence]
+        else:
+            apart = before in listed or sentence in listed or bool(_STEP.match(sentence) or _STEP.match(before))
         parts.append(("\n" if apart else " ") + sentence)
     return "".join(parts)
 
@@ -283,7 +291,7 @@ _HOW = re.compile(
     r"|\bforg[eo]t\b|\bcan'?t remember\b|\blost my\b|잊어|잊었|까먹|기억이?\s*안\s*나|잃어버",
     re.IGNORECASE,
 )
-_STEP = re.compile(r"^(\d{1,2})[.)]\s")
+_STEP = STEP_NUMBER
 MAX_PROCEDURE_SENTENCES = 8  # a longer list keeps the ordinary excerpt
 
 

@@ -123,6 +123,22 @@ def test_staff_retrieval_and_draft_read_a_question_without_its_markup(sample_art
     assert "14" in ticket.reply_draft and "script" not in ticket.reply_draft
 
 
+@pytest.mark.parametrize("text", ["<script>alert(1)</script>", "😭😭😭"])
+def test_a_question_without_words_has_no_sources_now_and_no_draft(sample_articles: object, text: str) -> None:
+    """The customer page answered it with no sources; the admin's "sources now" had listed three
+    articles for "<script>alert(1)</script>", searched as words (verification pass)."""
+    from support.assist import question_retrieve_now
+
+    question = question_answer(text=text).question
+    assert question.status == "no_sources"
+    assert question_retrieve_now(question).chunks == []
+    ticket = ticket_create(question=question, email="kim@example.com")
+    ticket_draft_request(ticket=ticket)
+    assert ticket_draft_write(ticket_id=ticket.pk) is False
+    ticket.refresh_from_db()
+    assert "No help article" in ticket.draft_error
+
+
 def test_draft_reply_with_no_sources_says_so(live_kb: object) -> None:
     ticket = escalate("화성 탐사선은 언제 발사되나요?")
     ticket_draft_request(ticket=ticket)

@@ -596,3 +596,35 @@ def test_with_whole_items_adds_the_rest_of_an_item_once_in_order() -> None:
     assert with_whole_items(sentences, ["c", "d"], items) == ["b", "c", "d"]
     picked = ["a", "b", "c"]
     assert with_whole_items(sentences, picked, items) is picked  # nothing missing: unchanged
+
+
+def test_a_numbered_step_is_one_unit_like_a_bulleted_item() -> None:
+    """ "How do I reset my password?" put step 3's second sentence, "인증번호는 10분 동안만
+    유효합니다.", on a line of its own, where it read as one more step (verification pass)."""
+    from knowledge.chunking import item_sentences, sentence_antecedents, sentence_lines
+    from support.answering.extractive import excerpt_join
+
+    steps = "1. 비밀번호 찾기를 누릅니다.\n2. 인증번호를 입력합니다. 인증번호는 10분 동안만 유효합니다.\n3. 새 비밀번호를 입력합니다."
+    step, valid = "2. 인증번호를 입력합니다.", "인증번호는 10분 동안만 유효합니다."
+    antecedents = sentence_antecedents(steps)
+    assert antecedents == {valid: step} and item_sentences(steps) == {step: (step, valid), valid: (step, valid)}
+    first, last = "1. 비밀번호 찾기를 누릅니다.", "3. 새 비밀번호를 입력합니다."
+    text = excerpt_join([first, step, valid, last], (), sentence_lines(steps))
+    assert text == f"{first}\n{step} {valid}\n{last}"  # the step's sentences on its line, steps apart
+
+
+def test_an_excerpt_keeps_the_articles_lines() -> None:
+    """Sentences of two paragraphs, or two sections, had run together on one line (verification
+    pass: the reset step's validity, then "새 비밀번호는 8자 이상…" of the next paragraph)."""
+    from knowledge.chunking import sentence_lines
+    from support.answering.extractive import excerpt_join
+
+    article = "A one. A two.\n\n## Head\n\nB one.\n\n| Plan | Price |\n|---|---|\n| Basic | Free |\n| Plus | 4,900 |"
+    lines = sentence_lines(article)
+    assert lines["A one."] == lines["A two."] != lines["B one."]
+    rows = [s for s in lines if s.startswith("Plan:")]
+    assert len(rows) == 2 and lines[rows[0]] != lines[rows[1]]  # each table row its own line
+    assert excerpt_join(["A one.", "A two.", "B one.", *rows], (), lines) == "\n".join(
+        ["A one. A two.", "B one.", *rows]
+    )
+    assert excerpt_join(["A one.", "B one."], (), {}) == "A one. B one."  # no line known: a space, as before

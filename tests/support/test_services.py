@@ -5,7 +5,7 @@ from django.core import mail
 
 from support.models import EmailDelivery, Question, Ticket
 from support.outbox import EmailSendFailed, email_delivery_send
-from support.services import QuestionInvalid, question_answer, question_clean, question_normalise
+from support.services import QuestionInvalid, question_answer, question_clean, question_normalise, question_search_text
 from support.tickets import ticket_create
 from support.workflow import ticket_reply
 
@@ -63,6 +63,9 @@ def test_markup_in_a_question_is_not_searched_but_the_question_is_kept_as_typed(
     assert marked.status == Question.Status.ANSWERED
     korean = question_answer(text="<i>환불은</i> 결제 후 며칠 이내에 가능한가요? <노인과 바다>").question
     assert korean.retrieval_query == "환불은 결제 후 며칠 이내에 가능한가요? <노인과 바다>" and korean.language == "ko"
+    assert question_search_text("how much is <b>shipping</b>?") == "how much is shipping?"  # inline: no space
+    assert question_search_text("배송비<br>얼마예요?<p>제주도</p>") == "배송비 얼마예요? 제주도"  # a line ends: a space
+    assert question_search_text("a < b, 3 > 2") == "a < b, 3 > 2"  # no markup: as typed
     glued = question_answer(text="How long is the password reset link<br>valid?").question
     assert glued.retrieval_query == words  # a tag between two words keeps them apart
     only = question_answer(text="<script>alert(1)</script><img src=x onerror=alert(1)>").question
