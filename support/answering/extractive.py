@@ -61,6 +61,13 @@ quoted the island and international items (they hold "shipping" and "takes") wit
 standard one. Nabi Market answered right 96 → 97 of 168 (none lost), Gureum Bike 41 both,
 KorQuAD identical (no lists); the 35 help-centre answers it changes grow from 232 to 411
 characters on average.
+
+A quoted sentence brings what it leans on (twenty-first session): the sentences before it in
+its bulleted item or numbered step, or the sentence before it when it opens with a connective
+("다만", "However": :func:`with_antecedents`), and the rest of an item of two to four sentences
+(:func:`with_whole_items`); the excerpt keeps the article's lines (:func:`excerpt_join`). Quoted
+alone, "평일 9:00~21:00에 상담원이 답변하며 …" read as the whole customer service's hours, not the
+chat's. Both only add sentences (README, lever table).
 """
 
 import functools
@@ -159,8 +166,8 @@ class ExtractiveAnswerer:
             if introduced is not None and len(picked) > chosen
             else answer_span(question, sentences[i], settings.ANSWER_SPAN_ONLY_WHEN_ASKED)
         )
-        antecedents = sentence_antecedents(sources[s_index].text) if settings.EXTRACTIVE_ANTECEDENTS else {}
-        picked = with_antecedents(sentences, picked, antecedents)
+        if settings.EXTRACTIVE_ANTECEDENTS:
+            picked = with_antecedents(sentences, picked, sentence_antecedents(sources[s_index].text))
         if settings.EXTRACTIVE_WHOLE_ITEMS:
             picked = with_whole_items(sentences, picked, item_sentences(sources[s_index].text))
         return GeneratedAnswer(
