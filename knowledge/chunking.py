@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import TypeVar
 
 import nh3
 import pysbd
@@ -48,17 +49,25 @@ _HTML_TAG = re.compile(
 )
 
 
+# Inline formatting, which joins the words around it ("how much is <b>shipping</b>?").
+_HTML_INLINE_TAG = re.compile(r"</?(?:a|b|i|u|s|em|strong|small|mark|code|span|sub|sup|font)\b[^<>]*>", re.IGNORECASE)
+
+
 def strip_html(markdown: str, *, separator: str = "") -> str:
     """``markdown`` without raw HTML: comments and the elements that hold no readable text
     (``script``, ``style``, ``iframe`` …) removed with their content, other tags of known HTML
     elements removed and their text kept ("<b>14일</b>" → "14일"). What is indexed, quoted and
     searched is then what the article page shows. Text without HTML comes back unchanged.
-    ``separator`` takes the place of each removed piece: " " for a customer's question, where
-    "shipping<br>cost" is two words (an article body keeps "", which its content hash counts)."""
+    ``separator`` takes the place of each removed piece but inline formatting
+    (``_HTML_INLINE_TAG``, removed without one): " " for a customer's question, where
+    "shipping<br>cost" is two words and "<b>shipping</b>?" is "shipping?" (an article body keeps
+    "", which its content hash counts)."""
     if "<" not in markdown:
         return markdown
     text = _HTML_COMMENT.sub(separator, markdown)
     text = _HTML_WITH_CONTENT.sub(separator, text)
+    if separator:
+        text = _HTML_INLINE_TAG.sub("", text)
     return _HTML_TAG.sub(separator, text)
 
 
@@ -239,6 +248,21 @@ _CONNECTIVE = re.compile(
 )
 
 
+_V = TypeVar("_V")
+
+
+def _unambiguous(pairs: Iterator[tuple[str, _V]]) -> Mapping[str, _V]:
+    """``{sentence: value}`` from ``pairs``, read-only, without a sentence that came with two
+    different values (a sentence a chunk holds twice: which place was meant is unknown)."""
+    found: dict[str, _V] = {}
+    ambiguous: set[str] = set()
+    for sentence, value in pairs:
+        if found.get(sentence, value) != value:
+            ambiguous.add(sentence)
+        found[sentence] = value
+    return MappingProxyType({s: v for s, v in found.items() if s not in ambiguous})
+
+
 @functools.lru_cache(maxsize=10_000)
 def sentence_antecedents(markdown: str) -> Mapping[str, str]:
     """``{sentence: the sentence it depends on}`` among the :func:`plain_sentences` of a Markdown
@@ -252,24 +276,22 @@ def sentence_antecedents(markdown: str) -> Mapping[str, str]:
     twenty-first session read "agents answer until 21:00" for the whole customer service. The
     extractive answer brings the antecedent along (:func:`support.answering.extractive.with_antecedents`).
     Cached, so read-only."""
-    found: dict[str, str] = {}
-    ambiguous: set[str] = set()
-    previous = ""  # the last sentence of the previous paragraph or item
-    for sentences, kind in _sentence_lines(markdown):
-        if kind not in ("item", "text"):
-            previous = ""
-            continue
-        for k, sentence in enumerate(sentences):
-            before = sentences[k - 1] if k else previous if _CONNECTIVE.match(sentence) else ""
-            if k and not _item_like(sentences, kind) and not _CONNECTIVE.match(sentence):
-                before = ""
-            if not before or before == sentence:
+
+    def pairs() -> Iterator[tuple[str, str]]:
+        previous = ""  # the last sentence of the previous paragraph or item
+        for sentences, kind in _sentence_lines(markdown):
+            if kind not in ("item", "text"):
+                previous = ""
                 continue
-            if found.get(sentence, before) != before:
-                ambiguous.add(sentence)
-            found[sentence] = before
-        previous = sentences[-1] if sentences else ""
-    return MappingProxyType({s: b for s, b in found.items() if s not in ambiguous})
+            for k, sentence in enumerate(sentences):
+                connective = bool(_CONNECTIVE.match(sentence))
+                if k and (connective or _item_like(sentences, kind)):
+                    yield sentence, sentences[k - 1]
+                elif not k and connective and previous:
+                    yield sentence, previous
+            previous = sentences[-1] if sentences else ""
+
+    return _unambiguous(pairs())
 
 
 @functools.lru_cache(maxsize=10_000)
@@ -277,17 +299,16 @@ def sentence_lines(markdown: str) -> Mapping[str, int]:
     """``{sentence: the number of its line}`` for the :func:`plain_sentences` of a Markdown chunk:
     the sentences of one paragraph, bulleted item or numbered step share a number, each table
     row has its own. A sentence the chunk holds on two lines has none. Cached, so read-only."""
-    found: dict[str, int] = {}
-    ambiguous: set[str] = set()
-    number = 0
-    for sentences, kind in _sentence_lines(markdown):
-        for sentence in sentences:
-            if sentence in found:
-                ambiguous.add(sentence)
-            found[sentence] = number
-            number += kind == "table"  # a table's rows are lines of their own
-        number += 1
-    return MappingProxyType({s: n for s, n in found.items() if s not in ambiguous})
+
+    def pairs() -> Iterator[tuple[str, int]]:
+        number = 0
+        for sentences, kind in _sentence_lines(markdown):
+            for sentence in sentences:
+                yield sentence, number
+                number += kind == "table"  # a table's rows are lines of their own
+            number += 1
+
+    return _unambiguous(pairs())
 
 
 MAX_ITEM_SENTENCES = 4  # a longer bulleted item is quoted in part, as a paragraph is
@@ -300,17 +321,12 @@ def item_sentences(markdown: str) -> Mapping[str, tuple[str, ...]]:
     help article's list ("카카오톡 상담: … 시작하세요. 평일 9:00~21:00에 상담원이 답변하며 …"),
     and quoting its first sentence left out the hours asked for. A sentence held by two
     different items has none. Cached, so read-only."""
-    found: dict[str, tuple[str, ...]] = {}
-    ambiguous: set[str] = set()
-    for sentences, kind in _sentence_lines(markdown):
-        if not _item_like(sentences, kind) or not 2 <= len(sentences) <= MAX_ITEM_SENTENCES:
-            continue
-        item = tuple(sentences)
-        for sentence in item:
-            if found.get(sentence, item) != item:
-                ambiguous.add(sentence)
-            found[sentence] = item
-    return MappingProxyType({s: item for s, item in found.items() if s not in ambiguous})
+    return _unambiguous(
+        (sentence, tuple(sentences))
+        for sentences, kind in _sentence_lines(markdown)
+        if _item_like(sentences, kind) and 2 <= len(sentences) <= MAX_ITEM_SENTENCES
+        for sentence in sentences
+    )
 
 
 SENTENCES_VERSION = "3"  # bump when plain_sentences changes: re-indexes every article

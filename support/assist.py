@@ -45,14 +45,13 @@ def question_retrieve_now(question: Question) -> Retrieval:
     without markup: ``support.services.question_search_text``); nothing for a question without
     words ("😭😭😭", nothing but markup), which the customer page answered with no sources either.
     Raises ``AssistUnavailable``."""
-    if not has_words(question_search_text(question.text)):
+    words = question_search_text(question.text)
+    if not has_words(words):
         return Retrieval(chunks=[], query_terms=[], term_weights={})
     vector = question_vector(question)
     try:
         return retrieve(
-            question=question_search_text(question.text) or question.text, kb_id=knowledge_base_get_live().pk,
-            limit=settings.ANSWER_SOURCES,
-            query_vector=vector,
+            question=words, kb_id=knowledge_base_get_live().pk, limit=settings.ANSWER_SOURCES, query_vector=vector,
         )  # fmt: skip
     except EmbeddingError as exc:
         raise AssistUnavailable(f"The embedding model is unavailable: {exc}") from exc

@@ -93,7 +93,7 @@ def ticket_draft_write(*, ticket_id: int, provider: ChatProvider | None = None) 
     sources = retrieval_sources(retrieval)
     excerpts = source_excerpts(retrieval.chunks)  # numbered as ``sources``
     provider = provider or get_chat_provider()
-    asked = question_search_text(ticket.question.text) or ticket.question.text  # as the customer path reads it
+    asked = question_search_text(ticket.question.text)  # as the customer path reads it (it has words: sources)
     confidence = retrieval_confidence(retrieval, asked)
     if not provider.calls_model and confidence < (threshold := answer_threshold()):
         # An excerpt the customer page would not show is no reply: it had filled the box with an

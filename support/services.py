@@ -9,7 +9,6 @@ retries with backoff owned by the row, at-least-once with a stable Message-ID).
 import hashlib
 import hmac
 import logging
-import re
 import secrets
 import time
 import unicodedata
@@ -122,20 +121,16 @@ def question_search_text(text: str) -> str:
     """What question ``text`` is searched and answered as: without HTML markup (tags of known
     HTML elements, and ``script`` / ``style`` … with their content:
     :func:`knowledge.chunking.strip_html`, the rule article bodies are indexed by), each
-    removed piece read as a space ("shipping<br>cost" is two words) and runs of whitespace made
-    one; ``text`` itself when it holds no markup ("<노인과 바다>" is text); "" when nothing but
-    markup is left. "<script>alert(1)</script> how much is shipping?" had been escalated at
-    0.45 where the words alone are answered at 0.97: "script" and "alert" counted as words no
-    article holds (exploratory pass, twenty-first session). The question is stored as typed."""
+    removed piece but inline formatting read as a space ("shipping<br>cost" is two words,
+    "<b>shipping</b>?" is "shipping?") and runs of whitespace made one; ``text`` itself when
+    it holds no markup ("<노인과 바다>" is text); "" when nothing but markup is left.
+    "<script>alert(1)</script> how much is shipping?" had been escalated at 0.45 where the
+    words alone are answered at 0.97: "script" and "alert" counted as words no article holds
+    (exploratory pass, twenty-first session). The question is stored as typed."""
     if "<" not in text:
         return text
-    stripped = strip_html(_INLINE_TAG.sub("", text), separator=" ")  # "<b>shipping</b>?": "shipping?"
+    stripped = strip_html(text, separator=" ")
     return text if stripped == text else " ".join(stripped.split())
-
-
-# Inline formatting, which joins the words around it ("how much is <b>shipping</b>?"); any other
-# tag ends a block or a line, and reads as a space (question_search_text).
-_INLINE_TAG = re.compile(r"</?(?:a|b|i|u|s|em|strong|small|mark|code|span|sub|sup|font)\b[^<>]*>", re.IGNORECASE)
 
 
 def has_words(text: str) -> bool:

@@ -157,7 +157,7 @@ class ExtractiveAnswerer:
         if settings.EXTRACTIVE_LIST_EXCERPT:
             picked = list_excerpt(sentences, picked, i, groups)
         introduced = _introduced(sentences, i)
-        leads_to_steps = introduced is not None and bool(_STEP.match(introduced))
+        leads_to_steps = introduced is not None and bool(STEP_NUMBER.match(introduced))
         if settings.EXTRACTIVE_PROCEDURE_STEPS and (asks_how(question) or leads_to_steps):
             picked = procedure_excerpt(sentences, i, picked) or picked
         # A lead-in that brought its list holds no answer itself: a span there marked "following"
@@ -240,7 +240,9 @@ def excerpt_join(picked: list[str], groups: tuple[tuple[str, ...], ...], lines: 
         if before in lines and sentence in lines:
             apart = lines[before] != lines[sentence]
         else:
-            apart = before in listed or sentence in listed or bool(_STEP.match(sentence) or _STEP.match(before))
+            apart = (
+                before in listed or sentence in listed or bool(STEP_NUMBER.match(sentence) or STEP_NUMBER.match(before))
+            )
         parts.append(("\n" if apart else " ") + sentence)
     return "".join(parts)
 
@@ -298,7 +300,6 @@ _HOW = re.compile(
     r"|\bforg[eo]t\b|\bcan'?t remember\b|\blost my\b|잊어|잊었|까먹|기억이?\s*안\s*나|잃어버",
     re.IGNORECASE,
 )
-_STEP = STEP_NUMBER
 MAX_PROCEDURE_SENTENCES = 8  # a longer list keeps the ordinary excerpt
 
 
@@ -323,7 +324,7 @@ def step_runs(sentences: list[str]) -> list[tuple[int, int]]:
     runs: list[tuple[int, int]] = []
     start, expected, last = None, 1, None
     for k, sentence in enumerate(sentences):
-        match = _STEP.match(sentence)
+        match = STEP_NUMBER.match(sentence)
         number = int(match.group(1)) if match else None
         if number == 1:
             if start is not None and last is not None:
