@@ -21,6 +21,7 @@ SETS = {
     "nabi-market-holdout-3.jsonl": SAMPLES / "articles",
     "nabi-market-holdout-4.jsonl": SAMPLES / "articles",
     "nabi-market-holdout-5.jsonl": SAMPLES / "articles",
+    "nabi-market-holdout-6.jsonl": SAMPLES / "articles",
     "gureum-bike.jsonl": SAMPLES / "helpcentres" / "gureum-bike" / "articles",
 }
 
