@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from knowledge.models import Article, CuratedAnswer
+from knowledge.models import TITLE_MAX_LENGTH, Article, CuratedAnswer
 from knowledge.services import (
     ArticleAliasesTooLarge,
     article_schedule_indexing,
@@ -23,7 +23,7 @@ from knowledge.services import (
     knowledge_base_get_live,
 )
 
-TITLE_MAX_CHARS = Article._meta.get_field("title").max_length or 300
+TITLE_MAX_CHARS = TITLE_MAX_LENGTH
 
 
 class CuratedAnswerInvalid(ValueError):

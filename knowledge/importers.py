@@ -17,7 +17,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.text import slugify
 
 from knowledge.analysis import detect_language
-from knowledge.models import Article, KnowledgeBase
+from knowledge.models import TITLE_MAX_LENGTH, Article, KnowledgeBase
 from knowledge.services import (
     ArticleTooLarge,
     article_schedule_indexing,
@@ -97,7 +97,7 @@ def record_from_mapping(data: Any, location: str) -> ArticleRecord:
         raise ValueError("aliases must be a string or a list of strings")
     article_validate_aliases(aliases)  # ArticleAliasesTooLarge is a ValueError: reported like the others
     return ArticleRecord(
-        title=title[:300],
+        title=title[:TITLE_MAX_LENGTH],
         body=body,
         published_at=_parse_when(data.get("published_at") or data.get("date")),
         url=str(data.get("url") or data.get("source_url") or "").strip(),

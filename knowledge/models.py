@@ -13,6 +13,11 @@ from pgvector.django import VectorField
 LIVE_KNOWLEDGE_BASE = "help-centre"
 
 
+# An article's title, in characters: the field, the importers and curated answers truncate to it,
+# and an *also asked as* line may be as long.
+TITLE_MAX_LENGTH = 300
+
+
 class KnowledgeBase(models.Model):
     """An isolated collection of articles.
 
@@ -55,7 +60,7 @@ class Article(models.Model):
     knowledge_base = models.ForeignKey(
         KnowledgeBase, on_delete=models.CASCADE, related_name="articles", verbose_name=_("knowledge base")
     )
-    title = models.CharField(_("title"), max_length=300)
+    title = models.CharField(_("title"), max_length=TITLE_MAX_LENGTH)
     slug = models.SlugField(_("slug"), max_length=200, allow_unicode=True)
     body = models.TextField(_("body (Markdown)"))
     language = models.CharField(_("language"), max_length=5, choices=Language.choices, default=Language.KOREAN)

@@ -25,7 +25,7 @@ from django.utils import timezone
 from knowledge.analysis import ANALYSIS_VERSION, analyse
 from knowledge.chunking import SENTENCES_VERSION, chunk_text, plain_sentences, strip_html
 from knowledge.embeddings import EmbeddingError, EmbeddingProvider, get_provider
-from knowledge.models import LIVE_KNOWLEDGE_BASE, Article, ArticleSlugRedirect, Chunk, KnowledgeBase
+from knowledge.models import LIVE_KNOWLEDGE_BASE, TITLE_MAX_LENGTH, Article, ArticleSlugRedirect, Chunk, KnowledgeBase
 from knowledge.tokens import chunk_encoding, count_tokens, truncate_tokens
 
 ProgressCallback = Callable[[int, int], None]  # (done, total) embedded chunks
@@ -75,7 +75,7 @@ def article_validate_body(body: str) -> None:
 
 
 ALIASES_MAX_LINES = 30  # "also asked as" lines: each is embedded and repeated in every chunk's lexical terms
-ALIAS_MAX_CHARS = Article._meta.get_field("title").max_length or 300  # one line, as long as a title may be
+ALIAS_MAX_CHARS = TITLE_MAX_LENGTH  # one line, as long as a title may be
 
 
 class ArticleAliasesTooLarge(ValueError):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-TITLE_MAX_CHARS = 300  # Article.title's max_length; the importer truncates the same way
+from knowledge.models import TITLE_MAX_LENGTH
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class SquadQuestion:
 def article_title(entry: Any) -> str:
     """The title an article imported from ``entry`` gets (see ``record_from_mapping``)."""
     title = entry.get("title") if isinstance(entry, dict) else None
-    return str(title or "").strip()[:TITLE_MAX_CHARS]
+    return str(title or "").strip()[:TITLE_MAX_LENGTH]  # as the importer truncates
 
 
 def questions_from_data(data: dict[str, Any]) -> list[SquadQuestion]:
