@@ -88,9 +88,18 @@ def answer_figures(records: Sequence[QuestionRecord], threshold: float, answerer
     }
 
 
-def escalation_figures(items: Sequence[ScoredQuestion], threshold: float) -> dict[str, Any]:
+def escalation_figures(
+    items: Sequence[ScoredQuestion], threshold: float, records: Sequence[QuestionRecord] = ()
+) -> dict[str, Any]:
+    """The operating point at ``threshold``, and of the in-scope ``records`` escalated there, the
+    share whose own article was among the sources listed under "These articles might help"
+    (``QuestionRecord.suggested``; None when none was escalated): an escalation that still
+    points the customer at the answer may deflect the ticket."""
     point = operating_point(items, threshold)
+    escalated = [r for r in records if r.in_scope and not r.answered(threshold)]
     return {
+        "escalated_in_scope": len(escalated),
+        "escalated_in_scope_suggested": sum(r.suggested for r in escalated) / len(escalated) if escalated else None,
         "auroc": auroc([q.confidence for q in items if q.in_scope], [q.confidence for q in items if not q.in_scope]),
         "threshold": threshold,
         "in_scope_answered": point.in_scope_answered,
@@ -190,7 +199,7 @@ def evaluation_report(run: EvaluationRun) -> dict[str, Any]:
         "indexing": run.collection.indexing,
         "retrieval": retrieval_figures(records, run.options.retrievers),
         "answers": answer_figures(records, threshold, run.chat.name),
-        "escalation": escalation_figures(scored_questions(records), threshold),
+        "escalation": escalation_figures(scored_questions(records), threshold, records),
         "by_group": group_figures(records, threshold),
         "latency_ms": latency_figures(records),
         "wall_time_s": run.seconds,
@@ -239,6 +248,8 @@ def format_table(report: dict[str, Any]) -> str:
         f"  in-scope answered {_pct(e['in_scope_answered'])} · out-of-scope escalated "
         f"{_pct(e['out_of_scope_escalated'])} · wrong top citation among {e['answered']} answered "
         f"{_pct(e['wrong_citation_among_answered'])}",
+        f"  in-scope escalated {e.get('escalated_in_scope', 0)}, their article among the suggested ones "
+        f'("These articles might help") {_pct(e.get("escalated_in_scope_suggested"))}',
         "",
         "By language pair (question-article; a single language: not answerable by the articles)",
         f"  {'pair':<8}{'questions':>10}{'answerable':>11}{'answered right':>16}{'answered wrong':>16}"

@@ -240,7 +240,8 @@ class QuestionRecord:
     ``span_exact_match``, ``span_f1`` of its ``answer_span``, ``span_on_answer``:
     :func:`~support.evaluation.metrics.span_on_answer`) are set for
     in-scope questions with an answer, whatever the threshold; ``top_hit``: the first
-    cited source is a hit. Timings in ms.
+    cited source is a hit; ``suggested``: one of the stored sources (what an escalated question's
+    page lists under "These articles might help") is from the question's article. Timings in ms.
     """
 
     id: str
@@ -258,6 +259,7 @@ class QuestionRecord:
     span_f1: float = 0.0
     span_on_answer: bool = False
     top_hit: bool = False
+    suggested: bool = False  # in scope, and a stored source is from the question's article
     ranks: dict[str, int | None] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
     group: str = "ko-ko"  # language pair (question-article); the question's language when out of scope
@@ -386,6 +388,7 @@ def _record_from(
         record.span_on_answer = span_on_answer(question.answer_span, q.answers)
     if in_scope and question.sources:
         record.top_hit = collection.is_hit(int(question.sources[0]["chunk_id"]), article_id, q.answers)
+        record.suggested = any(int(s.get("article_id") or 0) == article_id for s in question.sources)
     return record
 
 

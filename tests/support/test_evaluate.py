@@ -80,6 +80,13 @@ def test_evaluate_builds_an_isolated_collection_and_reports_sane_figures(live_kb
     assert escalation["answered"] == len(answered)
     assert escalation["in_scope_answered"] == sum(r["in_scope"] for r in answered) / n_in
     assert escalation["threshold"] == AnswerPolicy.objects.get(pk=1).confidence_threshold
+    # Escalated answerable questions, and how many list their own article among "These articles might help"
+    escalated = [r for r in records if r["in_scope"] and r["status"] != "answered"]
+    assert escalation["escalated_in_scope"] == len(escalated)
+    suggested = sum(r["suggested"] for r in escalated) / len(escalated) if escalated else None
+    assert escalation["escalated_in_scope_suggested"] == suggested
+    assert all(r["suggested"] for r in records if r["top_hit"])  # the first source's article is suggested
+    assert not any(r["suggested"] for r in records if not r["in_scope"])
     answers = report["answers"]
     assert answers["answerer"] == "extractive"
     if answers["answered_in_scope"]:
