@@ -23,8 +23,6 @@ from knowledge.services import (
     knowledge_base_get_live,
 )
 
-TITLE_MAX_CHARS = TITLE_MAX_LENGTH
-
 
 class CuratedAnswerInvalid(ValueError):
     """The curated answer can't be saved as given; the message says why."""
@@ -73,8 +71,8 @@ def curated_answer_create(
 
 def _article_fields(curated: CuratedAnswer) -> dict[str, Any]:
     title = curated.question
-    if len(title) > TITLE_MAX_CHARS:
-        title = title[: TITLE_MAX_CHARS - 1] + "…"
+    if len(title) > TITLE_MAX_LENGTH:
+        title = title[: TITLE_MAX_LENGTH - 1] + "…"
     aliases = curated.variants
     if title != curated.question:  # the whole question stays searchable
         aliases = "\n".join(filter(None, [curated.question, aliases]))
