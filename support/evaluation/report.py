@@ -88,17 +88,19 @@ def answer_figures(records: Sequence[QuestionRecord], threshold: float, answerer
     }
 
 
-def escalation_figures(
-    items: Sequence[ScoredQuestion], threshold: float, records: Sequence[QuestionRecord] = ()
-) -> dict[str, Any]:
-    """The operating point at ``threshold``, and of the in-scope ``records`` escalated there, the
-    share whose own article was among the sources listed under "These articles might help"
-    (``QuestionRecord.suggested``; None when none was escalated): an escalation that still
-    points the customer at the answer may deflect the ticket."""
+def escalation_figures(records: Sequence[QuestionRecord], threshold: float) -> dict[str, Any]:
+    """The operating point at ``threshold``, and what became of the in-scope questions escalated
+    there: how many would have been answered right had the gate let them through (the answerer's
+    text, computed below the threshold too, holds a gold answer and its first source is a hit:
+    what the gate's ordering costs), and the share whose own article was among the sources listed
+    under "These articles might help" (``QuestionRecord.suggested``; None when none was
+    escalated): an escalation that still points the customer at the answer may deflect the ticket."""
+    items = scored_questions(records)
     point = operating_point(items, threshold)
     escalated = [r for r in records if r.in_scope and not r.answered(threshold)]
     return {
         "escalated_in_scope": len(escalated),
+        "escalated_in_scope_right_first": sum(r.has_answer and r.top_hit and r.contains_gold for r in escalated),
         "escalated_in_scope_suggested": sum(r.suggested for r in escalated) / len(escalated) if escalated else None,
         "auroc": auroc([q.confidence for q in items if q.in_scope], [q.confidence for q in items if not q.in_scope]),
         "threshold": threshold,
@@ -199,7 +201,7 @@ def evaluation_report(run: EvaluationRun) -> dict[str, Any]:
         "indexing": run.collection.indexing,
         "retrieval": retrieval_figures(records, run.options.retrievers),
         "answers": answer_figures(records, threshold, run.chat.name),
-        "escalation": escalation_figures(scored_questions(records), threshold, records),
+        "escalation": escalation_figures(records, threshold),
         "by_group": group_figures(records, threshold),
         "latency_ms": latency_figures(records),
         "wall_time_s": run.seconds,
@@ -248,7 +250,8 @@ def format_table(report: dict[str, Any]) -> str:
         f"  in-scope answered {_pct(e['in_scope_answered'])} · out-of-scope escalated "
         f"{_pct(e['out_of_scope_escalated'])} · wrong top citation among {e['answered']} answered "
         f"{_pct(e['wrong_citation_among_answered'])}",
-        f"  in-scope escalated {e.get('escalated_in_scope', 0)}, their article among the suggested ones "
+        f"  in-scope escalated {e.get('escalated_in_scope', 0)}: {e.get('escalated_in_scope_right_first', 0)} of them "
+        f"with the right source first and the answer in its excerpt; their article among the suggested ones "
         f'("These articles might help") {_pct(e.get("escalated_in_scope_suggested"))}',
         "",
         "By language pair (question-article; a single language: not answerable by the articles)",

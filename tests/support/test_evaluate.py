@@ -85,6 +85,8 @@ def test_evaluate_builds_an_isolated_collection_and_reports_sane_figures(live_kb
     assert escalation["escalated_in_scope"] == len(escalated)
     suggested = sum(r["suggested"] for r in escalated) / len(escalated) if escalated else None
     assert escalation["escalated_in_scope_suggested"] == suggested
+    right_first = [r for r in escalated if r["top_hit"] and r["contains_gold"]]
+    assert escalation["escalated_in_scope_right_first"] == len(right_first)
     assert all(r["suggested"] for r in records if r["top_hit"])  # the first source's article is suggested
     assert not any(r["suggested"] for r in records if not r["in_scope"])
     answers = report["answers"]
