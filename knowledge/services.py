@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Length
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from knowledge.analysis import ANALYSIS_VERSION, analyse
 from knowledge.chunking import SENTENCES_VERSION, chunk_text, plain_sentences, strip_html
@@ -98,6 +99,64 @@ def article_validate_aliases(aliases: str) -> None:
             f"found {len(lines)} line(s), the longest {longest} characters.",
             lines=len(lines), longest=longest,
         )  # fmt: skip
+
+
+class AliasRejected(ValueError):
+    """An *also asked as* line that :func:`article_alias_add` does not add; the message says why."""
+
+
+def alias_line(text: str) -> str:
+    """``text`` (a customer's question, as typed) as one *also asked as* line: raw HTML removed
+    as from article bodies (:func:`knowledge.chunking.strip_html`, each removed piece read as a
+    space), all whitespace, line breaks too, made single spaces, and cut at a word boundary to
+    ``ALIAS_MAX_CHARS`` characters. "" when nothing is left."""
+    line = " ".join(strip_html(text or "", separator=" ").split())
+    if len(line) > ALIAS_MAX_CHARS:
+        cut = line[:ALIAS_MAX_CHARS]
+        line = cut.rsplit(" ", 1)[0] if " " in cut else cut
+    return line
+
+
+def aliases_with_line(aliases: str, text: str, *, title: str = "") -> tuple[str, str]:
+    """``(aliases with text's line appended, the line)``: ``aliases`` (an article's *also asked
+    as* lines, one per line; blank lines dropped) and ``text`` made one line by :func:`alias_line`.
+    ``title`` names the article in the messages. Raises ``AliasRejected`` with a message for
+    staff when the line is blank, already there (compared case- and space-insensitively) or
+    the article already holds ``ALIASES_MAX_LINES`` lines."""
+    line = alias_line(text)
+    if not line:
+        raise AliasRejected(gettext("The line to add is empty."))
+    lines = [existing.strip() for existing in (aliases or "").splitlines() if existing.strip()]
+    if line.casefold() in {" ".join(existing.split()).casefold() for existing in lines}:
+        raise AliasRejected(gettext("“%(title)s” already has this line.") % {"title": title})
+    if len(lines) >= ALIASES_MAX_LINES:
+        raise AliasRejected(
+            gettext("“%(title)s” already has %(count)d “also asked as” lines; edit them in the article first.")
+            % {"title": title, "count": ALIASES_MAX_LINES}
+        )
+    return "\n".join([*lines, line]), line
+
+
+@transaction.atomic
+def article_alias_add(*, article_id: int, text: str) -> Article:
+    """Add ``text`` to the article's *also asked as* lines (:func:`aliases_with_line`) and
+    schedule its re-indexing on commit: the wording of a customer whose question an existing
+    article answers, so that the next customer asking that way finds the article (the
+    learning loop a support agent closes from an escalated ticket; README, *Answer quality*,
+    measured with ``evaluate --learn-from``). The article row is locked, so two agents adding
+    lines at once both keep theirs. Returns the article.
+
+    Raises ``Article.DoesNotExist``, and ``AliasRejected`` (message for staff) as
+    :func:`aliases_with_line` does, and for a support answer: its wording is edited in its
+    curated answer, which republishing would restore.
+    """
+    article = Article.objects.select_for_update().get(pk=article_id)
+    if article.kind == Article.Kind.SUPPORT_ANSWER:
+        raise AliasRejected(gettext("A support answer's wording is edited in its curated answer."))
+    article.aliases, _ = aliases_with_line(article.aliases, text, title=article.title)
+    article.save(update_fields=["aliases", "updated_at"])
+    article_schedule_indexing(article=article)
+    return article
 
 
 def article_needs_indexing(article: Article, provider_name: str) -> bool:

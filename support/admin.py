@@ -28,7 +28,8 @@ from django.utils.translation import ngettext
 
 from knowledge.admin import CuratedAnswerAdmin, ReadOnlyTabularInline
 from knowledge.chunking import plain_text
-from knowledge.models import CuratedAnswer
+from knowledge.models import LIVE_KNOWLEDGE_BASE, Article, CuratedAnswer
+from knowledge.services import ALIAS_MAX_CHARS, alias_line
 from support.assist import AssistUnavailable, question_retrieve_now, retrieval_sources, similar_tickets
 from support.checks import confidence_weights_mismatch
 from support.drafting import ticket_draft_request
@@ -38,6 +39,7 @@ from support.outbox import email_delivery_resend
 from support.selectors import answer_kind_label, ticket_history, ticket_turns
 from support.tickets import TicketInvalid
 from support.workflow import (
+    ARTICLE_CHANGE_PERMISSION,
     TICKET_WORK_PERMISSION,
     ticket_assign,
     ticket_next_statuses,
@@ -45,6 +47,7 @@ from support.workflow import (
     ticket_reply,
     ticket_reply_draft_save,
     ticket_transition,
+    ticket_wording_to_article,
     tickets_assign,
 )
 
@@ -172,6 +175,22 @@ class TicketAdminForm(forms.ModelForm):
         widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
         help_text=_("Optional, one per line."),
     )
+    wording_article = forms.ModelChoiceField(
+        label=_("The answer is in this article"),
+        queryset=Article.objects.none(),
+        required=False,
+        help_text=_(
+            "On “Save” or “Send reply”: the wording below joins the article's “also asked as” lines "
+            "(searched, never shown), so the next customer who asks this way is answered from it."
+        ),
+    )
+    wording = forms.CharField(
+        label=_("Customer's wording"),
+        required=False,
+        max_length=ALIAS_MAX_CHARS,
+        widget=forms.TextInput(attrs={"size": 80}),
+        help_text=_("Take out names, order numbers and anything else personal first."),
+    )
     # What the page showed when it was opened (see ``TicketAdmin.save_model``): a page left open
     # while a colleague or the worker changed the ticket must not post its stale values back.
     seen_event = forms.IntegerField(widget=forms.HiddenInput, required=False)
@@ -202,6 +221,12 @@ class TicketAdminForm(forms.ModelForm):
         assert isinstance(transition, forms.ChoiceField)
         transition.choices = [("", keep), *next_statuses]
         self.initial["reply"] = ticket.reply_draft  # not the model's ``reply``: that one was sent
+        articles = self.fields["wording_article"]
+        assert isinstance(articles, forms.ModelChoiceField)
+        articles.queryset = Article.objects.filter(
+            knowledge_base__slug=LIVE_KNOWLEDGE_BASE, kind=Article.Kind.ARTICLE
+        ).order_by("title")
+        self.initial["wording"] = alias_line(ticket.question.text) if ticket.pk else ""
         self.initial["seen_event"] = ticket.events.order_by("-pk").values_list("pk", flat=True).first() or 0
         self.initial["seen_assignee"] = seen_assignee_value(ticket.assignee_id)
         self.initial["seen_draft"] = text_digest(ticket.reply_draft)
@@ -338,8 +363,16 @@ class TicketAdmin(admin.ModelAdmin):
             {"fields": ("assignee", "transition", "note", ("seen_event", "seen_assignee", "seen_draft"))},
         ),
         (_("Reply"), {"fields": ("previous_reply", "reply", "add_to_knowledge", "knowledge_variants")}),
+        (_("Teach the help centre"), {"fields": ("wording_article", "wording")}),
         (_("History"), {"fields": ("history",)}),
     )
+
+    def get_fieldsets(self, request: HttpRequest, obj: Ticket | None = None) -> Any:
+        """The fieldsets, without "Teach the help centre" for staff who may not change articles."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.has_perm(ARTICLE_CHANGE_PERMISSION):
+            return fieldsets
+        return [(name, options) for name, options in fieldsets if "wording_article" not in options["fields"]]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Ticket]:
         return super().get_queryset(request).select_related("question", "replied_by", "assignee")
@@ -398,6 +431,10 @@ class TicketAdmin(admin.ModelAdmin):
             steps.append((ticket_draft_request, {}))
         if transition:
             steps.append((ticket_transition, {"to": transition}))
+        if data.get("wording_article") is not None:
+            steps.append(
+                (ticket_wording_to_article, {"article": data["wording_article"], "text": data.get("wording", "")})
+            )
         for service, kwargs in steps:
             try:
                 service(ticket=obj, by=user, **kwargs)
@@ -419,6 +456,12 @@ class TicketAdmin(admin.ModelAdmin):
                     _("The ticket is assigned to %(name)s.") % {"name": assignee.get_username()}
                     if assignee
                     else _("The ticket is unassigned."),
+                )
+            elif service is ticket_wording_to_article:
+                self.message_user(
+                    request,
+                    _("“%(article)s” now also answers this wording; it is being re-indexed.")
+                    % {"article": kwargs["article"].title},
                 )
             elif service is ticket_draft_request:
                 self.message_user(request, _("A draft reply is being written; reload the page in a few seconds."))

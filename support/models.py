@@ -269,6 +269,7 @@ class TicketEvent(models.Model):
         CUSTOMER_MESSAGE = "customer_message", _("Message from customer")
         DRAFT = "draft", _("Draft reply")
         CURATED_ANSWER = "curated_answer", _("Added to knowledge base")
+        ALIAS = "alias", _("Wording added to an article")
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events", verbose_name=_("ticket"))
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)

@@ -18,6 +18,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from knowledge.curated import CuratedAnswerInvalid, curated_answer_create
+from knowledge.models import Article
+from knowledge.services import AliasRejected, article_alias_add
 from support.models import EmailDelivery, Ticket, TicketEvent
 from support.outbox import email_delivery_enqueue
 from support.services import question_normalise
@@ -199,6 +201,35 @@ def ticket_reply(
     transaction.on_commit(functools.partial(email_delivery_enqueue, delivery.pk))
     ticket.refresh_from_db()
     return delivery
+
+
+ARTICLE_CHANGE_PERMISSION = "knowledge.change_article"  # who may add a customer's wording to an article
+
+
+@transaction.atomic
+def ticket_wording_to_article(*, ticket: Ticket, article: Article, text: str, by: Any) -> TicketEvent:
+    """Add a customer's wording (``text``: the ticket's question as typed, or the agent's edit of
+    it) to the *also asked as* lines of ``article``, the existing article that answers it
+    (:func:`knowledge.services.article_alias_add`; re-indexed on commit), and record it in the
+    ticket's history. An escalated question whose answer an article already holds is one the
+    gate found no words or meaning for; its wording, searched with the article from then on,
+    lets the next customer asking that way be answered (README, *Answer quality*: the learning
+    loop, measured with ``evaluate --learn-from``).
+
+    Raises ``TicketInvalid`` when ``by`` may not change articles (``ARTICLE_CHANGE_PERMISSION``)
+    or the line is refused (``AliasRejected``: blank, already there, a support answer, full).
+    """
+    if not by.has_perm(ARTICLE_CHANGE_PERMISSION):
+        raise TicketInvalid(_("Only staff who may change articles can add a customer's wording to one."))
+    locked = _locked(ticket)
+    try:
+        changed = article_alias_add(article_id=article.pk, text=text)
+    except AliasRejected as exc:
+        raise TicketInvalid(str(exc)) from exc
+    line = changed.aliases.splitlines()[-1]
+    return TicketEvent.objects.create(
+        ticket=locked, kind=TicketEvent.Kind.ALIAS, actor=by, body=f"{line} → {changed.title}"
+    )
 
 
 def tickets_assign(*, tickets: Iterable[Ticket], to: Any, by: Any | None = None) -> int:

@@ -152,3 +152,54 @@ def test_draft_reply_is_written_by_the_worker_and_never_overwrites_the_agents_te
     admin_client.post(url, data | {"_send_reply": "Send reply"})
     ticket.refresh_from_db()
     assert ticket.reply == "제가 고친 답변입니다." and ticket.status == Ticket.Status.ANSWERED
+
+
+WORDING = "연간 결제하면 할인돼요?"  # "does paying yearly get a discount?": the English plans article says so
+
+
+def test_an_agent_teaches_an_article_a_customers_wording_and_the_next_customer_is_answered(
+    sample_articles: object, fault_worker: object
+) -> None:
+    """The learning loop: an escalated question the English plans article answers (its top
+    source was the Korean shipping article) → an agent who may change articles adds its
+    wording to that article from the ticket page →
+    the worker re-indexes it → the same wording is answered from it. An agent who may not
+    change articles neither sees the control nor gets a change through."""
+    plans = sample_articles["plans"]  # type: ignore[index]
+    first = ask(Client(), WORDING)
+    assert first.status != Question.Status.ANSWERED, (first.confidence, first.sources[:1])
+    ticket = escalate(WORDING)
+    url = change_url(ticket)
+
+    agent = staff("agent", SUPPORT_AGENTS)
+    page = agent.get(url).content.decode()
+    assert "Teach the help centre" not in page
+    data = form_data(page, "ticket_form")
+    response = agent.post(url, data | {"wording_article": str(plans.pk), "wording": WORDING}, follow=True)
+    assert "Only staff who may change articles" in response.content.decode()
+    assert Article.objects.get(pk=plans.pk).aliases == ""
+
+    lead = staff("lead", SUPPORT_AGENTS)  # an agent who is also a content editor
+    User.objects.get(username="lead").groups.add(Group.objects.get(name=CONTENT_EDITORS))
+    page = lead.get(url).content.decode()
+    assert "Teach the help centre" in page
+    data = form_data(page, "ticket_form")
+    assert data["wording"] == WORDING  # prefilled with the question, for the agent to edit
+    response = lead.post(url, data | {"wording_article": str(plans.pk)}, follow=True)
+    assert "now also answers this wording" in response.content.decode()
+    assert Article.objects.get(pk=plans.pk).aliases == WORDING
+    assert "Wording added to an article" in lead.get(url).content.decode()  # in the ticket's history
+    again = lead.post(
+        url,
+        form_data(lead.get(url).content.decode(), "ticket_form") | {"wording_article": str(plans.pk)},
+        follow=True,
+    )
+    assert "already has this line" in again.content.decode()
+
+    fault_worker.wait_for(  # type: ignore[attr-defined]
+        lambda: Article.objects.get(pk=plans.pk).index_state == Article.IndexState.INDEXED,
+        timeout=120, what="the article to be re-indexed",
+    )  # fmt: skip
+    answered = ask(Client(), WORDING)
+    assert answered.status == Question.Status.ANSWERED, (answered.confidence, answered.sources[:1])
+    assert answered.sources[0]["article_id"] == plans.pk and "20%" in answered.answer
