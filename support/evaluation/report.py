@@ -170,6 +170,8 @@ def configuration(run: EvaluationRun) -> dict[str, Any]:
         "exclude_fraction": options.exclude_fraction,
         "limit_questions": options.limit_questions,
         "retrievers": list(options.retrievers),
+        "learned_from": run.collection.learned,
+        "alias_lines_withheld": run.collection.withheld_lines,
         "top_k": TOP_K,
         "git_commit": git_commit(),
     }
@@ -227,6 +229,17 @@ def format_table(report: dict[str, Any]) -> str:
         f"{n['questions_out_of_scope']} out of scope, {n['questions_skipped']} skipped)",
         f"embedding {cfg['embedding_provider']} ({cfg['embedding_dimensions']} d) · answerer {cfg['chat_provider']} · "
         f"fusion {cfg['retrieval_fusion']} (dense weight {cfg['retrieval_dense_weight']}) · seed {cfg['seed']}",
+        *(
+            f"learned from {x['file']}: {x['lines_added']} also-asked-as lines added from "
+            f"{x['escalated_in_scope']} escalated answerable questions "
+            f"({x['refused']} refused, {x['withheld']} withheld)"
+            for x in cfg.get("learned_from") or []
+        ),
+        *(
+            [f"{cfg['alias_lines_withheld']} also-asked-as lines left out: they are questions of this set"]
+            if cfg.get("alias_lines_withheld")
+            else []
+        ),
         "",
         f"Retrieval (in-scope questions; top {cfg['top_k']})",
         f"  {'retriever':<10}{'recall@1':>10}{'recall@5':>10}{'recall@20':>11}{'MRR@20':>9}",

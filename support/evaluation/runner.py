@@ -32,7 +32,7 @@ from knowledge.embeddings import EmbeddingProvider, get_provider
 from knowledge.importers import articles_import, read_records
 from knowledge.models import Article, Chunk, KnowledgeBase
 from knowledge.selectors import Mode, embed_question, retrieve
-from knowledge.services import article_index, article_needs_indexing
+from knowledge.services import AliasRejected, alias_line, aliases_with_line, article_index, article_needs_indexing
 from support.answering import ChatProvider, get_chat_provider
 from support.confidence import confidence_from_features
 from support.evaluation.metrics import (
@@ -43,7 +43,7 @@ from support.evaluation.metrics import (
     normalize_answer,
     span_on_answer,
 )
-from support.evaluation.questionset import read_question_set
+from support.evaluation.questionset import question_texts, read_question_set
 from support.evaluation.squad import SquadQuestion, file_sha256, read_questions
 from support.models import Question
 from support.services import QuestionInvalid, question_answer
@@ -64,6 +64,7 @@ class EvaluationOptions:
     seed: int = 0
     limit_questions: int | None = None
     retrievers: tuple[Mode, ...] = RETRIEVERS
+    learn_from: tuple[Path, ...] = ()  # question sets the learning loop runs on first (collection_learn)
 
 
 class ProgressLine:
@@ -118,6 +119,9 @@ class Collection:
     import_errors: list[str] = field(default_factory=list)
     chunks: dict[int, ChunkTruth] = field(default_factory=dict)  # published chunks by id
     indexing: dict[str, float] = field(default_factory=dict)
+    withheld: frozenset[str] = frozenset()  # alias_line(question).casefold() of the evaluated questions
+    withheld_lines: int = 0  # "also asked as" lines left out because they are an evaluated question
+    learned: list[dict[str, Any]] = field(default_factory=list)  # collection_learn reports
 
     def is_hit(self, chunk_id: int, article_id: int, golds: Sequence[str]) -> bool:
         """A chunk of the question's own article whose content contains a gold answer."""
@@ -140,14 +144,33 @@ def excluded_titles(titles: Sequence[str], fraction: float, seed: int) -> set[st
     return set(random.Random(seed).sample(list(titles), count))
 
 
-def collection_import(*, path: Path, exclude_fraction: float, seed: int) -> Collection:
+def _line_key(text: str) -> str:
+    return alias_line(text).casefold()
+
+
+def collection_import(*, path: Path, exclude_fraction: float, seed: int, withheld: Sequence[str] = ()) -> Collection:
     """Import the file's articles into its evaluation collection; excluded ones as draft.
 
-    Raises ``ValueError`` when the file holds no valid article.
+    An *also asked as* line that is one of ``withheld`` (the questions about to be asked,
+    compared as :func:`knowledge.services.alias_line` makes them, case-insensitively) is
+    left out: a question is never scored against its own wording, which the learning loop
+    may have added to the articles (``evaluate --learn-from``, and the sample articles'
+    lines learned from other question sets). Raises ``ValueError`` when the file holds no
+    valid article.
     """
     records, errors = read_records(path)
     if not records:
         raise ValueError(f"{path.name}: no valid articles ({len(errors)} skipped)")
+    keys = frozenset(_line_key(text) for text in withheld)
+    left_out = 0
+    if keys:
+        kept_records = []
+        for r in records:
+            lines = (r.aliases or "").splitlines()
+            kept = [line for line in lines if _line_key(line) not in keys]
+            left_out += len(lines) - len(kept)
+            kept_records.append(replace(r, aliases="\n".join(kept)) if len(kept) < len(lines) else r)
+        records = kept_records
     titles = list(dict.fromkeys(r.title for r in records))
     out = excluded_titles(titles, exclude_fraction, seed)
     records = [replace(r, status=Article.Status.DRAFT if r.title in out else Article.Status.PUBLISHED) for r in records]
@@ -160,6 +183,8 @@ def collection_import(*, path: Path, exclude_fraction: float, seed: int) -> Coll
         title_by_slug={r.slug: r.title for r in records if r.slug},
         excluded={by_title[t] for t in out},
         import_errors=[str(e) for e in errors],
+        withheld=keys,
+        withheld_lines=left_out,
     )
 
 
@@ -413,6 +438,73 @@ def questions_ask(*, questions: Sequence[SquadQuestion], asker: Asker, progress:
 # --- The run -----------------------------------------------------------------------------------
 
 
+def collection_learn(
+    *, collection: Collection, questions_path: Path, asker: Asker, progress: ProgressLine
+) -> dict[str, Any]:
+    """The learning loop, run on the collection with the question set at ``questions_path``:
+    every question is asked through the customer path, and each answerable one the portal
+    escalated (a ticket, which a support agent answers from the question's own article) has
+    its wording added to that article's *also asked as* lines by the rule staff use from the
+    ticket page (:func:`knowledge.services.aliases_with_line`; the ticket admin's "Teach the
+    help centre"). Questions answered, right or wrong, teach nothing: no ticket reaches an
+    agent. A line that is one of the evaluated questions (``collection.withheld``) is not
+    added. Re-index with :func:`collection_index` afterwards (:func:`evaluation_run` does, after
+    each set, before the next is asked).
+
+    Returns ``{"file", "questions", "escalated_in_scope", "lines_added", "refused", "withheld",
+    "lines"}`` (``refused``: blank, already there, or the article full; ``lines``: ``[(article
+    title, line), …]`` as added). Raises ``FileNotFoundError`` /
+    ``ValueError`` for an unreadable set, as :func:`~support.evaluation.questionset.read_question_set`.
+    """
+    questions = read_question_set(questions_path, collection.title_by_slug)
+    records = questions_ask(questions=questions, asker=asker, progress=progress)
+    by_id = {q.id: q for q in questions}
+    escalated = refused = withheld = 0
+    lines: list[tuple[str, str]] = []  # (article title, line added)
+    for record in records:
+        if not record.in_scope or record.status == Question.Status.ANSWERED:
+            continue
+        escalated += 1
+        question = by_id[record.id]
+        if _line_key(question.question) in collection.withheld:
+            withheld += 1
+            continue
+        article = Article.objects.get(pk=collection.article_by_title[question.article_title])
+        try:
+            aliases, line = aliases_with_line(article.aliases, question.question, title=article.title)
+        except AliasRejected:
+            refused += 1
+            continue
+        Article.objects.filter(pk=article.pk).update(aliases=aliases)
+        lines.append((article.title, line))
+    report = {
+        "file": questions_path.name, "questions": len(records), "escalated_in_scope": escalated,
+        "lines_added": len(lines), "refused": refused, "withheld": withheld, "lines": lines,
+    }  # fmt: skip
+    progress.finish(
+        f"learned from {questions_path.name}: {len(lines)} lines added from {escalated} escalated answerable "
+        f"questions ({refused} refused, {withheld} withheld: asked in this run)"
+    )
+    return report
+
+
+def collection_learn_sets(
+    *, collection: Collection, paths: Sequence[Path], asker: Asker, progress: ProgressLine
+) -> None:
+    """:func:`collection_learn` with each question set in ``paths`` in turn, as the weeks of a
+    help centre's tickets, re-indexing the changed articles after each (so the next set is
+    asked against what the previous taught); reports go to ``collection.learned`` and the
+    indexing figures add up in ``collection.indexing``."""
+    for path in paths:
+        first = collection.indexing
+        collection.learned.append(
+            collection_learn(collection=collection, questions_path=path, asker=asker, progress=progress)
+        )
+        collection_index(collection=collection, provider=asker.embedder, progress=progress)
+        collection_load_chunks(collection)
+        collection.indexing = {k: round(first.get(k, 0) + v, 2) for k, v in collection.indexing.items()}
+
+
 @dataclass
 class EvaluationRun:
     options: EvaluationOptions
@@ -436,9 +528,14 @@ def evaluation_run(
     from support.selectors import answer_threshold
 
     progress = ProgressLine(write)
+    if options.questions_path is not None and options.questions_path.resolve() in {
+        p.resolve() for p in options.learn_from
+    }:
+        raise ValueError(f"{options.questions_path.name}: a question set cannot be learned from and evaluated at once")
     collection = collection_import(
-        path=options.squad_path, exclude_fraction=options.exclude_fraction, seed=options.seed
-    )
+        path=options.squad_path, exclude_fraction=options.exclude_fraction, seed=options.seed,
+        withheld=question_texts(options.questions_path) if options.questions_path is not None else (),
+    )  # fmt: skip
     if options.questions_path is None:
         questions = read_questions(options.squad_path)
     else:
@@ -450,6 +547,7 @@ def evaluation_run(
         collection=collection, embedder=embedder, chat=chat,
         threshold=answer_threshold() if threshold is None else threshold, retrievers=options.retrievers,
     )  # fmt: skip
+    collection_learn_sets(collection=collection, paths=options.learn_from, asker=asker, progress=progress)
     chosen = questions_select(questions, limit=options.limit_questions, seed=options.seed)
     started = time.monotonic()
     records = questions_ask(questions=chosen, asker=asker, progress=progress)

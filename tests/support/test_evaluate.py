@@ -240,3 +240,88 @@ def test_a_bad_question_set_line_is_reported_with_its_number(live_kb: Any, tmp_p
     )
     with pytest.raises(CommandError, match="line 5: article 'nope'"):
         call_command("evaluate", "--questions", str(questions), "--articles", str(articles), stdout=StringIO())
+
+
+def _question_set(path: Path, *lines: dict[str, Any]) -> Path:
+    path.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n", encoding="utf-8")
+    return path
+
+
+PARCEL = {"id": "l1", "question": "택배   언제 와요?", "language": "ko", "answerable": True,
+          "article": "shipping", "facts": ["1–2 business days"], "pair": "ko-en"}  # fmt: skip
+
+
+def test_learn_from_adds_each_escalated_wording_and_never_one_being_evaluated(live_kb: Any, tmp_path: Path) -> None:
+    """``--learn-from``: the learning loop on another set first (with a threshold no answer
+    reaches, every answerable question of it is escalated and teaches its article); a line that
+    is a question of the evaluated set, learned or already in the articles, is left out."""
+    AnswerPolicy.objects.filter(pk=1).update(confidence_threshold=1.0)  # no answer reaches it
+    articles, questions = _help_centre(tmp_path)
+    shipping = articles / "shipping.md"
+    shipping.write_text(
+        shipping.read_text(encoding="utf-8").replace(
+            "language: en\n", "language: en\naliases:\n  - 환불은 며칠 안에 돼요?\n"
+        ),
+        encoding="utf-8",
+    )  # an evaluated question of set "questions" already among the article's lines
+    learn = _question_set(
+        tmp_path / "learn.jsonl", PARCEL, {**PARCEL, "id": "l2", "question": "How long does delivery take?"}
+    )
+    target = tmp_path / "hc.json"
+    out = StringIO()
+    call_command(
+        "evaluate", "--questions", str(questions), "--articles", str(articles), "--learn-from", str(learn),
+        "--json", str(target), stdout=out, stderr=StringIO(),
+    )  # fmt: skip
+    learned = json.loads(target.read_text(encoding="utf-8"))["configuration"]["learned_from"]
+    assert learned == [{
+        "file": "learn.jsonl", "questions": 2, "escalated_in_scope": 2, "lines_added": 1, "refused": 0,
+        "withheld": 1, "lines": [["Shipping times", "택배 언제 와요?"]],
+    }]  # fmt: skip
+    kb = KnowledgeBase.objects.get(slug=f"eval-{file_sha256(articles)[:12]}")
+    assert Article.objects.get(knowledge_base=kb, slug="shipping").aliases == "택배 언제 와요?"
+    text = out.getvalue()
+    assert "learned from learn.jsonl: 1 also-asked-as lines added from 2 escalated" in text
+    assert "1 also-asked-as lines left out: they are questions of this set" in text
+    with pytest.raises(CommandError, match="cannot be learned from and evaluated"):
+        call_command(
+            "evaluate", "--questions", str(learn), "--articles", str(articles), "--learn-from", str(learn),
+            stdout=StringIO(), stderr=StringIO(),
+        )  # fmt: skip
+    with pytest.raises(CommandError, match="--learn-from goes with --questions"):
+        _run("evaluate", "--learn-from", str(learn))
+
+
+def test_learn_wording_writes_the_lines_into_the_articles_front_matter(live_kb: Any, tmp_path: Path) -> None:
+    import frontmatter
+
+    AnswerPolicy.objects.filter(pk=1).update(confidence_threshold=1.0)  # no answer reaches it
+    articles, _ = _help_centre(tmp_path)
+    learn = _question_set(tmp_path / "learn.jsonl", PARCEL)
+    out = StringIO()
+    call_command(
+        "learn_wording", "--articles", str(articles), "--from", str(learn), "--write", stdout=out, stderr=StringIO()
+    )
+    assert "learn.jsonl: 1 lines from 1 escalated" in out.getvalue()
+    post = frontmatter.load(articles / "shipping.md")
+    assert post.metadata["aliases"] == ["택배 언제 와요?"] and post.metadata["title"] == "Shipping times"
+    assert post.content.startswith("Standard delivery takes 1–2 business days.")
+    out = StringIO()
+    call_command("learn_wording", "--articles", str(articles), "--from", str(learn), stdout=out, stderr=StringIO())
+    assert "0 lines from 1 escalated answerable questions (1 refused" in out.getvalue()  # already there
+
+
+def test_front_matter_gets_the_lines_in_its_list_or_a_new_one() -> None:
+    from support.management.commands.learn_wording import front_matter_with_lines
+
+    listed = '---\ntitle: A\naliases:\n  - "x"\nstatus: published\n---\nBody\n'
+    assert front_matter_with_lines(listed, ['say "hi"']) == (
+        '---\ntitle: A\naliases:\n  - "x"\n  - "say \\"hi\\""\nstatus: published\n---\nBody\n'
+    )
+    assert (
+        front_matter_with_lines("---\ntitle: A\n---\nB\n", ["비번"]) == '---\ntitle: A\naliases:\n  - "비번"\n---\nB\n'
+    )
+    with pytest.raises(ValueError, match="no front matter"):
+        front_matter_with_lines("Body only\n", ["x"])
+    with pytest.raises(ValueError, match="not a list"):
+        front_matter_with_lines("---\naliases: x\n---\nB\n", ["y"])

@@ -30,6 +30,11 @@ def add_evaluation_arguments(parser: CommandParser, *, exclude_default: float = 
     parser.add_argument("--limit-questions", type=int, default=None, help="ask only the first N (after shuffling)")
     parser.add_argument("--retrievers", default=",".join(RETRIEVERS), help="comma-separated: lexical,dense,hybrid")
     parser.add_argument("--json", type=Path, default=None, help="write all figures, configuration and records here")
+    parser.add_argument(
+        "--learn-from", type=Path, action="append", default=[], metavar="QUESTIONS",
+        help="with --questions: first run the learning loop on this question set (repeatable): the wording of "
+        "each answerable question it escalates joins its article's also-asked-as lines, as staff do from a ticket",
+    )  # fmt: skip
 
 
 def options_from(options: dict[str, Any]) -> EvaluationOptions:
@@ -43,6 +48,9 @@ def options_from(options: dict[str, Any]) -> EvaluationOptions:
     if options["limit_questions"] is not None and options["limit_questions"] < 1:
         raise CommandError("--limit-questions must be at least 1")
     questions = options.get("questions")
+    learn_from = tuple(options.get("learn_from") or ())
+    if learn_from and questions is None:
+        raise CommandError("--learn-from goes with --questions")
     if questions is not None:
         source = options.get("articles") or settings.BASE_DIR / "samples" / "articles"
     elif options.get("articles") is not None:
@@ -55,6 +63,7 @@ def options_from(options: dict[str, Any]) -> EvaluationOptions:
         squad_path=source, questions_path=questions,
         exclude_fraction=options["exclude_fraction"], seed=options["seed"],
         limit_questions=options["limit_questions"], retrievers=retrievers,  # type: ignore[arg-type]
+        learn_from=learn_from,
     )  # fmt: skip
 
 

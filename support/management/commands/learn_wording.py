@@ -1,0 +1,112 @@
+"""``manage.py learn_wording``: the learning loop run on a folder of Markdown articles.
+
+The ticket page's "Teach the help centre" adds an escalated customer's wording to the
+*also asked as* lines of the article that answers it (``support.workflow.ticket_wording_to_article``).
+This command replays that loop on question sets, in an isolated evaluation collection of
+``--articles``, and with ``--write`` appends the lines it added to the articles' front matter:
+how the sample help centre's learned lines were made (README, *Answer quality*).
+"""
+
+import json
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from knowledge.embeddings import get_provider
+from knowledge.importers import read_records
+from knowledge.services import ALIASES_MAX_LINES
+from support.answering import get_chat_provider
+from support.evaluation.runner import (
+    Asker,
+    ProgressLine,
+    collection_import,
+    collection_index,
+    collection_learn_sets,
+    collection_load_chunks,
+)
+from support.selectors import answer_threshold
+
+_ALIASES_BLOCK = re.compile(r"^aliases:[ \t]*\n((?:[ \t]+-[^\n]*\n)*)", re.MULTILINE)
+
+
+def front_matter_with_lines(text: str, lines: list[str]) -> str:
+    """Markdown ``text`` with ``lines`` appended to its front matter's ``aliases:`` list (one
+    ``  - "…"`` item each, JSON-quoted, which YAML reads as the same string), the list created
+    before the closing ``---`` when the article has none. Raises ``ValueError`` for a file
+    without front matter or whose ``aliases`` is not a block list."""
+    if not text.startswith("---\n") or "\n---\n" not in text[3:]:
+        raise ValueError("no front matter")
+    end = text.index("\n---\n", 3) + 1
+    items = "".join(f"  - {json.dumps(line, ensure_ascii=False)}\n" for line in lines)
+    found = _ALIASES_BLOCK.search(text, 0, end)
+    if found:
+        return text[: found.end()] + items + text[found.end() :]
+    if re.search(r"^aliases:", text[:end], re.MULTILINE):
+        raise ValueError("its aliases are not a list of '- line' items")
+    return text[:end] + "aliases:\n" + items + text[end:]
+
+
+class Command(BaseCommand):
+    help = (
+        "Replay the learning loop on a folder of Markdown articles: ask each --from question set through "
+        "the customer path (an isolated evaluation collection) and add the wording of every answerable "
+        "question it escalates to its article's also-asked-as lines; --write appends them to the files."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--articles", type=Path, required=True, help="folder of Markdown articles")
+        parser.add_argument(
+            "--from", dest="sets", type=Path, action="append", required=True, metavar="QUESTIONS",
+            help="customer question set (JSONL, samples/questions/README.md), in order; repeatable",
+        )  # fmt: skip
+        parser.add_argument("--write", action="store_true", help="append the lines to the articles' front matter")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        folder: Path = options["articles"]
+        if not folder.is_dir():
+            raise CommandError(f"{folder} is not a folder of Markdown articles")
+
+        def write(text: str) -> None:
+            self.stderr.write(text, ending="")
+            self.stderr.flush()
+
+        progress = ProgressLine(write)
+        try:
+            collection = collection_import(path=folder, exclude_fraction=0.0, seed=0)
+            embedder = get_provider()
+            collection_index(collection=collection, provider=embedder, progress=progress)
+            collection_load_chunks(collection)
+            asker = Asker(
+                collection=collection, embedder=embedder, chat=get_chat_provider(),
+                threshold=answer_threshold(), retrievers=(),
+            )  # fmt: skip
+            collection_learn_sets(collection=collection, paths=options["sets"], asker=asker, progress=progress)
+        except (FileNotFoundError, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
+        by_title: dict[str, list[str]] = defaultdict(list)
+        for report in collection.learned:
+            self.stdout.write(
+                f"{report['file']}: {report['lines_added']} lines from {report['escalated_in_scope']} escalated "
+                f"answerable questions ({report['refused']} refused: blank, already there or the article "
+                f"full at {ALIASES_MAX_LINES} lines)"
+            )
+            for title, line in report["lines"]:
+                by_title[title].append(line)
+        for title, lines in by_title.items():
+            self.stdout.write(f"  {title}: {len(lines)} lines")
+        if options["write"]:
+            self._write(folder, by_title)
+
+    def _write(self, folder: Path, by_title: dict[str, list[str]]) -> None:
+        records, _ = read_records(folder)
+        files = {r.title: next(folder.rglob(r.location)) for r in records}
+        for title, lines in by_title.items():
+            path = files[title]
+            try:
+                path.write_text(front_matter_with_lines(path.read_text(encoding="utf-8"), lines), encoding="utf-8")
+            except ValueError as exc:
+                raise CommandError(f"{path.name}: {exc}; nothing more was written") from exc
+            self.stdout.write(f"wrote {len(lines)} lines to {path}")
