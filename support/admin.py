@@ -23,8 +23,10 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from django.utils.translation import override as translation_override
 
 from knowledge.admin import CuratedAnswerAdmin, ReadOnlyTabularInline
 from knowledge.chunking import plain_text
@@ -140,6 +142,11 @@ class EmailDeliveryInline(NextAttemptColumn, ReadOnlyTabularInline):
     readonly_fields = fields
 
 
+# Typed wording is cut to ALIAS_MAX_CHARS after its markup is removed (knowledge.services.alias_line);
+# the form only bounds what is posted.
+WORDING_MAX_CHARS = 4 * ALIAS_MAX_CHARS
+
+
 class TicketAdminForm(forms.ModelForm):
     """The agent's controls; nothing here is saved onto the ticket directly.
 
@@ -187,7 +194,7 @@ class TicketAdminForm(forms.ModelForm):
     wording = forms.CharField(
         label=_("Customer's wording"),
         required=False,
-        max_length=ALIAS_MAX_CHARS,
+        max_length=WORDING_MAX_CHARS,
         widget=forms.TextInput(attrs={"size": 80}),
         help_text=_("Take out names, order numbers and anything else personal first."),
     )
@@ -308,6 +315,7 @@ def channel_names() -> dict[str, str]:
 
 
 STAY_BUTTONS = ("_send_reply", "_assign_to_me", "_draft_reply")
+REFUSED_ATTRIBUTE = "_ticket_step_refused"  # set on the request by save_model when a service refused a step
 
 # Default order: unanswered first (open, then waiting for the customer, then answered,
 # then closed), oldest first within each.
@@ -440,6 +448,7 @@ class TicketAdmin(admin.ModelAdmin):
                 service(ticket=obj, by=user, **kwargs)
             except TicketInvalid as exc:
                 self.message_user(request, str(exc), messages.ERROR)
+                setattr(request, REFUSED_ATTRIBUTE, True)  # stay on the ticket: see response_change
                 if service is ticket_reply and body:  # not sent: keep what the agent wrote
                     ticket_reply_draft_save(ticket=obj, body=body, by=user)
                 continue
@@ -458,10 +467,15 @@ class TicketAdmin(admin.ModelAdmin):
                     else _("The ticket is unassigned."),
                 )
             elif service is ticket_wording_to_article:
+                article = kwargs["article"]
+                with translation_override(None):  # stored untranslated, as the admin's own change messages
+                    label = str(capfirst(Article._meta.get_field("aliases").verbose_name))
+                self.log_change(request, article, [{"changed": {"fields": [label]}}])
+                line = Article.objects.get(pk=article.pk).aliases.splitlines()[-1]  # as stored: cut, no markup
                 self.message_user(
                     request,
-                    _("“%(article)s” now also answers this wording; it is being re-indexed.")
-                    % {"article": kwargs["article"].title},
+                    _("“%(article)s” now also answers “%(line)s”; it is being re-indexed.")
+                    % {"article": article.title, "line": line},
                 )
             elif service is ticket_draft_request:
                 self.message_user(request, _("A draft reply is being written; reload the page in a few seconds."))
@@ -487,7 +501,9 @@ class TicketAdmin(admin.ModelAdmin):
         return since
 
     def response_change(self, request: HttpRequest, obj: Ticket) -> HttpResponse:
-        if any(button in request.POST for button in STAY_BUTTONS):  # back to the ticket, to see the result
+        """Back to the ticket after the stay buttons, and after any refused step (its error says
+        why; the admin's "changed successfully" and a jump to the list had hidden it)."""
+        if any(button in request.POST for button in STAY_BUTTONS) or getattr(request, REFUSED_ATTRIBUTE, False):
             return HttpResponseRedirect(request.path)
         return super().response_change(request, obj)
 

@@ -186,7 +186,7 @@ def test_an_agent_teaches_an_article_a_customers_wording_and_the_next_customer_i
     data = form_data(page, "ticket_form")
     assert data["wording"] == WORDING  # prefilled with the question, for the agent to edit
     response = lead.post(url, data | {"wording_article": str(plans.pk)}, follow=True)
-    assert "now also answers this wording" in response.content.decode()
+    assert "now also answers “연간 결제하면 할인돼요?”" in response.content.decode()
     assert Article.objects.get(pk=plans.pk).aliases == WORDING
     assert "Wording added to an article" in lead.get(url).content.decode()  # in the ticket's history
     again = lead.post(
@@ -195,6 +195,9 @@ def test_an_agent_teaches_an_article_a_customers_wording_and_the_next_customer_i
         follow=True,
     )
     assert "already has this line" in again.content.decode()
+    assert again.redirect_chain[-1][0] == url and "changed successfully" not in again.content.decode()  # stays
+    history = reverse("admin:knowledge_article_history", args=[plans.pk])
+    assert "Changed Also asked as." in lead.get(history).content.decode()  # the article's own admin history
 
     fault_worker.wait_for(  # type: ignore[attr-defined]
         lambda: Article.objects.get(pk=plans.pk).index_state == Article.IndexState.INDEXED,
