@@ -147,6 +147,13 @@ class EmailDeliveryInline(NextAttemptColumn, ReadOnlyTabularInline):
 WORDING_MAX_CHARS = 4 * ALIAS_MAX_CHARS
 
 
+class ArticleChoiceField(forms.ModelChoiceField):
+    """Articles named with their language: a help centre has the same title in Korean and English."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.title} ({obj.language})"
+
+
 class TicketAdminForm(forms.ModelForm):
     """The agent's controls; nothing here is saved onto the ticket directly.
 
@@ -182,7 +189,7 @@ class TicketAdminForm(forms.ModelForm):
         widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
         help_text=_("Optional, one per line."),
     )
-    wording_article = forms.ModelChoiceField(
+    wording_article = ArticleChoiceField(
         label=_("The answer is in this article"),
         queryset=Article.objects.none(),
         required=False,
@@ -230,9 +237,15 @@ class TicketAdminForm(forms.ModelForm):
         self.initial["reply"] = ticket.reply_draft  # not the model's ``reply``: that one was sent
         articles = self.fields["wording_article"]
         assert isinstance(articles, forms.ModelChoiceField)
+        # The articles the customer was shown ("These articles might help") first, in that order:
+        # the answer is usually among them, and a help centre has too many to scroll through.
+        shown = list(
+            dict.fromkeys(s["article_id"] for s in (ticket.question.sources or []) if ticket.pk and s.get("article_id"))
+        )
+        first = Case(*(When(pk=pk, then=Value(rank)) for rank, pk in enumerate(shown)), default=Value(len(shown)))
         articles.queryset = Article.objects.filter(
             knowledge_base__slug=LIVE_KNOWLEDGE_BASE, kind=Article.Kind.ARTICLE
-        ).order_by("title")
+        ).order_by(first, "title")
         self.initial["wording"] = alias_line(ticket.question.text) if ticket.pk else ""
         self.initial["seen_event"] = ticket.events.order_by("-pk").values_list("pk", flat=True).first() or 0
         self.initial["seen_assignee"] = seen_assignee_value(ticket.assignee_id)

@@ -185,6 +185,10 @@ def test_an_agent_teaches_an_article_a_customers_wording_and_the_next_customer_i
     assert "Teach the help centre" in page
     data = form_data(page, "ticket_form")
     assert data["wording"] == WORDING  # prefilled with the question, for the agent to edit
+    select = page.split('name="wording_article"')[1].split("</select>")[0]
+    offered = [int(pk) for pk in re.findall(r'<option value="(\d+)"', select)]
+    shown = list(dict.fromkeys(source["article_id"] for source in ticket.question.sources))
+    assert offered[: len(shown)] == shown and set(offered) == set(a.pk for a in sample_articles.values())  # type: ignore[attr-defined]
     response = lead.post(url, data | {"wording_article": str(plans.pk)}, follow=True)
     assert "now also answers “연간 결제하면 할인돼요?”" in response.content.decode()
     assert Article.objects.get(pk=plans.pk).aliases == WORDING
