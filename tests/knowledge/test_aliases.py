@@ -1,6 +1,7 @@
 """A customer's wording added to an article's *also asked as* lines (the learning loop's write)."""
 
 import pytest
+from django.utils import translation
 
 from knowledge.models import Article
 from knowledge.services import (
@@ -21,6 +22,7 @@ def test_a_question_becomes_one_line_without_markup_cut_at_a_word() -> None:
     assert len(long) <= ALIAS_MAX_CHARS and long.endswith("word") and not long.endswith(" ")
 
 
+@translation.override("en")  # the messages are for staff, in the active language
 def test_a_line_is_appended_once_and_refused_when_blank_or_the_article_is_full() -> None:
     aliases, line = aliases_with_line("Returns and refund policy\n\n", "반품  기간이\n어떻게 되나요?", title="환불")
     assert (aliases, line) == ("Returns and refund policy\n반품 기간이 어떻게 되나요?", "반품 기간이 어떻게 되나요?")
@@ -36,6 +38,7 @@ def test_a_line_is_appended_once_and_refused_when_blank_or_the_article_is_full()
 
 
 @pytest.mark.django_db
+@translation.override("en")
 def test_adding_a_line_re_indexes_the_article_but_never_a_support_answer(make_article) -> None:  # type: ignore[no-untyped-def]
     article = make_article("Resetting your password", "Open Settings and choose Forgot password.", language="en")
     assert article.index_state == Article.IndexState.INDEXED
