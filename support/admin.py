@@ -242,10 +242,14 @@ class TicketAdminForm(forms.ModelForm):
         shown = list(
             dict.fromkeys(s["article_id"] for s in (ticket.question.sources or []) if ticket.pk and s.get("article_id"))
         )
-        first = Case(*(When(pk=pk, then=Value(rank)) for rank, pk in enumerate(shown)), default=Value(len(shown)))
+        ordering: list[Any] = ["title"]
+        if shown:  # a Case without a When is its default alone, and "ORDER BY 0" is a column position
+            ordering.insert(
+                0, Case(*(When(pk=pk, then=Value(rank)) for rank, pk in enumerate(shown)), default=len(shown))
+            )
         articles.queryset = Article.objects.filter(
             knowledge_base__slug=LIVE_KNOWLEDGE_BASE, kind=Article.Kind.ARTICLE
-        ).order_by(first, "title")
+        ).order_by(*ordering)
         self.initial["wording"] = alias_line(ticket.question.text) if ticket.pk else ""
         self.initial["seen_event"] = ticket.events.order_by("-pk").values_list("pk", flat=True).first() or 0
         self.initial["seen_assignee"] = seen_assignee_value(ticket.assignee_id)
