@@ -44,22 +44,6 @@ def question_from_line(data: object, titles_by_slug: dict[str, str], location: s
     )
 
 
-def question_texts(path: Path) -> list[str]:
-    """The ``question`` text of every line of the JSONL set at ``path`` that has one (no other
-    checks: :func:`read_question_set` reports a malformed line); [] when the file is missing."""
-    if not path.is_file():
-        return []
-    texts = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            data = json.loads(line) if line.strip() else None
-        except json.JSONDecodeError:
-            continue
-        if isinstance(data, dict) and str(data.get("question") or "").strip():
-            texts.append(str(data["question"]))
-    return texts
-
-
 def read_question_set(path: Path, titles_by_slug: dict[str, str]) -> list[SquadQuestion]:
     """Every question of the JSONL file at ``path``; ``titles_by_slug`` maps the articles folder's slugs to titles.
 

@@ -43,7 +43,7 @@ from support.evaluation.metrics import (
     normalize_answer,
     span_on_answer,
 )
-from support.evaluation.questionset import question_texts, read_question_set
+from support.evaluation.questionset import read_question_set
 from support.evaluation.squad import SquadQuestion, file_sha256, read_questions
 from support.models import Question
 from support.services import QuestionInvalid, question_answer
@@ -119,7 +119,8 @@ class Collection:
     import_errors: list[str] = field(default_factory=list)
     chunks: dict[int, ChunkTruth] = field(default_factory=dict)  # published chunks by id
     indexing: dict[str, float] = field(default_factory=dict)
-    withheld: frozenset[str] = frozenset()  # alias_line(question).casefold() of the evaluated questions
+    questions: list[SquadQuestion] = field(default_factory=list)  # the customer question set asked of it, if any
+    withheld: frozenset[str] = frozenset()  # alias_line(question).casefold() of those questions
     withheld_lines: int = 0  # "also asked as" lines left out because they are an evaluated question
     learned: list[dict[str, Any]] = field(default_factory=list)  # collection_learn reports
 
@@ -148,20 +149,26 @@ def _line_key(text: str) -> str:
     return alias_line(text).casefold()
 
 
-def collection_import(*, path: Path, exclude_fraction: float, seed: int, withheld: Sequence[str] = ()) -> Collection:
+def collection_import(
+    *, path: Path, exclude_fraction: float, seed: int, questions_path: Path | None = None
+) -> Collection:
     """Import the file's articles into its evaluation collection; excluded ones as draft.
 
-    An *also asked as* line that is one of ``withheld`` (the questions about to be asked,
-    compared as :func:`knowledge.services.alias_line` makes them, case-insensitively) is
-    left out: a question is never scored against its own wording, which the learning loop
-    may have added to the articles (``evaluate --learn-from``, and the sample articles'
-    lines learned from other question sets). Raises ``ValueError`` when the file holds no
-    valid article.
+    With ``questions_path``, the customer question set about these articles is read (into
+    ``Collection.questions``) before anything is imported, and an *also asked as* line that is
+    one of its questions (compared as :func:`knowledge.services.alias_line` makes them,
+    case-insensitively) is left out: a question is never scored against its own wording,
+    which the learning loop may have added to the articles (``evaluate --learn-from``, and
+    the sample articles' lines learned from other question sets). Raises ``ValueError`` when
+    the file holds no valid article or the question set a malformed line (as
+    :func:`~support.evaluation.questionset.read_question_set`).
     """
     records, errors = read_records(path)
     if not records:
         raise ValueError(f"{path.name}: no valid articles ({len(errors)} skipped)")
-    keys = frozenset(_line_key(text) for text in withheld)
+    title_by_slug = {r.slug: r.title for r in records if r.slug}
+    questions = read_question_set(questions_path, title_by_slug) if questions_path is not None else []
+    keys = frozenset(_line_key(q.question) for q in questions)
     left_out = 0
     if keys:
         kept_records = []
@@ -180,9 +187,10 @@ def collection_import(*, path: Path, exclude_fraction: float, seed: int, withhel
     return Collection(
         knowledge_base=kb,
         article_by_title=by_title,
-        title_by_slug={r.slug: r.title for r in records if r.slug},
+        title_by_slug=title_by_slug,
         excluded={by_title[t] for t in out},
         import_errors=[str(e) for e in errors],
+        questions=questions,
         withheld=keys,
         withheld_lines=left_out,
     )
@@ -488,21 +496,28 @@ def collection_learn(
     return report
 
 
+INDEXING_COUNTS = ("articles_indexed", "chunks_embedded", "seconds")  # collection.indexing keys that add up
+
+
 def collection_learn_sets(
     *, collection: Collection, paths: Sequence[Path], asker: Asker, progress: ProgressLine
 ) -> None:
     """:func:`collection_learn` with each question set in ``paths`` in turn, as the weeks of a
     help centre's tickets, re-indexing the changed articles after each (so the next set is
-    asked against what the previous taught); reports go to ``collection.learned`` and the
-    indexing figures add up in ``collection.indexing``."""
+    asked against what the previous taught); reports go to ``collection.learned``, and the
+    articles indexed, chunks embedded and seconds (``INDEXING_COUNTS``) add up in
+    ``collection.indexing``."""
     for path in paths:
-        first = collection.indexing
+        before = collection.indexing
         collection.learned.append(
             collection_learn(collection=collection, questions_path=path, asker=asker, progress=progress)
         )
         collection_index(collection=collection, provider=asker.embedder, progress=progress)
         collection_load_chunks(collection)
-        collection.indexing = {k: round(first.get(k, 0) + v, 2) for k, v in collection.indexing.items()}
+        collection.indexing = {  # what was indexed adds up; what was published and first reused does not
+            **before,
+            **{k: round(before.get(k, 0) + collection.indexing[k], 2) for k in INDEXING_COUNTS},
+        }
 
 
 @dataclass
@@ -534,12 +549,9 @@ def evaluation_run(
         raise ValueError(f"{options.questions_path.name}: a question set cannot be learned from and evaluated at once")
     collection = collection_import(
         path=options.squad_path, exclude_fraction=options.exclude_fraction, seed=options.seed,
-        withheld=question_texts(options.questions_path) if options.questions_path is not None else (),
+        questions_path=options.questions_path,
     )  # fmt: skip
-    if options.questions_path is None:
-        questions = read_questions(options.squad_path)
-    else:
-        questions = read_question_set(options.questions_path, collection.title_by_slug)
+    questions = read_questions(options.squad_path) if options.questions_path is None else collection.questions
     embedder, chat = get_provider(), get_chat_provider()
     collection_index(collection=collection, provider=embedder, progress=progress)
     collection_load_chunks(collection)

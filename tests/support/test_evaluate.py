@@ -273,7 +273,9 @@ def test_learn_from_adds_each_escalated_wording_and_never_one_being_evaluated(li
         "evaluate", "--questions", str(questions), "--articles", str(articles), "--learn-from", str(learn),
         "--json", str(target), stdout=out, stderr=StringIO(),
     )  # fmt: skip
-    learned = json.loads(target.read_text(encoding="utf-8"))["configuration"]["learned_from"]
+    report = json.loads(target.read_text(encoding="utf-8"))
+    assert report["indexing"]["articles_published"] == 2  # re-indexing after learning does not count them twice
+    learned = report["configuration"]["learned_from"]
     assert learned == [{
         "file": "learn.jsonl", "questions": 2, "escalated_in_scope": 2, "lines_added": 1, "refused": 0,
         "withheld": 1, "lines": [["Shipping times", "택배 언제 와요?"]],

@@ -1,6 +1,7 @@
 """``manage.py evaluate``: retrieval, answer and escalation figures on a SQuAD-format file."""
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,15 +68,20 @@ def options_from(options: dict[str, Any]) -> EvaluationOptions:
     )  # fmt: skip
 
 
-def run_from_command(command: BaseCommand, options: dict[str, Any]) -> EvaluationRun:
-    """Run the evaluation with progress on the command's stderr; file errors -> ``CommandError``."""
+def stderr_writer(command: BaseCommand) -> Callable[[str], None]:
+    """Raw progress text (carriage returns, no newline added) onto the command's stderr, flushed."""
 
     def write(text: str) -> None:
         command.stderr.write(text, ending="")
         command.stderr.flush()
 
+    return write
+
+
+def run_from_command(command: BaseCommand, options: dict[str, Any]) -> EvaluationRun:
+    """Run the evaluation with progress on the command's stderr; file errors -> ``CommandError``."""
     try:
-        return evaluation_run(options=options_from(options), write=write)
+        return evaluation_run(options=options_from(options), write=stderr_writer(command))
     except (FileNotFoundError, ValueError) as exc:
         raise CommandError(str(exc)) from exc
 
@@ -112,14 +118,10 @@ class Command(BaseCommand):
     def _conversations(self, options: dict[str, Any]) -> None:
         from support.evaluation.conversations import conversations_evaluate, format_conversations
 
-        def write(text: str) -> None:
-            self.stderr.write(text, ending="")
-            self.stderr.flush()
-
         articles = options.get("articles") or settings.BASE_DIR / "samples" / "articles"
         try:
             report = conversations_evaluate(
-                conversations_path=options["conversations"], articles_path=articles, write=write
+                conversations_path=options["conversations"], articles_path=articles, write=stderr_writer(self)
             )
         except (FileNotFoundError, ValueError) as exc:
             raise CommandError(str(exc)) from exc

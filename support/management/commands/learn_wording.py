@@ -27,6 +27,7 @@ from support.evaluation.runner import (
     collection_learn_sets,
     collection_load_chunks,
 )
+from support.management.commands.evaluate import stderr_writer
 from support.selectors import answer_threshold
 
 _ALIASES_BLOCK = re.compile(r"^aliases:[ \t]*\n((?:[ \t]+-[^\n]*\n)*)", re.MULTILINE)
@@ -69,11 +70,7 @@ class Command(BaseCommand):
         if not folder.is_dir():
             raise CommandError(f"{folder} is not a folder of Markdown articles")
 
-        def write(text: str) -> None:
-            self.stderr.write(text, ending="")
-            self.stderr.flush()
-
-        progress = ProgressLine(write)
+        progress = ProgressLine(stderr_writer(self))
         try:
             collection = collection_import(path=folder, exclude_fraction=0.0, seed=0)
             embedder = get_provider()
