@@ -41,6 +41,7 @@ from support.evaluation.runner import (
     ProgressLine,
     collection_import,
     collection_index,
+    collection_lock,
 )
 from support.models import Question
 from support.services import question_answer
@@ -195,26 +196,27 @@ def conversations_evaluate(
     from support.selectors import answer_threshold
 
     progress = ProgressLine(write)
-    collection = collection_import(path=articles_path, exclude_fraction=0.0, seed=0)
-    cases = read_conversations(conversations_path, set(collection.title_by_slug))
-    collection_index(collection=collection, provider=get_provider(), progress=progress)
-    threshold = answer_threshold() if threshold is None else threshold
-    offline = [m for m in OFFLINE_METHODS if m != "none"]
-    methods = ["none", *offline, *(m + TOPIC_SUFFIX for m in offline)]
-    if get_chat_provider().calls_model:
-        methods.append("rewrite")
-    results: dict[str, Any] = {}
-    misses: dict[str, list[str]] = {}
-    records: dict[str, list[dict[str, Any]]] = {}
-    for method in methods:
-        tallies: dict[str, Tally] = defaultdict(Tally)
-        for number, case in enumerate(cases, 1):
-            conversation_ask(case, collection=collection, method=method, threshold=threshold, tallies=tallies)
-            progress.update(f"{method}: conversation {number}/{len(cases)}")
-        progress.finish(f"{method}: {len(cases)} conversations asked")
-        results[method] = {key: tally.shares() for key, tally in sorted(tallies.items())}
-        misses[method] = tallies["all"].misses
-        records[method] = tallies["all"].records
+    with collection_lock(articles_path, write):
+        collection = collection_import(path=articles_path, exclude_fraction=0.0, seed=0)
+        cases = read_conversations(conversations_path, set(collection.title_by_slug))
+        collection_index(collection=collection, provider=get_provider(), progress=progress)
+        threshold = answer_threshold() if threshold is None else threshold
+        offline = [m for m in OFFLINE_METHODS if m != "none"]
+        methods = ["none", *offline, *(m + TOPIC_SUFFIX for m in offline)]
+        if get_chat_provider().calls_model:
+            methods.append("rewrite")
+        results: dict[str, Any] = {}
+        misses: dict[str, list[str]] = {}
+        records: dict[str, list[dict[str, Any]]] = {}
+        for method in methods:
+            tallies: dict[str, Tally] = defaultdict(Tally)
+            for number, case in enumerate(cases, 1):
+                conversation_ask(case, collection=collection, method=method, threshold=threshold, tallies=tallies)
+                progress.update(f"{method}: conversation {number}/{len(cases)}")
+            progress.finish(f"{method}: {len(cases)} conversations asked")
+            results[method] = {key: tally.shares() for key, tally in sorted(tallies.items())}
+            misses[method] = tallies["all"].misses
+            records[method] = tallies["all"].records
     return {
         "conversations": len(cases),
         "threshold": threshold,

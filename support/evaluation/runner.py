@@ -23,10 +23,13 @@ the trade-off curve without asking anything again.
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from django.db import connection
 
 from knowledge.embeddings import EmbeddingProvider, get_provider
 from knowledge.importers import articles_import, read_records
@@ -134,9 +137,37 @@ class Collection:
 
 def evaluation_knowledge_base(path: Path) -> KnowledgeBase:
     """The collection for the evaluation file at ``path`` (created on first use)."""
-    slug = f"eval-{file_sha256(path)[:12]}"
+    slug = _collection_slug(path)
     kb, _ = KnowledgeBase.objects.get_or_create(slug=slug, defaults={"name": f"Evaluation: {path.name}"[:200]})
     return kb
+
+
+def _collection_slug(path: Path) -> str:
+    return f"eval-{file_sha256(path)[:12]}"
+
+
+@contextmanager
+def collection_lock(path: Path, write: Callable[[str], None]) -> Iterator[None]:
+    """Hold PostgreSQL's session advisory lock for the evaluation collection of ``path``.
+
+    Every run over the same articles shares one collection (named by their content), and each
+    re-imports and re-indexes it with its own *also asked as* lines left out or learned; two
+    runs at once would replace each other's chunks under their hit tests. So the second run
+    waits for the first (``write`` says so once) and the lock is released on leaving, also
+    on an error. Keyed by ``hashtext`` of the collection's slug (``pg_advisory_lock``,
+    PostgreSQL manual, *Advisory Lock Functions*).
+    """
+    key = _collection_slug(path)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [key])
+        if not cursor.fetchone()[0]:
+            write(f"waiting for another evaluation of {path.name} to finish\n")
+            cursor.execute("SELECT pg_advisory_lock(hashtext(%s))", [key])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [key])
 
 
 def excluded_titles(titles: Sequence[str], fraction: float, seed: int) -> set[str]:
@@ -537,6 +568,7 @@ def evaluation_run(
 ) -> EvaluationRun:
     """Run the whole evaluation; progress goes to ``write`` (raw text, carriage returns).
 
+    Holds :func:`collection_lock` throughout: a second run over the same articles waits.
     ``threshold`` defaults to the one in force (``support.selectors.answer_threshold``).
     Raises ``FileNotFoundError``/``ValueError`` for an unreadable file.
     """
@@ -547,27 +579,28 @@ def evaluation_run(
         p.resolve() for p in options.learn_from
     }:
         raise ValueError(f"{options.questions_path.name}: a question set cannot be learned from and evaluated at once")
-    collection = collection_import(
-        path=options.squad_path, exclude_fraction=options.exclude_fraction, seed=options.seed,
-        questions_path=options.questions_path,
-    )  # fmt: skip
-    questions = read_questions(options.squad_path) if options.questions_path is None else collection.questions
-    embedder, chat = get_provider(), get_chat_provider()
-    collection_index(collection=collection, provider=embedder, progress=progress)
-    collection_load_chunks(collection)
-    asker = Asker(
-        collection=collection, embedder=embedder, chat=chat,
-        threshold=answer_threshold() if threshold is None else threshold, retrievers=options.retrievers,
-    )  # fmt: skip
-    collection_learn_sets(collection=collection, paths=options.learn_from, asker=asker, progress=progress)
-    chosen = questions_select(questions, limit=options.limit_questions, seed=options.seed)
-    started = time.monotonic()
-    records = questions_ask(questions=chosen, asker=asker, progress=progress)
-    return EvaluationRun(
-        options=options, collection=collection, records=records, threshold=asker.threshold,
-        embedder=embedder, chat=chat, questions_total=len(chosen),
-        seconds={"indexing": collection.indexing["seconds"], "questions": round(time.monotonic() - started, 2)},
-    )  # fmt: skip
+    with collection_lock(options.squad_path, write):
+        collection = collection_import(
+            path=options.squad_path, exclude_fraction=options.exclude_fraction, seed=options.seed,
+            questions_path=options.questions_path,
+        )  # fmt: skip
+        questions = read_questions(options.squad_path) if options.questions_path is None else collection.questions
+        embedder, chat = get_provider(), get_chat_provider()
+        collection_index(collection=collection, provider=embedder, progress=progress)
+        collection_load_chunks(collection)
+        asker = Asker(
+            collection=collection, embedder=embedder, chat=chat,
+            threshold=answer_threshold() if threshold is None else threshold, retrievers=options.retrievers,
+        )  # fmt: skip
+        collection_learn_sets(collection=collection, paths=options.learn_from, asker=asker, progress=progress)
+        chosen = questions_select(questions, limit=options.limit_questions, seed=options.seed)
+        started = time.monotonic()
+        records = questions_ask(questions=chosen, asker=asker, progress=progress)
+        return EvaluationRun(
+            options=options, collection=collection, records=records, threshold=asker.threshold,
+            embedder=embedder, chat=chat, questions_total=len(chosen),
+            seconds={"indexing": collection.indexing["seconds"], "questions": round(time.monotonic() - started, 2)},
+        )  # fmt: skip
 
 
 def records_from_json(items: Sequence[dict[str, Any]], source: str = "") -> list[QuestionRecord]:

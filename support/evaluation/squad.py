@@ -69,7 +69,10 @@ def file_sha256(path: Path) -> str:
     """Hex SHA-256 of the file's bytes, or of a folder's ``*.md`` files (names and bytes, sorted).
 
     Names the evaluation collection built from it, so a changed file gets a new one.
+    Raises ``FileNotFoundError`` if ``path`` does not exist.
     """
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist")
     digest = hashlib.sha256()
     files = sorted(path.rglob("*.md")) if path.is_dir() else [path]
     for file in files:

@@ -6,16 +6,18 @@ The KorQuAD benchmark itself is not run here (it takes minutes); see the README.
 
 import json
 import re
+import threading
 from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connections
 
 from knowledge.models import LIVE_KNOWLEDGE_BASE, Article, Chunk, KnowledgeBase
 from support.confidence import FEATURES
-from support.evaluation.runner import excluded_titles
+from support.evaluation.runner import collection_lock, excluded_titles
 from support.evaluation.squad import file_sha256, read_questions
 from support.models import AnswerPolicy
 
@@ -172,6 +174,42 @@ def test_calibrate_stores_the_threshold_and_can_rerun_from_json(live_kb: Any, tm
         stdout=out,
     )  # fmt: skip
     assert "CONFIDENCE_WEIGHTS=" in out.getvalue() and "Chosen threshold" in out.getvalue()
+
+
+def _try_lock(connection: Any, key: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [key])
+        return bool(cursor.fetchone()[0])
+
+
+def test_a_second_evaluation_of_the_same_articles_waits_for_the_first() -> None:
+    """Two runs over one collection would re-index it under each other's hit tests."""
+    other = connections.create_connection("default")  # the session of an `evaluate` already running
+    other.inc_thread_sharing()
+    try:
+        assert _try_lock(other, EVAL_SLUG)
+
+        ending = threading.Event()
+
+        def first_run_ends() -> None:
+            ending.set()
+            with other.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [EVAL_SLUG])
+
+        ends = threading.Timer(0.5, first_run_ends)
+        ends.start()
+        messages: list[str] = []
+        with collection_lock(FIXTURE, messages.append):
+            assert ending.is_set()  # entered only once the first run let go
+            assert not _try_lock(other, EVAL_SLUG)
+        assert messages == [f"waiting for another evaluation of {FIXTURE.name} to finish\n"]
+        ends.join()
+        assert _try_lock(other, EVAL_SLUG)  # released on leaving
+    finally:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock_all()")
+        other.dec_thread_sharing()
+        other.close()
 
 
 def test_commands_refuse_bad_arguments(tmp_path: Path) -> None:

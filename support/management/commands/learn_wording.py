@@ -26,6 +26,7 @@ from support.evaluation.runner import (
     collection_index,
     collection_learn_sets,
     collection_load_chunks,
+    collection_lock,
 )
 from support.management.commands.evaluate import stderr_writer
 from support.selectors import answer_threshold
@@ -70,17 +71,19 @@ class Command(BaseCommand):
         if not folder.is_dir():
             raise CommandError(f"{folder} is not a folder of Markdown articles")
 
-        progress = ProgressLine(stderr_writer(self))
+        write = stderr_writer(self)
+        progress = ProgressLine(write)
         try:
-            collection = collection_import(path=folder, exclude_fraction=0.0, seed=0)
-            embedder = get_provider()
-            collection_index(collection=collection, provider=embedder, progress=progress)
-            collection_load_chunks(collection)
-            asker = Asker(
-                collection=collection, embedder=embedder, chat=get_chat_provider(),
-                threshold=answer_threshold(), retrievers=(),
-            )  # fmt: skip
-            collection_learn_sets(collection=collection, paths=options["sets"], asker=asker, progress=progress)
+            with collection_lock(folder, write):
+                collection = collection_import(path=folder, exclude_fraction=0.0, seed=0)
+                embedder = get_provider()
+                collection_index(collection=collection, provider=embedder, progress=progress)
+                collection_load_chunks(collection)
+                asker = Asker(
+                    collection=collection, embedder=embedder, chat=get_chat_provider(),
+                    threshold=answer_threshold(), retrievers=(),
+                )  # fmt: skip
+                collection_learn_sets(collection=collection, paths=options["sets"], asker=asker, progress=progress)
         except (FileNotFoundError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         by_title: dict[str, list[str]] = defaultdict(list)
