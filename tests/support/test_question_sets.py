@@ -22,6 +22,10 @@ SETS = {
     "nabi-market-holdout-4.jsonl": SAMPLES / "articles",
     "nabi-market-holdout-5.jsonl": SAMPLES / "articles",
     "nabi-market-holdout-6.jsonl": SAMPLES / "articles",
+    "nabi-market-holdout-7.jsonl": SAMPLES / "articles",
+    "nabi-market-holdout-8.jsonl": SAMPLES / "articles",
+    "nabi-market-holdout-9.jsonl": SAMPLES / "articles",
+    "nabi-market-holdout-10.jsonl": SAMPLES / "articles",
     "gureum-bike.jsonl": SAMPLES / "helpcentres" / "gureum-bike" / "articles",
 }
 
