@@ -31,7 +31,7 @@ from knowledge.curated import (
     curated_answer_saved,
     curated_answer_unpublish,
 )
-from knowledge.models import Article, ArticleSlugRedirect, Chunk, CuratedAnswer, KnowledgeBase
+from knowledge.models import Article, ArticleSlugRedirect, Chunk, CuratedAnswer, KnowledgeBase, KnownGap
 from knowledge.services import (
     ALIAS_MAX_CHARS,
     ALIASES_MAX_LINES,
@@ -446,6 +446,27 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+@admin.register(KnownGap)
+class KnownGapAdmin(admin.ModelAdmin):
+    """Questions support confirmed no article answers: added from a ticket ("No article answers
+    this") or a folder's ``known-gaps.txt``; here staff read and delete them. Deleting one lets
+    customers asking alike be answered from an article again (once an article answers it, delete
+    its gap)."""
+
+    list_display = ("text", "knowledge_base", "created_by", "created_at")
+    list_filter = ("knowledge_base",)
+    search_fields = ("text",)
+    fields = ("text", "knowledge_base", "created_by", "created_at", "embedding_model")
+    readonly_fields = fields
+    list_select_related = ("knowledge_base", "created_by")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # from a ticket, where the embedding is made (support.workflow.ticket_wording_to_gap)
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # a changed text would keep the old text's embedding: delete it and add it again
 
 
 class CuratedAnswerForm(forms.ModelForm):

@@ -181,6 +181,20 @@ def _read_markdown_folder(path: Path) -> tuple[list[ArticleRecord], list[RecordE
     return records, errors + more
 
 
+KNOWN_GAPS_FILE = "known-gaps.txt"  # beside a folder's Markdown articles: questions no article answers
+
+
+def read_known_gaps(path: Path) -> list[str]:
+    """The lines of ``path/known-gaps.txt`` when ``path`` is a folder that has one (questions
+    support confirmed no article answers, one per line, UTF-8; blank lines and lines starting
+    with ``#`` skipped), else ``[]``. See ``knowledge.models.KnownGap``."""
+    file = path / KNOWN_GAPS_FILE
+    if not path.is_dir() or not file.is_file():
+        return []
+    lines = (line.strip() for line in file.read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
 def read_records(path: Path) -> tuple[list[ArticleRecord], list[RecordError]]:
     """Read articles from ``path``: a folder of ``*.md``, a ``.jsonl`` file or a ``.json`` file.
 

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
+from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext, pgettext_lazy
@@ -206,6 +207,43 @@ class Chunk(models.Model):
             "number": self.ordinal + 1,
             "article": self.article_id,
         }
+
+
+class KnownGap(models.Model):
+    """A question support confirmed no article answers (a content gap), remembered so that a
+    customer who asks alike is escalated at once instead of answered from a near-topic article.
+
+    Added from a ticket (*Teach the help centre* → "No article answers this",
+    ``support.workflow.ticket_wording_to_gap``), from a folder's ``known-gaps.txt`` by
+    ``manage.py import_articles``, and by the evaluation's learning loop
+    (``knowledge.services.known_gap_add``). ``text`` is one line, markup removed, as an *also
+    asked as* line; ``embedding`` is that line embedded as a query by ``embedding_model`` when
+    it was saved, and answering compares only the gaps of the model in use
+    (``knowledge.selectors.known_gap_nearest``).
+    """
+
+    knowledge_base = models.ForeignKey(
+        KnowledgeBase, on_delete=models.CASCADE, related_name="known_gaps", verbose_name=_("knowledge base")
+    )
+    text = models.CharField(_("question"), max_length=TITLE_MAX_LENGTH)
+    embedding = VectorField()
+    embedding_model = models.CharField(_("embedding model"), max_length=200)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("created by"),
+    )  # fmt: skip
+
+    class Meta:
+        verbose_name = _("known gap")
+        verbose_name_plural = _("known gaps")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(Lower("text"), "knowledge_base", name="known_gap_unique_text"),
+        ]
+
+    def __str__(self) -> str:
+        return self.text
 
 
 class CuratedAnswer(models.Model):

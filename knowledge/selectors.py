@@ -31,11 +31,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count, Max
+from pgvector.django import CosineDistance
 
 from knowledge.analysis import analyse, detect_language, other_language, standard_text
 from knowledge.chunking import translated_headings
 from knowledge.embeddings import EmbeddingProvider, get_provider
-from knowledge.models import Article, ArticleSlugRedirect, Chunk
+from knowledge.models import Article, ArticleSlugRedirect, Chunk, KnownGap
 from knowledge.services import sentence_vectors_unpack
 
 Mode = Literal["lexical", "dense", "hybrid"]
@@ -520,6 +521,34 @@ def support_answer_fits(chunk: RetrievedChunk, vector: list[float] | None, langu
     if other_language(language, chunk.language):
         best += settings.RETRIEVAL_CROSS_LANGUAGE_OFFSET
     return best >= settings.SUPPORT_ANSWER_MIN_SIMILARITY
+
+
+def known_gap_nearest(kb_id: int, vector: Sequence[float], embedding_model: str) -> tuple[float, str] | None:
+    """``(cosine, text)`` of the known gap of collection ``kb_id`` nearest to ``vector`` (a question
+    embedded as a query by ``embedding_model``), among gaps embedded by that model; None when it
+    has none. One query; a help centre holds hundreds of gaps, not millions, so no index."""
+    row = (
+        KnownGap.objects.filter(knowledge_base_id=kb_id, embedding_model=embedding_model)
+        .annotate(distance=CosineDistance("embedding", list(vector)))
+        .order_by("distance")
+        .values_list("distance", "text")
+        .first()
+    )
+    return (1.0 - float(row[0]), row[1]) if row else None
+
+
+def known_wording_similarity(chunks: Sequence[RetrievedChunk], vector: Sequence[float]) -> float | None:
+    """The highest cosine between ``vector`` (a question embedded as a query) and the titles and
+    *also asked as* lines of the articles of ``chunks`` (their ``alias_matrix``: questions
+    compared with questions); None when none of them has such vectors."""
+    query = np.asarray(vector, dtype=np.float32)
+    best: float | None = None
+    for chunk in chunks:
+        aliases = chunk.alias_matrix
+        if len(aliases) and aliases.shape[1] == len(query):
+            similarity = float((aliases @ query).max())
+            best = similarity if best is None else max(best, similarity)
+    return best
 
 
 def embed_question(provider: EmbeddingProvider, question: str) -> list[float]:

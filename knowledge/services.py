@@ -14,6 +14,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -26,7 +27,15 @@ from django.utils.translation import gettext
 from knowledge.analysis import ANALYSIS_VERSION, analyse
 from knowledge.chunking import SENTENCES_VERSION, chunk_text, plain_sentences, strip_html
 from knowledge.embeddings import EmbeddingError, EmbeddingProvider, get_provider
-from knowledge.models import LIVE_KNOWLEDGE_BASE, TITLE_MAX_LENGTH, Article, ArticleSlugRedirect, Chunk, KnowledgeBase
+from knowledge.models import (
+    LIVE_KNOWLEDGE_BASE,
+    TITLE_MAX_LENGTH,
+    Article,
+    ArticleSlugRedirect,
+    Chunk,
+    KnowledgeBase,
+    KnownGap,
+)
 from knowledge.tokens import chunk_encoding, count_tokens, truncate_tokens
 
 ProgressCallback = Callable[[int, int], None]  # (done, total) embedded chunks
@@ -36,7 +45,7 @@ class ArticleTooLarge(ValueError):
     pass
 
 
-ALIAS_VECTORS_VERSION = "1"  # in the content hash while RETRIEVAL_ALIAS_WEIGHT is on: turning it on re-indexes
+ALIAS_VECTORS_VERSION = "1"  # in the content hash while alias vectors are read: turning them on re-indexes
 
 
 def article_alias_lines(article: Article) -> list[str]:
@@ -44,10 +53,17 @@ def article_alias_lines(article: Article) -> list[str]:
     return [article.title, *(line.strip() for line in (article.aliases or "").splitlines() if line.strip())]
 
 
+def alias_vectors_read() -> bool:
+    """Whether anything reads an ordinary article's alias vectors: retrieval's re-ranking
+    (``RETRIEVAL_ALIAS_WEIGHT``) or the known-gap check (``KNOWN_GAP_MARGIN`` ≥ 0, which compares a
+    question with the titles and *also asked as* lines of the articles retrieved for it)."""
+    return bool(settings.RETRIEVAL_ALIAS_WEIGHT) or settings.KNOWN_GAP_MARGIN >= 0
+
+
 def article_content_hash(article: Article) -> str:
     """SHA-256 over what gets indexed (title, date, body without raw HTML, aliases) plus the chunking
     settings, tokenizer, sentence splitting and lexical analysis versions, the title's weight in the
-    lexical terms and (while ``RETRIEVAL_ALIAS_WEIGHT`` is on) the alias-vector version. The body
+    lexical terms and (while :func:`alias_vectors_read`) the alias-vector version. The body
     counts as :func:`knowledge.chunking.strip_html` leaves it: a body without HTML keeps the hash
     it had before HTML was stripped, so its index is reused."""
     date = article.published_at.date().isoformat() if article.published_at else ""
@@ -59,7 +75,7 @@ def article_content_hash(article: Article) -> str:
             f"analysis-{ANALYSIS_VERSION}", f"title-weight-{settings.LEXICAL_TITLE_WEIGHT}",
             f"aliases:{article.aliases}",
             f"alias-vectors-{ALIAS_VECTORS_VERSION}"
-            if settings.RETRIEVAL_ALIAS_WEIGHT or article.kind == Article.Kind.SUPPORT_ANSWER
+            if alias_vectors_read() or article.kind == Article.Kind.SUPPORT_ANSWER
             else "",
         ]
     )  # fmt: skip
@@ -157,6 +173,59 @@ def article_alias_add(*, article_id: int, text: str) -> Article:
     article.save(update_fields=["aliases", "updated_at"])
     article_schedule_indexing(article=article)
     return article
+
+
+class KnownGapRejected(ValueError):
+    """A wording :func:`known_gap_add` does not remember; the message (for staff) says why."""
+
+
+def known_gap_add(
+    *, knowledge_base: KnowledgeBase, text: str, created_by: Any = None, provider: EmbeddingProvider | None = None
+) -> KnownGap:
+    """Remember ``text`` (a customer's question, as typed) as a question no article of
+    ``knowledge_base`` answers: one line as :func:`alias_line` makes it, embedded as a query by
+    ``provider`` (default: the one in use) right away. A gap wording is as short as a customer's
+    question, whose embedding every answer computes in its request too (tens of ms locally).
+
+    From then on a customer whose question is nearer to a known gap than to any wording of the
+    articles retrieved for it is escalated at once (``support.services``, ``KNOWN_GAP_MARGIN``;
+    README, *Answer quality*, *Twenty-fourth session*). Raises ``KnownGapRejected`` (message for
+    staff) when the line is blank, already a known gap of the collection (case-insensitively),
+    or cannot be embedded now (``EmbeddingError``: nothing is stored, so the agent can retry).
+    """
+    line = alias_line(text)
+    if not line:
+        raise KnownGapRejected(gettext("The wording to remember is empty."))
+    if KnownGap.objects.filter(knowledge_base=knowledge_base, text__iexact=line).exists():
+        raise KnownGapRejected(gettext("“%(line)s” is already a known gap.") % {"line": line})
+    provider = provider or get_provider()
+    try:
+        vector = provider.embed_query(line)
+    except EmbeddingError as exc:
+        raise KnownGapRejected(
+            gettext("The wording could not be remembered now (%(error)s); try again.") % {"error": exc}
+        ) from exc
+    return KnownGap.objects.create(
+        knowledge_base=knowledge_base, text=line, embedding=vector, embedding_model=provider.name, created_by=created_by
+    )
+
+
+def known_gaps_sync(*, knowledge_base: KnowledgeBase, lines: list[str], provider: EmbeddingProvider) -> int:
+    """Make ``knowledge_base``'s known gaps exactly ``lines`` (each as :func:`alias_line` makes it;
+    blanks and repeats dropped): gaps not among them, or embedded by another model, are deleted,
+    missing ones embedded and added. Returns how many were added. For the evaluation's isolated
+    collections, rebuilt from a folder's ``known-gaps.txt`` on every run."""
+    wanted = {key.casefold(): key for key in (alias_line(line) for line in lines) if key}
+    kept = set()
+    for gap in KnownGap.objects.filter(knowledge_base=knowledge_base):
+        if gap.text.casefold() in wanted and gap.embedding_model == provider.name and gap.text.casefold() not in kept:
+            kept.add(gap.text.casefold())
+        else:
+            gap.delete()
+    missing = [line for key, line in wanted.items() if key not in kept]
+    for line in missing:
+        known_gap_add(knowledge_base=knowledge_base, text=line, provider=provider)
+    return len(missing)
 
 
 def article_needs_indexing(article: Article, provider_name: str) -> bool:
@@ -341,14 +410,14 @@ def _embed_aliases(article: Article, provider: EmbeddingProvider) -> list[list[f
     """The title and *also asked as* lines embedded as queries, one vector per line
     (:func:`article_alias_lines`): customers' questions are compared with them as with
     other questions. A support answer's always (retrieval keeps one only for questions like
-    its own: ``knowledge.selectors.support_answer_fits``). Others' none while
-    ``RETRIEVAL_ALIAS_WEIGHT`` is 0 (nothing reads them), and none for an article without
+    its own: ``knowledge.selectors.support_answer_fits``). Others' none while nothing reads them
+    (:func:`alias_vectors_read`), and none for an article without
     *also asked as* lines: a title alone is often a name, not a question (KorQuAD's Wikipedia
     titles; with them, recall@1 fell 96.8 → 95.6 %)."""
     lines = article_alias_lines(article)
     if article.kind == Article.Kind.SUPPORT_ANSWER:  # its title is the question: always compared with
         return [provider.embed_query(line) for line in lines]  # (``SUPPORT_ANSWER_MIN_SIMILARITY``)
-    if not settings.RETRIEVAL_ALIAS_WEIGHT or len(lines) < 2:
+    if not alias_vectors_read() or len(lines) < 2:
         return []
     return [provider.embed_query(line) for line in lines]
 

@@ -14,6 +14,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.db.models.expressions import Combinable
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -42,6 +43,7 @@ from support.selectors import answer_kind_label, ticket_history, ticket_turns
 from support.tickets import TicketInvalid
 from support.workflow import (
     ARTICLE_CHANGE_PERMISSION,
+    GAP_ADD_PERMISSION,
     TICKET_WORK_PERMISSION,
     ticket_assign,
     ticket_next_statuses,
@@ -50,6 +52,7 @@ from support.workflow import (
     ticket_reply_draft_save,
     ticket_transition,
     ticket_wording_to_article,
+    ticket_wording_to_gap,
     tickets_assign,
 )
 
@@ -198,6 +201,14 @@ class TicketAdminForm(forms.ModelForm):
             "(searched, never shown), so the next customer who asks this way is answered from it."
         ),
     )
+    no_article = forms.BooleanField(
+        label=_("No article answers this"),
+        required=False,
+        help_text=_(
+            "On “Save” or “Send reply”: the wording below is remembered as a known gap, so the next customer "
+            "who asks alike is sent to support at once instead of an article's excerpt on something near."
+        ),
+    )
     wording = forms.CharField(
         label=_("Customer's wording"),
         required=False,
@@ -254,6 +265,12 @@ class TicketAdminForm(forms.ModelForm):
         self.initial["seen_event"] = ticket.events.order_by("-pk").values_list("pk", flat=True).first() or 0
         self.initial["seen_assignee"] = seen_assignee_value(ticket.assignee_id)
         self.initial["seen_draft"] = text_digest(ticket.reply_draft)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("wording_article") is not None and data.get("no_article"):
+            raise ValidationError(_("Choose the article that answers it or “No article answers this”, not both."))
+        return data
 
 
 def _event_by(event: TicketEvent) -> str:
@@ -388,16 +405,27 @@ class TicketAdmin(admin.ModelAdmin):
             {"fields": ("assignee", "transition", "note", ("seen_event", "seen_assignee", "seen_draft"))},
         ),
         (_("Reply"), {"fields": ("previous_reply", "reply", "add_to_knowledge", "knowledge_variants")}),
-        (_("Teach the help centre"), {"fields": ("wording_article", "wording")}),
+        (_("Teach the help centre"), {"fields": ("wording_article", "no_article", "wording")}),
         (_("History"), {"fields": ("history",)}),
     )
 
     def get_fieldsets(self, request: HttpRequest, obj: Ticket | None = None) -> Any:
-        """The fieldsets, without "Teach the help centre" for staff who may not change articles."""
-        fieldsets = super().get_fieldsets(request, obj)
-        if request.user.has_perm(ARTICLE_CHANGE_PERMISSION):
-            return fieldsets
-        return [(name, options) for name, options in fieldsets if "wording_article" not in options["fields"]]
+        """The fieldsets; "Teach the help centre" holds the article choice for staff who may change
+        articles and "No article answers this" for those who may add known gaps, and is left out
+        for staff who may do neither."""
+        allowed = {
+            "wording_article": request.user.has_perm(ARTICLE_CHANGE_PERMISSION),
+            "no_article": request.user.has_perm(GAP_ADD_PERMISSION),
+        }
+        result = []
+        for name, options in super().get_fieldsets(request, obj):
+            if "wording_article" in options["fields"]:
+                if not any(allowed.values()):
+                    continue
+                fields = tuple(f for f in options["fields"] if not isinstance(f, str) or allowed.get(f, True))
+                options = {**options, "fields": fields}
+            result.append((name, options))
+        return result
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Ticket]:
         return super().get_queryset(request).select_related("question", "replied_by", "assignee")
@@ -460,9 +488,11 @@ class TicketAdmin(admin.ModelAdmin):
             steps.append(
                 (ticket_wording_to_article, {"article": data["wording_article"], "text": data.get("wording", "")})
             )
+        elif data.get("no_article"):
+            steps.append((ticket_wording_to_gap, {"text": data.get("wording", "")}))
         for service, kwargs in steps:
             try:
-                service(ticket=obj, by=user, **kwargs)
+                done = service(ticket=obj, by=user, **kwargs)
             except TicketInvalid as exc:
                 self.message_user(request, str(exc), messages.ERROR)
                 setattr(request, REFUSED_ATTRIBUTE, True)  # stay on the ticket: see response_change
@@ -494,6 +524,11 @@ class TicketAdmin(admin.ModelAdmin):
                     _("“%(article)s” now also answers “%(line)s”; it is being re-indexed.")
                     % {"article": article.title, "line": line},
                 )
+            elif service is ticket_wording_to_gap:
+                message = _(
+                    "“%(line)s” is remembered as a question no article answers; customers asking alike go to support."
+                )
+                self.message_user(request, message % {"line": done.body})
             elif service is ticket_draft_request:
                 self.message_user(request, _("A draft reply is being written; reload the page in a few seconds."))
             elif service is ticket_reply_draft_save and body and not send_refused:

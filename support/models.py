@@ -270,6 +270,7 @@ class TicketEvent(models.Model):
         DRAFT = "draft", _("Draft reply")
         CURATED_ANSWER = "curated_answer", _("Added to knowledge base")
         ALIAS = "alias", _("Wording added to an article")
+        GAP = "gap", _("Remembered as a question no article answers")
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events", verbose_name=_("ticket"))
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)

@@ -25,6 +25,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "knowledge.view_chunk", "knowledge.view_knowledgebase",
         "knowledge.view_curatedanswer", "knowledge.add_curatedanswer", "knowledge.change_curatedanswer",
         "knowledge.delete_curatedanswer", "knowledge.publish_curatedanswer",
+        "knowledge.view_knowngap", "knowledge.add_knowngap", "knowledge.delete_knowngap",
         "support.view_insights",
     ),
 }  # fmt: skip

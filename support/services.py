@@ -26,7 +26,7 @@ from knowledge.analysis import detect_language, other_language
 from knowledge.chunking import strip_html
 from knowledge.embeddings import EmbeddingError, get_provider
 from knowledge.models import Article, KnowledgeBase
-from knowledge.selectors import Retrieval, retrieve, sentence_centroid
+from knowledge.selectors import Retrieval, known_gap_nearest, known_wording_similarity, retrieve, sentence_centroid
 from knowledge.services import knowledge_base_get_live
 from support.answering import (
     AnswerModelError,
@@ -443,7 +443,26 @@ def _rank_sources(question: Question, retrieval: Retrieval, words: str) -> float
         question.status, question.confidence = Question.Status.NO_SOURCES, 0.0
         question.sources = []
         return None
-    return confidence_from_features(features)
+    confidence = confidence_from_features(features)
+    if known_gap_nearer(retrieval):
+        confidence *= LLM_UNANSWERABLE_FACTOR
+    return confidence
+
+
+def known_gap_nearer(retrieval: Retrieval) -> bool:
+    """Whether the question is nearer to a known gap of its collection (a question support
+    confirmed no article answers) than to any title or *also asked as* line of the articles
+    retrieved for it, by more than ``KNOWN_GAP_MARGIN`` (cosines of query embeddings): a
+    customer asking what support already found missing is escalated instead of being answered
+    from a near-topic article. False without a query vector, a known gap or such lines."""
+    vector, margin = retrieval.query_vector, settings.KNOWN_GAP_MARGIN
+    if not vector or margin < 0:
+        return False
+    gap = known_gap_nearest(retrieval.kb_id, vector, get_provider().name)
+    if gap is None:
+        return False
+    known = known_wording_similarity(retrieval.chunks, vector)
+    return known is not None and gap[0] > known + margin
 
 
 def _answer_from(

@@ -19,7 +19,13 @@ from django.utils.translation import gettext as _
 
 from knowledge.curated import CuratedAnswerInvalid, curated_answer_create
 from knowledge.models import Article
-from knowledge.services import AliasRejected, article_alias_add
+from knowledge.services import (
+    AliasRejected,
+    KnownGapRejected,
+    article_alias_add,
+    knowledge_base_get_live,
+    known_gap_add,
+)
 from support.models import EmailDelivery, Ticket, TicketEvent
 from support.outbox import email_delivery_enqueue
 from support.services import question_normalise
@@ -230,6 +236,30 @@ def ticket_wording_to_article(*, ticket: Ticket, article: Article, text: str, by
     return TicketEvent.objects.create(
         ticket=locked, kind=TicketEvent.Kind.ALIAS, actor=by, body=f"{line} → {changed.title}"
     )
+
+
+GAP_ADD_PERMISSION = "knowledge.add_knowngap"  # who may remember a question as one no article answers
+
+
+@transaction.atomic
+def ticket_wording_to_gap(*, ticket: Ticket, text: str, by: Any) -> TicketEvent:
+    """Remember a customer's wording (``text``: the ticket's question as typed, or the agent's
+    edit of it) as a question no article of the help centre answers
+    (:func:`knowledge.services.known_gap_add`), and record it in the ticket's history. From then
+    on a customer asking alike is escalated at once instead of answered from a near-topic
+    article (README, *Answer quality*: known gaps, measured with ``evaluate --learn-from``).
+
+    Raises ``TicketInvalid`` when ``by`` may not add known gaps (``GAP_ADD_PERMISSION``) or the
+    wording is refused (``KnownGapRejected``: blank, already a known gap, not embeddable now).
+    """
+    if not by.has_perm(GAP_ADD_PERMISSION):
+        raise TicketInvalid(_("Only staff who may add known gaps can remember a question as one no article answers."))
+    locked = _locked(ticket)
+    try:
+        gap = known_gap_add(knowledge_base=knowledge_base_get_live(), text=text, created_by=by)
+    except KnownGapRejected as exc:
+        raise TicketInvalid(str(exc)) from exc
+    return TicketEvent.objects.create(ticket=locked, kind=TicketEvent.Kind.GAP, actor=by, body=gap.text)
 
 
 def tickets_assign(*, tickets: Iterable[Ticket], to: Any, by: Any | None = None) -> int:

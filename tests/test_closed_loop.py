@@ -1,7 +1,8 @@
 """Staff replies become knowledge, with the real worker: a question the articles can't answer
 → ticket → an agent replies and ticks "Add to knowledge base" → a curated answer in draft →
 a content editor publishes it → the worker indexes it → the same question is answered from
-it, cited as "Support answer" → unpublished, it is no longer used. And "Draft reply" written by the worker.
+it, cited as "Support answer" → unpublished, it is no longer used. And "Draft reply" written by the worker,
+an article taught a customer's wording, and a question remembered as one no article answers.
 
 Both use ``fault_worker``: the worker is restarted afterwards, so later tests that count
 the worker's emails start from an empty folder.
@@ -14,7 +15,8 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import reverse
 
-from knowledge.models import Article, CuratedAnswer
+from knowledge.models import Article, CuratedAnswer, KnownGap
+from support.confidence import LLM_UNANSWERABLE_FACTOR
 from support.models import EmailDelivery, Question, Ticket
 from support.roles import CONTENT_EDITORS, SUPPORT_AGENTS
 from support.services import question_answer
@@ -210,3 +212,57 @@ def test_an_agent_teaches_an_article_a_customers_wording_and_the_next_customer_i
     answered = ask(Client(), WORDING)
     assert answered.status == Question.Status.ANSWERED, (answered.confidence, answered.sources[:1])
     assert answered.sources[0]["article_id"] == plans.pk and "20%" in answered.answer
+
+
+SHIPPING_EN = (
+    "Standard delivery takes 1–2 business days and costs ₩3,000. International shipping to the United States, "
+    "Japan and Singapore takes 7–14 business days."
+)
+SHIPPING_LINES = "How long does shipping take?\nHow much is shipping?\nInternational shipping\n해외 배송 되나요?"
+GAP = "Do you ship to Canada?"  # the article names the countries it ships to; not whether Canada may follow
+ALIKE = "Do you ship internationally to Canada?"
+
+
+def test_an_agent_marks_a_question_no_article_answers_and_the_next_customer_asking_alike_is_escalated(
+    make_article: object,
+) -> None:
+    """Known gaps: a question answered from a near-topic article → the customer escalates → an
+    editor marks "No article answers this" on the ticket (an agent who may not add known gaps
+    neither sees the control nor gets it through) → a customer asking alike is escalated at
+    once, while the article's own questions are answered as before. Embedded in the request:
+    no worker."""
+    make_article("Shipping times and fees", SHIPPING_EN, language="en", aliases=SHIPPING_LINES)  # type: ignore[operator]
+    before, own = ask(Client(), ALIKE), ask(Client(), "How long does shipping take?")
+    assert before.status == Question.Status.ANSWERED and own.status == Question.Status.ANSWERED
+    ticket = escalate(GAP)  # "Not what you needed? Send this to our support team"
+    url = change_url(ticket)
+
+    agent = staff("agent", SUPPORT_AGENTS)
+    page = agent.get(url).content.decode()
+    assert "No article answers this" not in page
+    response = agent.post(url, form_data(page, "ticket_form") | {"no_article": "on", "wording": GAP}, follow=True)
+    assert "Only staff who may add known gaps" in response.content.decode()
+    assert not KnownGap.objects.exists()
+
+    editor = staff("editor", SUPPORT_AGENTS)
+    User.objects.get(username="editor").groups.add(Group.objects.get(name=CONTENT_EDITORS))
+    page = editor.get(url).content.decode()
+    assert "No article answers this" in page
+    data = form_data(page, "ticket_form")
+    both = editor.post(url, data | {"no_article": "on", "wording_article": str(Article.objects.get().pk)})
+    assert "not both" in both.content.decode() and not KnownGap.objects.exists()
+    response = editor.post(url, data | {"no_article": "on", "wording": f"<b>{GAP}</b>"}, follow=True)
+    assert f"“{GAP}” is remembered as a question no article answers" in response.content.decode()
+    gap = KnownGap.objects.get()
+    assert gap.text == GAP and gap.created_by == User.objects.get(username="editor")
+    assert "Remembered as a question no article answers" in editor.get(url).content.decode()  # the history
+    again = editor.post(
+        url, form_data(editor.get(url).content.decode(), "ticket_form") | {"no_article": "on"}, follow=True
+    )
+    assert "is already a known gap" in again.content.decode() and again.redirect_chain[-1][0] == url  # stays
+
+    after = ask(Client(), ALIKE)
+    assert after.status == Question.Status.NOT_CONFIDENT and after.escalation_recommended
+    assert after.confidence == pytest.approx(before.confidence * LLM_UNANSWERABLE_FACTOR, abs=1e-6)
+    still = ask(Client(), "How long does shipping take?")
+    assert still.status == Question.Status.ANSWERED and still.confidence == pytest.approx(own.confidence)

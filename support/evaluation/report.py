@@ -172,6 +172,9 @@ def configuration(run: EvaluationRun) -> dict[str, Any]:
         "retrievers": list(options.retrievers),
         "learned_from": run.collection.learned,
         "alias_lines_withheld": run.collection.withheld_lines,
+        "known_gaps": run.collection.known_gaps,
+        "known_gap_lines_withheld": run.collection.withheld_gaps,
+        "known_gap_margin": settings.KNOWN_GAP_MARGIN,
         "top_k": TOP_K,
         "git_commit": git_commit(),
     }
@@ -231,13 +234,25 @@ def format_table(report: dict[str, Any]) -> str:
         f"fusion {cfg['retrieval_fusion']} (dense weight {cfg['retrieval_dense_weight']}) · seed {cfg['seed']}",
         *(
             f"learned from {x['file']}: {x['lines_added']} also-asked-as lines added from "
-            f"{x['escalated_in_scope']} escalated answerable questions "
+            f"{x['escalated_in_scope']} escalated answerable questions, {x.get('gaps_added', 0)} known gaps "
             f"({x['refused']} refused, {x['withheld']} withheld)"
             for x in cfg.get("learned_from") or []
         ),
         *(
             [f"{cfg['alias_lines_withheld']} also-asked-as lines left out: they are questions of this set"]
             if cfg.get("alias_lines_withheld")
+            else []
+        ),
+        *(
+            [
+                f"{cfg['known_gaps']} known gaps from the folder's known-gaps.txt"
+                + (
+                    f", {cfg['known_gap_lines_withheld']} left out: questions of this set"
+                    if cfg.get("known_gap_lines_withheld")
+                    else ""
+                )
+            ]
+            if cfg.get("known_gaps") or cfg.get("known_gap_lines_withheld")
             else []
         ),
         "",

@@ -32,10 +32,19 @@ from typing import Any
 from django.db import connection
 
 from knowledge.embeddings import EmbeddingProvider, get_provider
-from knowledge.importers import articles_import, read_records
+from knowledge.importers import articles_import, read_known_gaps, read_records
 from knowledge.models import Article, Chunk, KnowledgeBase
 from knowledge.selectors import Mode, embed_question, retrieve
-from knowledge.services import AliasRejected, alias_line, aliases_with_line, article_index, article_needs_indexing
+from knowledge.services import (
+    AliasRejected,
+    KnownGapRejected,
+    alias_line,
+    aliases_with_line,
+    article_index,
+    article_needs_indexing,
+    known_gap_add,
+    known_gaps_sync,
+)
 from support.answering import ChatProvider, get_chat_provider
 from support.confidence import confidence_from_features
 from support.evaluation.metrics import (
@@ -125,6 +134,8 @@ class Collection:
     questions: list[SquadQuestion] = field(default_factory=list)  # the customer question set asked of it, if any
     withheld: frozenset[str] = frozenset()  # alias_line(question).casefold() of those questions
     withheld_lines: int = 0  # "also asked as" lines left out because they are an evaluated question
+    known_gaps: int = 0  # known gaps of the collection when the run began (from the folder's known-gaps.txt)
+    withheld_gaps: int = 0  # known-gap lines left out because they are an evaluated question
     learned: list[dict[str, Any]] = field(default_factory=list)  # collection_learn reports
 
     def is_hit(self, chunk_id: int, article_id: int, golds: Sequence[str]) -> bool:
@@ -190,7 +201,9 @@ def collection_import(
     one of its questions (compared as :func:`knowledge.services.alias_line` makes them,
     case-insensitively) is left out: a question is never scored against its own wording,
     which the learning loop may have added to the articles (``evaluate --learn-from``, and
-    the sample articles' lines learned from other question sets). Raises ``ValueError`` when
+    the sample articles' lines learned from other question sets). The collection's known gaps
+    become the folder's ``known-gaps.txt`` lines (:func:`knowledge.importers.read_known_gaps`),
+    those that are one of its questions left out alike. Raises ``ValueError`` when
     the file holds no valid article or the question set a malformed line (as
     :func:`~support.evaluation.questionset.read_question_set`).
     """
@@ -214,6 +227,9 @@ def collection_import(
     records = [replace(r, status=Article.Status.DRAFT if r.title in out else Article.Status.PUBLISHED) for r in records]
     kb = evaluation_knowledge_base(path)
     report = articles_import(records=records, knowledge_base=kb, schedule=False)
+    gap_lines = read_known_gaps(path)
+    gaps = [line for line in gap_lines if _line_key(line) not in keys]
+    known_gaps_sync(knowledge_base=kb, lines=gaps, provider=get_provider())
     by_title = {r.title: article_id for r, article_id in zip(records, report.article_ids, strict=True)}
     return Collection(
         knowledge_base=kb,
@@ -224,6 +240,8 @@ def collection_import(
         questions=questions,
         withheld=keys,
         withheld_lines=left_out,
+        known_gaps=len(gaps),
+        withheld_gaps=len(gap_lines) - len(gaps),
     )
 
 
@@ -485,14 +503,16 @@ def collection_learn(
     escalated (a ticket, which a support agent answers from the question's own article) has
     its wording added to that article's *also asked as* lines by the rule staff use from the
     ticket page (:func:`knowledge.services.aliases_with_line`; the ticket admin's "Teach the
-    help centre"). Questions answered, right or wrong, teach nothing: no ticket reaches an
-    agent. A line that is one of the evaluated questions (``collection.withheld``) is not
-    added. Re-index with :func:`collection_index` afterwards (:func:`evaluation_run` does, after
-    each set, before the next is asked).
+    help centre"). Each unanswerable one it escalated (a ticket the agent answers "we do not
+    have that") is remembered as a known gap (:func:`knowledge.services.known_gap_add`, the
+    ticket admin's "No article answers this"). Questions answered, right or wrong, teach
+    nothing: no ticket reaches an agent. A question that is one of the evaluated ones
+    (``collection.withheld``) teaches nothing either. Re-index with :func:`collection_index`
+    afterwards (:func:`evaluation_run` does, after each set, before the next is asked).
 
     Returns ``{"file", "questions", "escalated_in_scope", "lines_added", "refused", "withheld",
-    "lines"}`` (``refused``: blank, already there, or the article full; ``lines``: ``[(article
-    title, line), …]`` as added). Raises ``FileNotFoundError`` /
+    "lines", "gaps_added", "gaps"}`` (``refused``: blank, already there, or the article full;
+    ``lines``: ``[(article title, line), …]`` as added; ``gaps``: the known gaps' lines). Raises ``FileNotFoundError`` /
     ``ValueError`` for an unreadable set, as :func:`~support.evaluation.questionset.read_question_set`.
     """
     questions = read_question_set(questions_path, collection.title_by_slug)
@@ -500,13 +520,24 @@ def collection_learn(
     by_id = {q.id: q for q in questions}
     escalated = refused = withheld = 0
     lines: list[tuple[str, str]] = []  # (article title, line added)
+    gaps: list[str] = []  # known gaps added
     for record in records:
-        if not record.in_scope or record.status == Question.Status.ANSWERED:
+        if record.status == Question.Status.ANSWERED:
             continue
-        escalated += 1
         question = by_id[record.id]
+        escalated += record.in_scope
         if _line_key(question.question) in collection.withheld:
             withheld += 1
+            continue
+        if not record.in_scope:
+            try:
+                gaps.append(
+                    known_gap_add(
+                        knowledge_base=collection.knowledge_base, text=question.question, provider=asker.embedder
+                    ).text
+                )
+            except KnownGapRejected:
+                refused += 1
             continue
         article = Article.objects.get(pk=collection.article_by_title[question.article_title])
         try:
@@ -519,10 +550,12 @@ def collection_learn(
     report = {
         "file": questions_path.name, "questions": len(records), "escalated_in_scope": escalated,
         "lines_added": len(lines), "refused": refused, "withheld": withheld, "lines": lines,
+        "gaps_added": len(gaps), "gaps": gaps,
     }  # fmt: skip
     progress.finish(
         f"learned from {questions_path.name}: {len(lines)} lines added from {escalated} escalated answerable "
-        f"questions ({refused} refused, {withheld} withheld: asked in this run)"
+        f"questions, {len(gaps)} known gaps from escalated unanswerable ones ({refused} refused, {withheld} "
+        "withheld: asked in this run)"
     )
     return report
 

@@ -15,7 +15,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connections
 
-from knowledge.models import LIVE_KNOWLEDGE_BASE, Article, Chunk, KnowledgeBase
+from knowledge.importers import read_known_gaps
+from knowledge.models import LIVE_KNOWLEDGE_BASE, Article, Chunk, KnowledgeBase, KnownGap
 from support.confidence import FEATURES
 from support.evaluation.runner import collection_lock, excluded_titles
 from support.evaluation.squad import file_sha256, read_questions
@@ -302,9 +303,15 @@ def test_learn_from_adds_each_escalated_wording_and_never_one_being_evaluated(li
         ),
         encoding="utf-8",
     )  # an evaluated question of set "questions" already among the article's lines
+    (articles / "known-gaps.txt").write_text(
+        "# gaps\nCan I pay with bitcoin?\n\nDo you have a store in Busan?\n", encoding="utf-8"
+    )  # the second is an evaluated question
+    unanswerable = {"language": "en", "answerable": False, "article": None, "facts": [], "pair": "en"}
     learn = _question_set(
-        tmp_path / "learn.jsonl", PARCEL, {**PARCEL, "id": "l2", "question": "How long does delivery take?"}
-    )
+        tmp_path / "learn.jsonl", PARCEL, {**PARCEL, "id": "l2", "question": "How long does delivery take?"},
+        {**unanswerable, "id": "l3", "question": "Do you have a <b>store</b> in Seoul?"},
+        {**unanswerable, "id": "l4", "question": "Do you have a store in Busan?"},  # evaluated: withheld
+    )  # fmt: skip
     target = tmp_path / "hc.json"
     out = StringIO()
     call_command(
@@ -315,14 +322,23 @@ def test_learn_from_adds_each_escalated_wording_and_never_one_being_evaluated(li
     assert report["indexing"]["articles_published"] == 2  # re-indexing after learning does not count them twice
     learned = report["configuration"]["learned_from"]
     assert learned == [{
-        "file": "learn.jsonl", "questions": 2, "escalated_in_scope": 2, "lines_added": 1, "refused": 0,
-        "withheld": 1, "lines": [["Shipping times", "택배 언제 와요?"]],
+        "file": "learn.jsonl", "questions": 4, "escalated_in_scope": 2, "lines_added": 1, "refused": 0,
+        "withheld": 2, "lines": [["Shipping times", "택배 언제 와요?"]],
+        "gaps_added": 1, "gaps": ["Do you have a store in Seoul?"],  # an escalated unanswerable one, markup removed
     }]  # fmt: skip
     kb = KnowledgeBase.objects.get(slug=f"eval-{file_sha256(articles)[:12]}")
     assert Article.objects.get(knowledge_base=kb, slug="shipping").aliases == "택배 언제 와요?"
+    assert list(KnownGap.objects.filter(knowledge_base=kb).values_list("text", flat=True)) == [
+        "Do you have a store in Seoul?",
+        "Can I pay with bitcoin?",
+    ]  # learned, and from the folder's file but for the evaluated question
     text = out.getvalue()
-    assert "learned from learn.jsonl: 1 also-asked-as lines added from 2 escalated" in text
+    assert (
+        "learned from learn.jsonl: 1 also-asked-as lines added from 2 escalated answerable questions, 1 known gaps"
+        in text
+    )
     assert "1 also-asked-as lines left out: they are questions of this set" in text
+    assert "1 known gaps from the folder's known-gaps.txt, 1 left out: questions of this set" in text
     with pytest.raises(CommandError, match="cannot be learned from and evaluated"):
         call_command(
             "evaluate", "--questions", str(learn), "--articles", str(articles), "--learn-from", str(learn),
@@ -337,18 +353,25 @@ def test_learn_wording_writes_the_lines_into_the_articles_front_matter(live_kb: 
 
     AnswerPolicy.objects.filter(pk=1).update(confidence_threshold=1.0)  # no answer reaches it
     articles, _ = _help_centre(tmp_path)
-    learn = _question_set(tmp_path / "learn.jsonl", PARCEL)
+    bitcoin = {"id": "l2", "question": "Can I pay with bitcoin?", "language": "en", "answerable": False,
+               "article": None, "facts": [], "pair": "en"}  # fmt: skip
+    learn = _question_set(tmp_path / "learn.jsonl", PARCEL, bitcoin)
     out = StringIO()
     call_command(
         "learn_wording", "--articles", str(articles), "--from", str(learn), "--write", stdout=out, stderr=StringIO()
     )
-    assert "learn.jsonl: 1 lines from 1 escalated" in out.getvalue()
+    assert "learn.jsonl: 1 lines from 1 escalated answerable questions, 1 known gaps" in out.getvalue()
     post = frontmatter.load(articles / "shipping.md")
     assert post.metadata["aliases"] == ["택배 언제 와요?"] and post.metadata["title"] == "Shipping times"
     assert post.content.startswith("Standard delivery takes 1–2 business days.")
+    gaps = (articles / "known-gaps.txt").read_text(encoding="utf-8")
+    assert gaps.startswith("# Questions support confirmed no article answers") and read_known_gaps(articles) == [
+        "Can I pay with bitcoin?"
+    ]
     out = StringIO()
     call_command("learn_wording", "--articles", str(articles), "--from", str(learn), stdout=out, stderr=StringIO())
-    assert "0 lines from 1 escalated answerable questions (1 refused" in out.getvalue()  # already there
+    assert "0 lines from 1 escalated answerable questions, 0 known gaps" in out.getvalue()  # both already there
+    assert "(2 refused" in out.getvalue()
 
 
 def test_front_matter_gets_the_lines_in_its_list_or_a_new_one() -> None:

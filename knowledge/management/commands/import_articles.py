@@ -3,9 +3,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from knowledge.importers import articles_import, read_records
-from knowledge.models import Article, KnowledgeBase
-from knowledge.services import knowledge_base_get_live
+from knowledge.importers import KNOWN_GAPS_FILE, articles_import, read_known_gaps, read_records
+from knowledge.models import Article, KnowledgeBase, KnownGap
+from knowledge.services import KnownGapRejected, alias_line, knowledge_base_get_live, known_gap_add
 
 
 class Command(BaseCommand):
@@ -13,7 +13,8 @@ class Command(BaseCommand):
         "Import articles from a .json/.jsonl file (title, body, published_at, url, language), "
         "a folder of Markdown files with front matter, or a SQuAD/KorQuAD v1.1 .json file. "
         "Bad records are reported with their line/record number; good ones still import; "
-        "re-running updates instead of duplicating. Changed articles are queued for indexing."
+        "re-running updates instead of duplicating. Changed articles are queued for indexing. "
+        f"A folder's {KNOWN_GAPS_FILE} (questions no article answers, one per line) adds its new known gaps."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -44,3 +45,26 @@ class Command(BaseCommand):
         )
         if errors and not records:
             raise CommandError("no valid records")
+        self._import_gaps(path, kb)
+
+    def _import_gaps(self, path: Path, kb: KnowledgeBase) -> None:
+        lines = read_known_gaps(path)
+        if not lines:
+            return
+        known = {text.casefold() for text in KnownGap.objects.filter(knowledge_base=kb).values_list("text", flat=True)}
+        added = skipped = 0
+        for line in lines:
+            if alias_line(line).casefold() in known:
+                continue
+            try:
+                known_gap_add(knowledge_base=kb, text=line)
+            except KnownGapRejected as exc:
+                self.stderr.write(f"{KNOWN_GAPS_FILE}: skipped {line!r}: {exc}")
+                skipped += 1
+                continue
+            known.add(alias_line(line).casefold())
+            added += 1
+        self.stdout.write(
+            f"{path / KNOWN_GAPS_FILE}: {added} known gaps added, {len(lines) - added - skipped} already known, "
+            f"{skipped} skipped."
+        )

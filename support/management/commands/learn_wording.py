@@ -3,8 +3,10 @@
 The ticket page's "Teach the help centre" adds an escalated customer's wording to the
 *also asked as* lines of the article that answers it (``support.workflow.ticket_wording_to_article``).
 This command replays that loop on question sets, in an isolated evaluation collection of
-``--articles``, and with ``--write`` appends the lines it added to the articles' front matter:
-how the sample help centre's learned lines were made (README, *Answer quality*).
+``--articles``, and with ``--write`` appends the lines it added to the articles' front matter,
+and the known gaps it remembered (escalated questions no article answers: "No article answers
+this") to the folder's ``known-gaps.txt``: how the sample help centre's learned lines and known
+gaps were made (README, *Answer quality*).
 """
 
 import json
@@ -16,7 +18,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from knowledge.embeddings import get_provider
-from knowledge.importers import read_records
+from knowledge.importers import KNOWN_GAPS_FILE, read_records
 from knowledge.services import ALIASES_MAX_LINES
 from support.answering import get_chat_provider
 from support.evaluation.runner import (
@@ -31,6 +33,10 @@ from support.evaluation.runner import (
 from support.management.commands.evaluate import stderr_writer
 from support.selectors import answer_threshold
 
+GAPS_HEADER = (
+    "# Questions support confirmed no article answers (knowledge.models.KnownGap), one per line: a customer\n"
+    "# asking alike is escalated at once. manage.py import_articles imports them with the articles.\n"
+)
 _ALIASES_BLOCK = re.compile(r"^aliases:[ \t]*\n((?:[ \t]+-[^\n]*\n)*)", re.MULTILINE)
 
 
@@ -87,18 +93,22 @@ class Command(BaseCommand):
         except (FileNotFoundError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         by_title: dict[str, list[str]] = defaultdict(list)
+        gaps: list[str] = []
         for report in collection.learned:
             self.stdout.write(
                 f"{report['file']}: {report['lines_added']} lines from {report['escalated_in_scope']} escalated "
-                f"answerable questions ({report['refused']} refused: blank, already there or the article "
-                f"full at {ALIASES_MAX_LINES} lines)"
+                f"answerable questions, {report['gaps_added']} known gaps from escalated unanswerable ones "
+                f"({report['refused']} refused: blank, already there or the article full at {ALIASES_MAX_LINES} lines)"
             )
             for title, line in report["lines"]:
                 by_title[title].append(line)
+            gaps.extend(report["gaps"])
         for title, lines in by_title.items():
             self.stdout.write(f"  {title}: {len(lines)} lines")
         if options["write"]:
             self._write(folder, by_title)
+            if gaps:
+                self._write_gaps(folder, gaps)
 
     def _write(self, folder: Path, by_title: dict[str, list[str]]) -> None:
         records, _ = read_records(folder)
@@ -110,3 +120,13 @@ class Command(BaseCommand):
             except ValueError as exc:
                 raise CommandError(f"{path.name}: {exc}; nothing more was written") from exc
             self.stdout.write(f"wrote {len(lines)} lines to {path}")
+
+    def _write_gaps(self, folder: Path, gaps: list[str]) -> None:
+        path = folder / KNOWN_GAPS_FILE
+        text = path.read_text(encoding="utf-8") if path.exists() else GAPS_HEADER
+        have = {line.strip().casefold() for line in text.splitlines()}
+        new = [line for line in dict.fromkeys(gaps) if line.casefold() not in have]
+        path.write_text(
+            text + ("" if text.endswith("\n") else "\n") + "".join(f"{line}\n" for line in new), encoding="utf-8"
+        )
+        self.stdout.write(f"wrote {len(new)} known gaps to {path}")
