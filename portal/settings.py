@@ -349,7 +349,7 @@ SUPPORT_ANSWER_MIN_SIMILARITY = envfloat("SUPPORT_ANSWER_MIN_SIMILARITY", "0.90"
 # A question nearer to a known gap (a question support confirmed no article answers,
 # knowledge.models.KnownGap) than to any title or "also asked as" line of the articles retrieved
 # for it, by more than this margin (E5 query-query cosines), is escalated at once: its confidence
-# is multiplied by LLM_UNANSWERABLE_FACTOR (0.3: below any threshold the gate was fitted to).
+# is multiplied by support.confidence.KNOWN_GAP_FACTOR (0.3: below any threshold the gate was fitted to).
 # 0.05, chosen leaving one question set out at a time over the seven sets the sample help centre
 # learned from (twenty-fourth session, README): 0.04–0.05 kept every right answer and escalated
 # 190 → 196 of 222 unanswerable questions; 0.03 lost 4 right answers, 0.0 lost 49. A negative

@@ -56,7 +56,9 @@ cited) jointly on KorQuAD and both help-centre question sets, cross-validated by
 meaning for short and other-language questions, and ``cross_language`` offsets the
 lexical features that are 0 by construction there.
 An LLM that says the sources don't answer the question multiplies it by
-``LLM_UNANSWERABLE_FACTOR``.
+``LLM_UNANSWERABLE_FACTOR``, and a question nearer to a known gap than to its articles' own
+wordings (``support.services.known_gap_nearer``) by ``KNOWN_GAP_FACTOR``: both only lower it,
+0.3 putting any confidence below every threshold the gate has been fitted to (0.63–0.73).
 """
 
 import math
@@ -73,6 +75,7 @@ FEATURES = (
     "sentence_squared", "sentence_margin",
 )  # fmt: skip
 LLM_UNANSWERABLE_FACTOR = 0.3
+KNOWN_GAP_FACTOR = 0.3
 
 
 def _scaled_cosine(cos: float) -> float:

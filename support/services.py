@@ -38,6 +38,7 @@ from support.answering import (
     span_start_valid,
 )
 from support.confidence import (
+    KNOWN_GAP_FACTOR,
     LLM_UNANSWERABLE_FACTOR,
     confidence_features,
     confidence_from_features,
@@ -422,10 +423,11 @@ def _conversation_add(question: Question, conversation: Conversation | None) -> 
 
 
 def _rank_sources(question: Question, retrieval: Retrieval, words: str) -> float | None:
-    """Fill ``question.sources`` and ``features`` from ``retrieval``; the retrieval confidence,
-    or None (status ``no_sources``, sources cleared) when nothing relevant was found or the
-    question's ``words`` (its text without markup, :func:`question_search_text`) have no letter
-    or digit (nothing in it can match an article)."""
+    """Fill ``question.sources`` and ``features`` from ``retrieval``; the retrieval confidence
+    (times ``KNOWN_GAP_FACTOR`` when :func:`known_gap_nearer`), or None (status ``no_sources``,
+    sources cleared) when nothing relevant was found or the question's ``words`` (its text
+    without markup, :func:`question_search_text`) have no letter or digit (nothing in it can
+    match an article)."""
     chunks = retrieval.chunks
     features = confidence_features(retrieval, words)
     question.features = features
@@ -445,7 +447,7 @@ def _rank_sources(question: Question, retrieval: Retrieval, words: str) -> float
         return None
     confidence = confidence_from_features(features)
     if known_gap_nearer(retrieval):
-        confidence *= LLM_UNANSWERABLE_FACTOR
+        confidence *= KNOWN_GAP_FACTOR
     return confidence
 
 

@@ -16,7 +16,7 @@ from django.test import Client
 from django.urls import reverse
 
 from knowledge.models import Article, CuratedAnswer, KnownGap
-from support.confidence import LLM_UNANSWERABLE_FACTOR
+from support.confidence import KNOWN_GAP_FACTOR
 from support.models import EmailDelivery, Question, Ticket
 from support.roles import CONTENT_EDITORS, SUPPORT_AGENTS
 from support.services import question_answer
@@ -263,6 +263,6 @@ def test_an_agent_marks_a_question_no_article_answers_and_the_next_customer_aski
 
     after = ask(Client(), ALIKE)
     assert after.status == Question.Status.NOT_CONFIDENT and after.escalation_recommended
-    assert after.confidence == pytest.approx(before.confidence * LLM_UNANSWERABLE_FACTOR, abs=1e-6)
+    assert after.confidence == pytest.approx(before.confidence * KNOWN_GAP_FACTOR, abs=1e-6)
     still = ask(Client(), "How long does shipping take?")
     assert still.status == Question.Status.ANSWERED and still.confidence == pytest.approx(own.confidence)

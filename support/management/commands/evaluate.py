@@ -34,7 +34,8 @@ def add_evaluation_arguments(parser: CommandParser, *, exclude_default: float = 
     parser.add_argument(
         "--learn-from", type=Path, action="append", default=[], metavar="QUESTIONS",
         help="with --questions: first run the learning loop on this question set (repeatable): the wording of "
-        "each answerable question it escalates joins its article's also-asked-as lines, as staff do from a ticket",
+        "each answerable question it escalates joins its article's also-asked-as lines, and each unanswerable one "
+        "it escalates becomes a known gap, as staff do from a ticket",
     )  # fmt: skip
 
 
