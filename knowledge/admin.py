@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import truncatechars
 from django.urls import reverse
 from django.utils import timezone
@@ -467,6 +467,11 @@ class KnownGapAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False  # a changed text would keep the old text's embedding: delete it and add it again
+
+    def response_delete(self, request: HttpRequest, obj_display: str, obj_id: int) -> HttpResponse:
+        """Back to the list after a deletion (Django goes there only for staff who may change)."""
+        super().response_delete(request, obj_display, obj_id)  # the success message
+        return HttpResponseRedirect(reverse("admin:knowledge_knowngap_changelist"))
 
 
 class CuratedAnswerForm(forms.ModelForm):

@@ -77,6 +77,7 @@ class EvaluationOptions:
     limit_questions: int | None = None
     retrievers: tuple[Mode, ...] = RETRIEVERS
     learn_from: tuple[Path, ...] = ()  # question sets the learning loop runs on first (collection_learn)
+    learn_unhelpful: bool = False  # the loop also learns from answers that were not right (collection_learn)
 
 
 class ProgressLine:
@@ -496,7 +497,7 @@ def questions_ask(*, questions: Sequence[SquadQuestion], asker: Asker, progress:
 
 
 def collection_learn(
-    *, collection: Collection, questions_path: Path, asker: Asker, progress: ProgressLine
+    *, collection: Collection, questions_path: Path, asker: Asker, progress: ProgressLine, unhelpful: bool = False
 ) -> dict[str, Any]:
     """The learning loop, run on the collection with the question set at ``questions_path``:
     every question is asked through the customer path, and each answerable one the portal
@@ -505,27 +506,34 @@ def collection_learn(
     ticket page (:func:`knowledge.services.aliases_with_line`; the ticket admin's "Teach the
     help centre"). Each unanswerable one it escalated (a ticket the agent answers "we do not
     have that") is remembered as a known gap (:func:`knowledge.services.known_gap_add`, the
-    ticket admin's "No article answers this"). Questions answered, right or wrong, teach
-    nothing: no ticket reaches an agent. A question that is one of the evaluated ones
-    (``collection.withheld``) teaches nothing either. Re-index with :func:`collection_index`
-    afterwards (:func:`evaluation_run` does, after each set, before the next is asked).
+    ticket admin's "No article answers this"). Questions answered teach nothing: no ticket
+    reaches an agent; with ``unhelpful``, one answered but not right (another article cited,
+    no fact, or not answerable at all) comes back as a ticket too, as when the customer says
+    "No" under the answer, which takes them to support, and teaches by the same rules. A
+    question that is one of the evaluated ones (``collection.withheld``) teaches nothing
+    either. Re-index with :func:`collection_index` afterwards (:func:`evaluation_run` does,
+    after each set, before the next is asked).
 
-    Returns ``{"file", "questions", "escalated_in_scope", "lines_added", "refused", "withheld",
-    "lines", "gaps_added", "gaps"}`` (``refused``: blank, already there, or the article full;
-    ``lines``: ``[(article title, line), …]`` as added; ``gaps``: the known gaps' lines). Raises ``FileNotFoundError`` /
+    Returns ``{"file", "questions", "escalated_in_scope", "unhelpful", "lines_added", "refused",
+    "withheld", "lines", "gaps_added", "gaps"}`` (``unhelpful``: answers that came back;
+    ``refused``: blank, already there, or the article full; ``lines``: ``[(article title,
+    line), …]`` as added; ``gaps``: the known gaps' lines). Raises ``FileNotFoundError`` /
     ``ValueError`` for an unreadable set, as :func:`~support.evaluation.questionset.read_question_set`.
     """
     questions = read_question_set(questions_path, collection.title_by_slug)
     records = questions_ask(questions=questions, asker=asker, progress=progress)
     by_id = {q.id: q for q in questions}
-    escalated = refused = withheld = 0
+    escalated = refused = withheld = came_back = 0
     lines: list[tuple[str, str]] = []  # (article title, line added)
     gaps: list[str] = []  # known gaps added
     for record in records:
         if record.status == Question.Status.ANSWERED:
-            continue
+            if not unhelpful or record.in_scope and record.top_hit and record.contains_gold:
+                continue
+            came_back += 1
+        else:
+            escalated += record.in_scope
         question = by_id[record.id]
-        escalated += record.in_scope
         if _line_key(question.question) in collection.withheld:
             withheld += 1
             continue
@@ -549,13 +557,14 @@ def collection_learn(
         lines.append((article.title, line))
     report = {
         "file": questions_path.name, "questions": len(records), "escalated_in_scope": escalated,
-        "lines_added": len(lines), "refused": refused, "withheld": withheld, "lines": lines,
+        "unhelpful": came_back, "lines_added": len(lines), "refused": refused, "withheld": withheld, "lines": lines,
         "gaps_added": len(gaps), "gaps": gaps,
     }  # fmt: skip
     progress.finish(
         f"learned from {questions_path.name}: {len(lines)} lines added from {escalated} escalated answerable "
-        f"questions, {len(gaps)} known gaps from escalated unanswerable ones ({refused} refused, {withheld} "
-        "withheld: asked in this run)"
+        f"questions, {len(gaps)} known gaps from escalated unanswerable ones"
+        + (f", {came_back} answers not right came back" if unhelpful else "")
+        + f" ({refused} refused, {withheld} withheld: asked in this run)"
     )
     return report
 
@@ -564,17 +573,20 @@ INDEXING_COUNTS = ("articles_indexed", "chunks_embedded", "seconds")  # collecti
 
 
 def collection_learn_sets(
-    *, collection: Collection, paths: Sequence[Path], asker: Asker, progress: ProgressLine
+    *, collection: Collection, paths: Sequence[Path], asker: Asker, progress: ProgressLine, unhelpful: bool = False
 ) -> None:
     """:func:`collection_learn` with each question set in ``paths`` in turn, as the weeks of a
     help centre's tickets, re-indexing the changed articles after each (so the next set is
-    asked against what the previous taught); reports go to ``collection.learned``, and the
+    asked against what the previous taught; ``unhelpful`` as there); reports go to
+    ``collection.learned``, and the
     articles indexed, chunks embedded and seconds (``INDEXING_COUNTS``) add up in
     ``collection.indexing``."""
     for path in paths:
         before = collection.indexing
         collection.learned.append(
-            collection_learn(collection=collection, questions_path=path, asker=asker, progress=progress)
+            collection_learn(
+                collection=collection, questions_path=path, asker=asker, progress=progress, unhelpful=unhelpful
+            )
         )
         collection_index(collection=collection, provider=asker.embedder, progress=progress)
         collection_load_chunks(collection)
@@ -625,7 +637,10 @@ def evaluation_run(
             collection=collection, embedder=embedder, chat=chat,
             threshold=answer_threshold() if threshold is None else threshold, retrievers=options.retrievers,
         )  # fmt: skip
-        collection_learn_sets(collection=collection, paths=options.learn_from, asker=asker, progress=progress)
+        collection_learn_sets(
+            collection=collection, paths=options.learn_from, asker=asker, progress=progress,
+            unhelpful=options.learn_unhelpful,
+        )  # fmt: skip
         chosen = questions_select(questions, limit=options.limit_questions, seed=options.seed)
         started = time.monotonic()
         records = questions_ask(questions=chosen, asker=asker, progress=progress)

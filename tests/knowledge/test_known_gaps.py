@@ -83,3 +83,29 @@ def test_import_articles_adds_a_folders_known_gaps_once(live_kb: Any, tmp_path: 
     out = StringIO()
     call_command("import_articles", str(tmp_path), stdout=out, stderr=StringIO())
     assert "0 known gaps added, 2 already known, 0 skipped" in out.getvalue()
+
+
+def test_editors_read_search_and_delete_known_gaps_in_admin_and_agents_do_not(live_kb: Any) -> None:
+    from django.contrib.auth.models import Group, User
+    from django.test import Client
+    from django.urls import reverse
+
+    from support.roles import CONTENT_EDITORS, SUPPORT_AGENTS
+
+    gap = known_gap_add(knowledge_base=live_kb, text="Do you ship to Canada?")
+    known_gap_add(knowledge_base=live_kb, text="Can I pay with bitcoin?")
+    clients = {}
+    for name, group in (("editor", CONTENT_EDITORS), ("agent", SUPPORT_AGENTS)):
+        User.objects.create_user(name, f"{name}@example.com", "pw", is_staff=True).groups.add(
+            Group.objects.get(name=group)
+        )
+        clients[name] = Client()
+        clients[name].force_login(User.objects.get(username=name))
+    listing = reverse("admin:knowledge_knowngap_changelist")
+    found = clients["editor"].get(listing, {"q": "canada"}).content.decode()
+    assert "Do you ship to Canada?" in found and "bitcoin" not in found
+    assert clients["editor"].get(reverse("admin:knowledge_knowngap_add")).status_code == 403  # from a ticket only
+    assert clients["agent"].get(listing).status_code == 403
+    response = clients["editor"].post(reverse("admin:knowledge_knowngap_delete", args=[gap.pk]), {"post": "yes"})
+    assert response.status_code == 302 and response["Location"] == listing  # back to the list, not admin's home
+    assert list(KnownGap.objects.values_list("text", flat=True)) == ["Can I pay with bitcoin?"]

@@ -322,7 +322,8 @@ def test_learn_from_adds_each_escalated_wording_and_never_one_being_evaluated(li
     assert report["indexing"]["articles_published"] == 2  # re-indexing after learning does not count them twice
     learned = report["configuration"]["learned_from"]
     assert learned == [{
-        "file": "learn.jsonl", "questions": 4, "escalated_in_scope": 2, "lines_added": 1, "refused": 0,
+        "file": "learn.jsonl", "questions": 4, "escalated_in_scope": 2, "unhelpful": 0, "lines_added": 1,
+        "refused": 0,
         "withheld": 2, "lines": [["Shipping times", "택배 언제 와요?"]],
         "gaps_added": 1, "gaps": ["Do you have a store in Seoul?"],  # an escalated unanswerable one, markup removed
     }]  # fmt: skip
@@ -346,6 +347,30 @@ def test_learn_from_adds_each_escalated_wording_and_never_one_being_evaluated(li
         )  # fmt: skip
     with pytest.raises(CommandError, match="--learn-from goes with --questions"):
         _run("evaluate", "--learn-from", str(learn))
+
+
+def test_learn_unhelpful_takes_back_answers_that_were_not_right(live_kb: Any, tmp_path: Path) -> None:
+    """``--learn-unhelpful``: with a threshold every answer reaches, nothing is escalated, so only
+    the answers that were not right come back (the customer said "No"): the unanswerable
+    question answered anyway becomes a known gap; the right answer teaches nothing."""
+    AnswerPolicy.objects.filter(pk=1).update(confidence_threshold=0.0)
+    articles, questions = _help_centre(tmp_path)
+    seoul = {"id": "u1", "question": "Do you have a store in Seoul?", "language": "en", "answerable": False,
+             "article": None, "facts": [], "pair": "en"}  # fmt: skip
+    right = {"id": "u2", "question": "How long does standard delivery take?", "language": "en", "answerable": True,
+             "article": "shipping", "facts": ["1–2 business days"], "pair": "en-en"}  # fmt: skip
+    learn = _question_set(tmp_path / "learn.jsonl", seoul, right)
+    target = tmp_path / "hc.json"
+    common = ["--questions", str(questions), "--articles", str(articles), "--learn-from", str(learn)]
+    call_command("evaluate", *common, "--json", str(target), stdout=StringIO(), stderr=StringIO())
+    learned = json.loads(target.read_text(encoding="utf-8"))["configuration"]["learned_from"][0]
+    assert (learned["unhelpful"], learned["lines_added"], learned["gaps_added"]) == (0, 0, 0)  # all answered
+    call_command("evaluate", *common, "--learn-unhelpful", "--json", str(target), stdout=StringIO(), stderr=StringIO())
+    learned = json.loads(target.read_text(encoding="utf-8"))["configuration"]["learned_from"][0]
+    assert learned["unhelpful"] == 1 and learned["gaps"] == ["Do you have a store in Seoul?"]
+    assert learned["lines"] == []
+    with pytest.raises(CommandError, match="--learn-unhelpful goes with --learn-from"):
+        call_command("evaluate", "--questions", str(questions), "--articles", str(articles), "--learn-unhelpful")
 
 
 def test_learn_wording_writes_the_lines_into_the_articles_front_matter(live_kb: Any, tmp_path: Path) -> None:

@@ -37,6 +37,11 @@ def add_evaluation_arguments(parser: CommandParser, *, exclude_default: float = 
         "each answerable question it escalates joins its article's also-asked-as lines, and each unanswerable one "
         "it escalates becomes a known gap, as staff do from a ticket",
     )  # fmt: skip
+    parser.add_argument(
+        "--learn-unhelpful", action="store_true",
+        help="with --learn-from: an answer that was not right comes back as a ticket too (the customer said "
+        "\"No\" under it) and teaches by the same rules",
+    )  # fmt: skip
 
 
 def options_from(options: dict[str, Any]) -> EvaluationOptions:
@@ -53,6 +58,8 @@ def options_from(options: dict[str, Any]) -> EvaluationOptions:
     learn_from = tuple(options.get("learn_from") or ())
     if learn_from and questions is None:
         raise CommandError("--learn-from goes with --questions")
+    if options.get("learn_unhelpful") and not learn_from:
+        raise CommandError("--learn-unhelpful goes with --learn-from")
     if questions is not None:
         source = options.get("articles") or settings.BASE_DIR / "samples" / "articles"
     elif options.get("articles") is not None:
@@ -65,7 +72,7 @@ def options_from(options: dict[str, Any]) -> EvaluationOptions:
         squad_path=source, questions_path=questions,
         exclude_fraction=options["exclude_fraction"], seed=options["seed"],
         limit_questions=options["limit_questions"], retrievers=retrievers,  # type: ignore[arg-type]
-        learn_from=learn_from,
+        learn_from=learn_from, learn_unhelpful=bool(options.get("learn_unhelpful")),
     )  # fmt: skip
 
 

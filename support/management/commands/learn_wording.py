@@ -71,6 +71,10 @@ class Command(BaseCommand):
             help="customer question set (JSONL, samples/questions/README.md), in order; repeatable",
         )  # fmt: skip
         parser.add_argument("--write", action="store_true", help="append the lines to the articles' front matter")
+        parser.add_argument(
+            "--unhelpful", action="store_true",
+            help="an answer that was not right comes back as a ticket too (the customer said \"No\" under it)",
+        )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
         folder: Path = options["articles"]
@@ -89,7 +93,10 @@ class Command(BaseCommand):
                     collection=collection, embedder=embedder, chat=get_chat_provider(),
                     threshold=answer_threshold(), retrievers=(),
                 )  # fmt: skip
-                collection_learn_sets(collection=collection, paths=options["sets"], asker=asker, progress=progress)
+                collection_learn_sets(
+                    collection=collection, paths=options["sets"], asker=asker, progress=progress,
+                    unhelpful=options["unhelpful"],
+                )  # fmt: skip
         except (FileNotFoundError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         by_title: dict[str, list[str]] = defaultdict(list)
