@@ -224,13 +224,14 @@ ALIKE = "Do you ship internationally to Canada?"
 
 
 def test_an_agent_marks_a_question_no_article_answers_and_the_next_customer_asking_alike_is_escalated(
-    make_article: object,
+    make_article: object, fault_worker: object
 ) -> None:
     """Known gaps: a question answered from a near-topic article → the customer escalates → an
     editor marks "No article answers this" on the ticket (an agent who may not add known gaps
     neither sees the control nor gets it through) → a customer asking alike is escalated at
-    once, while the article's own questions are answered as before. Embedded in the request:
-    no worker."""
+    once, while the article's own questions are answered as before. The gap is embedded in the
+    request; ``fault_worker`` sends the ticket's emails and is restarted afterwards, so later
+    tests that count the worker's emails start from an empty folder."""
     make_article("Shipping times and fees", SHIPPING_EN, language="en", aliases=SHIPPING_LINES)  # type: ignore[operator]
     before, own = ask(Client(), ALIKE), ask(Client(), "How long does shipping take?")
     assert before.status == Question.Status.ANSWERED and own.status == Question.Status.ANSWERED
@@ -266,3 +267,7 @@ def test_an_agent_marks_a_question_no_article_answers_and_the_next_customer_aski
     assert after.confidence == pytest.approx(before.confidence * KNOWN_GAP_FACTOR, abs=1e-6)
     still = ask(Client(), "How long does shipping take?")
     assert still.status == Question.Status.ANSWERED and still.confidence == pytest.approx(own.confidence)
+    fault_worker.wait_for(  # type: ignore[attr-defined]
+        lambda: not EmailDelivery.objects.filter(ticket=ticket).exclude(state=EmailDelivery.State.SENT).exists(),
+        timeout=60, what="the ticket's emails, before the worker restarts",
+    )  # fmt: skip
