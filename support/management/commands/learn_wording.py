@@ -60,8 +60,9 @@ def front_matter_with_lines(text: str, lines: list[str]) -> str:
 class Command(BaseCommand):
     help = (
         "Replay the learning loop on a folder of Markdown articles: ask each --from question set through "
-        "the customer path (an isolated evaluation collection) and add the wording of every answerable "
-        "question it escalates to its article's also-asked-as lines; --write appends them to the files."
+        "the customer path (an isolated evaluation collection), add the wording of every answerable "
+        "question it escalates to its article's also-asked-as lines and remember every unanswerable one "
+        "as a known gap; --write appends them to the files (front matter, known-gaps.txt)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
