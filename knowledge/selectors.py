@@ -75,6 +75,12 @@ class RetrievedChunk:
         """``alias_vectors`` as an ``(n lines, dimensions)`` float32 array (n = 0 before they were indexed)."""
         return sentence_vectors_unpack(self.alias_vectors, self.dimensions)
 
+    def alias_cosine(self, query: np.ndarray) -> float | None:
+        """The highest cosine between ``query`` (a question's query embedding, float32) and the
+        article's title and *also asked as* lines; None without such vectors of its dimension."""
+        matrix = self.alias_matrix
+        return float((matrix @ query).max()) if len(matrix) and matrix.shape[1] == len(query) else None
+
     @property
     def heading_translations(self) -> dict[str, str]:
         """This chunk's heading sentences mapped to their *also asked as* line in the other language
@@ -424,10 +430,7 @@ def alias_rerank(chunks: list[RetrievedChunk], vector: list[float], weight: floa
     if len(chunks) < 2:
         return
     query = np.asarray(vector, dtype=np.float32)
-    cosines: list[float | None] = []
-    for c in chunks:
-        matrix = c.alias_matrix
-        cosines.append(float((matrix @ query).max()) if len(matrix) and matrix.shape[1] == len(query) else None)
+    cosines = [c.alias_cosine(query) for c in chunks]
     known = [x for x in cosines if x is not None]
     if not known:
         return
@@ -514,10 +517,9 @@ def support_answer_fits(chunk: RetrievedChunk, vector: list[float] | None, langu
     (eighteenth session). True for every other chunk."""
     if chunk.kind != Article.Kind.SUPPORT_ANSWER or chunk.lexical_score > 0:
         return True
-    aliases = chunk.alias_matrix
-    if vector is None or not len(aliases) or aliases.shape[1] != len(vector):
+    best = None if vector is None else chunk.alias_cosine(np.asarray(vector, dtype=np.float32))
+    if best is None:
         return False
-    best = float((aliases @ np.asarray(vector, dtype=np.float32)).max())
     if other_language(language, chunk.language):
         best += settings.RETRIEVAL_CROSS_LANGUAGE_OFFSET
     return best >= settings.SUPPORT_ANSWER_MIN_SIMILARITY
@@ -542,13 +544,8 @@ def known_wording_similarity(chunks: Sequence[RetrievedChunk], vector: Sequence[
     *also asked as* lines of the articles of ``chunks`` (their ``alias_matrix``: questions
     compared with questions); None when none of them has such vectors."""
     query = np.asarray(vector, dtype=np.float32)
-    best: float | None = None
-    for chunk in chunks:
-        aliases = chunk.alias_matrix
-        if len(aliases) and aliases.shape[1] == len(query):
-            similarity = float((aliases @ query).max())
-            best = similarity if best is None else max(best, similarity)
-    return best
+    cosines = [x for x in (chunk.alias_cosine(query) for chunk in chunks) if x is not None]
+    return max(cosines, default=None)
 
 
 def embed_question(provider: EmbeddingProvider, question: str) -> list[float]:

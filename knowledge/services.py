@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Length
 from django.utils import timezone
@@ -179,6 +179,15 @@ class KnownGapRejected(ValueError):
     """A wording :func:`known_gap_add` does not remember; the message (for staff) says why."""
 
 
+def _gap_vector(line: str, provider: EmbeddingProvider) -> list[float]:
+    try:
+        return provider.embed_query(line)
+    except EmbeddingError as exc:
+        raise KnownGapRejected(
+            gettext("The wording could not be remembered now (%(error)s); try again.") % {"error": exc}
+        ) from exc
+
+
 def known_gap_add(
     *, knowledge_base: KnowledgeBase, text: str, created_by: Any = None, provider: EmbeddingProvider | None = None
 ) -> KnownGap:
@@ -190,42 +199,71 @@ def known_gap_add(
     From then on a customer whose question is nearer to a known gap than to any wording of the
     articles retrieved for it is escalated at once (``support.services``, ``KNOWN_GAP_MARGIN``;
     README, *Answer quality*, *Twenty-fourth session*). Raises ``KnownGapRejected`` (message for
-    staff) when the line is blank, already a known gap of the collection (case-insensitively),
-    or cannot be embedded now (``EmbeddingError``: nothing is stored, so the agent can retry).
+    staff) when the line is blank, already a known gap of the collection (case-insensitively,
+    also when another agent saved it a moment before: the unique constraint), or cannot be
+    embedded now (``EmbeddingError``: nothing is stored, so the agent can retry).
     """
     line = alias_line(text)
     if not line:
         raise KnownGapRejected(gettext("The wording to remember is empty."))
+    known = KnownGapRejected(gettext("“%(line)s” is already a known gap.") % {"line": line})
     if KnownGap.objects.filter(knowledge_base=knowledge_base, text__iexact=line).exists():
-        raise KnownGapRejected(gettext("“%(line)s” is already a known gap.") % {"line": line})
+        raise known
     provider = provider or get_provider()
+    vector = _gap_vector(line, provider)
     try:
-        vector = provider.embed_query(line)
-    except EmbeddingError as exc:
-        raise KnownGapRejected(
-            gettext("The wording could not be remembered now (%(error)s); try again.") % {"error": exc}
-        ) from exc
-    return KnownGap.objects.create(
-        knowledge_base=knowledge_base, text=line, embedding=vector, embedding_model=provider.name, created_by=created_by
-    )
+        with transaction.atomic():  # a savepoint: the caller's transaction survives the duplicate
+            return KnownGap.objects.create(
+                knowledge_base=knowledge_base, text=line, embedding=vector, embedding_model=provider.name,
+                created_by=created_by,
+            )  # fmt: skip
+    except IntegrityError as exc:
+        raise known from exc
+
+
+def known_gaps_add_lines(
+    *, knowledge_base: KnowledgeBase, lines: list[str], provider: EmbeddingProvider
+) -> tuple[int, list[str]]:
+    """Add each of ``lines`` that is not yet a known gap of ``knowledge_base`` (compared as
+    :func:`alias_line` makes them, case-insensitively) with :func:`known_gap_add`; a gap of the
+    same text embedded by another model is embedded again in place (after an embedding model
+    change). Returns ``(how many were added or re-embedded, the refused lines' messages)``: a
+    blank line or an embedding failure refuses that line only."""
+    have = {gap.text.casefold(): gap for gap in KnownGap.objects.filter(knowledge_base=knowledge_base)}
+    done, refused = 0, []
+    for line in dict.fromkeys(lines):
+        old = have.get(alias_line(line).casefold())
+        if old is not None and old.embedding_model == provider.name:
+            continue
+        try:
+            if old is None:
+                have[alias_line(line).casefold()] = known_gap_add(
+                    knowledge_base=knowledge_base, text=line, provider=provider
+                )
+            else:
+                old.embedding, old.embedding_model = _gap_vector(old.text, provider), provider.name
+                old.save(update_fields=["embedding", "embedding_model"])
+        except KnownGapRejected as exc:
+            refused.append(f"{line!r}: {exc}")
+            continue
+        done += 1
+    return done, refused
 
 
 def known_gaps_sync(*, knowledge_base: KnowledgeBase, lines: list[str], provider: EmbeddingProvider) -> int:
-    """Make ``knowledge_base``'s known gaps exactly ``lines`` (each as :func:`alias_line` makes it;
-    blanks and repeats dropped): gaps not among them, or embedded by another model, are deleted,
-    missing ones embedded and added. Returns how many were added. For the evaluation's isolated
-    collections, rebuilt from a folder's ``known-gaps.txt`` on every run."""
-    wanted = {key.casefold(): key for key in (alias_line(line) for line in lines) if key}
-    kept = set()
-    for gap in KnownGap.objects.filter(knowledge_base=knowledge_base):
-        if gap.text.casefold() in wanted and gap.embedding_model == provider.name and gap.text.casefold() not in kept:
-            kept.add(gap.text.casefold())
-        else:
-            gap.delete()
-    missing = [line for key, line in wanted.items() if key not in kept]
-    for line in missing:
-        known_gap_add(knowledge_base=knowledge_base, text=line, provider=provider)
-    return len(missing)
+    """Make ``knowledge_base``'s known gaps exactly ``lines`` (:func:`known_gaps_add_lines` after
+    deleting the gaps not among them; blank lines dropped). Returns how many were added or re-embedded. For the
+    evaluation's isolated collections, rebuilt from a folder's ``known-gaps.txt`` on every run;
+    raises ``KnownGapRejected`` when a line cannot be added (a collection missing a gap would
+    give misleading figures)."""
+    lines = [line for line in lines if alias_line(line)]  # a line of markup alone says nothing
+    wanted = {alias_line(line).casefold() for line in lines}
+    gaps = KnownGap.objects.filter(knowledge_base=knowledge_base)
+    gaps.filter(pk__in=[pk for pk, text in gaps.values_list("pk", "text") if text.casefold() not in wanted]).delete()
+    done, refused = known_gaps_add_lines(knowledge_base=knowledge_base, lines=lines, provider=provider)
+    if refused:
+        raise KnownGapRejected(f"known gaps not added: {'; '.join(refused)}")
+    return done
 
 
 def article_needs_indexing(article: Article, provider_name: str) -> bool:

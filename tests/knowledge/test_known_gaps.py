@@ -15,7 +15,7 @@ from knowledge.embeddings.openai import OpenAIEmbeddingProvider
 from knowledge.importers import read_known_gaps
 from knowledge.models import KnowledgeBase, KnownGap
 from knowledge.selectors import known_gap_nearest
-from knowledge.services import KnownGapRejected, known_gap_add, known_gaps_sync
+from knowledge.services import KnownGapRejected, known_gap_add, known_gaps_add_lines, known_gaps_sync
 
 pytestmark = pytest.mark.django_db
 
@@ -62,6 +62,9 @@ def test_sync_keeps_what_is_listed_and_replaces_the_rest(live_kb: Any) -> None:
         "Do you ship to Canada?", "Is gift wrapping available?"
     ]  # fmt: skip
     assert KnownGap.objects.filter(pk=kept).exists()  # not embedded again
+    KnownGap.objects.filter(pk=kept).update(embedding_model="an-earlier-model")  # the model changed since
+    assert known_gaps_add_lines(knowledge_base=live_kb, lines=["Do you ship to Canada?"], provider=provider) == (1, [])
+    assert KnownGap.objects.get(pk=kept).embedding_model == provider.name  # embedded again, in place
 
 
 def test_import_articles_adds_a_folders_known_gaps_once(live_kb: Any, tmp_path: Path) -> None:

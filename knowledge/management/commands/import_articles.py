@@ -3,9 +3,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from knowledge.embeddings import get_provider
 from knowledge.importers import KNOWN_GAPS_FILE, articles_import, read_known_gaps, read_records
-from knowledge.models import Article, KnowledgeBase, KnownGap
-from knowledge.services import KnownGapRejected, alias_line, knowledge_base_get_live, known_gap_add
+from knowledge.models import Article, KnowledgeBase
+from knowledge.services import knowledge_base_get_live, known_gaps_add_lines
 
 
 class Command(BaseCommand):
@@ -48,23 +49,13 @@ class Command(BaseCommand):
         self._import_gaps(path, kb)
 
     def _import_gaps(self, path: Path, kb: KnowledgeBase) -> None:
-        lines = read_known_gaps(path)
+        lines = list(dict.fromkeys(read_known_gaps(path)))
         if not lines:
             return
-        known = {text.casefold() for text in KnownGap.objects.filter(knowledge_base=kb).values_list("text", flat=True)}
-        added = skipped = 0
-        for line in lines:
-            if alias_line(line).casefold() in known:
-                continue
-            try:
-                known_gap_add(knowledge_base=kb, text=line)
-            except KnownGapRejected as exc:
-                self.stderr.write(f"{KNOWN_GAPS_FILE}: skipped {line!r}: {exc}")
-                skipped += 1
-                continue
-            known.add(alias_line(line).casefold())
-            added += 1
+        added, refused = known_gaps_add_lines(knowledge_base=kb, lines=lines, provider=get_provider())
+        for message in refused:
+            self.stderr.write(f"{KNOWN_GAPS_FILE}: skipped {message}")
         self.stdout.write(
-            f"{path / KNOWN_GAPS_FILE}: {added} known gaps added, {len(lines) - added - skipped} already known, "
-            f"{skipped} skipped."
+            f"{path / KNOWN_GAPS_FILE}: {added} known gaps added, {len(lines) - added - len(refused)} already "
+            f"known, {len(refused)} skipped."
         )
