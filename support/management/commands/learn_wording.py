@@ -107,7 +107,8 @@ class Command(BaseCommand):
                 f"{report['file']}: {report['lines_added']} lines from {report['escalated_in_scope']} escalated "
                 f"answerable questions, {report['gaps_added']} known gaps from escalated unanswerable ones"
                 + (f", {report['unhelpful']} answers not right came back" if options["unhelpful"] else "")
-                + f" ({report['refused']} refused: blank, already there or the article full at {ALIASES_MAX_LINES} lines)"
+                + f" ({report['refused']} refused: blank, already there or the article full at "
+                f"{ALIASES_MAX_LINES} lines)"
             )
             for title, line in report["lines"]:
                 by_title[title].append(line)
