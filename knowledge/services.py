@@ -55,9 +55,12 @@ def article_alias_lines(article: Article) -> list[str]:
 
 def alias_vectors_read() -> bool:
     """Whether anything reads an ordinary article's alias vectors: retrieval's re-ranking
-    (``RETRIEVAL_ALIAS_WEIGHT``) or the known-gap check (``KNOWN_GAP_MARGIN`` ≥ 0, which compares a
-    question with the titles and *also asked as* lines of the articles retrieved for it)."""
-    return bool(settings.RETRIEVAL_ALIAS_WEIGHT) or settings.KNOWN_GAP_MARGIN >= 0
+    (``RETRIEVAL_ALIAS_WEIGHT``), the known-gap check (``KNOWN_GAP_MARGIN`` ≥ 0) or the
+    known-wording one (``KNOWN_WORDING_SIMILARITY`` > 0), which compare a question with the
+    titles and *also asked as* lines of the articles retrieved for it."""
+    return (
+        bool(settings.RETRIEVAL_ALIAS_WEIGHT) or settings.KNOWN_GAP_MARGIN >= 0 or settings.KNOWN_WORDING_SIMILARITY > 0
+    )
 
 
 def article_content_hash(article: Article) -> str:

@@ -38,10 +38,10 @@ from support.answering import (
     span_start_valid,
 )
 from support.confidence import (
-    KNOWN_GAP_FACTOR,
     LLM_UNANSWERABLE_FACTOR,
     confidence_features,
     confidence_from_features,
+    known_wording_confidence,
     retrieval_confidence,
 )
 from support.conversations import Turn, conversation_turns, standalone_query
@@ -424,7 +424,8 @@ def _conversation_add(question: Question, conversation: Conversation | None) -> 
 
 def _rank_sources(question: Question, retrieval: Retrieval, words: str) -> float | None:
     """Fill ``question.sources`` and ``features`` from ``retrieval``; the retrieval confidence
-    (times ``KNOWN_GAP_FACTOR`` when :func:`known_gap_nearer`), or None (status ``no_sources``,
+    (after the help centre's known wordings and gaps, :func:`known_wordings` and
+    :func:`support.confidence.known_wording_confidence`), or None (status ``no_sources``,
     sources cleared) when nothing relevant was found or the question's ``words`` (its text
     without markup, :func:`question_search_text`) have no letter or digit (nothing in it can
     match an article)."""
@@ -445,26 +446,27 @@ def _rank_sources(question: Question, retrieval: Retrieval, words: str) -> float
         question.status, question.confidence = Question.Status.NO_SOURCES, 0.0
         question.sources = []
         return None
-    confidence = confidence_from_features(features)
-    if known_gap_nearer(retrieval):
-        confidence *= KNOWN_GAP_FACTOR
-    return confidence
+    features |= known_wordings(retrieval)
+    return known_wording_confidence(confidence_from_features(features), features)
 
 
-def known_gap_nearer(retrieval: Retrieval) -> bool:
-    """Whether the question is nearer to a known gap of its collection (a question support
-    confirmed no article answers) than to any title or *also asked as* line of the articles
-    retrieved for it, by more than ``KNOWN_GAP_MARGIN`` (cosines of query embeddings): a
-    customer asking what support already found missing is escalated instead of being answered
-    from a near-topic article. False without a query vector, a known gap or such lines."""
-    vector, margin = retrieval.query_vector, settings.KNOWN_GAP_MARGIN
-    if not vector or margin < 0:
-        return False
+def known_wordings(retrieval: Retrieval) -> dict[str, float]:
+    """The ``KNOWN_WORDINGS`` cosines (query embeddings compared, in [−1, 1]) of the question
+    behind ``retrieval``: its nearest title or *also asked as* line among the retrieved articles
+    (``known_wording``) and of the top one (``known_wording_top``), and its nearest known gap
+    (``known_gap``, one query), each left out when there is none; empty without a query vector
+    or with both rules of :func:`support.confidence.known_wording_confidence` off."""
+    vector = retrieval.query_vector
+    checked = settings.KNOWN_GAP_MARGIN >= 0 or settings.KNOWN_WORDING_SIMILARITY > 0
+    if not vector or not retrieval.chunks or not checked:
+        return {}
+    found = {
+        "known_wording": known_wording_similarity(retrieval.chunks, vector),
+        "known_wording_top": known_wording_similarity(retrieval.chunks[:1], vector),
+    }
     gap = known_gap_nearest(retrieval.kb_id, vector, get_provider().name)
-    if gap is None:
-        return False
-    known = known_wording_similarity(retrieval.chunks, vector)
-    return known is not None and gap[0] > known + margin
+    found["known_gap"] = gap[0] if gap else None
+    return {name: round(float(cos), 6) for name, cos in found.items() if cos is not None}
 
 
 def _answer_from(

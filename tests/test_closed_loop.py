@@ -266,7 +266,10 @@ def test_an_agent_marks_a_question_no_article_answers_and_the_next_customer_aski
     assert after.status == Question.Status.NOT_CONFIDENT and after.escalation_recommended
     assert after.confidence == pytest.approx(before.confidence * KNOWN_GAP_FACTOR, abs=1e-6)
     still = ask(Client(), "How long does shipping take?")
-    assert still.status == Question.Status.ANSWERED and still.confidence == pytest.approx(own.confidence)
+    # answered as before; asked word for word as one of the article's lines, and now with a known
+    # gap to tell it from, it is as confident as that line is near (support.confidence)
+    assert still.status == Question.Status.ANSWERED and own.confidence <= still.confidence <= 1.0
+    assert still.confidence == pytest.approx(min(still.features["known_wording_top"], 1.0))
     fault_worker.wait_for(  # type: ignore[attr-defined]
         lambda: not EmailDelivery.objects.filter(ticket=ticket).exclude(state=EmailDelivery.State.SENT).exists(),
         timeout=60, what="the ticket's emails, before the worker restarts",

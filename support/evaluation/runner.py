@@ -46,7 +46,7 @@ from knowledge.services import (
     known_gaps_sync,
 )
 from support.answering import ChatProvider, get_chat_provider
-from support.confidence import confidence_from_features
+from support.confidence import confidence_from_features, known_wording_confidence
 from support.evaluation.metrics import (
     contains_answer,
     exact_match,
@@ -317,9 +317,11 @@ class QuestionRecord:
     """One asked question: what calibration and the figures are computed from.
 
     ``ranks``: 1-based rank of the first hit among ``TOP_K`` chunks per retriever (None:
-    no hit; empty out of scope). ``answerer_factor``: confidence ÷ logistic(features) —
-    1, or the LLM-unanswerable factor — so confidences can be recomputed for other
-    weights. Answer scores (``contains_gold``, ``exact_match``, ``f1`` of the whole answer;
+    no hit; empty out of scope). ``answerer_factor``: confidence ÷ the retrieval confidence
+    (logistic(features) after the known wordings and gaps,
+    :func:`~support.confidence.known_wording_confidence`) — 1, or the LLM-unanswerable factor —
+    so confidences can be recomputed for other weights. Answer scores (``contains_gold``,
+    ``exact_match``, ``f1`` of the whole answer;
     ``span_exact_match``, ``span_f1`` of its ``answer_span``, ``span_on_answer``:
     :func:`~support.evaluation.metrics.span_on_answer`) are set for
     in-scope questions with an answer, whatever the threshold; ``top_hit``: the first
@@ -374,7 +376,9 @@ class QuestionRecord:
             return self.confidence
         if self.status == Question.Status.NO_SOURCES or not self.features:
             return 0.0
-        return confidence_from_features(self.features, weights) * self.answerer_factor
+        return known_wording_confidence(confidence_from_features(self.features, weights), self.features) * (
+            self.answerer_factor
+        )
 
 
 @dataclass(frozen=True)
@@ -446,7 +450,7 @@ def _record_from(
 ) -> QuestionRecord:
     features = {k: float(v) for k, v in (question.features or {}).items()}
     confidence = float(question.confidence or 0.0)
-    base = confidence_from_features(features) if features else 0.0
+    base = known_wording_confidence(confidence_from_features(features), features) if features else 0.0
     record = QuestionRecord(
         id=q.id,
         group=q.group if in_scope else q.group.split("-")[0],  # unanswerable: the question's language only

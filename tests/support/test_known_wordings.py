@@ -1,0 +1,110 @@
+"""Known wordings: a question asked nearly word for word as a line its top article is known to
+answer is answered, and one nearer to a known gap is escalated (``support.confidence``)."""
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from pytest_django import Settings
+
+from knowledge.services import known_gap_add
+from support.confidence import (
+    FEATURES,
+    KNOWN_GAP_FACTOR,
+    KNOWN_WORDINGS,
+    confidence_from_features,
+    known_wording_confidence,
+)
+from support.evaluation.runner import QuestionRecord
+from support.models import AnswerPolicy, Question
+
+DELETE_EN = (
+    "You can delete your account from My page > Settings > Delete account. Your account is deactivated "
+    "immediately and permanently deleted after a 30-day grace period. If you log in again within 30 days, "
+    "the deletion is cancelled and your account is restored."
+)
+LEARNED = "I deleted my account by accident, can I get it back?\n회원 탈퇴 방법"  # taught from tickets
+ASKED = "i deleted my account by mistake can i get it back"
+STRICT = 0.92  # a help centre's threshold (the answer policy) above what retrieval alone gives ASKED
+
+
+@pytest.fixture
+def rules(settings: Settings) -> Settings:
+    settings.KNOWN_GAP_MARGIN, settings.KNOWN_WORDING_SIMILARITY, settings.KNOWN_WORDING_MARGIN = 0.05, 0.89, 0.04
+    return settings
+
+
+@pytest.mark.parametrize(
+    ("cosines", "expected"),
+    [
+        ({}, 0.4),  # a collection without such lines: the retrieval confidence
+        ({"known_wording": 0.93, "known_wording_top": 0.93}, 0.4),  # no known gap to tell it from
+        ({"known_wording": 0.93, "known_wording_top": 0.93, "known_gap": 0.88}, 0.93),  # 0.05 above the gap
+        ({"known_wording": 0.93, "known_wording_top": 0.93, "known_gap": 0.90}, 0.4),  # 0.03 above: not enough
+        ({"known_wording": 0.93, "known_wording_top": 0.88, "known_gap": 0.5}, 0.4),  # the top article's is far
+        ({"known_wording": 0.80, "known_wording_top": 0.80, "known_gap": 0.86}, 0.4 * KNOWN_GAP_FACTOR),
+        ({"known_wording": 0.80, "known_wording_top": 0.80, "known_gap": 0.85}, 0.4),  # not beyond the margin
+    ],
+)
+def test_known_wordings_raise_or_lower_the_retrieval_confidence(
+    rules: Settings, cosines: dict[str, float], expected: float
+) -> None:
+    assert set(cosines) <= set(KNOWN_WORDINGS)
+    assert known_wording_confidence(0.4, cosines) == pytest.approx(expected)
+
+
+def test_a_known_wording_only_raises_and_each_rule_turns_off(rules: Settings) -> None:
+    near = {"known_wording": 0.93, "known_wording_top": 0.93, "known_gap": 0.5}
+    assert known_wording_confidence(0.97, near) == 0.97  # never lowers a confident answer
+    assert known_wording_confidence(0.4, near | {"known_wording_top": 1.00001}) == 1.0  # a float32 cosine
+    rules.KNOWN_WORDING_SIMILARITY = 0.0
+    assert known_wording_confidence(0.4, near) == 0.4
+    gap = {"known_wording": 0.80, "known_wording_top": 0.80, "known_gap": 0.95}
+    rules.KNOWN_GAP_MARGIN = -1.0
+    assert known_wording_confidence(0.4, gap) == 0.4
+
+
+def test_an_evaluation_record_keeps_the_floor_under_other_weights(rules: Settings) -> None:
+    """``calibrate`` recomputes confidences with other weights: the known wording's floor stays."""
+    features = {"coverage": 0.2, "dense": 0.1, "known_wording": 0.95, "known_wording_top": 0.95, "known_gap": 0.7}
+    record = QuestionRecord(
+        id="q", in_scope=True, status="answered", confidence=0.95, answerer_factor=1.0, has_answer=True,
+        answer_kind="extractive", features=features,
+    )  # fmt: skip
+    weights = [-3.0] + [0.0] * len(FEATURES)  # every retrieval feature ignored: logistic(−3) ≈ 0.05
+    assert confidence_from_features(features, weights) < 0.1
+    assert record.confidence_for(weights) == pytest.approx(0.95)
+
+
+def _ask(text: str) -> Question:
+    response = Client().post(reverse("support:ask"), {"question": text})
+    assert response.status_code == 302
+    return Question.objects.latest("pk")
+
+
+@pytest.mark.django_db
+def test_a_customer_asking_as_a_learned_line_is_answered_and_one_near_a_gap_is_not(
+    make_article: Any, sample_articles: Any, live_kb: Any, rules: Settings
+) -> None:
+    """The customer path: the learned line lifts a question the retrieval features alone would
+    escalate at a strict threshold, once the collection also holds a known gap to tell it from;
+    the cosines are kept with the question's features for staff and calibration, and a question
+    nearer to a known gap stays escalated."""
+    AnswerPolicy.objects.filter(pk=1).update(confidence_threshold=STRICT)
+    article = make_article("How to delete your account", DELETE_EN, language="en", slug="delete", aliases=LEARNED)
+    plain = _ask(ASKED)
+    assert plain.status == Question.Status.NOT_CONFIDENT and plain.confidence < STRICT
+    assert plain.features["known_wording_top"] >= 0.89 and "known_gap" not in plain.features  # no gap yet
+
+    known_gap_add(knowledge_base=live_kb, text="Do you sell gift cards?")
+    asked = _ask(ASKED)
+    top = asked.features["known_wording_top"]
+    assert top - asked.features["known_gap"] >= 0.04
+    assert asked.confidence == pytest.approx(max(plain.confidence, top))
+    assert asked.status == Question.Status.ANSWERED and asked.sources[0]["article_id"] == article.pk
+
+    known_gap_add(knowledge_base=live_kb, text="Can I get my reviews back after deleting my account?")
+    gap_near = _ask("can i get my reviews back after i delete my account")
+    assert gap_near.status == Question.Status.NOT_CONFIDENT
+    assert gap_near.features["known_gap"] > gap_near.features["known_wording"] + 0.05
