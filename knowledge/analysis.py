@@ -159,9 +159,10 @@ KOREAN_VARIANTS: dict[str, tuple[str, ...]] = {
 }
 _NON_TERM = re.compile(r"[^\w]+|_")
 _LATIN_WORD = re.compile(r"[a-z]+")
+_CASE_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 _lock = threading.Lock()
 # Part of every article's content hash (knowledge.services): a change here re-indexes.
-ANALYSIS_VERSION = "3"  # 2: English stems, sentence-final English words whole; 3: KOREAN_VARIANTS
+ANALYSIS_VERSION = "4"  # 2: English stems, sentence-final English words whole; 3: KOREAN_VARIANTS; 4: case parts
 
 
 @functools.cache
@@ -218,10 +219,23 @@ def analysed_words(text: str, *, query: bool = False) -> list[tuple[str, str]]:
     for form, tag in _standard_words(words):
         if not tag.startswith(KEPT_TAG_PREFIXES) or (query and tag.startswith(QUERY_DROPPED_TAGS)):
             continue
-        for piece in _NON_TERM.split(form.lower()):
-            if piece and not (query and piece in QUERY_STOPWORDS):
-                pairs.append((piece, _stem(piece) if tag == "SL" and _LATIN_WORD.fullmatch(piece) else piece))
+        for raw in _NON_TERM.split(form):
+            for piece in case_parts(raw) if tag == "SL" else (raw.lower(),):
+                if piece and not (query and piece in QUERY_STOPWORDS):
+                    pairs.append((piece, _stem(piece) if tag == "SL" and _LATIN_WORD.fullmatch(piece) else piece))
     return pairs
+
+
+def case_parts(word: str) -> tuple[str, ...]:
+    """A Latin ``word`` lowercased, followed by its parts when it joins words by a change of
+    case ("KakaoPay" → ``kakaopay``, ``kakao``, ``pay``): a brand written as one word in an
+    article ("**KakaoPay**") and as two in a question ("can i pay with kakao pay") then share
+    terms, and the whole word still matches a customer who writes "kakaopay". The word
+    delimiter of search engines with its original kept (Lucene's WordDelimiterGraphFilter,
+    ``preserveOriginal``)."""
+    parts = _CASE_PART.findall(word)
+    whole = word.lower()
+    return (whole, *(part.lower() for part in parts)) if len(parts) > 1 and "".join(parts) == word else (whole,)
 
 
 def _variant(form: str, tag: str) -> tuple[str, ...]:

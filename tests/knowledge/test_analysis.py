@@ -109,3 +109,10 @@ def test_a_question_is_embedded_with_the_same_words_written_out() -> None:
     assert standard_text("무배예요?") == "무료 배송예요?"
     assert standard_text("스마트폰으로 주문") == "스마트폰으로 주문"
     assert standard_text("How do I reset my password?") == "How do I reset my password?"
+
+
+def test_a_word_joined_by_a_change_of_case_is_searched_whole_and_in_parts() -> None:
+    assert analyse("KakaoPay, Naver Pay and Toss Pay") == ["kakaopay", "kakao", "pay", "naver", "pay", "and", "toss", "pay"]
+    assert analyse("can i pay with kakao pay", query=True) == ["pay", "kakao", "pay"]
+    assert analyse("kakaopay", query=True) == ["kakaopay"]  # the whole word still matches the article's
+    assert analyse("NH Visa BC") == ["nh", "visa", "bc"]  # capitals alone, or one capital, are one word
