@@ -211,8 +211,9 @@ def known_wording_confidence(confidence: float, features: Mapping[str, float]) -
       title or *also asked as* line of the top article, reaches ``KNOWN_WORDING_SIMILARITY`` and
       is ``KNOWN_WORDING_MARGIN`` above the nearest known gap: a customer asking, nearly word for
       word, what support confirmed this article answers gets it, whatever the retrieval
-      features say ("i deleted my account by mistake can i get it back" was escalated at 0.40
-      beside the learned line "I deleted my account by accident, can I get it back?").
+      features say ("i deleted my account by mistake can i get it back" was escalated at 0.40,
+      at 0.934 from the learned line "I deleted my account yesterday and kind of regret it now.
+      Is there any way to get it back?").
       The nearest neighbour among labelled questions decides, as in FAQ retrieval's
       query–question similarity (Sakata et al. 2019), so a collection needs both kinds of
       label: without a known gap nothing tells a near-topic question from the line (on Gureum

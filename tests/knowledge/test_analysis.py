@@ -112,7 +112,8 @@ def test_a_question_is_embedded_with_the_same_words_written_out() -> None:
 
 
 def test_a_word_joined_by_a_change_of_case_is_searched_whole_and_in_parts() -> None:
-    assert analyse("KakaoPay, Naver Pay and Toss Pay") == ["kakaopay", "kakao", "pay", "naver", "pay", "and", "toss", "pay"]
+    article = "KakaoPay, Naver Pay and Toss Pay"
+    assert analyse(article) == ["kakaopay", "kakao", "pay", "naver", "pay", "and", "toss", "pay"]
     assert analyse("can i pay with kakao pay", query=True) == ["pay", "kakao", "pay"]
     assert analyse("kakaopay", query=True) == ["kakaopay"]  # the whole word still matches the article's
     assert analyse("NH Visa BC") == ["nh", "visa", "bc"]  # capitals alone, or one capital, are one word
