@@ -24,7 +24,7 @@ from django.db.models.functions import Length
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from knowledge.analysis import ANALYSIS_VERSION, analyse
+from knowledge.analysis import ANALYSIS_VERSION, analyse, standard_text
 from knowledge.chunking import SENTENCES_VERSION, chunk_text, plain_sentences, strip_html
 from knowledge.embeddings import EmbeddingError, EmbeddingProvider, get_provider
 from knowledge.models import (
@@ -45,7 +45,11 @@ class ArticleTooLarge(ValueError):
     pass
 
 
-ALIAS_VECTORS_VERSION = "1"  # in the content hash while alias vectors are read: turning them on re-indexes
+# In the content hash while alias vectors are read: turning them on re-indexes. 2: each line
+# embedded with its abbreviations written out (knowledge.analysis.standard_text), as a question
+# is: the line "비번 까먹었어요" had been 0.90 from the same question, which is embedded as
+# "비밀번호 까먹었어요".
+ALIAS_VECTORS_VERSION = "2"
 
 
 def article_alias_lines(article: Article) -> list[str]:
@@ -184,7 +188,7 @@ class KnownGapRejected(ValueError):
 
 def _gap_vector(line: str, provider: EmbeddingProvider) -> list[float]:
     try:
-        return provider.embed_query(line)
+        return provider.embed_query(standard_text(line))  # as questions are embedded
     except EmbeddingError as exc:
         raise KnownGapRejected(
             gettext("The wording could not be remembered now (%(error)s); try again.") % {"error": exc}
@@ -449,13 +453,14 @@ def _embed_sentences(
 
 def _embed_aliases(article: Article, provider: EmbeddingProvider) -> list[list[float]]:
     """The title and *also asked as* lines embedded as queries, one vector per line
-    (:func:`article_alias_lines`): customers' questions are compared with them as with
-    other questions. A support answer's always (retrieval keeps one only for questions like
+    (:func:`article_alias_lines`), with their abbreviations written out as a question's are
+    (``knowledge.selectors.embed_question``): customers' questions are compared with them as
+    with other questions. A support answer's always (retrieval keeps one only for questions like
     its own: ``knowledge.selectors.support_answer_fits``). Others' none while nothing reads them
     (:func:`alias_vectors_read`), and none for an article without
     *also asked as* lines: a title alone is often a name, not a question (KorQuAD's Wikipedia
     titles; with them, recall@1 fell 96.8 → 95.6 %)."""
-    lines = article_alias_lines(article)
+    lines = [standard_text(line) for line in article_alias_lines(article)]  # as questions are embedded
     if article.kind == Article.Kind.SUPPORT_ANSWER:  # its title is the question: always compared with
         return [provider.embed_query(line) for line in lines]  # (``SUPPORT_ANSWER_MIN_SIMILARITY``)
     if not alias_vectors_read() or len(lines) < 2:

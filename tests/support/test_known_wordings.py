@@ -8,6 +8,8 @@ from django.test import Client
 from django.urls import reverse
 from pytest_django import Settings
 
+from knowledge.embeddings import get_provider
+from knowledge.selectors import embed_question, known_gap_nearest
 from knowledge.services import known_gap_add
 from support.confidence import (
     FEATURES,
@@ -108,3 +110,19 @@ def test_a_customer_asking_as_a_learned_line_is_answered_and_one_near_a_gap_is_n
     gap_near = _ask("can i get my reviews back after i delete my account")
     assert gap_near.status == Question.Status.NOT_CONFIDENT
     assert gap_near.features["known_gap"] > gap_near.features["known_wording"] + 0.05
+
+
+@pytest.mark.django_db
+def test_a_line_is_embedded_with_its_abbreviations_written_out_as_the_question_is(
+    make_article: Any, live_kb: Any, rules: Settings
+) -> None:
+    """ "비번" is embedded as 비밀번호 in a question (``embed_question``); so are lines and gaps, or
+    the same wording would be 0.90 from itself."""
+    make_article("비밀번호 재설정", "로그인 화면에서 비밀번호 찾기를 누르세요.", slug="pw", aliases="비번 까먹었어요")
+    known_gap_add(knowledge_base=live_kb, text="비번 말고 아이디 까먹었어요")
+    asked = _ask("비번 까먹었어요")
+    assert asked.features["known_wording_top"] == pytest.approx(1.0, abs=1e-4)
+    nearest = known_gap_nearest(
+        live_kb.pk, embed_question(get_provider(), "비번 말고 아이디 까먹었어요"), get_provider().name
+    )
+    assert nearest is not None and nearest[0] == pytest.approx(1.0, abs=1e-4)
