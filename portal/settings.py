@@ -364,6 +364,9 @@ KNOWN_GAP_MARGIN = envfloat("KNOWN_GAP_MARGIN", "0.05")
 # less turns it off.
 KNOWN_WORDING_SIMILARITY = envfloat("KNOWN_WORDING_SIMILARITY", "0.89")
 KNOWN_WORDING_MARGIN = envfloat("KNOWN_WORDING_MARGIN", "0.04")
+# A question in the very words of a line of another retrieved article than the top one (this
+# query cosine or more) goes to that article (support.services.same_wording_first); 0: off.
+KNOWN_WORDING_SAME = envfloat("KNOWN_WORDING_SAME", "0.97")
 # "Similar past tickets" on a ticket shows replied tickets whose question is at least this near
 # (E5 query-query cosine; the other language raised by RETRIEVAL_CROSS_LANGUAGE_OFFSET). Over
 # the six Nabi Market question files (a scratch script, nineteenth session): 9% of pairs about

@@ -16,6 +16,7 @@ from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Required, TypedDict, Unpack
 
+import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max
@@ -38,6 +39,7 @@ from support.answering import (
     span_start_valid,
 )
 from support.confidence import (
+    KNOWN_WORDINGS,
     LLM_UNANSWERABLE_FACTOR,
     confidence_features,
     confidence_from_features,
@@ -429,6 +431,9 @@ def _rank_sources(question: Question, retrieval: Retrieval, words: str) -> float
     sources cleared) when nothing relevant was found or the question's ``words`` (its text
     without markup, :func:`question_search_text`) have no letter or digit (nothing in it can
     match an article)."""
+    wordings = known_wordings(retrieval)
+    if same_wording_first(retrieval, wordings):
+        wordings["known_wording_top"] = wordings["known_wording"]
     chunks = retrieval.chunks
     features = confidence_features(retrieval, words)
     question.features = features
@@ -446,8 +451,31 @@ def _rank_sources(question: Question, retrieval: Retrieval, words: str) -> float
         question.status, question.confidence = Question.Status.NO_SOURCES, 0.0
         question.sources = []
         return None
-    features |= known_wordings(retrieval)
+    features |= wordings
     return known_wording_confidence(confidence_from_features(features), features)
+
+
+def same_wording_first(retrieval: Retrieval, wordings: dict[str, float]) -> bool:
+    """Put first the retrieved article (its chunks in their fused order, the rest after them)
+    that holds a title or *also asked as* line in the customer's very words: a query cosine of
+    at least ``KNOWN_WORDING_SAME`` (punctuation, spacing and endings aside), nearer than any line
+    of the top article and ``KNOWN_WORDING_MARGIN`` nearer than any known gap (``wordings``:
+    :func:`known_wordings`). Staff taught that wording to that article; "카카오페이 돼요?" is a
+    line of *Payment methods we accept*, but the Korean cancellation article, whose text names
+    카카오페이, came first. At the known-wording similarity instead (0.89), short lines
+    ("shipping fee?") pulled other articles first and Nabi Market lost more than it gained
+    (README lever table); 0 turns it off. True when the order changed."""
+    near, top, gap = (wordings.get(name) for name in KNOWN_WORDINGS)
+    same = settings.KNOWN_WORDING_SAME
+    if same <= 0 or near is None or gap is None or near < same or (top is not None and near <= top):
+        return False
+    if near - gap < settings.KNOWN_WORDING_MARGIN or not retrieval.query_vector:
+        return False
+    query = np.asarray(retrieval.query_vector, dtype=np.float32)
+    cosines = {c.article_id: c.alias_cosine(query) or -1.0 for c in retrieval.chunks}
+    first = max(cosines, key=lambda article_id: cosines[article_id])
+    retrieval.chunks.sort(key=lambda c: c.article_id != first)  # stable: each side keeps its order
+    return True
 
 
 def known_wordings(retrieval: Retrieval) -> dict[str, float]:

@@ -34,6 +34,7 @@ STRICT = 0.92  # a help centre's threshold (the answer policy) above what retrie
 @pytest.fixture
 def rules(settings: Settings) -> Settings:
     settings.KNOWN_GAP_MARGIN, settings.KNOWN_WORDING_SIMILARITY, settings.KNOWN_WORDING_MARGIN = 0.05, 0.89, 0.04
+    settings.KNOWN_WORDING_SAME = 0.97
     return settings
 
 
@@ -126,3 +127,30 @@ def test_a_line_is_embedded_with_its_abbreviations_written_out_as_the_question_i
         live_kb.pk, embed_question(get_provider(), "비번 말고 아이디 까먹었어요"), get_provider().name
     )
     assert nearest is not None and nearest[0] == pytest.approx(1.0, abs=1e-4)
+
+
+CANCEL_KO = (
+    "주문을 취소하면 결제 금액이 자동으로 환불됩니다. 신용카드는 취소 후 3~5영업일, 카카오페이·네이버페이는 "
+    "1~2영업일 안에 결제가 취소됩니다."
+)
+PAYMENT_EN = "Nabi Market accepts credit and debit cards issued in Korea, **KakaoPay**, **Naver Pay** and **Toss Pay**."
+
+
+@pytest.mark.django_db
+def test_a_question_in_the_very_words_of_another_articles_line_goes_to_that_article(
+    make_article: Any, live_kb: Any, rules: Settings
+) -> None:
+    """The cancellation article names 카카오페이 in the customer's language and comes first; the
+    payment article was taught "카카오페이 돼요?" and wins when a customer asks just that."""
+    make_article("주문 취소와 변경", CANCEL_KO, slug="cancel", aliases="Cancelling or changing an order")
+    payment = make_article(
+        "Payment methods we accept", PAYMENT_EN, language="en", slug="pay", aliases="결제 수단\n카카오페이 돼요?"
+    )
+    known_gap_add(knowledge_base=live_kb, text="Do you sell gift cards?")
+    rules.KNOWN_WORDING_SAME = 0.0
+    before = _ask("카카오페이 돼요?")
+    rules.KNOWN_WORDING_SAME = 0.97
+    after = _ask("카카오페이 돼요?")
+    assert before.sources[0]["article_id"] != payment.pk  # retrieval alone: the Korean article
+    assert after.sources[0]["article_id"] == payment.pk and after.status == Question.Status.ANSWERED
+    assert after.features["known_wording_top"] >= 0.97 and "KakaoPay" in after.answer
