@@ -472,8 +472,8 @@ def same_wording_first(retrieval: Retrieval, wordings: dict[str, float]) -> bool
     if near - gap < settings.KNOWN_WORDING_MARGIN or not retrieval.query_vector:
         return False
     query = np.asarray(retrieval.query_vector, dtype=np.float32)
-    cosines = {c.article_id: c.alias_cosine(query) or -1.0 for c in retrieval.chunks}
-    first = max(cosines, key=lambda article_id: cosines[article_id])
+    cosines = {c.article_id: cos for c in retrieval.chunks if (cos := c.alias_cosine(query)) is not None}
+    first = max(cosines, key=cosines.__getitem__)  # near came from one of them: never empty
     retrieval.chunks.sort(key=lambda c: c.article_id != first)  # stable: each side keeps its order
     return True
 
