@@ -37,6 +37,7 @@ from knowledge.services import (
     ALIASES_MAX_LINES,
     ArticleAliasesTooLarge,
     ArticleTooLarge,
+    alias_answers_clean,
     article_is_large,
     article_schedule_indexing,
     article_slug_changed,
@@ -124,7 +125,8 @@ class ArticleAdminForm(forms.ModelForm):
     class Meta:
         model = Article
         fields = [
-            "knowledge_base", "title", "slug", "language", "status", "published_at", "source_url", "aliases", "body",
+            "knowledge_base", "title", "slug", "language", "status", "published_at", "source_url", "aliases",
+            "alias_answers", "body",
         ]  # fmt: skip
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -135,6 +137,11 @@ class ArticleAdminForm(forms.ModelForm):
                 "and then each heading in the other language, in order, before any other wording: Korean questions "
                 "then find an English article and the reverse, and the answer quotes the right section. Searched, "
                 "never shown."
+            )
+        if "alias_answers" in self.fields:
+            self.fields["alias_answers"].help_text = _(
+                'Taught from tickets: {"a line above": "the sentence of the body that answers it"}. A customer asking '
+                "in nearly that line's words is quoted the sentence too. Answers of lines no longer above are dropped."
             )
         if "knowledge_base" in self.fields:
             field = self.fields["knowledge_base"]
@@ -183,6 +190,12 @@ class ArticleAdminForm(forms.ModelForm):
 
     def clean_aliases(self) -> str:
         return _aliases_checked(self.cleaned_data.get("aliases", ""))
+
+    def clean_alias_answers(self) -> dict[str, str]:
+        try:
+            return alias_answers_clean(self.cleaned_data.get("aliases", ""), self.cleaned_data.get("alias_answers"))
+        except ValueError as exc:
+            raise ValidationError(_('Write it as {"line": "sentence", …}: each line with one sentence.')) from exc
 
     def clean_body(self) -> str:
         # Browsers post a textarea's line breaks as CR LF: stored as typed, every line counted
@@ -288,7 +301,7 @@ class ArticleAdmin(admin.ModelAdmin):
     actions = ["publish", "unpublish", "reindex"]
     fieldsets = (
         (None, {"fields": ("knowledge_base", "title", "slug", "language", "status", "published_at", "source_url")}),
-        (_("Search"), {"fields": ("aliases",)}),
+        (_("Search"), {"fields": ("aliases", "alias_answers")}),
         (_("Body"), {"fields": ("body",)}),
         (_("Indexing details"), {"fields": INDEXING_FIELDS}),
     )

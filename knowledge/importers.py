@@ -20,6 +20,7 @@ from knowledge.analysis import detect_language
 from knowledge.models import TITLE_MAX_LENGTH, Article, KnowledgeBase
 from knowledge.services import (
     ArticleTooLarge,
+    alias_answers_clean,
     article_schedule_indexing,
     article_validate_aliases,
     article_validate_body,
@@ -36,6 +37,7 @@ class ArticleRecord:
     slug: str = ""
     status: str = Article.Status.PUBLISHED
     aliases: str = ""  # "also asked as", one per line (Article.aliases)
+    alias_answers: dict[str, str] = field(default_factory=dict)  # line -> sentence answering it
     location: str = ""  # where it came from, for messages
 
 
@@ -96,6 +98,7 @@ def record_from_mapping(data: Any, location: str) -> ArticleRecord:
     elif not isinstance(aliases, str):
         raise ValueError("aliases must be a string or a list of strings")
     article_validate_aliases(aliases)  # ArticleAliasesTooLarge is a ValueError: reported like the others
+    alias_answers = alias_answers_clean(aliases, data.get("alias_answers"))  # ValueError: not a mapping
     return ArticleRecord(
         title=title[:TITLE_MAX_LENGTH],
         body=body,
@@ -105,6 +108,7 @@ def record_from_mapping(data: Any, location: str) -> ArticleRecord:
         slug=str(data.get("slug") or "").strip(),
         status=status,
         aliases=aliases.strip(),
+        alias_answers=alias_answers,
         location=location,
     )
 
@@ -244,7 +248,7 @@ def articles_import(
         fields = {
             "title": record.title, "body": record.body, "published_at": record.published_at,
             "source_url": record.url, "language": record.language, "status": record.status,
-            "aliases": record.aliases,
+            "aliases": record.aliases, "alias_answers": record.alias_answers,
         }  # fmt: skip
         with transaction.atomic():
             article = Article.objects.select_for_update().filter(knowledge_base=knowledge_base, slug=slug).first()

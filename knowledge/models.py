@@ -75,6 +75,10 @@ class Article(models.Model):
     # so that cross-language questions match it lexically too (README, cross-language).
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.ARTICLE)
     aliases = models.TextField(_("also asked as"), blank=True)
+    # An "also asked as" line -> the sentence of the body that answered it, as support taught it
+    # (knowledge.services.article_alias_add): the excerpt for a question in that line's words
+    # quotes that sentence (support.services.known_answer).
+    alias_answers = models.JSONField(_("answers to also-asked-as lines"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

@@ -63,6 +63,7 @@ class RetrievedChunk:
     dimensions: int = 0
     ordinal: int = 0  # the chunk's place in its article (0: the first)
     aliases: str = ""  # the article's "also asked as" lines
+    alias_answers: dict[str, str] = field(default_factory=dict)  # line -> its answer sentence (Article.alias_answers)
     headings: str = ""  # the article's Markdown heading lines, in order ("" without aliases: unused)
 
     @functools.cached_property
@@ -80,6 +81,17 @@ class RetrievedChunk:
         article's title and *also asked as* lines; None without such vectors of its dimension."""
         matrix = self.alias_matrix
         return float((matrix @ query).max()) if len(matrix) and matrix.shape[1] == len(query) else None
+
+    def nearest_line(self, query: np.ndarray) -> tuple[str, float] | None:
+        """``(line, cosine)`` of the article's title or *also asked as* line nearest ``query`` (as
+        :meth:`alias_cosine`; the title is ``""``), or None without vectors for its lines."""
+        matrix = self.alias_matrix
+        lines = ["", *(line.strip() for line in self.aliases.splitlines() if line.strip())]
+        if not len(matrix) or matrix.shape[1] != len(query) or len(matrix) != len(lines):
+            return None
+        cosines = matrix @ query
+        at = int(cosines.argmax())
+        return lines[at], float(cosines[at])
 
     @property
     def heading_translations(self) -> dict[str, str]:
@@ -486,7 +498,7 @@ def _attach_rows(chunks: list[RetrievedChunk]) -> None:
                 """
             SELECT c.id, c.article_id, a.title, a.slug, c.content, c.lexemes, a.language, c.sentences,
                    c.sentence_vectors, coalesce(c.embedding_dimensions, 0), c.alias_vectors, a.kind,
-                   c.ordinal, a.aliases,
+                   c.ordinal, a.aliases, a.alias_answers,
                    CASE WHEN a.aliases <> '' THEN array_to_string(
                        ARRAY(SELECT m[1] FROM regexp_matches(a.body, '^([[:blank:]]*#.*)$', 'gn') AS m), chr(10)
                    ) ELSE '' END
@@ -503,7 +515,8 @@ def _attach_rows(chunks: list[RetrievedChunk]) -> None:
         c.sentences = sentences if isinstance(sentences, list) else json.loads(sentences or "[]")
         c.sentence_vectors = bytes(vectors or b"")
         c.alias_vectors = bytes(row[10] or b"")
-        c.kind, c.ordinal, c.aliases, c.headings = row[11:15]
+        c.kind, c.ordinal, c.aliases, answers, c.headings = row[11:16]
+        c.alias_answers = answers if isinstance(answers, dict) else json.loads(answers or "{}")
 
 
 def support_answer_fits(chunk: RetrievedChunk, vector: list[float] | None, language: str) -> bool:

@@ -124,6 +124,42 @@ def article_validate_aliases(aliases: str) -> None:
         )  # fmt: skip
 
 
+ARTICLE_ANSWER_MAX_CHARS = 1000  # one sentence of an article, as an "also asked as" line's answer
+
+
+def alias_answers_clean(aliases: str, answers: Any) -> dict[str, str]:
+    """``answers`` (an *also asked as* line → the sentence of the article that answers it,
+    ``Article.alias_answers``) kept only for lines that ``aliases`` still holds (compared
+    space-insensitively), each sentence made one line of at most ``ARTICLE_ANSWER_MAX_CHARS``
+    characters. Raises ``ValueError`` when ``answers`` is not a mapping of text to text (a
+    hand-edited front matter or admin field)."""
+    if not answers:
+        return {}
+    if not isinstance(answers, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in answers.items()):
+        raise ValueError("alias_answers must map each also-asked-as line to the sentence that answers it")
+    lines = {" ".join(line.split()): line.strip() for line in (aliases or "").splitlines() if line.strip()}
+    kept = {}
+    for line, sentence in answers.items():
+        sentence = " ".join(sentence.split())[:ARTICLE_ANSWER_MAX_CHARS]
+        if sentence and (own := lines.get(" ".join(line.split()))):
+            kept[own] = sentence
+    return kept
+
+
+def article_sentence_with(article: Article, text: str) -> str:
+    """The first indexed sentence of ``article`` (its chunks' ``sentences``, in order) that holds
+    ``text`` (verbatim, or after case and white space are folded), or "": what support quoted
+    when answering a ticket, for :func:`article_alias_add`'s ``answer``."""
+    wanted = " ".join((text or "").split()).casefold()
+    if not wanted:
+        return ""
+    for sentences in Chunk.objects.filter(article=article).order_by("ordinal").values_list("sentences", flat=True):
+        for sentence in sentences or []:
+            if wanted in " ".join(sentence.split()).casefold():
+                return str(sentence)
+    return ""
+
+
 class AliasRejected(ValueError):
     """An *also asked as* line that :func:`article_alias_add` does not add; the message says why."""
 
@@ -161,12 +197,13 @@ def aliases_with_line(aliases: str, text: str, *, title: str = "") -> tuple[str,
 
 
 @transaction.atomic
-def article_alias_add(*, article_id: int, text: str) -> Article:
-    """Add ``text`` to the article's *also asked as* lines (:func:`aliases_with_line`) and
-    schedule its re-indexing on commit: the wording of a customer whose question an existing
-    article answers, so that the next customer asking that way finds the article (the
-    learning loop a support agent closes from an escalated ticket; README, *Answer quality*,
-    measured with ``evaluate --learn-from``). The article row is locked, so two agents adding
+def article_alias_add(*, article_id: int, text: str, answer: str = "") -> Article:
+    """Add ``text`` to the article's *also asked as* lines (:func:`aliases_with_line`), with
+    ``answer`` (the sentence of the article that answers it, :func:`article_sentence_with`; ""
+    for none) in its ``alias_answers``, and schedule its re-indexing on commit: the wording of a
+    customer whose question an existing article answers, so that the next customer asking that
+    way finds the article (the learning loop a support agent closes from an escalated ticket;
+    README, *Answer quality*, measured with ``evaluate --learn-from``). The article row is locked, so two agents adding
     lines at once both keep theirs. Returns the article.
 
     Raises ``Article.DoesNotExist``, and ``AliasRejected`` (message for staff) as
@@ -176,8 +213,10 @@ def article_alias_add(*, article_id: int, text: str) -> Article:
     article = Article.objects.select_for_update().get(pk=article_id)
     if article.kind == Article.Kind.SUPPORT_ANSWER:
         raise AliasRejected(gettext("A support answer's wording is edited in its curated answer."))
-    article.aliases, _ = aliases_with_line(article.aliases, text, title=article.title)
-    article.save(update_fields=["aliases", "updated_at"])
+    article.aliases, line = aliases_with_line(article.aliases, text, title=article.title)
+    if answer.strip():
+        article.alias_answers = {**(article.alias_answers or {}), line: " ".join(answer.split())}
+    article.save(update_fields=["aliases", "alias_answers", "updated_at"])
     article_schedule_indexing(article=article)
     return article
 

@@ -367,6 +367,10 @@ KNOWN_WORDING_MARGIN = envfloat("KNOWN_WORDING_MARGIN", "0.04")
 # A question in the very words of a line of another retrieved article than the top one (this
 # query cosine or more) goes to that article (support.services.same_wording_first); 0: off.
 KNOWN_WORDING_SAME = envfloat("KNOWN_WORDING_SAME", "0.97")
+# A question whose nearest title or "also asked as" line of its top article is this near (E5
+# query-query cosine) and has an answer sentence (Article.alias_answers, taught by support) gets
+# that sentence in its extractive excerpt too (support.services.known_answer); 0: off.
+KNOWN_ANSWER_SIMILARITY = envfloat("KNOWN_ANSWER_SIMILARITY", "0.9")
 # "Similar past tickets" on a ticket shows replied tickets whose question is at least this near
 # (E5 query-query cosine; the other language raised by RETRIEVAL_CROSS_LANGUAGE_OFFSET). Over
 # the six Nabi Market question files (a scratch script, nineteenth session): 9% of pairs about

@@ -216,6 +216,16 @@ class TicketAdminForm(forms.ModelForm):
         widget=forms.TextInput(attrs={"size": 80}),
         help_text=_("Take out names, order numbers and anything else personal first."),
     )
+    wording_answer = forms.CharField(
+        label=_("Words of the sentence that answers it"),
+        required=False,
+        max_length=WORDING_MAX_CHARS,
+        widget=forms.TextInput(attrs={"size": 80}),
+        help_text=_(
+            "Optional: copy words of the article's sentence that answers the customer; the next customer who asks "
+            "this way is quoted that sentence."
+        ),
+    )
     # What the page showed when it was opened (see ``TicketAdmin.save_model``): a page left open
     # while a colleague or the worker changed the ticket must not post its stale values back.
     seen_event = forms.IntegerField(widget=forms.HiddenInput, required=False)
@@ -405,7 +415,7 @@ class TicketAdmin(admin.ModelAdmin):
             {"fields": ("assignee", "transition", "note", ("seen_event", "seen_assignee", "seen_draft"))},
         ),
         (_("Reply"), {"fields": ("previous_reply", "reply", "add_to_knowledge", "knowledge_variants")}),
-        (_("Teach the help centre"), {"fields": ("wording_article", "no_article", "wording")}),
+        (_("Teach the help centre"), {"fields": ("wording_article", "no_article", "wording", "wording_answer")}),
         (_("History"), {"fields": ("history",)}),
     )
 
@@ -415,6 +425,7 @@ class TicketAdmin(admin.ModelAdmin):
         for staff who may do neither."""
         allowed = {
             "wording_article": request.user.has_perm(ARTICLE_CHANGE_PERMISSION),
+            "wording_answer": request.user.has_perm(ARTICLE_CHANGE_PERMISSION),
             "no_article": request.user.has_perm(GAP_ADD_PERMISSION),
         }
         result = []
@@ -486,7 +497,14 @@ class TicketAdmin(admin.ModelAdmin):
             steps.append((ticket_transition, {"to": transition}))
         if data.get("wording_article") is not None:
             steps.append(
-                (ticket_wording_to_article, {"article": data["wording_article"], "text": data.get("wording", "")})
+                (
+                    ticket_wording_to_article,
+                    {
+                        "article": data["wording_article"],
+                        "text": data.get("wording", ""),
+                        "answer": data.get("wording_answer", ""),
+                    },
+                )
             )
         elif data.get("no_article"):
             steps.append((ticket_wording_to_gap, {"text": data.get("wording", "")}))

@@ -497,6 +497,26 @@ def known_wordings(retrieval: Retrieval) -> dict[str, float]:
     return {name: round(float(cos), 6) for name, cos in found.items() if cos is not None}
 
 
+def known_answer(retrieval: Retrieval) -> str:
+    """The answer sentence (``Article.alias_answers``) of the top article's title or *also asked
+    as* line nearest the question, when that line is ``KNOWN_ANSWER_SIMILARITY`` near (query
+    embeddings, cosine in [−1, 1]); "" otherwise, without a query vector, or with the setting 0.
+
+    Support taught the line from a ticket whose answer was that sentence; a question in nearly
+    the same words wants it too, and in the other language or other words nothing else finds
+    it: "택 떼버렸는데 교환 되나요?" (0.959 from the line "택 뗐는데 교환 가능?") had quoted three
+    sentences of the English exchange article without "with all tags attached" (README,
+    twenty-sixth session)."""
+    similarity = settings.KNOWN_ANSWER_SIMILARITY
+    if similarity <= 0 or not retrieval.query_vector or not retrieval.chunks:
+        return ""
+    top = retrieval.chunks[0]
+    nearest = top.nearest_line(np.asarray(retrieval.query_vector, dtype=np.float32)) if top.alias_answers else None
+    if nearest is None or nearest[1] < similarity:
+        return ""
+    return top.alias_answers.get(nearest[0], "")
+
+
 def _answer_from(
     question: Question,
     retrieval: Retrieval,
@@ -522,7 +542,7 @@ def _answer_from(
         centroid = found.tolist() if found is not None else None
     asked = AnswerRequest(
         question=answer_to, sources=excerpts, term_weights=retrieval.term_weights, language=question.language,
-        query_vector=retrieval.query_vector, language_centroid=centroid,
+        query_vector=retrieval.query_vector, language_centroid=centroid, known_answer=known_answer(retrieval),
     )  # fmt: skip
     if provider.calls_model and settings.DB_POOL and not connection.in_atomic_block:
         # The model takes seconds: hand the database connection back to the pool meanwhile

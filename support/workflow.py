@@ -23,6 +23,7 @@ from knowledge.services import (
     AliasRejected,
     KnownGapRejected,
     article_alias_add,
+    article_sentence_with,
     knowledge_base_get_live,
     known_gap_add,
 )
@@ -213,7 +214,7 @@ ARTICLE_CHANGE_PERMISSION = "knowledge.change_article"  # who may add a customer
 
 
 @transaction.atomic
-def ticket_wording_to_article(*, ticket: Ticket, article: Article, text: str, by: Any) -> TicketEvent:
+def ticket_wording_to_article(*, ticket: Ticket, article: Article, text: str, by: Any, answer: str = "") -> TicketEvent:
     """Add a customer's wording (``text``: the ticket's question as typed, or the agent's edit of
     it) to the *also asked as* lines of ``article``, the existing article that answers it
     (:func:`knowledge.services.article_alias_add`; re-indexed on commit), and record it in the
@@ -222,14 +223,25 @@ def ticket_wording_to_article(*, ticket: Ticket, article: Article, text: str, by
     lets the next customer asking that way be answered (README, *Answer quality*: the learning
     loop, measured with ``evaluate --learn-from``).
 
-    Raises ``TicketInvalid`` when ``by`` may not change articles (``ARTICLE_CHANGE_PERMISSION``)
-    or the line is refused (``AliasRejected``: blank, already there, a support answer, full).
+    ``answer`` (optional) is words of the article's sentence that answers the customer: that
+    sentence (:func:`knowledge.services.article_sentence_with`) is kept as the line's answer, which
+    the excerpt quotes to the next customer asking this way (``Article.alias_answers``).
+
+    Raises ``TicketInvalid`` when ``by`` may not change articles (``ARTICLE_CHANGE_PERMISSION``),
+    the line is refused (``AliasRejected``: blank, already there, a support answer, full) or
+    ``answer`` is in no sentence of the article.
     """
     if not by.has_perm(ARTICLE_CHANGE_PERMISSION):
         raise TicketInvalid(_("Only staff who may change articles can add a customer's wording to one."))
+    sentence = article_sentence_with(article, answer) if answer.strip() else ""
+    if answer.strip() and not sentence:
+        raise TicketInvalid(
+            _("“%(answer)s” is not in a sentence of “%(title)s”; copy the words from the article.")
+            % {"answer": answer.strip(), "title": article.title}
+        )
     locked = _locked(ticket)
     try:
-        changed = article_alias_add(article_id=article.pk, text=text)
+        changed = article_alias_add(article_id=article.pk, text=text, answer=sentence)
     except AliasRejected as exc:
         raise TicketInvalid(str(exc)) from exc
     line = changed.aliases.splitlines()[-1]

@@ -191,9 +191,11 @@ def test_an_agent_teaches_an_article_a_customers_wording_and_the_next_customer_i
     offered = [int(pk) for pk in re.findall(r'<option value="(\d+)"', select)]
     shown = list(dict.fromkeys(source["article_id"] for source in ticket.question.sources))
     assert offered[: len(shown)] == shown and set(offered) == set(a.pk for a in sample_articles.values())  # type: ignore[attr-defined]
-    response = lead.post(url, data | {"wording_article": str(plans.pk)}, follow=True)
+    taught = {"wording_article": str(plans.pk), "wording_answer": "annual billing saves"}  # words of its sentence
+    response = lead.post(url, data | taught, follow=True)
     assert "now also answers “연간 결제하면 할인돼요?”" in response.content.decode()
     assert Article.objects.get(pk=plans.pk).aliases == WORDING
+    assert Article.objects.get(pk=plans.pk).alias_answers == {WORDING: "Annual billing saves 20%."}
     assert "Wording added to an article" in lead.get(url).content.decode()  # in the ticket's history
     again = lead.post(
         url,

@@ -71,7 +71,9 @@ class AnswerRequest(TypedDict):
     question's terms (``term_weights``), the customer's ``language`` and, when retrieval
     had one, the question's embedding (``query_vector``) and, when the first source is in
     the other language, the mean sentence embedding of the customer's language in this
-    knowledge base (``language_centroid``, :func:`knowledge.selectors.sentence_centroid`)."""
+    knowledge base (``language_centroid``, :func:`knowledge.selectors.sentence_centroid`), and the
+    sentence of the first source's article that support taught answers a question in these words
+    (``known_answer``, :func:`support.services.known_answer`; "" for none)."""
 
     question: str
     sources: list[SourceExcerpt]
@@ -79,6 +81,7 @@ class AnswerRequest(TypedDict):
     language: str
     query_vector: NotRequired[list[float] | None]
     language_centroid: NotRequired[list[float] | None]
+    known_answer: NotRequired[str]
 
 
 class AnswerModelError(RuntimeError):

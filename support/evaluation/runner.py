@@ -38,10 +38,12 @@ from knowledge.selectors import Mode, embed_question, retrieve
 from knowledge.services import (
     AliasRejected,
     KnownGapRejected,
+    alias_answers_clean,
     alias_line,
     aliases_with_line,
     article_index,
     article_needs_indexing,
+    article_sentence_with,
     known_gap_add,
     known_gaps_sync,
 )
@@ -221,7 +223,11 @@ def collection_import(
             lines = (r.aliases or "").splitlines()
             kept = [line for line in lines if _line_key(line) not in keys]
             left_out += len(lines) - len(kept)
-            kept_records.append(replace(r, aliases="\n".join(kept)) if len(kept) < len(lines) else r)
+            if len(kept) < len(lines):  # their answers go with them
+                r = replace(
+                    r, aliases="\n".join(kept), alias_answers=alias_answers_clean("\n".join(kept), r.alias_answers)
+                )
+            kept_records.append(r)
         records = kept_records
     titles = list(dict.fromkeys(r.title for r in records))
     out = excluded_titles(titles, exclude_fraction, seed)
@@ -500,8 +506,44 @@ def questions_ask(*, questions: Sequence[SquadQuestion], asker: Asker, progress:
 # --- The run -----------------------------------------------------------------------------------
 
 
+def _teach_line(
+    collection: Collection, question: SquadQuestion, *, add: bool
+) -> tuple[tuple[str, str] | None, tuple[str, str, str] | None]:
+    """Teach ``question``'s article its wording as an *also asked as* line (when ``add``) with the
+    sentence holding one of its facts as the line's answer, or just that answer to the line when
+    the article already has it without one. Returns ``((title, line) added or None, (title, line,
+    sentence) taught or None)``; both None when nothing was taught (blank, there with its answer,
+    the article full, or no sentence holds a fact)."""
+    article = Article.objects.get(pk=collection.article_by_title[question.article_title])
+    answer = next((found for fact in question.answers if (found := article_sentence_with(article, fact))), "")
+    answered = dict(article.alias_answers or {})
+    added = None
+    if add:
+        try:
+            aliases, line = aliases_with_line(article.aliases, question.question, title=article.title)
+            added = (article.title, line)
+        except AliasRejected:
+            pass
+    if added is None:  # already there (or not to be added): only its answer is taught, if missing
+        have = alias_line(question.question).casefold()
+        aliases = article.aliases
+        line = next((x.strip() for x in aliases.splitlines() if " ".join(x.split()).casefold() == have), "")
+        if not (answer and line and line not in answered):
+            return None, None
+    if answer:
+        answered[line] = answer
+    Article.objects.filter(pk=article.pk).update(aliases=aliases, alias_answers=answered)
+    return added, (article.title, line, answer) if answer else None
+
+
 def collection_learn(
-    *, collection: Collection, questions_path: Path, asker: Asker, progress: ProgressLine, unhelpful: bool = False
+    *,
+    collection: Collection,
+    questions_path: Path,
+    asker: Asker,
+    progress: ProgressLine,
+    unhelpful: bool = False,
+    answer_lines: bool = False,
 ) -> dict[str, Any]:
     """The learning loop, run on the collection with the question set at ``questions_path``:
     every question is asked through the customer path, and each answerable one the portal
@@ -518,10 +560,18 @@ def collection_learn(
     either. Re-index with :func:`collection_index` afterwards (:func:`evaluation_run` does,
     after each set, before the next is asked).
 
+    Each line taught carries its answer when a sentence of the article holds one of the question's
+    facts (:func:`knowledge.services.article_sentence_with`: the sentence the agent quoted),
+    kept in ``Article.alias_answers``; a question whose line is already there without one teaches
+    just the answer (the excerpt had missed it, :func:`support.services.known_answer`). With
+    ``answer_lines``, so does every answerable question whose line is already there, answered or
+    not: lines taught before they carried answers get the one their agent gave.
+
     Returns ``{"file", "questions", "escalated_in_scope", "unhelpful", "lines_added", "refused",
-    "withheld", "lines", "gaps_added", "gaps"}`` (``unhelpful``: answers that came back;
-    ``refused``: blank, already there, or the article full; ``lines``: ``[(article title,
-    line), …]`` as added; ``gaps``: the known gaps' lines). Raises ``FileNotFoundError`` /
+    "withheld", "lines", "gaps_added", "gaps", "answers"}`` (``unhelpful``: answers that came back;
+    ``refused``: blank, already there (with its answer), or the article full; ``lines``:
+    ``[(article title, line), …]`` as added; ``gaps``: the known gaps' lines; ``answers``:
+    ``[(article title, line, sentence), …]`` as taught). Raises ``FileNotFoundError`` /
     ``ValueError`` for an unreadable set, as :func:`~support.evaluation.questionset.read_question_set`.
     """
     questions = read_question_set(questions_path, collection.title_by_slug)
@@ -529,15 +579,19 @@ def collection_learn(
     by_id = {q.id: q for q in questions}
     escalated = refused = withheld = came_back = 0
     lines: list[tuple[str, str]] = []  # (article title, line added)
+    answers: list[tuple[str, str, str]] = []  # (article title, line, the sentence that answers it)
     gaps: list[str] = []  # known gaps added
     for record in records:
+        question = by_id[record.id]
         if record.status == Question.Status.ANSWERED:
             if not unhelpful or record.in_scope and record.top_hit and record.contains_gold:
+                if answer_lines and record.in_scope and _line_key(question.question) not in collection.withheld:
+                    _, taught = _teach_line(collection, question, add=False)  # its existing line's answer
+                    answers.extend([taught] if taught else [])
                 continue
             came_back += 1
         else:
             escalated += record.in_scope
-        question = by_id[record.id]
         if _line_key(question.question) in collection.withheld:
             withheld += 1
             continue
@@ -551,18 +605,14 @@ def collection_learn(
             except KnownGapRejected:
                 refused += 1
             continue
-        article = Article.objects.get(pk=collection.article_by_title[question.article_title])
-        try:
-            aliases, line = aliases_with_line(article.aliases, question.question, title=article.title)
-        except AliasRejected:
-            refused += 1
-            continue
-        Article.objects.filter(pk=article.pk).update(aliases=aliases)
-        lines.append((article.title, line))
+        added, taught = _teach_line(collection, question, add=True)
+        lines.extend([added] if added else [])
+        answers.extend([taught] if taught else [])
+        refused += not (added or taught)
     report = {
         "file": questions_path.name, "questions": len(records), "escalated_in_scope": escalated,
         "unhelpful": came_back, "lines_added": len(lines), "refused": refused, "withheld": withheld, "lines": lines,
-        "gaps_added": len(gaps), "gaps": gaps,
+        "gaps_added": len(gaps), "gaps": gaps, "answers": answers,
     }  # fmt: skip
     progress.finish(
         f"learned from {questions_path.name}: {len(lines)} lines added from {escalated} escalated answerable "
@@ -577,11 +627,17 @@ INDEXING_COUNTS = ("articles_indexed", "chunks_embedded", "seconds")  # collecti
 
 
 def collection_learn_sets(
-    *, collection: Collection, paths: Sequence[Path], asker: Asker, progress: ProgressLine, unhelpful: bool = False
+    *,
+    collection: Collection,
+    paths: Sequence[Path],
+    asker: Asker,
+    progress: ProgressLine,
+    unhelpful: bool = False,
+    answer_lines: bool = False,
 ) -> None:
     """:func:`collection_learn` with each question set in ``paths`` in turn, as the weeks of a
     help centre's tickets, re-indexing the changed articles after each (so the next set is
-    asked against what the previous taught; ``unhelpful`` as there); reports go to
+    asked against what the previous taught; ``unhelpful`` and ``answer_lines`` as there); reports go to
     ``collection.learned``, and the
     articles indexed, chunks embedded and seconds (``INDEXING_COUNTS``) add up in
     ``collection.indexing``."""
@@ -589,7 +645,12 @@ def collection_learn_sets(
         before = collection.indexing
         collection.learned.append(
             collection_learn(
-                collection=collection, questions_path=path, asker=asker, progress=progress, unhelpful=unhelpful
+                collection=collection,
+                questions_path=path,
+                asker=asker,
+                progress=progress,
+                unhelpful=unhelpful,
+                answer_lines=answer_lines,
             )
         )
         collection_index(collection=collection, provider=asker.embedder, progress=progress)

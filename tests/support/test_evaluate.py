@@ -326,6 +326,7 @@ def test_learn_from_adds_each_escalated_wording_and_never_one_being_evaluated(li
         "refused": 0,
         "withheld": 2, "lines": [["Shipping times", "택배 언제 와요?"]],
         "gaps_added": 1, "gaps": ["Do you have a store in Seoul?"],  # an escalated unanswerable one, markup removed
+        "answers": [["Shipping times", "택배 언제 와요?", "Standard delivery takes 1–2 business days."]],
     }]  # fmt: skip
     kb = KnowledgeBase.objects.get(slug=f"eval-{file_sha256(articles)[:12]}")
     assert Article.objects.get(knowledge_base=kb, slug="shipping").aliases == "택배 언제 와요?"
@@ -388,6 +389,8 @@ def test_learn_wording_writes_the_lines_into_the_articles_front_matter(live_kb: 
     assert "learn.jsonl: 1 lines from 1 escalated answerable questions, 1 known gaps" in out.getvalue()
     post = frontmatter.load(articles / "shipping.md")
     assert post.metadata["aliases"] == ["택배 언제 와요?"] and post.metadata["title"] == "Shipping times"
+    # the sentence holding the question's fact, as the agent quoted it, is the line's answer
+    assert post.metadata["alias_answers"] == {"택배 언제 와요?": "Standard delivery takes 1–2 business days."}
     assert post.content.startswith("Standard delivery takes 1–2 business days.")
     gaps = (articles / "known-gaps.txt").read_text(encoding="utf-8")
     assert gaps.startswith("# Questions support confirmed no article answers") and read_known_gaps(articles) == [
@@ -415,3 +418,49 @@ def test_front_matter_gets_the_lines_in_its_list_or_a_new_one() -> None:
         front_matter_with_lines("Body only\n", ["x"])
     with pytest.raises(ValueError, match="not a list"):
         front_matter_with_lines("---\naliases: x\n---\nB\n", ["y"])
+
+
+def test_front_matter_gets_the_answers_in_its_mapping_or_a_new_one() -> None:
+    import yaml
+
+    from support.management.commands.learn_wording import front_matter_with_answers
+
+    text = front_matter_with_answers('---\ntitle: A\naliases:\n  - "x"\n---\nB\n', {"x": 'It is "1" day.'})
+    assert text == '---\ntitle: A\naliases:\n  - "x"\nalias_answers:\n  "x": "It is \\"1\\" day."\n---\nB\n'
+    text = front_matter_with_answers(text, {"비번": "로그인 화면에서 찾기를 누릅니다."})
+    assert yaml.safe_load(text.split("---\n")[1])["alias_answers"] == {
+        "x": 'It is "1" day.',
+        "비번": "로그인 화면에서 찾기를 누릅니다.",
+    }
+    with pytest.raises(ValueError, match="no front matter"):
+        front_matter_with_answers("Body only\n", {"x": "y"})
+    with pytest.raises(ValueError, match="not a mapping"):
+        front_matter_with_answers("---\nalias_answers: x\n---\nB\n", {"x": "y"})
+
+
+def test_answer_lines_gives_a_line_taught_before_answers_the_one_its_agent_gave(live_kb: Any, tmp_path: Path) -> None:
+    """``learn_wording --answer-lines``: a question answered (a threshold every answer reaches)
+    teaches nothing by itself, but its line, already in the article without an answer, gets the
+    sentence holding the question's fact."""
+    import frontmatter
+
+    AnswerPolicy.objects.filter(pk=1).update(confidence_threshold=0.0)
+    articles, _ = _help_centre(tmp_path)
+    shipping = articles / "shipping.md"
+    shipping.write_text(
+        shipping.read_text(encoding="utf-8").replace("language: en\n", "language: en\naliases:\n  - 택배 언제 와요?\n"),
+        encoding="utf-8",
+    )
+    learn = _question_set(tmp_path / "learn.jsonl", PARCEL)
+    command = ["learn_wording", "--articles", str(articles), "--from", str(learn), "--write"]
+    out = StringIO()
+    call_command(*command, stdout=out, stderr=StringIO())
+    assert (
+        "0 lines from 0 escalated answerable questions, 0 known gaps from escalated unanswerable ones, 0 answers"
+        in (out.getvalue())
+    )
+    assert "alias_answers" not in frontmatter.load(shipping).metadata
+    call_command(*command, "--answer-lines", stdout=StringIO(), stderr=StringIO())
+    post = frontmatter.load(shipping)
+    assert post.metadata["aliases"] == ["택배 언제 와요?"]
+    assert post.metadata["alias_answers"] == {"택배 언제 와요?": "Standard delivery takes 1–2 business days."}

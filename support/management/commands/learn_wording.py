@@ -3,7 +3,8 @@
 The ticket page's "Teach the help centre" adds an escalated customer's wording to the
 *also asked as* lines of the article that answers it (``support.workflow.ticket_wording_to_article``).
 This command replays that loop on question sets, in an isolated evaluation collection of
-``--articles``, and with ``--write`` appends the lines it added to the articles' front matter,
+``--articles``, and with ``--write`` appends the lines it added, and the sentences that answer
+them (``alias_answers``), to the articles' front matter,
 and the known gaps it remembered (escalated questions no article answers: "No article answers
 this") to the folder's ``known-gaps.txt``: how the sample help centre's learned lines and known
 gaps were made (README, *Answer quality*).
@@ -57,6 +58,30 @@ def front_matter_with_lines(text: str, lines: list[str]) -> str:
     return text[:end] + "aliases:\n" + items + text[end:]
 
 
+_ANSWERS_BLOCK = re.compile(r"^alias_answers:[ \t]*\n((?:[ \t]+[^\n]*\n)*)", re.MULTILINE)
+
+
+def front_matter_with_answers(text: str, answers: dict[str, str]) -> str:
+    """Markdown ``text`` with ``answers`` (*also asked as* line → the sentence answering it) added
+    to its front matter's ``alias_answers:`` mapping (one ``  "line": "sentence"`` item each,
+    JSON-quoted), the mapping created before the closing ``---`` when the article has none. The
+    loop teaches an answer only to a line without one. Raises ``ValueError`` for a file without
+    front matter or whose ``alias_answers`` is not a block mapping."""
+    if not text.startswith("---\n") or "\n---\n" not in text[3:]:
+        raise ValueError("no front matter")
+    end = text.index("\n---\n", 3) + 1
+    items = "".join(
+        f"  {json.dumps(line, ensure_ascii=False)}: {json.dumps(sentence, ensure_ascii=False)}\n"
+        for line, sentence in answers.items()
+    )
+    found = _ANSWERS_BLOCK.search(text, 0, end)
+    if found:
+        return text[: found.end()] + items + text[found.end() :]
+    if re.search(r"^alias_answers:", text[:end], re.MULTILINE):
+        raise ValueError('its alias_answers is not a mapping of \'"line": "sentence"\' items')
+    return text[:end] + "alias_answers:\n" + items + text[end:]
+
+
 class Command(BaseCommand):
     help = (
         "Replay the learning loop on a folder of Markdown articles: ask each --from question set through "
@@ -75,6 +100,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--unhelpful", action="store_true",
             help="an answer that was not right comes back as a ticket too (the customer said \"No\" under it)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--answer-lines", action="store_true",
+            help="every answerable question whose line the article already has teaches that line its answer "
+            "(the sentence holding a fact), answered or not",
         )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -96,40 +126,45 @@ class Command(BaseCommand):
                 )  # fmt: skip
                 collection_learn_sets(
                     collection=collection, paths=options["sets"], asker=asker, progress=progress,
-                    unhelpful=options["unhelpful"],
+                    unhelpful=options["unhelpful"], answer_lines=options["answer_lines"],
                 )  # fmt: skip
         except (FileNotFoundError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         by_title: dict[str, list[str]] = defaultdict(list)
+        answers: dict[str, dict[str, str]] = defaultdict(dict)  # title -> line -> sentence
         gaps: list[str] = []
         for report in collection.learned:
             self.stdout.write(
                 f"{report['file']}: {report['lines_added']} lines from {report['escalated_in_scope']} escalated "
                 f"answerable questions, {report['gaps_added']} known gaps from escalated unanswerable ones"
                 + (f", {report['unhelpful']} answers not right came back" if options["unhelpful"] else "")
-                + f" ({report['refused']} refused: blank, already there or the article full at "
-                f"{ALIASES_MAX_LINES} lines)"
+                + f", {len(report['answers'])} answers ({report['refused']} refused: blank, already there "
+                f"or the article full at {ALIASES_MAX_LINES} lines)"
             )
             for title, line in report["lines"]:
                 by_title[title].append(line)
+            for title, line, sentence in report["answers"]:
+                answers[title][line] = sentence
             gaps.extend(report["gaps"])
         for title, lines in by_title.items():
             self.stdout.write(f"  {title}: {len(lines)} lines")
         if options["write"]:
-            self._write(folder, by_title)
+            self._write(folder, by_title, answers)
             if gaps:
                 self._write_gaps(folder, gaps)
 
-    def _write(self, folder: Path, by_title: dict[str, list[str]]) -> None:
+    def _write(self, folder: Path, by_title: dict[str, list[str]], answers: dict[str, dict[str, str]]) -> None:
         records, _ = read_records(folder)
         files = {r.title: next(folder.rglob(r.location)) for r in records}
-        for title, lines in by_title.items():
-            path = files[title]
+        for title in dict.fromkeys([*by_title, *answers]):
+            path, lines, taught = files[title], by_title.get(title, []), answers.get(title, {})
             try:
-                path.write_text(front_matter_with_lines(path.read_text(encoding="utf-8"), lines), encoding="utf-8")
+                text = path.read_text(encoding="utf-8")
+                text = front_matter_with_lines(text, lines) if lines else text
+                path.write_text(front_matter_with_answers(text, taught) if taught else text, encoding="utf-8")
             except ValueError as exc:
                 raise CommandError(f"{path.name}: {exc}; nothing more was written") from exc
-            self.stdout.write(f"wrote {len(lines)} lines to {path}")
+            self.stdout.write(f"wrote {len(lines)} lines and {len(taught)} answers to {path}")
 
     def _write_gaps(self, folder: Path, gaps: list[str]) -> None:
         path = folder / KNOWN_GAPS_FILE
