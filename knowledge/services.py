@@ -203,8 +203,8 @@ def article_alias_add(*, article_id: int, text: str, answer: str = "") -> Articl
     for none) in its ``alias_answers``, and schedule its re-indexing on commit: the wording of a
     customer whose question an existing article answers, so that the next customer asking that
     way finds the article (the learning loop a support agent closes from an escalated ticket;
-    README, *Answer quality*, measured with ``evaluate --learn-from``). The article row is locked, so two agents adding
-    lines at once both keep theirs. Returns the article.
+    README, *Answer quality*, measured with ``evaluate --learn-from``). The article row is
+    locked, so two agents adding lines at once both keep theirs. Returns the article.
 
     Raises ``Article.DoesNotExist``, and ``AliasRejected`` (message for staff) as
     :func:`aliases_with_line` does, and for a support answer: its wording is edited in its
@@ -215,7 +215,10 @@ def article_alias_add(*, article_id: int, text: str, answer: str = "") -> Articl
         raise AliasRejected(gettext("A support answer's wording is edited in its curated answer."))
     article.aliases, line = aliases_with_line(article.aliases, text, title=article.title)
     if answer.strip():
-        article.alias_answers = {**(article.alias_answers or {}), line: " ".join(answer.split())}
+        article.alias_answers = {
+            **(article.alias_answers or {}),
+            line: " ".join(answer.split())[:ARTICLE_ANSWER_MAX_CHARS],
+        }
     article.save(update_fields=["aliases", "alias_answers", "updated_at"])
     article_schedule_indexing(article=article)
     return article
