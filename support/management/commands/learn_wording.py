@@ -38,7 +38,22 @@ GAPS_HEADER = (
     "# Questions support confirmed no article answers (knowledge.models.KnownGap), one per line: a customer\n"
     "# asking alike is escalated at once. manage.py import_articles imports them with the articles.\n"
 )
-_ALIASES_BLOCK = re.compile(r"^aliases:[ \t]*\n((?:[ \t]+-[^\n]*\n)*)", re.MULTILINE)
+
+
+def _front_matter_append(text: str, key: str, item: str, items: str, shape: str) -> str:
+    """``text`` with ``items`` (YAML lines) appended to its front matter's block ``key:``, whose
+    lines match ``item`` (a regex), the block created before the closing ``---`` when there is
+    none. Raises ``ValueError`` without front matter, or when ``key`` is not such a block
+    (``shape`` names what it should be)."""
+    if not text.startswith("---\n") or "\n---\n" not in text[3:]:
+        raise ValueError("no front matter")
+    end = text.index("\n---\n", 3) + 1
+    found = re.compile(rf"^{key}:[ \t]*\n((?:{item}\n)*)", re.MULTILINE).search(text, 0, end)
+    if found:
+        return text[: found.end()] + items + text[found.end() :]
+    if re.search(rf"^{key}:", text[:end], re.MULTILINE):
+        raise ValueError(f"its '{key}' is not {shape}")
+    return text[:end] + f"{key}:\n" + items + text[end:]
 
 
 def front_matter_with_lines(text: str, lines: list[str]) -> str:
@@ -46,19 +61,8 @@ def front_matter_with_lines(text: str, lines: list[str]) -> str:
     ``  - "…"`` item each, JSON-quoted, which YAML reads as the same string), the list created
     before the closing ``---`` when the article has none. Raises ``ValueError`` for a file
     without front matter or whose ``aliases`` is not a block list."""
-    if not text.startswith("---\n") or "\n---\n" not in text[3:]:
-        raise ValueError("no front matter")
-    end = text.index("\n---\n", 3) + 1
     items = "".join(f"  - {json.dumps(line, ensure_ascii=False)}\n" for line in lines)
-    found = _ALIASES_BLOCK.search(text, 0, end)
-    if found:
-        return text[: found.end()] + items + text[found.end() :]
-    if re.search(r"^aliases:", text[:end], re.MULTILINE):
-        raise ValueError("its aliases are not a list of '- line' items")
-    return text[:end] + "aliases:\n" + items + text[end:]
-
-
-_ANSWERS_BLOCK = re.compile(r"^alias_answers:[ \t]*\n((?:[ \t]+[^\n]*\n)*)", re.MULTILINE)
+    return _front_matter_append(text, "aliases", r"[ \t]+-[^\n]*", items, "a list of '- line' items")
 
 
 def front_matter_with_answers(text: str, answers: dict[str, str]) -> str:
@@ -67,19 +71,13 @@ def front_matter_with_answers(text: str, answers: dict[str, str]) -> str:
     JSON-quoted), the mapping created before the closing ``---`` when the article has none. The
     loop teaches an answer only to a line without one. Raises ``ValueError`` for a file without
     front matter or whose ``alias_answers`` is not a block mapping."""
-    if not text.startswith("---\n") or "\n---\n" not in text[3:]:
-        raise ValueError("no front matter")
-    end = text.index("\n---\n", 3) + 1
     items = "".join(
         f"  {json.dumps(line, ensure_ascii=False)}: {json.dumps(sentence, ensure_ascii=False)}\n"
         for line, sentence in answers.items()
     )
-    found = _ANSWERS_BLOCK.search(text, 0, end)
-    if found:
-        return text[: found.end()] + items + text[found.end() :]
-    if re.search(r"^alias_answers:", text[:end], re.MULTILINE):
-        raise ValueError('its alias_answers is not a mapping of \'"line": "sentence"\' items')
-    return text[:end] + "alias_answers:\n" + items + text[end:]
+    return _front_matter_append(
+        text, "alias_answers", r"[ \t]+[^\n]*", items, 'a mapping of \'"line": "sentence"\' items'
+    )
 
 
 class Command(BaseCommand):
