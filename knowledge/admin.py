@@ -48,7 +48,7 @@ from knowledge.services import (
 
 # What a support answer's curated answer decides (knowledge.curated.curated_answer_publish).
 SUPPORT_ANSWER_LOCKED = (
-    "knowledge_base", "title", "slug", "language", "status", "published_at", "aliases", "body",
+    "knowledge_base", "title", "slug", "language", "status", "published_at", "aliases", "alias_answers", "body",
 )  # fmt: skip
 SUPPORT_ANSWERS_ELSEWHERE = _("Support answers are published and unpublished with their curated answer.")
 

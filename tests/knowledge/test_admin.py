@@ -214,6 +214,24 @@ def test_too_many_or_too_long_also_asked_as_lines_are_refused(
     assert english_admin.post(ADD_URL, ok).status_code == 302
 
 
+def test_answers_of_also_asked_as_lines_are_a_mapping_kept_for_lines_the_article_has(
+    english_admin: Client, live_kb: KnowledgeBase
+) -> None:
+    """The *Search* section's answers: a list is refused with the shape to write; a line's answer
+    is kept, and the answer of a line the article does not have is dropped on save."""
+    aliases = {"aliases": "forgot my password"}
+    refused = english_admin.post(ADD_URL, add_form(english_admin) | aliases | {"alias_answers": '["a", "b"]'})
+    assert (
+        refused.status_code == 200 and "Write it as {&quot;line&quot;: &quot;sentence&quot;" in refused.content.decode()
+    )
+    answers = '{"forgot my password": "Tap Forgot password.", "a removed line": "Gone."}'
+    assert (
+        english_admin.post(ADD_URL, add_form(english_admin) | aliases | {"alias_answers": answers}).status_code == 302
+    )
+    saved = Article.objects.get(slug="password-reset-en")
+    assert saved.alias_answers == {"forgot my password": "Tap Forgot password."}
+
+
 def test_reindex_action_forces_indexing(
     english_admin: Client, live_kb: KnowledgeBase, django_capture_on_commit_callbacks: object
 ) -> None:
