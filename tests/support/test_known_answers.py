@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 from pytest_django import Settings
 
 from knowledge.importers import record_from_mapping
@@ -95,7 +96,7 @@ def test_support_teaches_a_line_with_words_of_its_answer_from_the_ticket(make_ar
         question=Question.objects.create(text="택 떼버렸는데 교환 되나요", status=Question.Status.NOT_CONFIDENT),
         email="kim@example.com",
     )
-    with pytest.raises(TicketInvalid, match="is not in a sentence of"):
+    with translation.override("en"), pytest.raises(TicketInvalid, match="is not in a sentence of"):
         ticket_wording_to_article(
             ticket=ticket, article=article, text="택 떼버렸는데 교환 되나요", by=editor, answer="gift card"
         )
