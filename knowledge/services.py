@@ -146,18 +146,20 @@ def alias_answers_clean(aliases: str, answers: Any) -> dict[str, str]:
     return kept
 
 
-def article_sentence_with(article: Article, text: str) -> str:
-    """The first indexed sentence of ``article`` (its chunks' ``sentences``, in order) that holds
-    ``text`` (verbatim, or after case and white space are folded), or "": what support quoted
-    when answering a ticket, for :func:`article_alias_add`'s ``answer``."""
+def article_sentences_with(article: Article, text: str) -> list[str]:
+    """The distinct indexed sentences of ``article`` (its chunks' ``sentences``, in order; a
+    sentence two overlapping chunks share counts once) that hold ``text`` (verbatim, or after
+    case and white space are folded); [] for blank ``text``: what support quoted when answering
+    a ticket, for :func:`article_alias_add`'s ``answer``."""
     wanted = " ".join((text or "").split()).casefold()
     if not wanted:
-        return ""
+        return []
+    found: dict[str, None] = {}
     for sentences in Chunk.objects.filter(article=article).order_by("ordinal").values_list("sentences", flat=True):
         for sentence in sentences or []:
             if wanted in " ".join(sentence.split()).casefold():
-                return str(sentence)
-    return ""
+                found[str(sentence)] = None
+    return list(found)
 
 
 class AliasRejected(ValueError):
@@ -199,7 +201,7 @@ def aliases_with_line(aliases: str, text: str, *, title: str = "") -> tuple[str,
 @transaction.atomic
 def article_alias_add(*, article_id: int, text: str, answer: str = "") -> Article:
     """Add ``text`` to the article's *also asked as* lines (:func:`aliases_with_line`), with
-    ``answer`` (the sentence of the article that answers it, :func:`article_sentence_with`; ""
+    ``answer`` (the sentence of the article that answers it, :func:`article_sentences_with`; ""
     for none) in its ``alias_answers``, and schedule its re-indexing on commit: the wording of a
     customer whose question an existing article answers, so that the next customer asking that
     way finds the article (the learning loop a support agent closes from an escalated ticket;

@@ -23,7 +23,7 @@ from knowledge.services import (
     AliasRejected,
     KnownGapRejected,
     article_alias_add,
-    article_sentence_with,
+    article_sentences_with,
     knowledge_base_get_live,
     known_gap_add,
 )
@@ -224,21 +224,28 @@ def ticket_wording_to_article(*, ticket: Ticket, article: Article, text: str, by
     loop, measured with ``evaluate --learn-from``).
 
     ``answer`` (optional) is words of the article's sentence that answers the customer: that
-    sentence (:func:`knowledge.services.article_sentence_with`) is kept as the line's answer, which
-    the excerpt quotes to the next customer asking this way (``Article.alias_answers``).
+    sentence (:func:`knowledge.services.article_sentences_with`; the words must pick out one) is
+    kept as the line's answer, which the excerpt quotes to the next customer asking this way
+    (``Article.alias_answers``).
 
     Raises ``TicketInvalid`` when ``by`` may not change articles (``ARTICLE_CHANGE_PERMISSION``),
     the line is refused (``AliasRejected``: blank, already there, a support answer, full) or
-    ``answer`` is in no sentence of the article.
+    ``answer`` is in no sentence of the article, or in more than one.
     """
     if not by.has_perm(ARTICLE_CHANGE_PERMISSION):
         raise TicketInvalid(_("Only staff who may change articles can add a customer's wording to one."))
-    sentence = article_sentence_with(article, answer) if answer.strip() else ""
-    if answer.strip() and not sentence:
+    found = article_sentences_with(article, answer)
+    if answer.strip() and not found:
         raise TicketInvalid(
             _("“%(answer)s” is not in a sentence of “%(title)s”; copy the words from the article.")
             % {"answer": answer.strip(), "title": article.title}
         )
+    if len(found) > 1:  # "14일" stands in the return window and in the exchange window alike
+        raise TicketInvalid(
+            _("“%(answer)s” is in %(count)d sentences of “%(title)s”; copy more words of the one that answers.")
+            % {"answer": answer.strip(), "count": len(found), "title": article.title}
+        )
+    sentence = found[0] if found else ""
     locked = _locked(ticket)
     try:
         changed = article_alias_add(article_id=article.pk, text=text, answer=sentence)

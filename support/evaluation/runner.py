@@ -43,7 +43,7 @@ from knowledge.services import (
     aliases_with_line,
     article_index,
     article_needs_indexing,
-    article_sentence_with,
+    article_sentences_with,
     known_gap_add,
     known_gaps_sync,
 )
@@ -515,7 +515,7 @@ def _teach_line(
     sentence) taught or None)``; both None when nothing was taught (blank, there with its answer,
     the article full, or no sentence holds a fact)."""
     article = Article.objects.get(pk=collection.article_by_title[question.article_title])
-    answer = next((found for fact in question.answers if (found := article_sentence_with(article, fact))), "")
+    answer = next((found[0] for fact in question.answers if (found := article_sentences_with(article, fact))), "")
     answered = dict(article.alias_answers or {})
     added = None
     if add:
@@ -561,7 +561,7 @@ def collection_learn(
     after each set, before the next is asked).
 
     Each line taught carries its answer when a sentence of the article holds one of the question's
-    facts (:func:`knowledge.services.article_sentence_with`: the sentence the agent quoted),
+    facts (the first, :func:`knowledge.services.article_sentences_with`: the sentence the agent quoted),
     kept in ``Article.alias_answers``; a question whose line is already there without one teaches
     just the answer (the excerpt had missed it, :func:`support.services.known_answer`). With
     ``answer_lines``, so does every answerable question whose line is already there, answered or

@@ -11,7 +11,8 @@ from django.utils import translation
 from pytest_django import Settings
 
 from knowledge.importers import record_from_mapping
-from knowledge.services import alias_answers_clean, article_sentence_with
+from knowledge.models import Article
+from knowledge.services import alias_answers_clean, article_sentences_with
 from support.answering.extractive import with_known_answer
 from support.models import Question
 from support.tickets import TicketInvalid, ticket_create
@@ -87,19 +88,24 @@ def test_answers_are_kept_only_for_lines_the_article_still_has() -> None:
 @pytest.mark.django_db
 def test_support_teaches_a_line_with_words_of_its_answer_from_the_ticket(make_article: Any) -> None:
     """The ticket page's "Words of the sentence that answers it": the whole sentence holding them
-    is kept as the line's answer; words the article does not hold are refused with a message."""
+    is kept as the line's answer; words the article does not hold, or holds in several
+    sentences, are refused with a message."""
     article = make_article("Exchanges", EXCHANGE_EN, language="en", slug="exchanges")
-    assert article_sentence_with(article, "ALL TAGS   attached") == TAGS
-    assert article_sentence_with(article, "a gift card") == ""
+    assert article_sentences_with(article, "ALL TAGS   attached") == [TAGS]
+    assert article_sentences_with(article, "a gift card") == [] and article_sentences_with(article, " ") == []
+    assert len(article_sentences_with(article, "exchange")) > 1
     editor = User.objects.create_superuser("editor", "editor@example.com", "pw")
     ticket = ticket_create(
         question=Question.objects.create(text="택 떼버렸는데 교환 되나요", status=Question.Status.NOT_CONFIDENT),
         email="kim@example.com",
     )
-    with translation.override("en"), pytest.raises(TicketInvalid, match="is not in a sentence of"):
-        ticket_wording_to_article(
-            ticket=ticket, article=article, text="택 떼버렸는데 교환 되나요", by=editor, answer="gift card"
-        )
+    asked = "택 떼버렸는데 교환 되나요"
+    with translation.override("en"):
+        with pytest.raises(TicketInvalid, match="is not in a sentence of"):
+            ticket_wording_to_article(ticket=ticket, article=article, text=asked, by=editor, answer="gift card")
+        with pytest.raises(TicketInvalid, match="is in [0-9]+ sentences of"):
+            ticket_wording_to_article(ticket=ticket, article=article, text=asked, by=editor, answer="exchange")
+    assert Article.objects.get(pk=article.pk).aliases == ""  # refused: nothing taught
     ticket_wording_to_article(
         ticket=ticket, article=article, text="택 떼버렸는데 교환 되나요", by=editor, answer="tags attached"
     )
