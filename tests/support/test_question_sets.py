@@ -26,6 +26,10 @@ SETS = {
     "nabi-market-holdout-8.jsonl": SAMPLES / "articles",
     "nabi-market-holdout-9.jsonl": SAMPLES / "articles",
     "nabi-market-holdout-10.jsonl": SAMPLES / "articles",
+    "nabi-market-holdout-11.jsonl": SAMPLES / "articles",
+    "nabi-market-holdout-12.jsonl": SAMPLES / "articles",
+    "nabi-market-holdout-13.jsonl": SAMPLES / "articles",
+    "nabi-market-holdout-14.jsonl": SAMPLES / "articles",
     "gureum-bike.jsonl": SAMPLES / "helpcentres" / "gureum-bike" / "articles",
 }
 
