@@ -11,7 +11,7 @@ overwrites a newer one; a claim whose worker died is taken over after
 """
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -146,20 +146,25 @@ def alias_answers_clean(aliases: str, answers: Any) -> dict[str, str]:
     return kept
 
 
+def article_sentences(article_ids: Sequence[int]) -> list[str]:
+    """The distinct indexed sentences of the articles ``article_ids`` (their chunks'
+    ``sentences``), article by article in the order given, each article's in its order; a
+    sentence two overlapping chunks share counts once. An article not indexed yet has none."""
+    rows = Chunk.objects.filter(article_id__in=article_ids).order_by("ordinal").values_list("article_id", "sentences")
+    by_article: dict[int, list[str]] = {}
+    for article_id, sentences in rows:
+        by_article.setdefault(article_id, []).extend(str(s) for s in sentences or [])
+    return list(dict.fromkeys(s for pk in article_ids for s in by_article.get(pk, [])))
+
+
 def article_sentences_with(article: Article, text: str) -> list[str]:
-    """The distinct indexed sentences of ``article`` (its chunks' ``sentences``, in order; a
-    sentence two overlapping chunks share counts once) that hold ``text`` (verbatim, or after
-    case and white space are folded); [] for blank ``text``: what support quoted when answering
-    a ticket, for :func:`article_alias_add`'s ``answer``."""
+    """The distinct indexed sentences of ``article`` (:func:`article_sentences`) that hold
+    ``text`` (verbatim, or after case and white space are folded); [] for blank ``text``: what
+    support quoted when answering a ticket, for :func:`article_alias_add`'s ``answer``."""
     wanted = " ".join((text or "").split()).casefold()
     if not wanted:
         return []
-    found: dict[str, None] = {}
-    for sentences in Chunk.objects.filter(article=article).order_by("ordinal").values_list("sentences", flat=True):
-        for sentence in sentences or []:
-            if wanted in " ".join(sentence.split()).casefold():
-                found[str(sentence)] = None
-    return list(found)
+    return [s for s in article_sentences([article.pk]) if wanted in " ".join(s.split()).casefold()]
 
 
 class AliasRejected(ValueError):

@@ -7,6 +7,7 @@ customers typed or the answer model produced is escaped when shown.
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -32,7 +33,7 @@ from django.utils.translation import override as translation_override
 from knowledge.admin import CuratedAnswerAdmin, ReadOnlyTabularInline
 from knowledge.chunking import plain_text
 from knowledge.models import LIVE_KNOWLEDGE_BASE, Article, CuratedAnswer
-from knowledge.services import ALIAS_MAX_CHARS, alias_line
+from knowledge.services import ALIAS_MAX_CHARS, alias_line, article_sentences
 from support.assist import AssistUnavailable, question_retrieve_now, retrieval_sources, similar_tickets
 from support.checks import confidence_weights_mismatch
 from support.drafting import ticket_draft_request
@@ -150,6 +151,27 @@ class EmailDeliveryInline(NextAttemptColumn, ReadOnlyTabularInline):
 WORDING_MAX_CHARS = 4 * ALIAS_MAX_CHARS
 
 
+SENTENCE_SUGGESTIONS_MAX = 200  # options of the answer box's list: the shown articles hold a few dozen
+
+
+class SentenceSuggestionsInput(forms.TextInput):
+    """A text box with the browser's own suggestion list (an HTML ``<datalist>``) of whole
+    ``sentences``: words typed into it ("14일") list the sentences that hold them, and choosing
+    one fills the box with it. Free text still works; no script is needed."""
+
+    def __init__(self, attrs: dict[str, Any] | None = None, sentences: Sequence[str] = ()) -> None:
+        super().__init__(attrs)
+        self.sentences = list(sentences)
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
+        if not self.sentences:
+            return super().render(name, value, attrs, renderer)
+        list_id = f"{(attrs or {}).get('id') or name}-sentences"
+        box = super().render(name, value, {**(attrs or {}), "list": list_id}, renderer)
+        options = format_html_join("", '<option value="{}"></option>', ((s,) for s in self.sentences))
+        return format_html('{}<datalist id="{}">{}</datalist>', box, list_id, options)
+
+
 class ArticleChoiceField(forms.ModelChoiceField):
     """Articles named with their language: a help centre has the same title in Korean and English."""
 
@@ -220,10 +242,10 @@ class TicketAdminForm(forms.ModelForm):
         label=_("Words of the sentence that answers it"),
         required=False,
         max_length=WORDING_MAX_CHARS,
-        widget=forms.TextInput(attrs={"size": 80}),
+        widget=SentenceSuggestionsInput(attrs={"size": 80}),
         help_text=_(
-            "Optional: copy words of the article's sentence that answers the customer; the next customer who asks "
-            "this way is quoted that sentence."
+            "Optional: type words of the article's sentence that answers the customer and pick the sentence from "
+            "the list, or copy them; the next customer who asks this way is quoted that sentence."
         ),
     )
     # What the page showed when it was opened (see ``TicketAdmin.save_model``): a page left open
@@ -271,6 +293,12 @@ class TicketAdminForm(forms.ModelForm):
         articles.queryset = Article.objects.filter(
             knowledge_base__slug=LIVE_KNOWLEDGE_BASE, kind=Article.Kind.ARTICLE
         ).order_by(*ordering)
+        # The answer box suggests the sentences of the articles the customer was shown.
+        answer_box = self.fields["wording_answer"].widget
+        assert isinstance(answer_box, SentenceSuggestionsInput)
+        answer_box.sentences = [s for s in article_sentences(shown) if len(s) <= WORDING_MAX_CHARS][
+            :SENTENCE_SUGGESTIONS_MAX
+        ]
         self.initial["wording"] = alias_line(ticket.question.text) if ticket.pk else ""
         self.initial["seen_event"] = ticket.events.order_by("-pk").values_list("pk", flat=True).first() or 0
         self.initial["seen_assignee"] = seen_assignee_value(ticket.assignee_id)

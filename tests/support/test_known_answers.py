@@ -12,7 +12,7 @@ from pytest_django import Settings
 
 from knowledge.importers import record_from_mapping
 from knowledge.models import Article
-from knowledge.services import alias_answers_clean, article_sentences_with
+from knowledge.services import alias_answers_clean, article_sentences, article_sentences_with
 from support.answering.extractive import with_known_answer
 from support.models import Question
 from support.tickets import TicketInvalid, ticket_create
@@ -113,3 +113,28 @@ def test_support_teaches_a_line_with_words_of_its_answer_from_the_ticket(make_ar
     assert article.aliases == "택 떼버렸는데 교환 되나요" and article.alias_answers == {
         "택 떼버렸는데 교환 되나요": TAGS
     }
+
+
+@pytest.mark.django_db
+def test_the_ticket_page_suggests_the_shown_articles_sentences_for_the_answer(make_article: Any) -> None:
+    """The answer box lists the sentences of the articles the customer was shown (a ``<datalist>``:
+    typing "tags" offers the whole sentence), so staff pick the sentence instead of copying words."""
+    article = make_article("Exchanges", EXCHANGE_EN, language="en", slug="exchanges")
+    question = Question.objects.create(
+        text="택 떼버렸는데 교환 되나요", status=Question.Status.NOT_CONFIDENT,
+        sources=[{"article_id": article.pk, "chunk_id": 0, "title": article.title}],
+    )  # fmt: skip
+    ticket = ticket_create(question=question, email="kim@example.com")
+    client = Client()
+    client.force_login(User.objects.create_superuser("editor", "editor@example.com", "pw"))
+    page = client.get(reverse("admin:support_ticket_change", args=[ticket.pk])).content.decode()
+    assert 'list="id_wording_answer-sentences"' in page
+    datalist = page.split('<datalist id="id_wording_answer-sentences">', 1)[1].split("</datalist>", 1)[0]
+    assert f'<option value="{TAGS}"></option>' in datalist
+    assert datalist.count("<option") == len(article_sentences([article.pk])) > 5
+    unshown = ticket_create(
+        question=Question.objects.create(text="gift cards?", status=Question.Status.NOT_CONFIDENT),
+        email="lee@example.com",
+    )
+    page = client.get(reverse("admin:support_ticket_change", args=[unshown.pk])).content.decode()
+    assert 'name="wording_answer"' in page and "<datalist" not in page
