@@ -30,6 +30,8 @@ SETS = {
     "nabi-market-holdout-12.jsonl": SAMPLES / "articles",
     "nabi-market-holdout-13.jsonl": SAMPLES / "articles",
     "nabi-market-holdout-14.jsonl": SAMPLES / "articles",
+    "nabi-market-holdout-15.jsonl": SAMPLES / "articles",
+    "nabi-market-holdout-16.jsonl": SAMPLES / "articles",
     "gureum-bike.jsonl": SAMPLES / "helpcentres" / "gureum-bike" / "articles",
 }
 
