@@ -199,7 +199,14 @@ def confidence_from_features(features: dict[str, float], weights: list[float] | 
     return 1.0 / (1.0 + math.exp(-z))
 
 
-def known_wording_confidence(confidence: float, features: Mapping[str, float]) -> float:
+def known_wording_confidence(
+    confidence: float,
+    features: Mapping[str, float],
+    *,
+    gap_margin: float | None = None,
+    similarity: float | None = None,
+    wording_margin: float | None = None,
+) -> float:
     """``confidence`` (in [0, 1]) after what support has taught the help centre, read from the
     :data:`KNOWN_WORDINGS` cosines in ``features`` (a key is absent when there was no such line):
 
@@ -222,14 +229,17 @@ def known_wording_confidence(confidence: float, features: Mapping[str, float]) -
       time (README, *Twenty-fifth session*).
 
     Otherwise ``confidence`` unchanged. A negative ``KNOWN_GAP_MARGIN`` or
-    ``KNOWN_WORDING_SIMILARITY`` ≤ 0 turns its rule off.
+    ``KNOWN_WORDING_SIMILARITY`` ≤ 0 turns its rule off. ``gap_margin``, ``similarity`` and
+    ``wording_margin`` stand in for the three settings when given (re-scoring recorded questions
+    at other values: ``calibrate --known-wordings``, :mod:`support.evaluation.known_wordings`).
     """
     wording, top, gap = (features.get(name) for name in KNOWN_WORDINGS)
-    margin = settings.KNOWN_GAP_MARGIN
+    margin = settings.KNOWN_GAP_MARGIN if gap_margin is None else gap_margin
     if margin >= 0 and gap is not None and wording is not None and gap > wording + margin:
         return confidence * KNOWN_GAP_FACTOR
-    similarity = settings.KNOWN_WORDING_SIMILARITY
+    similarity = settings.KNOWN_WORDING_SIMILARITY if similarity is None else similarity
+    above = settings.KNOWN_WORDING_MARGIN if wording_margin is None else wording_margin
     near = similarity > 0 and top is not None and top >= similarity
-    if near and top is not None and gap is not None and top - gap >= settings.KNOWN_WORDING_MARGIN:
+    if near and top is not None and gap is not None and top - gap >= above:
         return max(confidence, min(top, 1.0))  # float32 cosines of one wording can reach 1.00001
     return confidence

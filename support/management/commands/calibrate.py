@@ -16,8 +16,10 @@ from support.evaluation.calibration import (
     format_calibration,
     format_cross_validation,
 )
+from support.evaluation.known_wordings import SETTINGS as KNOWN_WORDING_SETTINGS
+from support.evaluation.known_wordings import format_sweep, sweep
 from support.evaluation.report import evaluation_report, format_table
-from support.evaluation.runner import records_from_json
+from support.evaluation.runner import QuestionRecord, records_from_json
 from support.management.commands.evaluate import add_evaluation_arguments, run_from_command, write_json
 from support.services import answer_policy_store
 
@@ -54,6 +56,11 @@ class Command(BaseCommand):
         )  # fmt: skip
         parser.add_argument("--folds", type=int, default=0, help="cross-validate with K folds by article (K ≥ 2)")
         parser.add_argument("--store", action="store_true", help="write the threshold into the answer policy")
+        parser.add_argument(
+            "--known-wordings", action="store_true",
+            help="instead: re-score the known-wording settings (KNOWN_GAP_MARGIN, KNOWN_WORDING_SIMILARITY, "
+            "KNOWN_WORDING_MARGIN) one at a time on the records, each chosen leaving one input file out",
+        )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
         target = options["target_answered"]
@@ -63,6 +70,9 @@ class Command(BaseCommand):
         if len(reports) == 1:
             self.stdout.write(format_table(reports[0][1]) + "\n")
         records = [r for name, report in reports for r in records_from_json(report["records"], source=name)]
+        if options["known_wordings"]:
+            self._known_wordings(reports, records)
+            return
         try:
             if options["folds"]:
                 folds = cross_validate(
@@ -95,6 +105,17 @@ class Command(BaseCommand):
         self.stdout.write(f"\nstored threshold {result.threshold:.6f} in the answer policy: {note}")
         if result.weights is not None:
             self.stdout.write(self.style.WARNING("ship the fitted weights above, or the stored threshold won't fit"))
+
+    def _known_wordings(self, reports: list[tuple[str, dict[str, Any]]], records: list[QuestionRecord]) -> None:
+        """Print :func:`~support.evaluation.known_wordings.sweep` of each setting, at the threshold
+        the reports were scored at (``CommandError`` when they differ: their outcomes would not be
+        comparable)."""
+        thresholds = {report.get("escalation", {}).get("threshold") for _, report in reports}
+        if len(thresholds) != 1 or None in thresholds:
+            raise CommandError("--known-wordings needs reports scored at one threshold (their escalation.threshold)")
+        threshold = float(thresholds.pop())
+        for name in KNOWN_WORDING_SETTINGS:
+            self.stdout.write(format_sweep(sweep(records, threshold, name)) + "\n\n")
 
     def _reports(self, options: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         """``(name, report)`` pairs: a fresh evaluation (``--squad``/``--questions``) or ``--from-json`` files."""
