@@ -22,7 +22,7 @@ plus ``rewrite`` when a chat model is configured. Figures are over follow-up tur
 * **answered, right article** — answered at the threshold and top source right (issue 9's
   "cites the right article and answers");
 * **answered right** — answered at the threshold, top source right, and the answer
-  contains one of the turn's facts (``metrics.contains_answer``).
+  contains one of the turn's facts (``metrics.contains_fact``).
 """
 
 import json
@@ -35,7 +35,7 @@ from typing import Any
 from knowledge.embeddings import get_provider
 from support.answering import get_chat_provider
 from support.conversations import OFFLINE_METHODS, Turn, turn_from_question
-from support.evaluation.metrics import contains_answer
+from support.evaluation.metrics import contains_fact
 from support.evaluation.runner import (
     Collection,
     ProgressLine,
@@ -156,7 +156,7 @@ def conversation_ask(
         expected = collection.article_by_title[collection.title_by_slug[turn.article]] if turn.article else None
         top_right = expected is not None and _top_article(q) == expected
         answered = q.status == Question.Status.ANSWERED
-        right = answered and top_right and contains_answer(q.answer, list(turn.facts))
+        right = answered and top_right and contains_fact(q.answer, list(turn.facts))
         sources = q.sources or []
         tallies["all"].records.append(
             {

@@ -40,7 +40,12 @@ def question_from_line(data: object, titles_by_slug: dict[str, str], location: s
             raise ValueError(f"{location}: an answerable question needs at least one fact")
         title = titles_by_slug[slug]
     return SquadQuestion(
-        id=str(data.get("id") or location), question=text, answers=facts, article_title=title, group=pair
+        id=str(data.get("id") or location),
+        question=text,
+        answers=facts,
+        article_title=title,
+        group=pair,
+        facts=True,
     )
 
 

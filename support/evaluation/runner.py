@@ -51,6 +51,7 @@ from support.answering import ChatProvider, get_chat_provider
 from support.confidence import confidence_from_features, known_wording_confidence
 from support.evaluation.metrics import (
     contains_answer,
+    contains_fact,
     exact_match,
     f1_score,
     first_hit_rank,
@@ -141,12 +142,13 @@ class Collection:
     withheld_gaps: int = 0  # known-gap lines left out because they are an evaluated question
     learned: list[dict[str, Any]] = field(default_factory=list)  # collection_learn reports
 
-    def is_hit(self, chunk_id: int, article_id: int, golds: Sequence[str]) -> bool:
-        """A chunk of the question's own article whose content contains a gold answer."""
+    def is_hit(self, chunk_id: int, article_id: int, golds: Sequence[str], *, facts: bool = False) -> bool:
+        """A chunk of the question's own article whose content contains a gold answer (for a
+        help-centre question's ``facts``, by :func:`~support.evaluation.metrics.contains_fact`)."""
         truth = self.chunks.get(chunk_id)
         if truth is None or truth.article_id != article_id:
             return False
-        return contains_answer(truth.content, golds, truth.normalized)
+        return contains_fact(truth.content, golds) if facts else contains_answer(truth.content, golds, truth.normalized)
 
 
 def evaluation_knowledge_base(path: Path) -> KnowledgeBase:
@@ -431,7 +433,8 @@ def question_evaluate(q: SquadQuestion, asker: Asker) -> QuestionRecord | None:
             "dense": found.dense_ranking[:TOP_K],
         }
         for mode in asker.retrievers:
-            ranks[mode] = first_hit_rank(collection.is_hit(cid, article_id, q.answers) for cid in rankings[mode])
+            hits = (collection.is_hit(cid, article_id, q.answers, facts=q.facts) for cid in rankings[mode])
+            ranks[mode] = first_hit_rank(hits)
         timings["sql_retrievers"] = found.timings_ms.get("sql", 0.0)
     answering = time.perf_counter()
     try:
@@ -473,14 +476,16 @@ def _record_from(
         span=question.answer_span if question.status in WITH_ANSWER else "",
     )
     if in_scope and record.has_answer:
-        record.contains_gold = contains_answer(question.answer, q.answers)
+        record.contains_gold = (
+            contains_fact(question.answer, q.answers) if q.facts else contains_answer(question.answer, q.answers)
+        )
         record.exact_match = exact_match(question.answer, q.answers)
         record.f1 = round(f1_score(question.answer, q.answers), 6)
         record.span_exact_match = exact_match(question.answer_span, q.answers)
         record.span_f1 = round(f1_score(question.answer_span, q.answers), 6)
-        record.span_on_answer = span_on_answer(question.answer_span, q.answers)
+        record.span_on_answer = span_on_answer(question.answer_span, q.answers, facts=q.facts)
     if in_scope and question.sources:
-        record.top_hit = collection.is_hit(int(question.sources[0]["chunk_id"]), article_id, q.answers)
+        record.top_hit = collection.is_hit(int(question.sources[0]["chunk_id"]), article_id, q.answers, facts=q.facts)
         record.suggested = any(int(s.get("article_id") or 0) == article_id for s in question.sources)
     return record
 

@@ -21,6 +21,7 @@ class SquadQuestion:
     answers: tuple[str, ...]  # gold answer texts, duplicates removed, file order kept
     article_title: str  # "" for a question no article answers (a help-centre set's unanswerable ones)
     group: str = "ko-ko"  # language pair "question-article", for figures per pair
+    facts: bool = False  # ``answers`` are a help-centre set's facts, matched by metrics.contains_fact
 
 
 def article_title(entry: Any) -> str:

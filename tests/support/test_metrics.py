@@ -7,6 +7,7 @@ from support.evaluation.metrics import (
     ScoredQuestion,
     auroc,
     contains_answer,
+    contains_fact,
     exact_match,
     f1_score,
     first_hit_rank,
@@ -102,6 +103,21 @@ def test_contains_answer_verbatim_or_normalised() -> None:
     assert contains_answer("Stores close at 8 P.M. on weekdays", ["8 pm"])
     assert not contains_answer("Stores close at 9 pm", ["8 pm"])
     assert not contains_answer("anything", ["!!"])  # a gold that normalises to nothing never matches
+
+
+def test_help_centre_facts_match_as_documented_punctuation_kept() -> None:
+    """samples/questions/README.md, *Matching facts*: a substring after ``**`` is removed and white
+    space collapsed, case folded. KorQuAD's normalisation (punctuation deleted) had found the
+    monthly price in the yearly one."""
+    yearly = "Plan: Plus yearly; Price: **₩49,000**   per year"
+    assert contains_answer(yearly, ["₩4,900"])  # the KorQuAD rule: "4900" inside "49000"
+    assert not contains_fact(yearly, ["₩4,900"]) and not contains_fact("Orders of ₩30,000 or more", ["₩3,000"])
+    assert contains_fact(yearly, ["PRICE: ₩49,000 per year"]) and contains_fact(
+        "받은 날부터 **14일 이내**에", ["14일 이내"]
+    )
+    assert not contains_fact("anything", ["  "])
+    assert span_on_answer("₩49,000", ["₩4,900"]) and not span_on_answer("₩49,000", ["₩4,900"], facts=True)
+    assert span_on_answer("₩4,900", ["₩4,900 per month"], facts=True)
 
 
 # --- escalation ----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 
 from knowledge.analysis import detect_language
 from knowledge.importers import read_records
-from support.evaluation.metrics import contains_answer
+from support.evaluation.metrics import contains_fact
 from support.evaluation.questionset import read_question_set
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -56,7 +56,7 @@ def test_facts_stand_in_the_named_article_and_pairs_name_both_languages(name: st
             continue
         article = articles[title_to_slug[q.article_title]]
         assert q.group[3:] == article.language, q.id
-        missing = [fact for fact in q.answers if not contains_answer(article.body, [fact])]
+        missing = [fact for fact in q.answers if not contains_fact(article.body, [fact])]
         assert not missing, (q.id, missing)
 
 
@@ -82,7 +82,7 @@ def test_conversation_facts_stand_in_their_articles(name: str) -> None:
             if turn.article is None:
                 assert not turn.facts and detect_language(turn.question) == case.language, case.id
                 continue
-            missing = [fact for fact in turn.facts if not contains_answer(articles[turn.article].body, [fact])]
+            missing = [fact for fact in turn.facts if not contains_fact(articles[turn.article].body, [fact])]
             assert not missing, (case.id, missing)
     if name.endswith("off-topic.jsonl"):
         assert sum(turn.article is None for case in cases for turn in case.turns) == 24
