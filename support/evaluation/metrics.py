@@ -128,7 +128,8 @@ def contains_fact(text: str, facts: Sequence[str]) -> bool:
 
     Not :func:`contains_answer`: KorQuAD's normalisation deletes punctuation, which found the
     monthly price "₩4,900" in the yearly "₩49,000" and "₩3,000" in "₩30,000" (twenty-seventh
-    session: "나비플러스 얼마예요?" was counted right while quoting only the yearly price)."""
+    session: asked with the fact "₩4,900", "나비플러스 얼마예요?" was counted right while quoting
+    only the yearly price)."""
     text = fact_text(text)
     return any((fact := fact_text(f)) and fact in text for f in facts)
 
