@@ -23,9 +23,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from support.confidence import confidence_from_features, known_wording_confidence
 from support.evaluation.runner import QuestionRecord
-from support.models import Question
 
 # The keyword of known_wording_confidence, its setting, and the values tried (the rule's off value first).
 SETTINGS = {
@@ -54,30 +52,19 @@ class Tally:
         )
 
 
-def rescored_confidence(record: QuestionRecord, **rule: float) -> float:
-    """``record``'s confidence in [0, 1] with the known-wording rules' settings in ``rule``
-    (keywords of :func:`support.confidence.known_wording_confidence`; the rest as set): the
-    logistic of its features with the weights in force, the rules, the recorded LLM factor."""
-    if record.status == Question.Status.NO_SOURCES or not record.features:
-        return 0.0
-    before = confidence_from_features(record.features)
-    return known_wording_confidence(before, record.features, **rule) * record.answerer_factor
-
-
 def tally(records: Iterable[QuestionRecord], threshold: float, **rule: float) -> Tally:
     """The :class:`Tally` of ``records`` answered at ``threshold`` (a confidence in [0, 1]) with
-    ``rule`` (see :func:`rescored_confidence`)."""
+    the known-wording settings in ``rule`` (:meth:`QuestionRecord.confidence_for`; without any,
+    the recorded confidences)."""
     right = wrong = unanswerable = 0
     for record in records:
-        answered = record.has_answer and rescored_confidence(record, **rule) >= threshold
-        if not answered:
-            continue
-        if not record.in_scope:
-            unanswerable += 1
-        elif record.top_hit and record.contains_gold:
+        outcome = record.outcome(threshold, None, **rule)
+        if outcome == "right":
             right += 1
-        else:
+        elif outcome == "wrong" and record.in_scope:
             wrong += 1
+        elif outcome == "wrong":
+            unanswerable += 1
     return Tally(right, wrong, unanswerable)
 
 

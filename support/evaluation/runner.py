@@ -362,31 +362,35 @@ class QuestionRecord:
     answer: str = ""
     span: str = ""  # the answer's answer_span, as the page highlights it
 
-    def answered(self, threshold: float, weights: list[float] | None = None) -> bool:
-        """An answer was given at ``threshold`` (confidence with ``weights``), not an escalation."""
-        return self.has_answer and self.confidence_for(weights) >= threshold
+    def answered(self, threshold: float, weights: list[float] | None = None, **rule: float) -> bool:
+        """An answer was given at ``threshold`` (confidence with ``weights`` and ``rule``:
+        :meth:`confidence_for`), not an escalation."""
+        return self.has_answer and self.confidence_for(weights, **rule) >= threshold
 
-    def answered_right(self, threshold: float, weights: list[float] | None = None) -> bool:
-        """Answered at ``threshold`` (confidence with ``weights``), in scope, the top cited chunk a
-        hit and the answer containing a gold answer: what a customer counts as a right answer."""
-        return self.in_scope and self.top_hit and self.contains_gold and self.answered(threshold, weights)
+    def answered_right(self, threshold: float, weights: list[float] | None = None, **rule: float) -> bool:
+        """Answered at ``threshold`` (confidence with ``weights`` and ``rule``), in scope, the top
+        cited chunk a hit and the answer containing a gold answer: what a customer counts as a
+        right answer."""
+        return self.in_scope and self.top_hit and self.contains_gold and self.answered(threshold, weights, **rule)
 
-    def outcome(self, threshold: float, weights: list[float] | None = None) -> str:
+    def outcome(self, threshold: float, weights: list[float] | None = None, **rule: float) -> str:
         """What the customer got: ``"right"`` (:meth:`answered_right`), ``"wrong"`` (answered
         otherwise, in scope or not) or ``"escalated"``."""
-        if self.answered_right(threshold, weights):
+        if self.answered_right(threshold, weights, **rule):
             return "right"
-        return "wrong" if self.answered(threshold, weights) else "escalated"
+        return "wrong" if self.answered(threshold, weights, **rule) else "escalated"
 
-    def confidence_for(self, weights: list[float] | None) -> float:
-        """The confidence the answering service would give with ``weights`` (None: as asked)."""
-        if weights is None:
+    def confidence_for(self, weights: list[float] | None, **rule: float) -> float:
+        """The confidence in [0, 1] the answering service would give with ``weights`` (None: the
+        weights in force) and the known-wording settings in ``rule`` (keywords of
+        :func:`~support.confidence.known_wording_confidence`; the rest as set): the logistic of the
+        recorded features, those rules, the recorded LLM factor. As asked when neither is given."""
+        if weights is None and not rule:
             return self.confidence
         if self.status == Question.Status.NO_SOURCES or not self.features:
             return 0.0
-        return known_wording_confidence(confidence_from_features(self.features, weights), self.features) * (
-            self.answerer_factor
-        )
+        before = confidence_from_features(self.features, weights)
+        return known_wording_confidence(before, self.features, **rule) * self.answerer_factor
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from pytest_django import Settings
 
-from support.evaluation.known_wordings import Tally, rescored_confidence, sweep, tally
+from support.evaluation.known_wordings import Tally, sweep, tally
 from support.evaluation.runner import QuestionRecord
 
 # Cosines as support.services.known_wordings records them: the nearest line of the retrieved
@@ -44,9 +44,10 @@ def test_a_setting_is_rescored_and_chosen_leaving_one_file_out(known_settings: S
     threshold; at 0.02 the 0.03 ones are too, a right answer in file b and an unanswerable question
     answered in file a. Left out, each file gets the value the other one prefers."""
     records = _records()
-    assert rescored_confidence(records[0]) == pytest.approx(0.95)
-    assert rescored_confidence(records[1]) < 0.01
-    assert tally(records, 0.6) == Tally(right=2)
+    assert records[0].confidence_for(None, wording_margin=0.04) == pytest.approx(0.95)
+    assert records[1].confidence_for(None, wording_margin=0.04) < 0.01
+    assert tally(records, 0.6) == Tally()  # no setting given: the recorded confidences (0 here)
+    assert tally(records, 0.6, wording_margin=0.04) == Tally(right=2)
     assert tally(records, 0.6, wording_margin=0.02) == Tally(right=3, unanswerable_answered=1)
     result = sweep(records, 0.6, "wording_margin")
     assert result.current == 0.04 and result.total(0.04) == Tally(right=2)
