@@ -222,10 +222,7 @@ def article_alias_add(*, article_id: int, text: str, answer: str = "") -> Articl
         raise AliasRejected(gettext("A support answer's wording is edited in its curated answer."))
     article.aliases, line = aliases_with_line(article.aliases, text, title=article.title)
     if answer.strip():
-        article.alias_answers = {
-            **(article.alias_answers or {}),
-            line: " ".join(answer.split())[:ARTICLE_ANSWER_MAX_CHARS],
-        }
+        article.alias_answers = alias_answers_clean(article.aliases, {**(article.alias_answers or {}), line: answer})
     article.save(update_fields=["aliases", "alias_answers", "updated_at"])
     article_schedule_indexing(article=article)
     return article

@@ -7,7 +7,6 @@ customers typed or the answer model produced is escaped when shown.
 
 import hashlib
 import json
-from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -159,9 +158,9 @@ class SentenceSuggestionsInput(forms.TextInput):
     ``sentences``: words typed into it ("14일") list the sentences that hold them, and choosing
     one fills the box with it. Free text still works; no script is needed."""
 
-    def __init__(self, attrs: dict[str, Any] | None = None, sentences: Sequence[str] = ()) -> None:
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         super().__init__(attrs)
-        self.sentences = list(sentences)
+        self.sentences: list[str] = []  # set per form (TicketAdminForm: the shown articles')
 
     def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
         if not self.sentences:

@@ -540,7 +540,7 @@ def _teach_line(
         if not (answer and line and line not in answered):
             return None, None
     if answer:
-        answered[line] = answer
+        answered = alias_answers_clean(aliases, {**answered, line: answer})
     Article.objects.filter(pk=article.pk).update(aliases=aliases, alias_answers=answered)
     return added, (article.title, line, answer) if answer else None
 
