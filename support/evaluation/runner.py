@@ -286,15 +286,28 @@ def collection_index(*, collection: Collection, provider: EmbeddingProvider, pro
     """Index every published article that needs it; fills ``collection.indexing``.
 
     ``article_index`` errors propagate: a half-indexed collection would give misleading
-    figures.
+    figures. So does an article left unindexed, as :class:`RuntimeError`. Called under
+    :func:`collection_lock`, so no other evaluation is indexing the collection: a claim an
+    article still holds is a run's that was killed mid-indexing (Ctrl-C), and is released first.
+    It had been left to time out (``INDEX_CLAIM_TIMEOUT_SECONDS``), and until then the next runs
+    answered from the killed run's chunks, whose *also asked as* lines were another question
+    set's, without a word (twenty-eighth session: a refund article's known answers went missing).
     """
-    published = list(Article.objects.filter(knowledge_base=collection.knowledge_base, status=Article.Status.PUBLISHED))
+    kb = collection.knowledge_base
+    Article.objects.filter(knowledge_base=kb, index_state=Article.IndexState.INDEXING).update(
+        index_state=Article.IndexState.PENDING, index_attempts=0
+    )
+    published = list(Article.objects.filter(knowledge_base=kb, status=Article.Status.PUBLISHED))
     todo = [a for a in published if article_needs_indexing(a, provider.name)]
     tally = IndexingProgress(progress, len(todo), sum(len(a.body) for a in todo))
     for number, article in enumerate(todo, 1):
         tally.start(number, len(article.body))
         article_index(article_id=article.pk, provider=provider, progress=tally)
         tally.article_done(Article.objects.filter(pk=article.pk).values_list("chunk_count", flat=True).first() or 0)
+    again = Article.objects.filter(pk__in=[a.pk for a in todo])
+    left = [a.title for a in again if article_needs_indexing(a, provider.name)]
+    if left:
+        raise RuntimeError(f"{len(left)} article(s) could not be indexed: {', '.join(left[:5])}")
     seconds = time.monotonic() - tally.started
     progress.finish(
         f"indexing: {len(todo)} articles indexed ({tally.embedded} chunks embedded), "

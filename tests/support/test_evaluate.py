@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connections
+from django.utils import timezone
 
 from knowledge.importers import read_known_gaps
 from knowledge.models import LIVE_KNOWLEDGE_BASE, Article, Chunk, KnowledgeBase, KnownGap
+from knowledge.services import article_content_hash
 from support.confidence import FEATURES
 from support.evaluation.runner import collection_lock, excluded_titles
 from support.evaluation.squad import file_sha256, read_questions
@@ -125,6 +127,24 @@ def test_second_run_reuses_the_index(live_kb: Any, tmp_path: Path) -> None:
     assert "0 articles indexed" in stderr
     assert len(report["records"]) == 5 and list(report["retrieval"]) == ["lexical"]
     assert KnowledgeBase.objects.filter(slug__startswith="eval-").count() == 1
+
+
+def test_a_claim_left_by_a_killed_run_is_taken_over_not_answered_around(live_kb: Any) -> None:
+    """A run killed mid-indexing (Ctrl-C) leaves its article claimed, at another version. The
+    next run, holding the collection's lock, indexes it again rather than waiting out
+    ``INDEX_CLAIM_TIMEOUT_SECONDS`` on the killed run's chunks."""
+    _run("evaluate", "--limit-questions", "1")
+    kb = KnowledgeBase.objects.get(slug=EVAL_SLUG)
+    article = Article.objects.filter(knowledge_base=kb).first()
+    assert article is not None
+    Article.objects.filter(pk=article.pk).update(
+        indexed_hash="a killed run's version", index_state=Article.IndexState.INDEXING, index_started_at=timezone.now()
+    )
+    _, stderr = _run("evaluate", "--limit-questions", "1")
+    article.refresh_from_db()
+    assert article.index_state == Article.IndexState.INDEXED
+    assert article.indexed_hash == article_content_hash(article)
+    assert "1 articles indexed" in stderr
 
 
 def test_calibrate_stores_the_threshold_and_can_rerun_from_json(live_kb: Any, tmp_path: Path) -> None:
