@@ -32,6 +32,8 @@ SETS = {
     "nabi-market-holdout-14.jsonl": SAMPLES / "articles",
     "nabi-market-holdout-15.jsonl": SAMPLES / "articles",
     "nabi-market-holdout-16.jsonl": SAMPLES / "articles",
+    "nabi-market-holdout-17.jsonl": SAMPLES / "articles",
+    "nabi-market-holdout-18.jsonl": SAMPLES / "articles",
     "gureum-bike.jsonl": SAMPLES / "helpcentres" / "gureum-bike" / "articles",
 }
 
