@@ -199,6 +199,13 @@ def confidence_from_features(features: dict[str, float], weights: list[float] | 
     return 1.0 / (1.0 + math.exp(-z))
 
 
+def _shifted(confidence: float, log_odds: float) -> float:
+    """``confidence`` (in [0, 1]) with ``log_odds`` added to its logit; 0 and 1 stay put."""
+    if confidence <= 0.0 or confidence >= 1.0:
+        return confidence
+    return 1.0 / (1.0 + math.exp(-(math.log(confidence / (1.0 - confidence)) + log_odds)))
+
+
 def known_wording_confidence(
     confidence: float,
     features: Mapping[str, float],
@@ -206,6 +213,7 @@ def known_wording_confidence(
     gap_margin: float | None = None,
     similarity: float | None = None,
     wording_margin: float | None = None,
+    lead_weight: float | None = None,
 ) -> float:
     """``confidence`` (in [0, 1]) after what support has taught the help centre, read from the
     :data:`KNOWN_WORDINGS` cosines in ``features`` (a key is absent when there was no such line):
@@ -228,12 +236,25 @@ def known_wording_confidence(
       unanswerable). Both settings were chosen leaving one learning question set out at a
       time (README, *Twenty-fifth session*).
 
+    Before both rules, when the top article has a line and the collection a known gap, the
+    confidence's log-odds move by ``KNOWN_WORDING_LEAD_WEIGHT`` × (``known_wording_top`` −
+    ``known_gap``): the *lead* of the top article's nearest line over the nearest known gap, in
+    cosine. The two rules act only at their cut-offs; between them, a question a little nearer
+    to what the article is known to answer than to what no article answers is a little more
+    likely answered right, and one a little nearer a gap a little less (a nearest-neighbour
+    vote made continuous, as a logistic model would weigh a new feature; twenty-eighth session:
+    chosen leaving one learning set out at a time, README).
+
     Otherwise ``confidence`` unchanged. A negative ``KNOWN_GAP_MARGIN`` or
-    ``KNOWN_WORDING_SIMILARITY`` ≤ 0 turns its rule off. ``gap_margin``, ``similarity`` and
-    ``wording_margin`` stand in for the three settings when given (re-scoring recorded questions
-    at other values: ``calibrate --known-wordings``, :mod:`support.evaluation.known_wordings`).
+    ``KNOWN_WORDING_SIMILARITY`` ≤ 0 turns its rule off, and a ``KNOWN_WORDING_LEAD_WEIGHT`` of 0
+    the lead. ``gap_margin``, ``similarity``, ``wording_margin`` and ``lead_weight`` stand in for
+    the four settings when given (re-scoring recorded questions at other values: ``calibrate
+    --known-wordings``, :mod:`support.evaluation.known_wordings`).
     """
     wording, top, gap = (features.get(name) for name in KNOWN_WORDINGS)
+    lead = settings.KNOWN_WORDING_LEAD_WEIGHT if lead_weight is None else lead_weight
+    if lead and top is not None and gap is not None:
+        confidence = _shifted(confidence, lead * (top - gap))
     margin = settings.KNOWN_GAP_MARGIN if gap_margin is None else gap_margin
     if margin >= 0 and gap is not None and wording is not None and gap > wording + margin:
         return confidence * KNOWN_GAP_FACTOR

@@ -1,11 +1,13 @@
 """Choosing the known-wording settings from an evaluation's per-question records.
 
 The confidence gate's two rules about what support taught (:func:`support.confidence.known_wording_confidence`)
-have three settings: ``KNOWN_GAP_MARGIN``, ``KNOWN_WORDING_SIMILARITY`` and ``KNOWN_WORDING_MARGIN``.
-Their cosines are in every record's ``features``, so each setting can be re-scored without asking a
-question again: the confidence before the rules is the logistic of the features with the weights in
-force, the rules are applied with the setting tried, then the recorded LLM factor. One setting is
-moved at a time, the other two staying as they are.
+have three settings: ``KNOWN_GAP_MARGIN``, ``KNOWN_WORDING_SIMILARITY`` and ``KNOWN_WORDING_MARGIN``;
+the lead of the top article's nearest line over the nearest known gap, weighed between them, a
+fourth: ``KNOWN_WORDING_LEAD_WEIGHT``. Their cosines are in every record's ``features``, so each
+setting can be re-scored without asking a question again: the confidence before the rules is the
+logistic of the features with the weights in force, the lead and the rules are applied with the
+setting tried, then the recorded LLM factor. One setting is moved at a time, the others staying
+as they are.
 
 Each value is scored per source file by :class:`Tally` (answered right, answered wrongly,
 unanswerable questions answered). The choice leaves one file out at a time: the value with the
@@ -30,6 +32,7 @@ SETTINGS = {
     "gap_margin": ("KNOWN_GAP_MARGIN", (-1.0, 0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1)),
     "similarity": ("KNOWN_WORDING_SIMILARITY", (0.0, 0.86, 0.87, 0.88, 0.89, 0.9, 0.91, 0.92, 0.93, 0.95)),
     "wording_margin": ("KNOWN_WORDING_MARGIN", (0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1)),
+    "lead_weight": ("KNOWN_WORDING_LEAD_WEIGHT", (0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 60.0, 80.0)),
 }
 
 

@@ -1,6 +1,7 @@
 """Known wordings: a question asked nearly word for word as a line its top article is known to
 answer is answered, and one nearer to a known gap is escalated (``support.confidence``)."""
 
+import math
 from typing import Any
 
 import pytest
@@ -35,6 +36,7 @@ STRICT = 0.92  # a help centre's threshold (the answer policy) above what retrie
 def rules(settings: Settings) -> Settings:
     settings.KNOWN_GAP_MARGIN, settings.KNOWN_WORDING_SIMILARITY, settings.KNOWN_WORDING_MARGIN = 0.05, 0.89, 0.04
     settings.KNOWN_WORDING_SAME = 0.97
+    settings.KNOWN_WORDING_LEAD_WEIGHT = 0.0  # the rules alone; the lead has its own test
     return settings
 
 
@@ -66,6 +68,21 @@ def test_a_known_wording_only_raises_and_each_rule_turns_off(rules: Settings) ->
     gap = {"known_wording": 0.80, "known_wording_top": 0.80, "known_gap": 0.95}
     rules.KNOWN_GAP_MARGIN = -1.0
     assert known_wording_confidence(0.4, gap) == 0.4
+
+
+def test_the_lead_over_the_nearest_gap_moves_the_log_odds(rules: Settings) -> None:
+    """Between the rules' cut-offs, the top article's line 0.02 nearer than the nearest gap adds
+    20 × 0.02 = 0.4 to the log-odds, 0.02 further takes as much off; no gap or no line: unchanged."""
+    rules.KNOWN_WORDING_LEAD_WEIGHT = 20.0
+    nearer = {"known_wording": 0.86, "known_wording_top": 0.86, "known_gap": 0.84}
+    further = {"known_wording": 0.84, "known_wording_top": 0.84, "known_gap": 0.86}
+    logit = math.log(0.4 / 0.6)
+    assert known_wording_confidence(0.4, nearer) == pytest.approx(1 / (1 + math.exp(-(logit + 0.4))))
+    assert known_wording_confidence(0.4, further) == pytest.approx(1 / (1 + math.exp(-(logit - 0.4))))
+    assert known_wording_confidence(0.4, {"known_wording": 0.86, "known_wording_top": 0.86}) == 0.4
+    assert known_wording_confidence(0.4, {"known_gap": 0.86}) == 0.4
+    assert known_wording_confidence(0.4, further, lead_weight=0.0) == 0.4  # a sweep's value wins
+    assert known_wording_confidence(0.0, nearer) == 0.0  # nothing to move
 
 
 def test_an_evaluation_record_keeps_the_floor_under_other_weights(rules: Settings) -> None:
