@@ -9,8 +9,8 @@ the question's words; cf. Harabagiu et al., "FALCON", TREC-9, 2000):
   at least one content morpheme and not made only of question words;
 * each scores the sum of ``1 / (1 + distance)`` to the question's words found in the
   sentence, minus ``QUESTION_WORD_PENALTY`` per question word it contains itself;
-* the interrogative sets an expected type: 몇/얼마/how many/how much/how long want a
-  number, 언제/when a number or a word for a time (다음 날, immediately) (``TYPE_BONUS``
+* the interrogative sets an expected type: 몇/며칠/얼마/how many/how much/how long want a
+  number, 언제/when/what time a number or a word for a time (다음 날, immediately) (``TYPE_BONUS``
   if it has one, minus it if not), 누구/who favour proper
   nouns (half the bonus); otherwise a question naming an e-mail, a link or a phone number
   favours a token of that kind; 어디/where takes a menu path whole when the sentence has
@@ -63,10 +63,15 @@ _WANTS = {
     "언제": "time", "몇": "number", "얼마": "number", "누구": "person", "누가": "person",
     "when": "time", "many": "number", "much": "number", "long": "number", "who": "person",
     "far": "number", "fast": "number", "old": "number", "often": "number", "soon": "time",
-    "어디": "path", "무엇": "", "뭐": "", "무슨": "", "어느": "", "어떤": "",
+    "며칠": "number", "어디": "path", "무엇": "", "뭐": "", "무슨": "", "어느": "", "어떤": "",
     "what": "", "where": "path", "which": "",
 }  # fmt: skip
 _AFTER_HOW = frozenset(["far", "fast", "long", "many", "much", "old", "often", "soon"])  # only as "how far" …
+# "what time" / "by what time" / "which day" ask for a time, as 언제 does; Kiwi reads 며칠 (how many
+# days) as a noun, which asks for a number only when no interrogative does: "받은지 며칠 됐는데 …
+# 언제 적립돼요?" asks when (twenty-eighth session: "교환하는 데 며칠 걸려요?", "until what time can i
+# chat on kakaotalk" had wanted nothing, so any noun near the question's words was marked).
+_WHAT_TIME = frozenset(["time", "day", "date", "hour"])
 # A Korean interrogative followed by a concessive particle is an indefinite: 언제든(지) /
 # 언제라도 "any time", 누구나 "anyone", 뭐든 "anything". The follow-up "언제든 해지 가능해요?"
 # (can I cancel at any time?) had wanted a time and quoted the price table's digits (eighth
@@ -79,6 +84,7 @@ _INDEFINITE = frozenset(["든", "든지", "이든", "이든지", "라도", "이�
 _PRICE_WORDS = frozenset([
     "가격", "요금", "비용", "금액", "수수료", "배송비", "값", "위약금", "배상금",
     "price", "prices", "cost", "costs", "fee", "fees", "charge", "charges", "surcharge", "fare", "fares",
+    "postage",
 ])  # fmt: skip
 
 # A question naming one of these wants a token of that kind (Kiwi's W_ tags), or a time:
@@ -131,14 +137,19 @@ def _cues(question: str) -> _Cues:
         form = t.form.lower()
         if form in _AFTER_HOW and (i == 0 or tokens[i - 1].form.lower() != "how"):
             continue  # "my old password", "fast delivery": no interrogative
-        if _indefinite(tokens, i):
+        if _indefinite(tokens, i) or form == "며칠":  # 며칠: below, when nothing else asks
             continue
+        if form in ("what", "which") and i + 1 < len(tokens) and tokens[i + 1].form.lower() in _WHAT_TIME:
+            wants, after, interrogative = "time", tuple(x.form for x in tokens[i + 2 : i + 4]), True
+            break
         if form in _WANTS or form.startswith(("몇", "얼마")):
             # 얼마 and "how much" ask a price; 얼마나 (how long, how far) a number
             wants = "money" if form in ("얼마", "much") else _WANTS.get(form, "number")
             after = tuple(x.form for x in tokens[i + 1 : i + 3])
             interrogative = True
             break
+    if not interrogative and any(t.form == "며칠" for t in tokens):
+        wants, interrogative = "number", True
     # Kiwi cuts 비밀번호 (password) into 비밀 + 번호 (number): not a question about a phone number
     kinds = words - {"번호"} if _PASSWORD.search(question) else words
     for form in kinds if wants in ("", "path") else ():  # "how long is the link valid" still wants a number
@@ -146,7 +157,7 @@ def _cues(question: str) -> _Cues:
             wants = _KIND_WORDS[form]  # "where do I find your e-mail address": the address
     if wants in ("", "path") and _BUSINESS_HOURS.search(question):
         wants = "time"
-    if not wants and words & _PRICE_WORDS:
+    if not wants and {t.form.lower() for t in tokens} & _PRICE_WORDS:  # "cost" is no span word, but a price word
         wants = "money"  # a price word only where no interrogative set the type: "how far … one charge"
     head = next((t.form for t in reversed(tokens) if t.tag in ("NNG", "NNP") and t.form not in _WANTS), "")
     asks = interrogative or bool(wants) or _noun_phrase_question(tokens) or _asks_otherwise(question)
@@ -215,11 +226,11 @@ def asks_for_phrase(question: str) -> bool:
 @functools.lru_cache(maxsize=4096)
 def expected_answer_type(question: str) -> str:
     """What kind of token would answer ``question``: ``"money"`` (얼마/how much, or a price
-    word such as 요금/배송비/fee/price), ``"time"`` (언제/when/how soon, or "hours"), ``"number"``
-    (몇/얼마나/how many/how long/how far/how fast), ``"person"``, ``"path"`` (어디/where: in a
-    help centre, where to do something is a menu path, "My page > Orders > Receipt"), one of
-    Kiwi's ``W_EMAIL``/``W_URL``/``W_SERIAL`` (a question naming an e-mail, link or phone
-    number), or ``""`` (no expectation)."""
+    word such as 요금/배송비/fee/price/cost), ``"time"`` (언제/when/how soon/what time/which day,
+    or "hours"), ``"number"`` (몇/며칠/얼마나/how many/how long/how far/how fast), ``"person"``,
+    ``"path"`` (어디/where: in a help centre, where to do something is a menu path, "My page >
+    Orders > Receipt"), one of Kiwi's ``W_EMAIL``/``W_URL``/``W_SERIAL`` (a question naming an
+    e-mail, link or phone number), or ``""`` (no expectation)."""
     return _cues(question).wants
 
 

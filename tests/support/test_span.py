@@ -28,6 +28,8 @@ from support.views import answer_parts
             "30 minutes",
         ),
         ("What is the support email?", "You can write to help@nabi.example any time.", "help@nabi.example"),
+        ("교환하는 데 며칠 걸려요?", "The whole exchange usually takes 4–6 business days.", "4–6 business days"),
+        ("until what time can i chat on kakaotalk", "평일 9:00~21:00에 상담원이 답변합니다.", "평일 9:00~21:00"),
         # Kiwi tags a clock time "9:00" W_SERIAL like a phone number: the span is the number's shape
         ("고객센터 전화번호 알려주세요", "전화: 1588-0000 (평일 9:00~18:00)", "1588-0000"),
         ("What are your customer service hours?", "전화: 1588-0000 (평일 9:00~18:00)", "평일 9:00~18:00"),
@@ -147,6 +149,13 @@ def test_answer_parts_split_around_the_span_for_highlighting() -> None:
         ("플러스 해지는 어디서 해요", "path"),  # where to do something: a menu path
         ("Where can I get a receipt?", "path"),
         ("where do I find your email address", "W_EMAIL"),  # the thing named is more precise
+        ("교환하는 데 며칠 걸려요?", "number"),  # Kiwi reads 며칠 (how many days) as a noun
+        ("받은지 며칠 됐는데 포인트 언제 적립돼요?", "time"),  # but the interrogative decides first
+        ("until what time can i chat with an agent", "time"),
+        ("By what time must I order for dawn delivery?", "time"),
+        ("which day does it arrive", "time"),
+        ("what does dawn delivery cost", "money"),  # "cost" starts no span, but it is a price word
+        ("shipping cost", "money"),
     ],
 )
 def test_the_expected_answer_type_follows_the_interrogative(question: str, wants: str) -> None:
