@@ -57,14 +57,23 @@ def article_alias_lines(article: Article) -> list[str]:
     return [article.title, *(line.strip() for line in (article.aliases or "").splitlines() if line.strip())]
 
 
+def known_wordings_read() -> bool:
+    """Whether the confidence gate reads a question's cosines to its articles' titles and *also
+    asked as* lines and to the known gaps (``support.confidence.known_wording_confidence``): the
+    known-gap check (``KNOWN_GAP_MARGIN`` ≥ 0), the known-wording one (``KNOWN_WORDING_SIMILARITY``
+    > 0) or the lead between them (``KNOWN_WORDING_LEAD_WEIGHT`` ≠ 0)."""
+    return (
+        settings.KNOWN_GAP_MARGIN >= 0
+        or settings.KNOWN_WORDING_SIMILARITY > 0
+        or bool(settings.KNOWN_WORDING_LEAD_WEIGHT)
+    )
+
+
 def alias_vectors_read() -> bool:
     """Whether anything reads an ordinary article's alias vectors: retrieval's re-ranking
-    (``RETRIEVAL_ALIAS_WEIGHT``), the known-gap check (``KNOWN_GAP_MARGIN`` ≥ 0) or the
-    known-wording one (``KNOWN_WORDING_SIMILARITY`` > 0), which compare a question with the
-    titles and *also asked as* lines of the articles retrieved for it."""
-    return (
-        bool(settings.RETRIEVAL_ALIAS_WEIGHT) or settings.KNOWN_GAP_MARGIN >= 0 or settings.KNOWN_WORDING_SIMILARITY > 0
-    )
+    (``RETRIEVAL_ALIAS_WEIGHT``) or the confidence gate (:func:`known_wordings_read`), which
+    compare a question with the titles and *also asked as* lines of the articles retrieved for it."""
+    return bool(settings.RETRIEVAL_ALIAS_WEIGHT) or known_wordings_read()
 
 
 def article_content_hash(article: Article) -> str:

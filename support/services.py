@@ -28,7 +28,7 @@ from knowledge.chunking import strip_html
 from knowledge.embeddings import EmbeddingError, get_provider
 from knowledge.models import Article, KnowledgeBase
 from knowledge.selectors import Retrieval, known_gap_nearest, known_wording_similarity, retrieve, sentence_centroid
-from knowledge.services import knowledge_base_get_live
+from knowledge.services import knowledge_base_get_live, known_wordings_read
 from support.answering import (
     AnswerModelError,
     AnswerRequest,
@@ -483,10 +483,10 @@ def known_wordings(retrieval: Retrieval) -> dict[str, float]:
     behind ``retrieval``: its nearest title or *also asked as* line among the retrieved articles
     (``known_wording``) and of the top one (``known_wording_top``), and its nearest known gap
     (``known_gap``, one query), each left out when there is none; empty without a query vector
-    or with both rules of :func:`support.confidence.known_wording_confidence` off."""
+    or when the gate reads none of them (:func:`knowledge.services.known_wordings_read`: both rules
+    of :func:`support.confidence.known_wording_confidence` and the lead off)."""
     vector = retrieval.query_vector
-    checked = settings.KNOWN_GAP_MARGIN >= 0 or settings.KNOWN_WORDING_SIMILARITY > 0
-    if not vector or not retrieval.chunks or not checked:
+    if not vector or not retrieval.chunks or not known_wordings_read():
         return {}
     found = {
         "known_wording": known_wording_similarity(retrieval.chunks, vector),

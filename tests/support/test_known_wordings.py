@@ -131,6 +131,23 @@ def test_a_customer_asking_as_a_learned_line_is_answered_and_one_near_a_gap_is_n
 
 
 @pytest.mark.django_db
+def test_the_lead_alone_still_has_the_lines_embedded_and_read(
+    make_article: Any, sample_articles: Any, live_kb: Any, rules: Settings
+) -> None:
+    """With both rules off and the lead on, the lines are still embedded at indexing and the
+    question's cosines still read: the lead moves the retrieval confidence's log-odds by
+    its weight times the top article's line's lead over the gap."""
+    rules.KNOWN_GAP_MARGIN, rules.KNOWN_WORDING_SIMILARITY, rules.KNOWN_WORDING_LEAD_WEIGHT = -1.0, 0.0, 20.0
+    make_article("How to delete your account", DELETE_EN, language="en", slug="delete", aliases=LEARNED)
+    known_gap_add(knowledge_base=live_kb, text="Do you sell gift cards?")
+    asked = _ask(ASKED)
+    lead = asked.features["known_wording_top"] - asked.features["known_gap"]
+    before = confidence_from_features(asked.features)
+    moved = 1 / (1 + math.exp(-(math.log(before / (1 - before)) + 20.0 * lead)))
+    assert lead > 0 and asked.confidence == pytest.approx(moved, abs=1e-6)
+
+
+@pytest.mark.django_db
 def test_a_line_is_embedded_with_its_abbreviations_written_out_as_the_question_is(
     make_article: Any, live_kb: Any, rules: Settings
 ) -> None:
