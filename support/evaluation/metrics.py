@@ -134,6 +134,13 @@ def contains_fact(text: str, facts: Sequence[str]) -> bool:
     return any((fact := fact_text(f)) and fact in text for f in facts)
 
 
+def holds_gold(text: str, golds: Sequence[str], *, facts: bool = False, normalized: str | None = None) -> bool:
+    """Whether ``text`` holds one of ``golds``: a help-centre question's ``facts`` by
+    :func:`contains_fact`, KorQuAD's gold answers by :func:`contains_answer` (``normalized``: the
+    text already normalised, for chunks checked again and again)."""
+    return contains_fact(text, golds) if facts else contains_answer(text, golds, normalized)
+
+
 def span_on_answer(span: str, golds: Sequence[str], *, facts: bool = False) -> bool:
     """Whether a marked ``span`` points at a gold answer: it holds one, or lies inside one
     (after :func:`normalize_answer`, or for help-centre ``facts`` :func:`fact_text`). False for
@@ -144,8 +151,7 @@ def span_on_answer(span: str, golds: Sequence[str], *, facts: bool = False) -> b
     norm = normal(span)
     if not norm:
         return False
-    holds = contains_fact(span, golds) if facts else contains_answer(span, golds, norm)
-    return holds or any(norm in normal(g) for g in golds)
+    return holds_gold(span, golds, facts=facts, normalized=norm) or any(norm in normal(g) for g in golds)
 
 
 # --- Escalation -----------------------------------------------------------------------------

@@ -50,11 +50,10 @@ from knowledge.services import (
 from support.answering import ChatProvider, get_chat_provider
 from support.confidence import confidence_from_features, known_wording_confidence
 from support.evaluation.metrics import (
-    contains_answer,
-    contains_fact,
     exact_match,
     f1_score,
     first_hit_rank,
+    holds_gold,
     normalize_answer,
     span_on_answer,
 )
@@ -148,7 +147,7 @@ class Collection:
         truth = self.chunks.get(chunk_id)
         if truth is None or truth.article_id != article_id:
             return False
-        return contains_fact(truth.content, golds) if facts else contains_answer(truth.content, golds, truth.normalized)
+        return holds_gold(truth.content, golds, facts=facts, normalized=truth.normalized)
 
 
 def evaluation_knowledge_base(path: Path) -> KnowledgeBase:
@@ -493,9 +492,7 @@ def _record_from(
         span=question.answer_span if question.status in WITH_ANSWER else "",
     )
     if in_scope and record.has_answer:
-        record.contains_gold = (
-            contains_fact(question.answer, q.answers) if q.facts else contains_answer(question.answer, q.answers)
-        )
+        record.contains_gold = holds_gold(question.answer, q.answers, facts=q.facts)
         record.exact_match = exact_match(question.answer, q.answers)
         record.f1 = round(f1_score(question.answer, q.answers), 6)
         record.span_exact_match = exact_match(question.answer_span, q.answers)

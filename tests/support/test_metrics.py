@@ -12,6 +12,7 @@ from support.evaluation.metrics import (
     f1_score,
     first_hit_rank,
     fit_logistic,
+    holds_gold,
     mean_reciprocal_rank,
     normalize_answer,
     operating_point,
@@ -118,6 +119,9 @@ def test_help_centre_facts_match_as_documented_punctuation_kept() -> None:
     assert not contains_fact("anything", ["  "])
     assert span_on_answer("₩49,000", ["₩4,900"]) and not span_on_answer("₩49,000", ["₩4,900"], facts=True)
     assert span_on_answer("₩4,900", ["₩4,900 per month"], facts=True)
+    # one choice for answers, retrieval hits and spans: facts by the documented rule, golds by KorQuAD's
+    assert holds_gold(yearly, ["₩4,900"]) and not holds_gold(yearly, ["₩4,900"], facts=True)
+    assert holds_gold(yearly, ["₩4,900"], normalized=normalize_answer(yearly))
 
 
 # --- escalation ----------------------------------------------------------------------------------
