@@ -452,6 +452,26 @@ def alias_rerank(chunks: list[RetrievedChunk], vector: list[float], weight: floa
     chunks.sort(key=lambda c: (-c.score, c.chunk_id))
 
 
+def agreed_first(chunks: list[RetrievedChunk], chunk_id: int) -> None:
+    """Put chunk ``chunk_id`` first in ``chunks`` (in place) when a re-ranking moved another
+    article's chunk above it, with the first chunk's score: the lexical and the dense retriever
+    both ranked it first.
+
+    Each re-ranking reads one more signal (a sentence's cosine, term proximity) min-max scaled
+    over the candidates, so a small difference there can outweigh two retrievers that agree.
+    The tie it leaves makes ``margin`` 0 (:func:`support.confidence.confidence_features`): the
+    gate weighs the disagreement. No-op when the chunk is first, no longer among ``chunks``, or
+    below another chunk of its own article: choosing the passage within the article both
+    retrievers chose is what the sentence re-ranking is for.
+    """
+    at = next((k for k, c in enumerate(chunks) if c.chunk_id == chunk_id), None)
+    if not at or chunks[0].article_id == chunks[at].article_id:
+        return
+    chunk = chunks.pop(at)
+    chunk.score = max(chunk.score, chunks[0].score)
+    chunks.insert(0, chunk)
+
+
 def term_proximity(lexemes: Sequence[str], weights: dict[str, float], window: int) -> float:
     """Share in [0, 1] of the question's term pairs that occur within ``window`` terms of each
     other in ``lexemes`` (a chunk's analysed terms in order, title and *also asked as*
@@ -635,6 +655,8 @@ def retrieve(
             proximity_rerank(chunks, weights, settings.RETRIEVAL_PROXIMITY_WEIGHT, settings.RETRIEVAL_PROXIMITY_WINDOW)
         if settings.RETRIEVAL_ALIAS_WEIGHT:
             alias_rerank(chunks, vector, settings.RETRIEVAL_ALIAS_WEIGHT)
+        if settings.RETRIEVAL_AGREED_FIRST and lexical and dense and lexical[0][0] == dense[0][0]:
+            agreed_first(chunks, lexical[0][0])
         chunks = chunks[:limit]
     return Retrieval(
         chunks=chunks, query_terms=terms, term_weights=weights, timings_ms=timings,

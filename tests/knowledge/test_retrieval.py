@@ -7,6 +7,7 @@ from django.utils import timezone
 from knowledge.models import Article
 from knowledge.selectors import (
     RetrievedChunk,
+    agreed_first,
     alias_rerank,
     fuse,
     proximity_rerank,
@@ -196,6 +197,27 @@ def test_proximity_rerank_lifts_the_chunk_where_the_question_s_words_stand_toget
     proximity_rerank(chunks, weights, weight=0.1, window=5)
     assert [c.chunk_id for c in chunks] == [2, 1]
     assert orders.score == pytest.approx(0.97) and membership.score == pytest.approx(0.88)
+
+
+def test_a_chunk_both_retrievers_rank_first_stays_first_after_the_re_rankings() -> None:
+    # The sentence re-ranking put chunk 2 (another article) first; the lexical and the dense
+    # retriever had both ranked chunk 1 first. It goes back to the top, tied with the chunk it displaces.
+    chunks = [RetrievedChunk(chunk_id=2, article_id=2, score=0.8), RetrievedChunk(chunk_id=3, article_id=3, score=0.7)]
+    chunks.insert(1, RetrievedChunk(chunk_id=1, article_id=1, score=0.75))
+    agreed_first(chunks, 1)
+    assert [c.chunk_id for c in chunks] == [1, 2, 3]
+    assert chunks[0].score == chunks[1].score == 0.8
+    agreed_first(chunks, 1)  # already first: nothing moves
+    assert [c.chunk_id for c in chunks] == [1, 2, 3] and chunks[0].score == 0.8
+    agreed_first(chunks, 9)  # filtered out since (a support answer the question is not like): nothing moves
+    assert [c.chunk_id for c in chunks] == [1, 2, 3]
+    # Below a chunk of its own article: the re-ranking chose the passage within the agreed article.
+    neighbours = [
+        RetrievedChunk(chunk_id=5, article_id=1, score=0.9),
+        RetrievedChunk(chunk_id=1, article_id=1, score=0.7),
+    ]
+    agreed_first(neighbours, 1)
+    assert [c.chunk_id for c in neighbours] == [5, 1] and neighbours[1].score == 0.7
 
 
 def test_alias_rerank_lifts_the_article_asked_about_in_other_words() -> None:
