@@ -220,6 +220,33 @@ def test_a_chunk_both_retrievers_rank_first_stays_first_after_the_re_rankings() 
     assert [c.chunk_id for c in neighbours] == [5, 1] and neighbours[1].score == 0.7
 
 
+@pytest.mark.parametrize("on", [True, False])
+def test_retrieval_keeps_the_agreed_chunk_first_only_with_the_setting(
+    sample_articles, live_kb, settings, monkeypatch, on: bool
+) -> None:  # type: ignore[no-untyped-def]
+    """Both retrievers put the password article first for a password question; a sentence
+    re-ranking that turned the candidates round (standing in for one swayed by a near-tie) is
+    overruled with ``RETRIEVAL_AGREED_FIRST`` and decides without it."""
+    import knowledge.selectors as selectors
+
+    settings.RETRIEVAL_AGREED_FIRST = on
+    settings.RETRIEVAL_PROXIMITY_WEIGHT = 0.0
+    question = "How do I reset my password?"
+    lexical = retrieve(question=question, kb_id=live_kb.pk, mode="lexical")
+    dense = retrieve(question=question, kb_id=live_kb.pk, mode="dense")
+    password = sample_articles["password"].pk
+    assert lexical.chunks[0].article_id == dense.chunks[0].article_id == password
+
+    def turned_round(chunks, vector, language, weight):  # type: ignore[no-untyped-def]
+        chunks.reverse()
+
+    monkeypatch.setattr(selectors, "sentence_rerank", turned_round)
+    hybrid = retrieve(question=question, kb_id=live_kb.pk, mode="hybrid")
+    assert (hybrid.chunks[0].article_id == password) is on
+    if on:
+        assert hybrid.chunks[0].score == max(c.score for c in hybrid.chunks)  # tied with the one it displaced
+
+
 def test_alias_rerank_lifts_the_article_asked_about_in_other_words() -> None:
     query = [1.0, 0.0]
     near = _chunk(1, 0.9, [[0.6, 0.8]])  # shares words with the question
