@@ -36,6 +36,8 @@ SETS = {
     "nabi-market-holdout-18.jsonl": SAMPLES / "articles",
     "nabi-market-holdout-19.jsonl": SAMPLES / "articles",
     "nabi-market-holdout-20.jsonl": SAMPLES / "articles",
+    "nabi-market-holdout-21.jsonl": SAMPLES / "articles",
+    "nabi-market-holdout-22.jsonl": SAMPLES / "articles",
     "gureum-bike.jsonl": SAMPLES / "helpcentres" / "gureum-bike" / "articles",
 }
 
