@@ -163,10 +163,10 @@ class ExtractiveAnswerer:
         if settings.EXTRACTIVE_PROCEDURE_STEPS and (asks_how(question) or leads_to_steps):
             picked = procedure_excerpt(sentences, i, picked) or picked
         # A lead-in quoted with its list holds no answer itself: a span there marked "following"
-        # (the list is brought by list_excerpt or procedure_excerpt, or already among the picked)
+        # (the list brought by list_excerpt or procedure_excerpt, or numbered steps already picked)
         span = (
             ""
-            if introduced is not None and (len(picked) > chosen or introduced in picked)
+            if introduced is not None and (len(picked) > chosen or (leads_to_steps and introduced in picked))
             else answer_span(question, sentences[i], settings.ANSWER_SPAN_ONLY_WHEN_ASKED)
         )
         picked = with_known_answer(sentences, picked, request.get("known_answer", ""))
