@@ -418,7 +418,7 @@ EXTRACTIVE_SENTENCE_DENSE_WEIGHT = envfloat("EXTRACTIVE_SENTENCE_DENSE_WEIGHT", 
 # "window" — the best sentence and its contiguous neighbours (shipped until 5 December 2026).
 # Four since the thirtieth session (three before): a wrong answer most often cited the right
 # article and missed its fact by one sentence. Answered wrongly 59 -> 41 of 1,483 (KorQuAD),
-# 25 -> 14 on nine Nabi Market files, 7 -> 5 (Gureum Bike); the two unread sets unchanged;
+# 47 -> 31 on the 21 Nabi Market files read, 7 -> 5 (Gureum Bike); the two unread sets unchanged;
 # the highlighted span the same (README, Thirtieth session).
 EXTRACTIVE_ANSWER_SENTENCES = min(5, max(1, envint("EXTRACTIVE_ANSWER_SENTENCES", "4")))
 EXTRACTIVE_EXCERPT = envchoice("EXTRACTIVE_EXCERPT", "best", ("best", "window"))
