@@ -209,7 +209,7 @@ def test_a_chunk_both_retrievers_rank_first_stays_first_after_the_re_rankings() 
     assert chunks[0].score == chunks[1].score == 0.8
     agreed_first(chunks, 1)  # already first: nothing moves
     assert [c.chunk_id for c in chunks] == [1, 2, 3] and chunks[0].score == 0.8
-    agreed_first(chunks, 9)  # filtered out since (a support answer the question is not like): nothing moves
+    agreed_first(chunks, 9)  # no longer among the candidates (a filter dropped it): nothing moves
     assert [c.chunk_id for c in chunks] == [1, 2, 3]
     # Below a chunk of its own article: the re-ranking chose the passage within the agreed article.
     neighbours = [
