@@ -38,6 +38,8 @@ SETS = {
     "nabi-market-holdout-20.jsonl": SAMPLES / "articles",
     "nabi-market-holdout-21.jsonl": SAMPLES / "articles",
     "nabi-market-holdout-22.jsonl": SAMPLES / "articles",
+    "nabi-market-holdout-23.jsonl": SAMPLES / "articles",
+    "nabi-market-holdout-24.jsonl": SAMPLES / "articles",
     "gureum-bike.jsonl": SAMPLES / "helpcentres" / "gureum-bike" / "articles",
 }
 
