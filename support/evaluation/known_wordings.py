@@ -32,7 +32,10 @@ SETTINGS = {
     "gap_margin": ("KNOWN_GAP_MARGIN", (-1.0, 0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1)),
     "similarity": ("KNOWN_WORDING_SIMILARITY", (0.0, 0.86, 0.87, 0.88, 0.89, 0.9, 0.91, 0.92, 0.93, 0.95)),
     "wording_margin": ("KNOWN_WORDING_MARGIN", (0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1)),
-    "lead_weight": ("KNOWN_WORDING_LEAD_WEIGHT", (0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 60.0, 80.0, 100.0, 120.0)),
+    "lead_weight": (
+        "KNOWN_WORDING_LEAD_WEIGHT",
+        (0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 60.0, 80.0, 100.0, 120.0),
+    ),
 }
 
 
