@@ -78,6 +78,28 @@ def test_no_span_when_the_question_asks_for_no_phrase(question: str, sentence: s
 
 
 @pytest.mark.parametrize(
+    ("question", "sentence", "old_span"),
+    [
+        (
+            "What happens to my points when I delete my account?",
+            "After 30 days your profile, addresses, wish list, Nabi points and coupons are deleted.",
+            "Nabi",
+        ),
+        ("free trial for plus?", "New members can try Plus free for 30 days.", "try"),
+    ],
+)
+def test_no_span_when_nothing_says_which_phrase_answers(question: str, sentence: str, old_span: str) -> None:
+    """A question that asks for a phrase but names no kind of answer and has no head noun (an
+    English one: Kiwi tags its words SL) gets no span: the rules would mark a word next to the
+    question's words. ``only_when_asked=False`` (``ANSWER_SPAN_ONLY_WHEN_ASKED=0``) still marks
+    the old span, whichever word the proximity rule picks."""
+    assert asks_for_phrase(question)
+    assert not expected_answer_type(question)
+    assert answer_span(question, sentence) == ""
+    assert answer_span(question, sentence, only_when_asked=False) == old_span
+
+
+@pytest.mark.parametrize(
     "question",
     [
         "나비플러스 혜택이 뭐예요?", "반품 기간이 어떻게 돼요?", "교환하면 며칠 걸려요", "free shipping minimum",
