@@ -444,8 +444,9 @@ EXTRACTIVE_WHOLE_ITEMS = envbool("EXTRACTIVE_WHOLE_ITEMS", "1")
 # "How much is shipping?" though it never says "shipping".
 EXTRACTIVE_HEADING_WEIGHT = envfloat("EXTRACTIVE_HEADING_WEIGHT", "1.0")
 # The extractive answer marks a span only where the question asks for a phrase (an
-# interrogative, a kind of answer, a noun phrase; support.answering.span.asks_for_phrase):
-# 0 marks one for yes/no, how-to and statement questions too, as until the twelfth session.
+# interrogative, a kind of answer, a noun phrase; support.answering.span.asks_for_phrase) and
+# says which (a kind of answer or a head noun; thirty-first session): 0 marks one for yes/no,
+# how-to and statement questions too, and beside the words of any question, as until the twelfth.
 ANSWER_SPAN_ONLY_WHEN_ASKED = envbool("ANSWER_SPAN_ONLY_WHEN_ASKED", "1")
 
 # --- Answering, escalation --------------------------------------------------------------
