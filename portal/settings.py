@@ -446,7 +446,7 @@ EXTRACTIVE_HEADING_WEIGHT = envfloat("EXTRACTIVE_HEADING_WEIGHT", "1.0")
 # The extractive answer marks a span only where the question asks for a phrase (an
 # interrogative, a kind of answer, a noun phrase; support.answering.span.asks_for_phrase) and
 # says which (a kind of answer or a head noun; thirty-first session): 0 marks one for yes/no,
-# how-to and statement questions too, and beside the words of any question, as until the twelfth.
+# how-to and statement questions too, and beside the words of any question, as before the twelfth.
 ANSWER_SPAN_ONLY_WHEN_ASKED = envbool("ANSWER_SPAN_ONLY_WHEN_ASKED", "1")
 
 # --- Answering, escalation --------------------------------------------------------------

@@ -279,15 +279,14 @@ def answer_span(question: str, sentence: str, only_when_asked: bool = True) -> s
     ``sentence`` (so a page can find and highlight it). Deterministic; raises nothing.
     """
     cues = _cues(question)
-    if only_when_asked and not cues.asks:
-        return ""
-    if only_when_asked and not cues.wants and not cues.head:
-        # Nothing tells which phrase answers: no kind of answer asked for and no noun for it to
-        # stand beside (every English question, whose words Kiwi tags SL, not NNG). Such spans
-        # marked a word near the question's words ("make sure", "currently", "try"). Over the
-        # twenty-three Nabi Market files read, answers from the right article with the fact:
-        # highlights on the fact 524 -> 494, off it 400 -> 299 (thirty-first session, README).
-        # Korean questions with a head noun keep theirs (KorQuAD's are all of that kind).
+    # Without a kind of answer or a noun for it to stand beside (every English question, whose
+    # words Kiwi tags SL, not NNG), nothing tells which phrase answers: such spans marked a word
+    # near the question's words ("make sure", "currently", "try"). Over the twenty-three Nabi
+    # Market files read, answers from the right article with the fact: highlights on the fact
+    # 524 -> 494, off it 400 -> 299 (thirty-first session, README). Korean questions with a head
+    # noun keep theirs (KorQuAD's are all of that kind).
+    says_which = bool(cues.wants or cues.head)
+    if only_when_asked and not (cues.asks and says_which):
         return ""
     tokens = morphemes(sentence)
     if cues.wants == "path" and (path := _path_span(sentence, tokens)):
