@@ -40,6 +40,8 @@ SETS = {
     "nabi-market-holdout-22.jsonl": SAMPLES / "articles",
     "nabi-market-holdout-23.jsonl": SAMPLES / "articles",
     "nabi-market-holdout-24.jsonl": SAMPLES / "articles",
+    "nabi-market-holdout-25.jsonl": SAMPLES / "articles",
+    "nabi-market-holdout-26.jsonl": SAMPLES / "articles",
     "gureum-bike.jsonl": SAMPLES / "helpcentres" / "gureum-bike" / "articles",
 }
 
