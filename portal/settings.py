@@ -443,6 +443,11 @@ EXTRACTIVE_WHOLE_ITEMS = envbool("EXTRACTIVE_WHOLE_ITEMS", "1")
 # weight (0 turns it off): "Standard delivery costs ₩3,000" under "## Shipping fees" answers
 # "How much is shipping?" though it never says "shipping".
 EXTRACTIVE_HEADING_WEIGHT = envfloat("EXTRACTIVE_HEADING_WEIGHT", "1.0")
+# A question made only of its best sentence's section heading words ("How much is shipping?"
+# under "## Shipping fees") and asking for a number, an amount or a time has its span marked in
+# the section's first quoted sentence that holds one, the general case, not the exception that
+# repeats a word of the question (support.answering.extractive.section_answer_sentence; 0: off).
+EXTRACTIVE_SECTION_SPAN = envbool("EXTRACTIVE_SECTION_SPAN", "1")
 # The extractive answer marks a span only where the question asks for a phrase (an
 # interrogative, a kind of answer, a noun phrase; support.answering.span.asks_for_phrase) and
 # says which (a kind of answer or a head noun; thirty-first session): 0 marks one for yes/no,

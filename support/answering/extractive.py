@@ -92,7 +92,13 @@ from knowledge.chunking import (
     sentence_lines,
 )
 from support.answering.base import AnswerRequest, AnswerStream, GeneratedAnswer, SourceExcerpt, whole_answer_stream
-from support.answering.span import answer_span, answer_type_in, expected_answer_type, has_answer_type
+from support.answering.span import (
+    answer_span,
+    answer_type_in,
+    expected_answer_type,
+    has_answer_type,
+    states_a_time,
+)
 
 RANK_BONUS = 0.1  # per rank step; keeps near-ties with the best-retrieved source
 OTHER_ARTICLE_PENALTY = 1.0  # sentence scores are in [0, 1]: another article's sentence never wins
@@ -162,12 +168,18 @@ class ExtractiveAnswerer:
         leads_to_steps = introduced is not None and bool(STEP_NUMBER.match(introduced))
         if settings.EXTRACTIVE_PROCEDURE_STEPS and (asks_how(question) or leads_to_steps):
             picked = procedure_excerpt(sentences, i, picked) or picked
+        at = i  # the sentence the span is marked in
+        if settings.EXTRACTIVE_SECTION_SPAN:
+            source = sources[s_index]
+            translated = source.heading_translations if other_language(language, source.language) else {}
+            sections = section_terms(sentences, heading_sentences(source.text), translated)
+            at = section_answer_sentence(sentences, sections, i, terms, wants, picked)
         # A lead-in quoted with its list holds no answer itself: a span there marked "following"
         # (the list brought by list_excerpt or procedure_excerpt, or numbered steps already picked)
         span = (
             ""
             if introduced is not None and (len(picked) > chosen or (leads_to_steps and introduced in picked))
-            else answer_span(question, sentences[i], settings.ANSWER_SPAN_ONLY_WHEN_ASKED)
+            else answer_span(question, sentences[at], settings.ANSWER_SPAN_ONLY_WHEN_ASKED)
         )
         picked = with_known_answer(sentences, picked, request.get("known_answer", ""))
         if settings.EXTRACTIVE_ANTECEDENTS:
@@ -176,7 +188,7 @@ class ExtractiveAnswerer:
             picked = with_whole_items(sentences, picked, item_sentences(sources[s_index].text))
         return GeneratedAnswer(
             text=excerpt_join(picked, groups, sentence_lines(sources[s_index].text)), cited=[sources[s_index].number],
-            answerable=True, kind="extractive", span=span, span_start=span_offset(picked, sentences[i], span),
+            answerable=True, kind="extractive", span=span, span_start=span_offset(picked, sentences[at], span),
         )  # fmt: skip
 
 
@@ -284,6 +296,44 @@ def span_offset(picked: list[str], sentence: str, span: str) -> int | None:
         return None
     k = picked.index(sentence)
     return sum(len(p) + 1 for p in picked[:k]) + sentence.index(span)
+
+
+def section_answer_sentence(
+    sentences: list[str],
+    sections: list[frozenset[str]],
+    best: int,
+    terms: set[str],
+    wants: str,
+    picked: list[str],
+) -> int:
+    """Index of the sentence of ``sentences`` whose span answers a question that asks about a
+    whole section: ``best`` (the best-scoring sentence's index) unless the question asks for a
+    number, an amount or a time (``wants``, :func:`~support.answering.span.expected_answer_type`)
+    and all its search terms (``terms``) are in the heading of ``best``'s section (``sections``:
+    :func:`section_terms`, the title's translation for the first section across languages);
+    then the section's first quoted sentence (in ``picked``) that holds such a token, if one
+    stands before ``best``.
+
+    A help article states the general case first and the exceptions after it ("Standard delivery
+    costs ₩3,000 …", then the islands and international shipping), and its section heading names
+    the topic ("## Shipping fees"). A question made only of the heading's words asks for the
+    general case, but the best-scoring sentence is the one that repeats a word of the question
+    ("International shipping is ₩15,000"), so "How much is shipping?" and "배송비 얼마예요?"
+    marked ₩15,000, and "What are your customer service hours?" the lunch break. A question that
+    names the exception ("international") has a word the heading lacks and keeps ``best``. The
+    excerpt is unchanged; only the highlighted span moves (thirty-second session, README: on the
+    answers from the right article with the fact over the twenty-five Nabi Market files read, 14
+    highlights moved onto the fact and 2 off it, on 516 → 528, off 306 → 294; Gureum Bike,
+    KorQuAD and the two unread sets unchanged). A time must carry a unit
+    (:func:`~support.answering.span.states_a_time`): "결제 금액의 1%" is no answer to "when do I
+    get my points"."""
+    if wants not in ("number", "money", "time") or not terms or not terms <= sections[best]:
+        return best
+    start = best
+    while start > 0 and sections[start - 1] == sections[best]:
+        start -= 1
+    holds = states_a_time if wants == "time" else lambda s: has_answer_type(s, wants)
+    return next((j for j in range(start, best) if sentences[j] in picked and holds(sentences[j])), best)
 
 
 def section_terms(

@@ -250,6 +250,22 @@ _TYPE_PATTERNS = {
 }
 
 
+# A time with its unit, or a word for one: "14일", "1–2 business days", "오후 6시", "9:00", "다음 날".
+# Unlike _TYPE_PATTERNS["time"] (any digit), not "1%" or "500포인트".
+_TIME_WITH_UNIT = re.compile(
+    r"\d\s*(?:일|시|분|주|개월|달|년|영업일|business days?|days?|hours?|minutes?|weeks?|months?|years?|[ap]\.?m\b)"
+    r"|\d:\d\d|다음\s?날|익일|당일|즉시|곧바로|next (?:business )?day|same day|immediately|right away",
+    re.IGNORECASE,
+)
+
+
+def states_a_time(sentence: str) -> bool:
+    """``sentence`` holds a time or a duration with its unit ("14일", "1–2 business days", "9:00",
+    "오후 6시") or a word for one ("다음 날", "immediately"): stricter than
+    ``has_answer_type(sentence, "time")``, for which any digit counts."""
+    return bool(_TIME_WITH_UNIT.search(sentence))
+
+
 def answer_type_in(wants: str, texts: "Iterable[str]") -> str:
     """``wants`` as it applies to ``texts``: an amount of money asked for where none of the
     texts holds one becomes any number ("얼마" of a population in KorQuAD, "배송비 얼마예요?"

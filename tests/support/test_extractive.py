@@ -301,6 +301,70 @@ def test_the_span_start_points_into_the_best_sentence_not_at_an_earlier_equal_ph
     assert span_offset(["a b", "c d"], "c d", "d") == 6 and span_offset(["a b"], "c d", "d") is None
 
 
+SECTION_FEES = (
+    "## Shipping fees\n\nStandard delivery costs ₩3,000 per order. Jeju adds a ₩3,000 surcharge. "
+    "International shipping is ₩15,000 per order."
+)
+
+
+@pytest.mark.parametrize(("on", "span"), [(True, "₩3,000"), (False, "₩15,000")])
+def test_a_question_made_of_its_section_heading_marks_the_general_case(settings, on: bool, span: str) -> None:  # type: ignore[no-untyped-def]
+    """ "How much is shipping?" names only the heading's topic: the international sentence scores
+    best (it says "shipping"), but the span marks the section's first amount, the general case;
+    the excerpt is the same either way (``EXTRACTIVE_SECTION_SPAN``)."""
+    from support.answering.base import SourceExcerpt
+    from support.answering.extractive import ExtractiveAnswerer
+
+    settings.EXTRACTIVE_SECTION_SPAN = on
+    settings.EXTRACTIVE_HEADING_WEIGHT = 0.5  # a heading's word counts less than the sentence's own
+    settings.EXTRACTIVE_ANSWER_SENTENCES = 3
+    source = SourceExcerpt(number=1, title="Shipping", text=SECTION_FEES, language="en", article_id=1)
+    answer = ExtractiveAnswerer().answer(
+        question="How much is shipping?", sources=[source], term_weights={"ship": 1.0}, language="en",
+        query_vector=None,
+    )  # fmt: skip
+    assert answer.text == SECTION_FEES.split("\n\n", 1)[1]
+    assert answer.span == span
+    assert answer.span_start == (answer.text.index("₩3,000") if on else answer.text.index("₩15,000"))
+
+
+def test_a_question_naming_the_exception_keeps_its_sentence(settings) -> None:  # type: ignore[no-untyped-def]
+    """ "international" is not a word of the heading: the question asks for the exception."""
+    from support.answering.base import SourceExcerpt
+    from support.answering.extractive import ExtractiveAnswerer
+
+    settings.EXTRACTIVE_SECTION_SPAN = True
+    settings.EXTRACTIVE_ANSWER_SENTENCES = 3
+    source = SourceExcerpt(number=1, title="Shipping", text=SECTION_FEES, language="en", article_id=1)
+    answer = ExtractiveAnswerer().answer(
+        question="How much is international shipping?", sources=[source],
+        term_weights={"ship": 1.0, "intern": 1.0}, language="en", query_vector=None,
+    )  # fmt: skip
+    assert answer.span == "₩15,000"
+
+
+def test_a_time_question_skips_a_sentence_whose_digits_are_no_time() -> None:
+    """The section's first sentence holds "1%", which a time's any-digit check would take; the
+    span goes to the first sentence with a time and its unit (or a word for one), and a
+    question wanting no number, amount or time, or with a word outside the heading, keeps the
+    best sentence."""
+    from support.answering.extractive import section_answer_sentence
+
+    sentences = [
+        "적립",
+        "결제 금액의 1%를 적립합니다.",
+        "구매 확정 다음 날 적립됩니다.",
+        "리뷰를 쓰면 500포인트를 드립니다.",
+    ]
+    heading = frozenset(["적립"])
+    sections = [frozenset(), heading, heading, heading]
+    assert section_answer_sentence(sentences, sections, 3, {"적립"}, "time", sentences) == 2
+    assert section_answer_sentence(sentences, sections, 3, {"적립"}, "number", sentences) == 1
+    assert section_answer_sentence(sentences, sections, 3, {"적립"}, "", sentences) == 3
+    assert section_answer_sentence(sentences, sections, 3, {"적립", "리뷰"}, "number", sentences) == 3
+    assert section_answer_sentence(sentences, sections, 3, {"적립"}, "number", sentences[2:]) == 3  # 1% not quoted
+
+
 def test_section_terms_follow_the_heading_above_each_sentence() -> None:
     from support.answering.extractive import section_terms
 

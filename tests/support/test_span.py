@@ -247,3 +247,19 @@ def test_a_where_question_marks_the_whole_menu_path(question: str, sentence: str
 
 def test_a_comparison_is_not_a_menu_path() -> None:
     assert answer_span("어디서 멈춰요?", "값이 x > 3 이면 멈춥니다.") != "x > 3"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "states"),
+    [
+        ("받은 날부터 14일 이내에 신청하세요.", True), ("1–2 business days after dispatch.", True),
+        ("평일 9:00~18:00", True), ("order before 11 p.m. and it arrives", True), ("구매 확정 다음 날 적립됩니다.", True),
+        ("결제 금액의 1%를 적립합니다.", False), ("사진 리뷰를 쓰면 500포인트를 드립니다.", False),
+        ("Standard delivery costs ₩3,000.", False),
+    ],
+)  # fmt: skip
+def test_a_time_carries_its_unit(sentence: str, states: bool) -> None:
+    from support.answering.span import states_a_time
+
+    assert states_a_time(sentence) is states
+    assert has_answer_type(sentence, "time") is (states or any(ch.isdigit() for ch in sentence))
