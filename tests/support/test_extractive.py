@@ -312,17 +312,10 @@ def test_a_question_made_of_its_section_heading_marks_the_general_case(settings,
     """ "How much is shipping?" names only the heading's topic: the international sentence scores
     best (it says "shipping"), but the span marks the section's first amount, the general case;
     the excerpt is the same either way (``EXTRACTIVE_SECTION_SPAN``)."""
-    from support.answering.base import SourceExcerpt
-    from support.answering.extractive import ExtractiveAnswerer
-
     settings.EXTRACTIVE_SECTION_SPAN = on
     settings.EXTRACTIVE_HEADING_WEIGHT = 0.5  # a heading's word counts less than the sentence's own
     settings.EXTRACTIVE_ANSWER_SENTENCES = 3
-    source = SourceExcerpt(number=1, title="Shipping", text=SECTION_FEES, language="en", article_id=1)
-    answer = ExtractiveAnswerer().answer(
-        question="How much is shipping?", sources=[source], term_weights={"ship": 1.0}, language="en",
-        query_vector=None,
-    )  # fmt: skip
+    answer = answer_from(SECTION_FEES, "How much is shipping?", {"ship": 1.0}, "en")
     assert answer.text == SECTION_FEES.split("\n\n", 1)[1]
     assert answer.span == span
     assert answer.span_start == (answer.text.index("₩3,000") if on else answer.text.index("₩15,000"))
@@ -330,16 +323,9 @@ def test_a_question_made_of_its_section_heading_marks_the_general_case(settings,
 
 def test_a_question_naming_the_exception_keeps_its_sentence(settings) -> None:  # type: ignore[no-untyped-def]
     """ "international" is not a word of the heading: the question asks for the exception."""
-    from support.answering.base import SourceExcerpt
-    from support.answering.extractive import ExtractiveAnswerer
-
     settings.EXTRACTIVE_SECTION_SPAN = True
     settings.EXTRACTIVE_ANSWER_SENTENCES = 3
-    source = SourceExcerpt(number=1, title="Shipping", text=SECTION_FEES, language="en", article_id=1)
-    answer = ExtractiveAnswerer().answer(
-        question="How much is international shipping?", sources=[source],
-        term_weights={"ship": 1.0, "intern": 1.0}, language="en", query_vector=None,
-    )  # fmt: skip
+    answer = answer_from(SECTION_FEES, "How much is international shipping?", {"ship": 1.0, "intern": 1.0}, "en")
     assert answer.span == "₩15,000"
 
 
