@@ -125,11 +125,13 @@ class ExtractiveAnswerer:
         weights = {t: term_weights.get(t, 1.0) for t in terms}
         total = sum(weights.values()) or 1.0
         scored: list[tuple[list[str], list[float]]] = []
+        sections_of: list[list[frozenset[str]]] = []  # each source's sentences' heading terms
         heading_weight = settings.EXTRACTIVE_HEADING_WEIGHT
         for source in sources:
             sentences = list(source.sentences) or plain_sentences(source.text)
             translated = source.heading_translations if other_language(language, source.language) else {}
             sections = section_terms(sentences, heading_sentences(source.text), translated)
+            sections_of.append(sections)
             scores = []
             for sentence, section in zip(sentences, sections, strict=True):
                 own = _terms(sentence) & terms
@@ -170,10 +172,7 @@ class ExtractiveAnswerer:
             picked = procedure_excerpt(sentences, i, picked) or picked
         at = i  # the sentence the span is marked in
         if settings.EXTRACTIVE_SECTION_SPAN:
-            source = sources[s_index]
-            translated = source.heading_translations if other_language(language, source.language) else {}
-            sections = section_terms(sentences, heading_sentences(source.text), translated)
-            at = section_answer_sentence(sentences, sections, i, terms, wants, picked)
+            at = section_answer_sentence(sentences, sections_of[s_index], i, terms, wants, picked)
         # A lead-in quoted with its list holds no answer itself: a span there marked "following"
         # (the list brought by list_excerpt or procedure_excerpt, or numbered steps already picked)
         span = (
