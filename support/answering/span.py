@@ -235,12 +235,12 @@ def expected_answer_type(question: str) -> str:
 
 
 _PATH_SIGNS = frozenset([">", "›"])  # between the steps of a menu path
+# Words for a time without a digit: "구매 확정을 한 다음 날", "즉시 재적립", "immediately".
+_TIME_WORDS = r"다음\s?날|익일|당일|즉시|곧바로|next (?:business )?day|same day|immediately|right away"
 _TYPE_PATTERNS = {
     "number": re.compile(r"\d"),
-    # A time is a number or a word for one: "구매 확정을 한 다음 날", "즉시 재적립", "immediately".
-    "time": re.compile(
-        r"\d|다음\s?날|익일|당일|즉시|곧바로|next (?:business )?day|same day|immediately|right away", re.I
-    ),
+    # A time is a number or a word for one (_TIME_WORDS).
+    "time": re.compile(rf"\d|{_TIME_WORDS}", re.I),
     "money": re.compile(r"[₩$€£]\s?\d|\d\s?(?:만\s?)?원|\d\s?(?:won|dollars?|krw|usd)\b", re.IGNORECASE),
     "W_EMAIL": re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+"),
     "W_URL": re.compile(r"https?://|www\.", re.IGNORECASE),
@@ -254,7 +254,7 @@ _TYPE_PATTERNS = {
 # Unlike _TYPE_PATTERNS["time"] (any digit), not "1%" or "500포인트".
 _TIME_WITH_UNIT = re.compile(
     r"\d\s*(?:일|시|분|주|개월|달|년|영업일|business days?|days?|hours?|minutes?|weeks?|months?|years?|[ap]\.?m\b)"
-    r"|\d:\d\d|다음\s?날|익일|당일|즉시|곧바로|next (?:business )?day|same day|immediately|right away",
+    rf"|\d:\d\d|{_TIME_WORDS}",
     re.IGNORECASE,
 )
 
