@@ -42,6 +42,8 @@ SETS = {
     "nabi-market-holdout-24.jsonl": SAMPLES / "articles",
     "nabi-market-holdout-25.jsonl": SAMPLES / "articles",
     "nabi-market-holdout-26.jsonl": SAMPLES / "articles",
+    "nabi-market-holdout-27.jsonl": SAMPLES / "articles",
+    "nabi-market-holdout-28.jsonl": SAMPLES / "articles",
     "gureum-bike.jsonl": SAMPLES / "helpcentres" / "gureum-bike" / "articles",
 }
 
