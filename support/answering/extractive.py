@@ -70,6 +70,11 @@ its bulleted item or numbered step, or the sentence before it when it opens with
 (:func:`with_whole_items`); the excerpt keeps the article's lines (:func:`excerpt_join`). Quoted
 alone, "평일 9:00~21:00에 상담원이 답변하며 …" read as the whole customer service's hours, not the
 chat's. Both only add sentences (README, lever table).
+
+A quoted later sentence of a short paragraph brings the paragraph's first sentence, its rule
+(thirty-third session, ``EXTRACTIVE_PARAGRAPH_LEAD``, :func:`knowledge.chunking.paragraph_leads`):
+"will it cost me anything?" had quoted "For further exchanges … ₩6,000 is deducted" without "Your
+first exchange on each order is free." Only adds sentences (README, lever table).
 """
 
 import functools
@@ -87,6 +92,7 @@ from knowledge.chunking import (
     heading_sentences,
     item_sentences,
     list_groups,
+    paragraph_leads,
     plain_sentences,
     sentence_antecedents,
     sentence_lines,
@@ -183,6 +189,9 @@ class ExtractiveAnswerer:
         picked = with_known_answer(sentences, picked, request.get("known_answer", ""))
         if settings.EXTRACTIVE_ANTECEDENTS:
             picked = with_antecedents(sentences, picked, sentence_antecedents(sources[s_index].text))
+        if settings.EXTRACTIVE_PARAGRAPH_LEAD > 1:
+            leads = paragraph_leads(sources[s_index].text, settings.EXTRACTIVE_PARAGRAPH_LEAD)
+            picked = with_antecedents(sentences, picked, leads)
         if settings.EXTRACTIVE_WHOLE_ITEMS:
             picked = with_whole_items(sentences, picked, item_sentences(sources[s_index].text))
         return GeneratedAnswer(

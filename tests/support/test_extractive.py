@@ -77,6 +77,7 @@ def test_a_question_wanting_a_number_picks_the_sentence_with_one(settings, bonus
 
     settings.EXTRACTIVE_ANSWER_SENTENCES = 1
     settings.EXTRACTIVE_ANSWER_TYPE_BONUS = bonus
+    settings.EXTRACTIVE_PARAGRAPH_LEAD = 0  # the one paragraph's first sentence would join the second
     sentences = ["Standard delivery is handled by CJ Logistics.", "Standard delivery: 1–2 business days."]
     source = SourceExcerpt(number=1, title="Shipping", text=" ".join(sentences), language="en", article_id=3)
     answer = ExtractiveAnswerer().answer(
@@ -92,6 +93,7 @@ def test_a_question_about_a_price_picks_the_amount_over_other_numbers(settings) 
     from support.answering.extractive import ExtractiveAnswerer
 
     settings.EXTRACTIVE_ANSWER_SENTENCES = 1
+    settings.EXTRACTIVE_PARAGRAPH_LEAD = 0  # which sentence is chosen, not what joins it
     sentences = ["Standard delivery: 1–2 business days.", "Standard delivery costs ₩3,000 per order."]
     source = SourceExcerpt(number=1, title="Shipping", text=" ".join(sentences), language="en", article_id=3)
     ask = {"sources": [source], "term_weights": {}, "language": "ko", "query_vector": None}
@@ -520,6 +522,7 @@ def test_other_language_sentences_are_ranked_by_the_query_minus_its_language_cen
     from support.answering.extractive import ExtractiveAnswerer
 
     settings.EXTRACTIVE_ANSWER_SENTENCES = 1
+    settings.EXTRACTIVE_PARAGRAPH_LEAD = 0  # which sentence is chosen, not what joins it
     sentences = ("Exchanges are free the first time.", "Earrings cannot be exchanged.")
     vectors = np.array([[0.8, 0.5, 0.0], [0.1, 0.0, 0.99]], dtype=np.float32)
     source = SourceExcerpt(
@@ -682,3 +685,43 @@ def test_an_excerpt_keeps_the_articles_lines() -> None:
         ["A one. A two.", "B one.", *rows]
     )
     assert excerpt_join(["A one.", "B one."], (), {}) == "A one. B one."  # no line known: a space, as before
+
+
+EXCHANGE_ARTICLE = (
+    "## Cost\n\n"
+    "Your first exchange on each order is free. For further exchanges on the same order, the round-trip "
+    "shipping fee of ₩6,000 is deducted from your payment. Exchanges for a defective item are always free.\n\n"
+    "- Courier: collects within 2 days. Then we inspect the item.\n\n"
+    "One. Two. Three. Four. Five."
+)
+
+
+def test_a_later_sentence_of_a_short_paragraph_leads_back_to_its_first() -> None:
+    from knowledge.chunking import paragraph_leads
+
+    first = "Your first exchange on each order is free."
+    fee = (
+        "For further exchanges on the same order, the round-trip shipping fee of ₩6,000 is deducted from your payment."
+    )
+    assert paragraph_leads(EXCHANGE_ARTICLE, 4) == {
+        fee: first, "Exchanges for a defective item are always free.": first,
+    }  # fmt: skip  # not the heading, the bulleted item, or the paragraph of five sentences
+    assert paragraph_leads(EXCHANGE_ARTICLE, 5)["Five."] == "One."
+    assert paragraph_leads(EXCHANGE_ARTICLE, 2) == {}  # the three-sentence paragraph is longer
+    assert (
+        paragraph_leads("교환은 무료입니다. 두 번째부터 6,000원입니다.\n\n반품합니다. 두 번째부터 6,000원입니다.", 4)
+        == {}
+    )
+
+
+@pytest.mark.parametrize("most", [0, 4])
+def test_a_quoted_qualification_brings_the_rule_of_its_paragraph(settings, most: int) -> None:  # type: ignore[no-untyped-def]
+    """ "shoes are too small, can i swap them? will it cost me anything?" quoted the ₩6,000 for
+    further exchanges without "Your first exchange on each order is free." (thirty-third session)."""
+    settings.EXTRACTIVE_PARAGRAPH_LEAD = most
+    settings.EXTRACTIVE_ANSWER_SENTENCES = 1
+    answer = answer_from(EXCHANGE_ARTICLE, "exchange fee cost", {"exchang": 1.0, "fee": 1.0, "cost": 1.0}, "en")
+    assert "₩6,000 is deducted" in answer.text
+    assert answer.text.startswith("Your first exchange on each order is free. For further") is bool(most)
+    at = answer.span_start
+    assert answer.span and at is not None and answer.text[at : at + len(answer.span)] == answer.span
