@@ -223,7 +223,8 @@ def with_known_answer(sentences: list[str], picked: list[str], known: str) -> li
 
 def with_antecedents(sentences: list[str], picked: list[str], antecedents: Mapping[str, str]) -> list[str]:
     """``picked`` (an excerpt of ``sentences``, in their order) with the sentence that each picked
-    one depends on (``antecedents``: :func:`knowledge.chunking.sentence_antecedents`), followed
+    one depends on (``antecedents``: :func:`knowledge.chunking.sentence_antecedents`, or
+    :func:`knowledge.chunking.paragraph_leads` for a short paragraph's first sentence), followed
     back as far as it goes, in document order; ``picked`` itself when none is missing. Every
     sentence of ``picked`` stays, as often as it stood there.
 
