@@ -44,6 +44,8 @@ SETS = {
     "nabi-market-holdout-26.jsonl": SAMPLES / "articles",
     "nabi-market-holdout-27.jsonl": SAMPLES / "articles",
     "nabi-market-holdout-28.jsonl": SAMPLES / "articles",
+    "nabi-market-holdout-29.jsonl": SAMPLES / "articles",
+    "nabi-market-holdout-30.jsonl": SAMPLES / "articles",
     "gureum-bike.jsonl": SAMPLES / "helpcentres" / "gureum-bike" / "articles",
 }
 
