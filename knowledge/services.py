@@ -60,10 +60,11 @@ def article_alias_lines(article: Article) -> list[str]:
 def known_wordings_read() -> bool:
     """Whether the confidence gate reads a question's cosines to its articles' titles and *also
     asked as* lines and to the known gaps (``support.confidence.known_wording_confidence``): the
-    known-gap check (``KNOWN_GAP_MARGIN`` ≥ 0), the known-wording one (``KNOWN_WORDING_SIMILARITY``
-    > 0) or the lead between them (``KNOWN_WORDING_LEAD_WEIGHT`` ≠ 0)."""
+    known-gap checks (``KNOWN_GAP_MARGIN`` ≥ 0, ``KNOWN_GAP_SAME`` > 0), the known-wording one
+    (``KNOWN_WORDING_SIMILARITY`` > 0) or the lead between them (``KNOWN_WORDING_LEAD_WEIGHT`` ≠ 0)."""
     return (
         settings.KNOWN_GAP_MARGIN >= 0
+        or settings.KNOWN_GAP_SAME > 0
         or settings.KNOWN_WORDING_SIMILARITY > 0
         or bool(settings.KNOWN_WORDING_LEAD_WEIGHT)
     )

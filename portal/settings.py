@@ -355,6 +355,12 @@ SUPPORT_ANSWER_MIN_SIMILARITY = envfloat("SUPPORT_ANSWER_MIN_SIMILARITY", "0.90"
 # 190 → 196 of 222 unanswerable questions; 0.03 lost 4 right answers, 0.0 lost 49. A negative
 # value turns the check off.
 KNOWN_GAP_MARGIN = envfloat("KNOWN_GAP_MARGIN", "0.05")
+# A question in nearly the very words of a known gap (this E5 query-query cosine or more) and
+# nearer to it than to any title or "also asked as" line of its retrieved articles is escalated
+# the same way, whatever the margin (support.confidence.known_wording_confidence). Chosen leaving
+# one question set out at a time with calibrate --known-wordings (thirty-fourth session, README).
+# 0 turns it off.
+KNOWN_GAP_SAME = envfloat("KNOWN_GAP_SAME", "0.98")
 # A question whose E5 query-query cosine with a title or "also asked as" line of its top article
 # reaches KNOWN_WORDING_SIMILARITY, and tops its nearest known gap by KNOWN_WORDING_MARGIN, is at
 # least that confident (support.confidence.known_wording_confidence): what support confirmed an

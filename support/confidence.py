@@ -214,6 +214,7 @@ def known_wording_confidence(
     similarity: float | None = None,
     wording_margin: float | None = None,
     lead_weight: float | None = None,
+    gap_same: float | None = None,
 ) -> float:
     """``confidence`` (in [0, 1]) after what support has taught the help centre, read from the
     :data:`KNOWN_WORDINGS` cosines in ``features`` (a key is absent when there was no such line):
@@ -221,7 +222,12 @@ def known_wording_confidence(
     * × ``KNOWN_GAP_FACTOR`` when the question is nearer to a known gap (a question support
       marked "No article answers this") than to any title or *also asked as* line of its
       retrieved articles, by more than ``KNOWN_GAP_MARGIN``: it is escalated at once instead of
-      being answered from a near-topic article (twenty-fourth session);
+      being answered from a near-topic article (twenty-fourth session); and so is a question in
+      nearly the very words of a known gap (cosine ``KNOWN_GAP_SAME`` or more) that is nearer to
+      it than to any such line, by any margin: "탈퇴하면 내가 쓴 리뷰도 다 삭제됨?" was answered
+      at 0.851 beside the known gap "탈퇴하면 제가 쓴 리뷰도 같이 삭제돼요?" (cosine 0.991), whose
+      lead over the article's nearest line (0.947) fell short of the margin (thirty-fourth
+      session, README);
     * at least ``known_wording_top`` when that cosine, between the question and the nearest
       title or *also asked as* line of the top article, reaches ``KNOWN_WORDING_SIMILARITY`` and
       is ``KNOWN_WORDING_MARGIN`` above the nearest known gap: a customer asking, nearly word for
@@ -245,11 +251,12 @@ def known_wording_confidence(
     vote made continuous, as a logistic model would weigh a new feature; twenty-eighth session:
     chosen leaving one learning set out at a time, README).
 
-    Otherwise ``confidence`` unchanged. A negative ``KNOWN_GAP_MARGIN`` or
-    ``KNOWN_WORDING_SIMILARITY`` ≤ 0 turns its rule off, and a ``KNOWN_WORDING_LEAD_WEIGHT`` of 0
-    the lead. ``gap_margin``, ``similarity``, ``wording_margin`` and ``lead_weight`` stand in for
-    the four settings when given (re-scoring recorded questions at other values: ``calibrate
-    --known-wordings``, :mod:`support.evaluation.known_wordings`).
+    Otherwise ``confidence`` unchanged. A negative ``KNOWN_GAP_MARGIN``,
+    ``KNOWN_WORDING_SIMILARITY`` ≤ 0 or ``KNOWN_GAP_SAME`` ≤ 0 turns its rule off, and a
+    ``KNOWN_WORDING_LEAD_WEIGHT`` of 0 the lead. ``gap_margin``, ``similarity``,
+    ``wording_margin``, ``lead_weight`` and ``gap_same`` stand in for the five settings when given
+    (re-scoring recorded questions at other values: ``calibrate --known-wordings``,
+    :mod:`support.evaluation.known_wordings`).
     """
     wording, top, gap = (features.get(name) for name in KNOWN_WORDINGS)
     lead = settings.KNOWN_WORDING_LEAD_WEIGHT if lead_weight is None else lead_weight
@@ -257,6 +264,9 @@ def known_wording_confidence(
         confidence = _shifted(confidence, lead * (top - gap))
     margin = settings.KNOWN_GAP_MARGIN if gap_margin is None else gap_margin
     if margin >= 0 and gap is not None and wording is not None and gap > wording + margin:
+        return confidence * KNOWN_GAP_FACTOR
+    same = settings.KNOWN_GAP_SAME if gap_same is None else gap_same
+    if same > 0 and gap is not None and gap >= same and (wording is None or gap > wording):
         return confidence * KNOWN_GAP_FACTOR
     similarity = settings.KNOWN_WORDING_SIMILARITY if similarity is None else similarity
     above = settings.KNOWN_WORDING_MARGIN if wording_margin is None else wording_margin

@@ -1,7 +1,7 @@
 """Choosing the known-wording settings from an evaluation's per-question records.
 
-The confidence gate's two rules about what support taught (:func:`support.confidence.known_wording_confidence`)
-have three settings: ``KNOWN_GAP_MARGIN``, ``KNOWN_WORDING_SIMILARITY`` and ``KNOWN_WORDING_MARGIN``;
+The confidence gate's rules about what support taught (:func:`support.confidence.known_wording_confidence`)
+have four settings: ``KNOWN_GAP_MARGIN``, ``KNOWN_GAP_SAME``, ``KNOWN_WORDING_SIMILARITY`` and ``KNOWN_WORDING_MARGIN``;
 the lead of the top article's nearest line over the nearest known gap, weighed between them, a
 fourth: ``KNOWN_WORDING_LEAD_WEIGHT``. Their cosines are in every record's ``features``, so each
 setting can be re-scored without asking a question again: the confidence before the rules is the
@@ -32,6 +32,7 @@ SETTINGS = {
     "gap_margin": ("KNOWN_GAP_MARGIN", (-1.0, 0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1)),
     "similarity": ("KNOWN_WORDING_SIMILARITY", (0.0, 0.86, 0.87, 0.88, 0.89, 0.9, 0.91, 0.92, 0.93, 0.95)),
     "wording_margin": ("KNOWN_WORDING_MARGIN", (0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1)),
+    "gap_same": ("KNOWN_GAP_SAME", (0.0, 0.95, 0.96, 0.97, 0.975, 0.98, 0.985, 0.99)),
     "lead_weight": (
         "KNOWN_WORDING_LEAD_WEIGHT",
         (0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 60.0, 80.0, 100.0, 120.0),

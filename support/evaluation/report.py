@@ -175,6 +175,7 @@ def configuration(run: EvaluationRun) -> dict[str, Any]:
         "known_gaps": run.collection.known_gaps,
         "known_gap_lines_withheld": run.collection.withheld_gaps,
         "known_gap_margin": settings.KNOWN_GAP_MARGIN,
+        "known_gap_same": settings.KNOWN_GAP_SAME,
         "known_wording_similarity": settings.KNOWN_WORDING_SIMILARITY,
         "known_wording_margin": settings.KNOWN_WORDING_MARGIN,
         "top_k": TOP_K,

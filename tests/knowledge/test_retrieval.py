@@ -301,15 +301,15 @@ def test_retrieval_reads_each_heading_s_translation_from_the_article_s_also_aske
 
 
 def test_alias_vectors_are_not_embedded_while_nothing_reads_them(make_article, settings) -> None:  # type: ignore[no-untyped-def]
-    """Read by the re-ranking (``RETRIEVAL_ALIAS_WEIGHT``), the known-gap check
-    (``KNOWN_GAP_MARGIN`` ≥ 0), the known-wording one (``KNOWN_WORDING_SIMILARITY`` > 0) and the
-    lead between them (``KNOWN_WORDING_LEAD_WEIGHT`` ≠ 0); with all four off they are not
-    embedded, and turning any on re-indexes."""
+    """Read by the re-ranking (``RETRIEVAL_ALIAS_WEIGHT``), the known-gap checks
+    (``KNOWN_GAP_MARGIN`` ≥ 0, ``KNOWN_GAP_SAME`` > 0), the known-wording one
+    (``KNOWN_WORDING_SIMILARITY`` > 0) and the lead between them (``KNOWN_WORDING_LEAD_WEIGHT`` ≠ 0);
+    with all five off they are not embedded, and turning any on re-indexes."""
     from knowledge.models import Chunk
     from knowledge.services import article_content_hash
 
     settings.RETRIEVAL_ALIAS_WEIGHT, settings.KNOWN_GAP_MARGIN, settings.KNOWN_WORDING_SIMILARITY = 0.0, -1.0, 0.0
-    settings.KNOWN_WORDING_LEAD_WEIGHT = 0.0
+    settings.KNOWN_WORDING_LEAD_WEIGHT, settings.KNOWN_GAP_SAME = 0.0, 0.0
     article = make_article(
         "주문 취소", "주문 내역에서 취소할 수 있습니다.", slug="cancel", aliases="Can I cancel my order?"
     )
@@ -323,6 +323,8 @@ def test_alias_vectors_are_not_embedded_while_nothing_reads_them(make_article, s
     assert article_content_hash(article) != off
     settings.KNOWN_WORDING_SIMILARITY, settings.KNOWN_WORDING_LEAD_WEIGHT = 0.0, 40.0
     assert article_content_hash(article) != off  # the lead alone reads them too
+    settings.KNOWN_WORDING_LEAD_WEIGHT, settings.KNOWN_GAP_SAME = 0.0, 0.98
+    assert article_content_hash(article) != off  # and the very words of a known gap
 
 
 def test_the_sentence_centroid_is_the_mean_of_one_language_s_published_sentence_vectors(

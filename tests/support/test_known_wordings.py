@@ -35,7 +35,7 @@ STRICT = 0.92  # a help centre's threshold (the answer policy) above what retrie
 @pytest.fixture
 def rules(settings: Settings) -> Settings:
     settings.KNOWN_GAP_MARGIN, settings.KNOWN_WORDING_SIMILARITY, settings.KNOWN_WORDING_MARGIN = 0.05, 0.89, 0.04
-    settings.KNOWN_WORDING_SAME = 0.97
+    settings.KNOWN_WORDING_SAME, settings.KNOWN_GAP_SAME = 0.97, 0.98
     settings.KNOWN_WORDING_LEAD_WEIGHT = 0.0  # the rules alone; the lead has its own test
     return settings
 
@@ -50,6 +50,10 @@ def rules(settings: Settings) -> Settings:
         ({"known_wording": 0.93, "known_wording_top": 0.88, "known_gap": 0.5}, 0.4),  # the top article's is far
         ({"known_wording": 0.80, "known_wording_top": 0.80, "known_gap": 0.86}, 0.4 * KNOWN_GAP_FACTOR),
         ({"known_wording": 0.80, "known_wording_top": 0.80, "known_gap": 0.85}, 0.4),  # not beyond the margin
+        # the very words of a known gap (KNOWN_GAP_SAME), nearer than any line by less than the margin
+        ({"known_wording": 0.95, "known_wording_top": 0.95, "known_gap": 0.99}, 0.4 * KNOWN_GAP_FACTOR),
+        ({"known_wording": 0.93, "known_wording_top": 0.93, "known_gap": 0.975}, 0.4),  # not that near
+        ({"known_wording": 0.99, "known_wording_top": 0.99, "known_gap": 0.985}, 0.4),  # a line nearer still
     ],
 )
 def test_known_wordings_raise_or_lower_the_retrieval_confidence(
@@ -68,6 +72,10 @@ def test_a_known_wording_only_raises_and_each_rule_turns_off(rules: Settings) ->
     gap = {"known_wording": 0.80, "known_wording_top": 0.80, "known_gap": 0.95}
     rules.KNOWN_GAP_MARGIN = -1.0
     assert known_wording_confidence(0.4, gap) == 0.4
+    same = {"known_wording": 0.95, "known_wording_top": 0.95, "known_gap": 0.99}
+    assert known_wording_confidence(0.4, same) == pytest.approx(0.4 * KNOWN_GAP_FACTOR)  # the other gap rule
+    rules.KNOWN_GAP_SAME = 0.0
+    assert known_wording_confidence(0.4, same) == 0.4
 
 
 def test_the_lead_over_the_nearest_gap_moves_the_log_odds(rules: Settings) -> None:

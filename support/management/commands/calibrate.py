@@ -58,9 +58,9 @@ class Command(BaseCommand):
         parser.add_argument("--store", action="store_true", help="write the threshold into the answer policy")
         parser.add_argument(
             "--known-wordings", action="store_true",
-            help="instead: re-score the known-wording settings (KNOWN_GAP_MARGIN, KNOWN_WORDING_SIMILARITY, "
-            "KNOWN_WORDING_MARGIN, KNOWN_WORDING_LEAD_WEIGHT) one at a time on the records, each chosen leaving "
-            "one input file out",
+            help="instead: re-score the known-wording settings (KNOWN_GAP_MARGIN, KNOWN_GAP_SAME, "
+            "KNOWN_WORDING_SIMILARITY, KNOWN_WORDING_MARGIN, KNOWN_WORDING_LEAD_WEIGHT) one at a time on the "
+            "records, each chosen leaving one input file out",
         )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
