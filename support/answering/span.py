@@ -99,6 +99,30 @@ _KIND_WORDS = {
 }  # fmt: skip
 
 
+# A question about a limit wants a number where no interrogative set the type (thirty-fourth
+# session): "What is the minimum order for free shipping?" had wanted nothing and marked no span,
+# and "whats the min order for that" left the gate's answer_type at 0.
+# Which way the limit goes, so that the number stated as one is marked: "₩30,000 or more" for a
+# minimum, not the ₩3,000 fee next to the question's "order".
+_MIN_WORDS = frozenset(["minimum", "min", "최소", "최저"])
+_MAX_WORDS = frozenset(["maximum", "max", "limit", "최대", "한도"])
+_LIMIT_WORDS = _MIN_WORDS | _MAX_WORDS
+
+
+def _bound_of(tokens: list, a: int, b: int) -> str:
+    """``"min"`` when tokens ``a``..``b`` are stated as a lower limit ("₩30,000 or more", "at
+    least 8", "1,000포인트 이상", "최소 2개"), ``"max"`` as an upper one ("up to 5", "최대 50%까지",
+    "3개 이하"), else ``""``."""
+    after = [t.form.lower().rstrip(".,;:!?") for t in tokens[b + 1 : b + 3]]  # Kiwi keeps "more."
+    before = [t.form.lower() for t in tokens[max(0, a - 2) : a]]
+    if after[:2] == ["or", "more"] or after[:1] == ["이상"] or before[-2:] == ["at", "least"]:
+        return "min"
+    upper_after = after[:2] == ["or", "less"] or after[:1] in (["이하"], ["까지"])
+    if upper_after or before[-2:] in (["up", "to"], ["at", "most"]):
+        return "max"
+    return {"최소": "min", "최대": "max"}.get(before[-1] if before else "", "")
+
+
 _PASSWORD = re.compile(r"비밀\s*번호")
 # Korean 시간 alone is not a time cue (above), but business hours are: 운영 / 영업 / 상담 / 업무 /
 # 접수 시간 ask for clock times, like English "hours" ("고객센터 운영 시간이 어떻게 되나요?" had
@@ -113,6 +137,7 @@ class _Cues:
     after: tuple[str, ...]  # up to two morphemes after the interrogative
     head: str  # the question's last noun
     asks: bool  # the question asks for a phrase (:func:`asks_for_phrase`)
+    bound: str = ""  # "min" or "max": the question names a lower or an upper limit (_MIN_WORDS, _MAX_WORDS)
 
 
 def _indefinite(tokens: "list[Token]", i: int) -> bool:
@@ -150,6 +175,8 @@ def _cues(question: str) -> _Cues:
             break
     if not interrogative and any(t.form == "며칠" for t in tokens):
         wants, interrogative = "number", True
+    if not wants and {t.form.lower() for t in tokens} & _LIMIT_WORDS:
+        wants = "number"  # "whats the min order for that": a limit is a number (an amount, a count)
     # Kiwi cuts 비밀번호 (password) into 비밀 + 번호 (number): not a question about a phone number
     kinds = words - {"번호"} if _PASSWORD.search(question) else words
     for form in kinds if wants in ("", "path") else ():  # "how long is the link valid" still wants a number
@@ -161,7 +188,11 @@ def _cues(question: str) -> _Cues:
         wants = "money"  # a price word only where no interrogative set the type: "how far … one charge"
     head = next((t.form for t in reversed(tokens) if t.tag in ("NNG", "NNP") and t.form not in _WANTS), "")
     asks = interrogative or bool(wants) or _noun_phrase_question(tokens) or _asks_otherwise(question)
-    return _Cues(words=words - _WANTS.keys(), wants=wants, after=after, head=head.lower(), asks=asks)
+    forms = {t.form.lower() for t in tokens}
+    bound = "min" if forms & _MIN_WORDS else "max" if forms & _MAX_WORDS else ""
+    if not bound and wants in ("number", "money") and "부터" in forms:
+        bound = "min"  # "몇 포인트부터 쓸 수 있어요?": from how many, a lower limit
+    return _Cues(words=words - _WANTS.keys(), wants=wants, after=after, head=head.lower(), asks=asks, bound=bound)
 
 
 # A Korean question ending in one of these nouns asks yes or no: "교환 가능?", "환불 불가?"
@@ -229,7 +260,8 @@ def expected_answer_type(question: str) -> str:
     word such as 요금/배송비/fee/price/cost), ``"time"`` (언제/when/how soon/what time/which day,
     or "hours"), ``"number"`` (몇/며칠/얼마나/how many/how long/how far/how fast), ``"person"``,
     ``"path"`` (어디/where: in a help centre, where to do something is a menu path, "My page >
-    Orders > Receipt"), one of Kiwi's ``W_EMAIL``/``W_URL``/``W_SERIAL`` (a question naming an
+    Orders > Receipt"), ``"number"`` too for a limit without an interrogative (minimum, max, 최소,
+    한도 …), one of Kiwi's ``W_EMAIL``/``W_URL``/``W_SERIAL`` (a question naming an
     e-mail, link or phone number), or ``""`` (no expectation)."""
     return _cues(question).wants
 
@@ -318,10 +350,10 @@ def answer_span(question: str, sentence: str, only_when_asked: bool = True) -> s
         inside = sum(1 for f in forms if f in cues.words)
         if inside == len(forms) or (forms[0] in cues.words and len(forms) > 1 and forms[-1] != cues.head):
             continue
-        if a > 0 and _nounish(tokens[a - 1]) and glued(a - 1, a):
+        if a > 0 and (_nounish(tokens[a - 1]) or _unit_of_number(tokens, a - 1)) and glued(a - 1, a):
             continue  # would cut a word at its start
-        if b + 1 < len(tokens) and _nounish(tokens[b + 1]) and glued(b, b + 1):
-            continue  # or at its end
+        if b + 1 < len(tokens) and _nounish(tokens[b + 1]) and glued(b, b + 1) and not _unit_of_number(tokens, b):
+            continue  # or at its end (not after "50%", where Kiwi reads a glued particle as a noun)
         score = sum(1.0 / (1 + (a - m if m < a else m - b)) for m in matched if not a <= m <= b)
         score -= QUESTION_WORD_PENALTY * inside
         score += LENGTH_TIEBREAK * (b - a)
@@ -342,6 +374,8 @@ def answer_span(question: str, sentence: str, only_when_asked: bool = True) -> s
             score += TYPE_BONUS if has_answer_type(text, cues.wants) else 0.0
         elif cues.wants == "person" and any(t.tag == "NNP" or t.form[:1].isupper() for t in tokens[a : b + 1]):
             score += TYPE_BONUS / 2
+        if cues.bound and has_number and _bound_of(tokens, a, b) == cues.bound:
+            score += CONTEXT_BONUS
         if cues.head and len(forms) > 1 and forms[-1] == cues.head:
             score += HEAD_BONUS
         j = b + 1
@@ -395,7 +429,11 @@ def _slice(sentence: str, tokens: list, a: int, b: int) -> str:
     """The text of ``sentence`` from token ``a`` to token ``b``, without trailing punctuation:
     Kiwi keeps a full stop on a sentence's last English word ("days.")."""
     end = tokens[b].start + tokens[b].len
-    while end > tokens[a].start and unicodedata.category(sentence[end - 1]).startswith("P"):
+    while (
+        end > tokens[a].start
+        and unicodedata.category(sentence[end - 1]).startswith("P")
+        and not _unit_of_number(tokens, b)  # "50%": % is punctuation to Unicode
+    ):
         end -= 1
     return sentence[tokens[a].start : end]
 
@@ -447,11 +485,25 @@ def _nounish(token) -> bool:
     return token.tag.startswith(_NOUNISH) and not (token.tag == "SL" and token.form.lower() in _ENGLISH_FUNCTION_WORDS)
 
 
+# Unit signs written after a number, which Kiwi tags SW: "50%" is two tokens, and a span that
+# stopped at the number marked "최대 50" for "최대 50%" (thirty-fourth session).
+_UNIT_SIGNS = frozenset(["%", "‰", "℃", "°"])
+
+
+def _unit_of_number(tokens: list, i: int) -> bool:
+    """Token ``i`` is a unit sign (:data:`_UNIT_SIGNS`) written right after a number."""
+    t = tokens[i]
+    if t.form not in _UNIT_SIGNS or i == 0:
+        return False
+    before = tokens[i - 1]
+    return before.tag == "SN" and before.start + before.len == t.start
+
+
 def _candidates(tokens: list) -> list[tuple[int, int]]:
     """``(first, last)`` token indices of noun-like runs of 1..``MAX_SPAN_MORPHEMES`` morphemes.
 
     ``의`` joins two nouns into one run; a symbol glued to a number (``₩4,000``, ``2–3``,
-    ``9:00~18:00``) too.
+    ``9:00~18:00``) too, and a unit sign written after one (``50%``).
     """
     runs: list[list[int]] = []
     run: list[int] = []
@@ -464,7 +516,12 @@ def _candidates(tokens: list) -> list[tuple[int, int]]:
             and after.tag in ("SN", "W_SERIAL")  # Kiwi tags a clock time "18:00" W_SERIAL
             and t.start + t.len == after.start
         )
-        if _nounish(t) or genitive_inside or symbol_of_number:
+        if _unit_of_number(tokens, i) and run:
+            # the sign ends the run: Kiwi reads the particle glued after it as a word ("3%를" as
+            # 3 + % + 르 + ᆯ, "3%의" with 의 a noun)
+            runs.append([*run, i])
+            run = []
+        elif _nounish(t) or genitive_inside or symbol_of_number:
             run.append(i)
         elif run:
             runs.append(run)
@@ -476,7 +533,9 @@ def _candidates(tokens: list) -> list[tuple[int, int]]:
         for x in range(len(r)):
             for y in range(x, min(len(r), x + MAX_SPAN_MORPHEMES)):
                 first, last = tokens[r[x]], tokens[r[y]]
-                if first.tag.startswith(("NNB", "XSN", "JKG")) or last.tag in ("JKG", "SW", "SO"):
+                if first.tag.startswith(("NNB", "XSN", "JKG")) or (
+                    last.tag in ("JKG", "SW", "SO") and not _unit_of_number(tokens, r[y])
+                ):
                     continue
                 if any(t.tag.startswith(_CONTENT) for t in tokens[r[x] : r[y] + 1]):
                     spans.append((r[x], r[y]))

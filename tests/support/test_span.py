@@ -39,6 +39,32 @@ from support.views import answer_parts
             "나비마켓 고객센터는 평일 오전 9시부터 오후 6시까지 운영합니다.",
             "평일 오전 9시부터 오후 6시",
         ),
+        # a unit sign written after the number is part of it (Unicode counts % as punctuation),
+        # and the particle Kiwi misreads after it is not ("3%를": 3 + % + 르 + ᆯ)
+        ("포인트 한 번에 최대 얼마까지 쓸 수 있어요?", "한 번에 결제 금액의 최대 50%까지 쓸 수 있습니다.", "50%"),
+        ("2019년 실업률은 몇 퍼센트인가?", "2019년 실업률은 3.8%였다.", "3.8%"),
+        ("How many points do Plus members earn?", "Plus members earn 3% of every purchase.", "3%"),
+        # a minimum marks the number stated as a lower limit, not the fee beside the question's word
+        (
+            "What is the minimum order for free shipping?",
+            "Standard delivery costs ₩3,000 per order and is free for orders of ₩30,000 or more.",
+            "₩30,000",
+        ),
+        (
+            "무료배송 최소 금액이 얼마예요?",
+            "Standard delivery costs ₩3,000 per order and is free for orders of ₩30,000 or more.",
+            "₩30,000",
+        ),
+        (
+            "몇 포인트부터 쓸 수 있는 거예요?",  # from how many: a lower limit too
+            "포인트가 1,000포인트 이상 모였을 때부터 사용할 수 있으며, 한 번에 결제 금액의 최대 50%까지 쓸 수 있습니다.",
+            "1,000포인트",
+        ),
+        (
+            "What is the maximum share of a payment I can pay in points?",
+            "You can use points from 1,000 or more, up to 50% of the payment.",
+            "50%",
+        ),
     ],
 )
 def test_span_is_the_answering_phrase_in_korean_and_english(question: str, sentence: str, span: str) -> None:
@@ -178,6 +204,10 @@ def test_answer_parts_split_around_the_span_for_highlighting() -> None:
         ("which day does it arrive", "time"),
         ("what does dawn delivery cost", "money"),  # "cost" starts no span, but it is a price word
         ("shipping cost", "money"),
+        ("whats the min order for that", "number"),  # a limit is a number
+        ("What is the maximum number of points I can use?", "number"),  # not a phone "number"
+        ("포인트 사용 한도 있어요?", "number"),
+        ("무료배송 최소 금액이 얼마예요?", "money"),  # the interrogative decides first
     ],
 )
 def test_the_expected_answer_type_follows_the_interrogative(question: str, wants: str) -> None:
