@@ -99,11 +99,11 @@ _KIND_WORDS = {
 }  # fmt: skip
 
 
-# A question about a limit wants a number where no interrogative set the type (thirty-fourth
-# session): "What is the minimum order for free shipping?" had wanted nothing and marked no span,
-# and "whats the min order for that" left the gate's answer_type at 0.
-# Which way the limit goes, so that the number stated as one is marked: "₩30,000 or more" for a
-# minimum, not the ₩3,000 fee next to the question's "order".
+# Words naming a lower and an upper limit. A question with one wants a number where no
+# interrogative set the type (thirty-fourth session): "What is the minimum order for free
+# shipping?" had wanted nothing and marked no span, and "whats the min order for that" left the
+# gate's answer_type at 0. Which way the limit goes decides which number is marked: "₩30,000 or
+# more" for a minimum, not the ₩3,000 fee next to the question's "order" (:func:`_bound_of`).
 _MIN_WORDS = frozenset(["minimum", "min", "최소", "최저"])
 _MAX_WORDS = frozenset(["maximum", "max", "limit", "최대", "한도"])
 _LIMIT_WORDS = _MIN_WORDS | _MAX_WORDS
@@ -175,7 +175,8 @@ def _cues(question: str) -> _Cues:
             break
     if not interrogative and any(t.form == "며칠" for t in tokens):
         wants, interrogative = "number", True
-    if not wants and {t.form.lower() for t in tokens} & _LIMIT_WORDS:
+    forms = {t.form.lower() for t in tokens}
+    if not wants and forms & _LIMIT_WORDS:
         wants = "number"  # "whats the min order for that": a limit is a number (an amount, a count)
     # Kiwi cuts 비밀번호 (password) into 비밀 + 번호 (number): not a question about a phone number
     kinds = words - {"번호"} if _PASSWORD.search(question) else words
@@ -184,11 +185,10 @@ def _cues(question: str) -> _Cues:
             wants = _KIND_WORDS[form]  # "where do I find your e-mail address": the address
     if wants in ("", "path") and _BUSINESS_HOURS.search(question):
         wants = "time"
-    if not wants and {t.form.lower() for t in tokens} & _PRICE_WORDS:  # "cost" is no span word, but a price word
+    if not wants and forms & _PRICE_WORDS:  # "cost" is no span word, but a price word
         wants = "money"  # a price word only where no interrogative set the type: "how far … one charge"
     head = next((t.form for t in reversed(tokens) if t.tag in ("NNG", "NNP") and t.form not in _WANTS), "")
     asks = interrogative or bool(wants) or _noun_phrase_question(tokens) or _asks_otherwise(question)
-    forms = {t.form.lower() for t in tokens}
     bound = "min" if forms & _MIN_WORDS else "max" if forms & _MAX_WORDS else ""
     if not bound and wants in ("number", "money") and "부터" in forms:
         bound = "min"  # "몇 포인트부터 쓸 수 있어요?": from how many, a lower limit
