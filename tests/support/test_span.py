@@ -44,6 +44,7 @@ from support.views import answer_parts
         ("포인트 한 번에 최대 얼마까지 쓸 수 있어요?", "한 번에 결제 금액의 최대 50%까지 쓸 수 있습니다.", "50%"),
         ("2019년 실업률은 몇 퍼센트인가?", "2019년 실업률은 3.8%였다.", "3.8%"),
         ("How many points do Plus members earn?", "Plus members earn 3% of every purchase.", "3%"),
+        ("플러스 회원은 몇 퍼센트 적립돼요?", "나비 플러스 회원은 결제 금액의 3%를 적립합니다.", "결제 금액의 3%"),
         # a minimum marks the number stated as a lower limit, not the fee beside the question's word
         (
             "What is the minimum order for free shipping?",
