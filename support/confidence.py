@@ -263,11 +263,12 @@ def known_wording_confidence(
     if lead and top is not None and gap is not None:
         confidence = _shifted(confidence, lead * (top - gap))
     margin = settings.KNOWN_GAP_MARGIN if gap_margin is None else gap_margin
-    if margin >= 0 and gap is not None and wording is not None and gap > wording + margin:
-        return confidence * KNOWN_GAP_FACTOR
     same = settings.KNOWN_GAP_SAME if gap_same is None else gap_same
-    if same > 0 and gap is not None and gap >= same and (wording is None or gap > wording):
-        return confidence * KNOWN_GAP_FACTOR
+    if gap is not None:
+        beyond_margin = margin >= 0 and wording is not None and gap > wording + margin
+        very_words = 0 < same <= gap and (wording is None or gap > wording)
+        if beyond_margin or very_words:
+            return confidence * KNOWN_GAP_FACTOR
     similarity = settings.KNOWN_WORDING_SIMILARITY if similarity is None else similarity
     above = settings.KNOWN_WORDING_MARGIN if wording_margin is None else wording_margin
     near = similarity > 0 and top is not None and top >= similarity

@@ -32,7 +32,7 @@ def _record(source: str, in_scope: bool, features: dict[str, float]) -> Question
 @pytest.fixture
 def known_settings(settings: Settings) -> Settings:
     settings.KNOWN_GAP_MARGIN, settings.KNOWN_WORDING_SIMILARITY, settings.KNOWN_WORDING_MARGIN = 0.05, 0.89, 0.04
-    settings.KNOWN_WORDING_LEAD_WEIGHT = 0.0
+    settings.KNOWN_WORDING_LEAD_WEIGHT, settings.KNOWN_GAP_SAME = 0.0, 0.98
     return settings
 
 
@@ -69,7 +69,7 @@ def test_the_command_prints_each_setting_from_json_reports(known_settings: Setti
     call_command("calibrate", "--from-json", *paths, "--known-wordings", stdout=out)
     text = out.getvalue()
     assert "KNOWN_WORDING_MARGIN (now 0.04)" in text and "KNOWN_GAP_MARGIN (now 0.05)" in text
-    assert "KNOWN_WORDING_LEAD_WEIGHT (now 0)" in text
+    assert "KNOWN_WORDING_LEAD_WEIGHT (now 0)" in text and "KNOWN_GAP_SAME (now 0.98)" in text
     assert "b.jsonl: 0.04 → right 1 (1), wrong 0 (0), unanswerable answered 0 (0)" in text
     assert "a.jsonl: 0 → right 1 (1), wrong 0 (0), unanswerable answered 1 (0)" in text
     paths[1].write_text(paths[1].read_text().replace('"threshold": 0.6', '"threshold": 0.7'), encoding="utf-8")
