@@ -61,6 +61,19 @@ from support.views import answer_parts
             "포인트가 1,000포인트 이상 모였을 때부터 사용할 수 있으며, 한 번에 결제 금액의 최대 50%까지 쓸 수 있습니다.",
             "1,000포인트",
         ),
+        # which way the limit goes picks between two numbers of one sentence
+        ("whats the minimum length for a new password", "It must be at least 8 and at most 20 characters.", "8"),
+        (
+            "whats the maximum length for a new password",
+            "It must be at least 8 and at most 20 characters.",
+            "20 characters",
+        ),
+        ("최소 몇 개 사야 할인돼요?", "2개 이상 사면 할인되며 한 번에 10개 이하로 주문할 수 있습니다.", "2개"),
+        (
+            "한 번에 최대 몇 개까지 주문돼요?",
+            "2개 이상 사면 할인되며 한 번에 10개 이하로 주문할 수 있습니다.",
+            "10개 이하",
+        ),
         (
             "What is the maximum share of a payment I can pay in points?",
             "You can use points from 1,000 or more, up to 50% of the payment.",
